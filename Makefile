@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO := var/demo
+
+.PHONY: venv run test test-sqlite test-postgres lint check services
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	scripts/ensure-python-venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Embedded default: SQLite, eager tasks, seeded demo, identity headers trusted from loopback.
+run: venv
+	$(PY) manage.py migrate --no-input -v 0
+	GATEWAY_TRUST_ANCHOR_FILES=$(CURDIR)/$(DEMO)/trust-anchor/ta.pem \
+		$(PY) manage.py demo_seed --dir $(CURDIR)/$(DEMO)
+	GATEWAY_TRUST_ANCHOR_FILES=$(CURDIR)/$(DEMO)/trust-anchor/ta.pem GATEWAY_TRUSTED_PROXIES=127.0.0.1/32,::1/128 DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
+		$(PY) manage.py runserver 127.0.0.1:8000
+
+# The suite on SQLite, then on PostgreSQL with Redis and a real Celery worker.
+test: venv services lint test-sqlite test-postgres
+
+services:
+	scripts/ensure-services
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run -v 0
+
+test-sqlite: venv
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-postgres: venv
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider

@@ -1,0 +1,235 @@
+"""Identity of country backends, from the TLS terminator's headers.
+
+nginx (or another terminator) does the mutual TLS handshake and forwards the client
+certificate as headers. Those headers are believed only when the request comes from a
+configured proxy address: from anywhere else they are ignored, as if absent.
+
+Sources, in order: ``X-SSL-Client-Cert`` (URL-encoded PEM; subject and hash both come from
+the one certificate, so they cannot disagree), else ``X-SSL-Client-SHA256`` (hex, base64 or
+URL-encoded base64) with ``X-SSL-Client-DN`` (RFC 4514, OpenSSL's legacy ``/C=..`` form, or
+URL-encoded). The DN is parsed into RDNs; a ``C`` hidden inside another attribute's value
+(``CN=x\\,C=FR``) does not count.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import functools
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from django.conf import settings
+from django.http import HttpRequest
+
+from countries import trust_anchor
+from countries.models import CertificateType, Status, TrustedParty
+from gateway.audit.models import Action
+from gateway.audit.services import record_rejection
+from gateway.pki.certs import certificate_der, thumbprint
+from gateway.problems import Problem
+
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+# Attribute names OpenSSL/nginx print that RFC 4514 does not define.
+_EXTRA_DN_NAMES = {
+    "emailAddress": NameOID.EMAIL_ADDRESS,
+    "serialNumber": NameOID.SERIAL_NUMBER,
+    "GN": NameOID.GIVEN_NAME,
+    "SN": NameOID.SURNAME,
+    "title": NameOID.TITLE,
+    "organizationIdentifier": NameOID.ORGANIZATION_IDENTIFIER,
+}
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    country: str
+    thumbprint: str
+    party_id: int
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class _Presented:
+    thumbprint: str | None
+    dn: str | None
+    countries: tuple[str, ...] | None
+
+
+def authenticate(request: HttpRequest, *, at: dt.datetime, roles: Iterable[str] = ()) -> ClientIdentity:
+    """Return the country backend behind ``request`` or raise the DGCG problem (0x400-0x403)."""
+    presented = _presented(request)
+    if presented.thumbprint is None or presented.dn is None:
+        _refuse(401, "0x400", "No thumbprint or distinguish name", "MISSING_CLIENT_IDENTITY", at=at)
+    assert presented.thumbprint is not None
+    assert presented.dn is not None
+    countries = presented.countries or ()
+    if len(countries) != 1:
+        _refuse(
+            400,
+            "0x401",
+            "Client Certificate must contain country property",
+            "CLIENT_COUNTRY_MISSING",
+            at=at,
+            send_value=presented.dn,
+            thumb=presented.thumbprint,
+        )
+    country = countries[0]
+    party = (
+        TrustedParty.objects.filter(
+            thumbprint=presented.thumbprint, country=country, certificate_type=CertificateType.AUTHENTICATION
+        )
+        .prefetch_related("roles")
+        .first()
+    )
+    if party is None or not trust_anchor.is_intact(party):
+        _refuse(
+            401,
+            "0x402",
+            "Client is not authorized to access the service",
+            "CLIENT_NOT_ONBOARDED",
+            at=at,
+            country=country,
+            thumb=presented.thumbprint,
+        )
+    assert party is not None
+    if party.source_gateway:
+        _refuse(
+            401,
+            "0x402",
+            "Client is not authorized to access the service",
+            "CLIENT_FEDERATED",
+            at=at,
+            country=country,
+            thumb=presented.thumbprint,
+            details="Certificate is federated. Only certificates onboarded on this Gateway are allowed to authenticate",
+        )
+    if party.status != Status.ACTIVE:
+        _refuse(
+            401,
+            "0x402",
+            "Client is not authorized to access the service",
+            f"CLIENT_{party.status}",
+            at=at,
+            country=country,
+            thumb=presented.thumbprint,
+            details=f"certificate is {party.status.lower()}",
+        )
+    granted = frozenset(role.role for role in party.roles.all())
+    missing = set(roles) - granted
+    if missing:
+        _refuse(
+            403,
+            "0x403",
+            "Client is not authorized to access the endpoint",
+            "ROLE_MISSING",
+            at=at,
+            country=country,
+            thumb=presented.thumbprint,
+            details=", ".join(sorted(missing)),
+        )
+    return ClientIdentity(country=country, thumbprint=party.thumbprint, party_id=party.pk, roles=granted)
+
+
+def from_trusted_proxy(request: HttpRequest) -> bool:
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in network for network in _proxy_networks(tuple(settings.GATEWAY_TRUSTED_PROXIES)))
+
+
+@functools.lru_cache(maxsize=8)
+def _proxy_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
+
+
+def _header(request: HttpRequest, name: str) -> str | None:
+    value = request.headers.get(name)
+    return value if value else None
+
+
+def _presented(request: HttpRequest) -> _Presented:
+    if not from_trusted_proxy(request):
+        return _Presented(None, None, None)
+    pem = _header(request, settings.GATEWAY_HEADER_CLIENT_CERT)
+    if pem is not None:
+        return _from_certificate(pem)
+    return _Presented(
+        normalise_thumbprint(_header(request, settings.GATEWAY_HEADER_CLIENT_SHA256)),
+        _header(request, settings.GATEWAY_HEADER_CLIENT_DN),
+        None
+        if _header(request, settings.GATEWAY_HEADER_CLIENT_DN) is None
+        else dn_countries(_header(request, settings.GATEWAY_HEADER_CLIENT_DN) or ""),
+    )
+
+
+def _from_certificate(header: str) -> _Presented:
+    text = unquote(header) if "%" in header else header
+    try:
+        cert = x509.load_pem_x509_certificate(text.encode("ascii", "replace"))
+    except ValueError:
+        return _Presented(None, None, None)
+    countries = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME))
+    return _Presented(thumbprint(certificate_der(cert)), cert.subject.rfc4514_string(), countries)
+
+
+def normalise_thumbprint(value: str | None) -> str | None:
+    """Hex (any case) as-is but lower-cased; otherwise (URL-decoded) base64 of the 32-byte digest."""
+    if value is None:
+        return None
+    value = value.strip()
+    if _HEX64.match(value):
+        return value.lower()
+    if "%" in value:
+        value = unquote(value)
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return digest.hex() if len(digest) == 32 else None
+
+
+def dn_countries(dn: str) -> tuple[str, ...]:
+    """The ``C`` values of a subject DN string, parsed into RDNs."""
+    text = unquote(dn) if "%" in dn else dn
+    text = text.strip()
+    try:
+        if text.startswith("/"):
+            # OpenSSL's legacy one-line form (nginx $ssl_client_s_dn_legacy): /C=XA/O=../CN=..
+            # Its values cannot contain '/', so splitting is exact.
+            parts = [part.split("=", 1) for part in text.strip("/").split("/") if "=" in part]
+            return tuple(value.strip() for key, value in parts if key.strip().upper() == "C")
+        name = x509.Name.from_rfc4514_string(text, _EXTRA_DN_NAMES)
+    except ValueError:
+        return ()
+    return tuple(str(a.value) for a in name.get_attributes_for_oid(NameOID.COUNTRY_NAME))
+
+
+def _refuse(
+    status: int,
+    code: str,
+    problem: str,
+    reason: str,
+    *,
+    at: dt.datetime,
+    country: str = "",
+    thumb: str = "",
+    send_value: str = "",
+    details: str = "",
+) -> None:
+    record_rejection(
+        action=Action.AUTHENTICATE,
+        at=at,
+        country=country,
+        reason=reason,
+        authentication_thumbprint=thumb,
+        details={"code": code},
+    )
+    raise Problem(status, code, problem, send_value=send_value, details=details, reason=reason)

@@ -1,0 +1,169 @@
+"""Onboarding services: every change to trusted parties goes through here.
+
+Each function is one transaction that checks, writes, appends the audit event and the
+outbox row. Refusals raise :class:`~gateway.pki.errors.Rejected` and are audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+
+from countries import trust_anchor
+from countries.codes import is_valid_country
+from countries.models import CertificateType, Role, Status, TrustedParty, TrustedPartyRole
+from gateway.audit.models import Action, Outcome
+from gateway.audit.services import record_event, record_rejection
+from gateway.outbox.services import record_change
+from gateway.pki import onboarding
+from gateway.pki.certs import load_der_certificate, subject_countries, thumbprint
+from gateway.pki.errors import Reason, Rejected
+
+
+def onboard(
+    *, country: str, certificate_type: str, der: bytes, signature_b64: str, actor: str, at: dt.datetime
+) -> TrustedParty:
+    """Onboard a country's certificate with the trust anchor's detached CMS over its DER."""
+    thumb = thumbprint(der) if der else ""
+    try:
+        party = _onboard(country, certificate_type, der, signature_b64, at, thumb, actor)
+    except Rejected as exc:
+        record_rejection(
+            action=Action.ONBOARD,
+            at=at,
+            country=country,
+            reason=exc.reason,
+            actor=actor,
+            subject_thumbprint=thumb,
+            details={"type": certificate_type, "detail": exc.detail},
+        )
+        raise
+    return party
+
+
+@transaction.atomic
+def _onboard(
+    country: str, certificate_type: str, der: bytes, signature_b64: str, at: dt.datetime, thumb: str, actor: str
+) -> TrustedParty:
+    if not is_valid_country(country):
+        raise Rejected(
+            Reason.INVALID_COUNTRY, f"{country!r} is neither ISO 3166-1 alpha-2 nor a configured virtual country"
+        )
+    if certificate_type not in CertificateType.values:
+        raise Rejected(Reason.INVALID_STATE, f"unknown certificate type {certificate_type!r}")
+    cert = load_der_certificate(der)
+    if subject_countries(cert) != [country]:
+        raise Rejected(Reason.COUNTRY_MISMATCH, f"certificate subject must have exactly one C={country}")
+    onboarding.verify_onboarding(der, signature_b64, thumb, trust_anchor.configured_trust_anchors())
+    if TrustedParty.objects.filter(thumbprint=thumb).exists():
+        raise Rejected(Reason.ALREADY_EXISTS, "this certificate is already onboarded")
+    try:
+        with transaction.atomic():
+            party = TrustedParty.objects.create(
+                country=country,
+                certificate_type=certificate_type,
+                thumbprint=thumb,
+                raw_data=der,
+                signature=signature_b64,
+                created_at=at,
+            )
+    except IntegrityError as exc:  # a concurrent onboarding of the same certificate won
+        raise Rejected(Reason.ALREADY_EXISTS, "this certificate is already onboarded") from exc
+    record_event(
+        action=Action.ONBOARD,
+        outcome=Outcome.SUCCESS,
+        at=at,
+        country=country,
+        actor=actor,
+        subject_thumbprint=thumb,
+        details={"type": certificate_type},
+    )
+    record_change(kind="ONBOARD", at=at, country=country, thumbprint=thumb)
+    return party
+
+
+def set_status(*, party_id: int, status: Status, reason: str, actor: str, at: dt.datetime) -> TrustedParty:
+    """Suspend, reactivate or remove an onboarded certificate. Removal is final and keeps the
+    row (with time and reason) so that revocation lists can name it."""
+    action = {Status.SUSPENDED: Action.SUSPEND, Status.ACTIVE: Action.REACTIVATE, Status.REMOVED: Action.REMOVE}[status]
+    with transaction.atomic():
+        party = TrustedParty.objects.select_for_update().get(pk=party_id)
+        if party.status == Status.REMOVED or party.status == status:
+            rejection = Rejected(Reason.INVALID_STATE, f"certificate is {party.status.lower()}")
+        else:
+            party.status, party.status_reason, party.status_changed_at = status, reason, at
+            party.save(update_fields=["status", "status_reason", "status_changed_at"])
+            record_event(
+                action=action,
+                outcome=Outcome.SUCCESS,
+                at=at,
+                country=party.country,
+                actor=actor,
+                reason=reason,
+                subject_thumbprint=party.thumbprint,
+            )
+            record_change(kind=action, at=at, country=party.country, thumbprint=party.thumbprint)
+            return party
+    record_rejection(
+        action=action,
+        at=at,
+        country=party.country,
+        actor=actor,
+        reason=rejection.reason,
+        subject_thumbprint=party.thumbprint,
+        details={"detail": rejection.detail},
+    )
+    raise rejection
+
+
+def grant_role(*, party_id: int, role: Role, actor: str, at: dt.datetime) -> TrustedPartyRole:
+    with transaction.atomic():
+        party = TrustedParty.objects.select_for_update().get(pk=party_id)
+        if party.certificate_type != CertificateType.AUTHENTICATION:
+            rejection = Rejected(Reason.INVALID_STATE, "roles are granted to AUTHENTICATION certificates")
+        else:
+            granted, created = TrustedPartyRole.objects.get_or_create(trusted_party=party, role=role)
+            if created:
+                record_event(
+                    action=Action.GRANT_ROLE,
+                    outcome=Outcome.SUCCESS,
+                    at=at,
+                    country=party.country,
+                    actor=actor,
+                    subject_thumbprint=party.thumbprint,
+                    details={"role": role},
+                )
+            return granted
+    record_rejection(
+        action=Action.GRANT_ROLE,
+        at=at,
+        country=party.country,
+        actor=actor,
+        reason=rejection.reason,
+        subject_thumbprint=party.thumbprint,
+        details={"role": role},
+    )
+    raise rejection
+
+
+def revoke_role(*, party_id: int, role: Role, actor: str, at: dt.datetime) -> None:
+    with transaction.atomic():
+        party = TrustedParty.objects.get(pk=party_id)
+        deleted, _ = TrustedPartyRole.objects.filter(trusted_party=party, role=role).delete()
+        if deleted:
+            record_event(
+                action=Action.REVOKE_ROLE,
+                outcome=Outcome.SUCCESS,
+                at=at,
+                country=party.country,
+                actor=actor,
+                subject_thumbprint=party.thumbprint,
+                details={"role": role},
+            )
+
+
+def verified_parties(*, country: str, certificate_type: str) -> list[TrustedParty]:
+    """Active, local, trust-anchor-valid parties of one country and type."""
+    rows = TrustedParty.objects.active().local().for_country(country).of_type(certificate_type)
+    return trust_anchor.verified(rows)

@@ -1,0 +1,45 @@
+"""The one place that writes audit events (upgraded to a Merkle log in a later issue)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+
+from gateway.audit.models import Action, AuditEvent, Outcome
+
+
+def record_event(
+    *,
+    action: Action,
+    outcome: Outcome,
+    at: dt.datetime,
+    country: str = "",
+    reason: str = "",
+    actor: str = "",
+    authentication_thumbprint: str = "",
+    uploader_thumbprint: str = "",
+    subject_thumbprint: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an event in the caller's transaction (success) or on its own (rejection)."""
+    return AuditEvent.objects.create(
+        at=at,
+        action=action,
+        outcome=outcome,
+        country=country[:2],
+        reason=reason[:64],
+        actor=actor[:255],
+        authentication_thumbprint=authentication_thumbprint[:64],
+        uploader_thumbprint=uploader_thumbprint[:64],
+        subject_thumbprint=subject_thumbprint[:64],
+        details=details or {},
+    )
+
+
+def record_rejection(**kwargs: Any) -> AuditEvent:
+    """Record a refusal. Runs after the failed work rolled back, in a transaction of its own,
+    so that the event survives while nothing of the refused change does."""
+    with transaction.atomic():
+        return record_event(outcome=Outcome.REJECTED, **kwargs)

@@ -1,0 +1,253 @@
+"""Strict CMS SignedData (RFC 5652) handling for uploads and trust-anchor signatures.
+
+Parsing uses asn1crypto; every signature and digest is checked with ``cryptography``.
+The structural rules are dgc-lib's ``SignedMessageParser`` (exactly one certificate, exactly
+one SignerInfo, eContentType id-data), tightened where DGCG was lax: signed attributes are
+mandatory (RFC 5652 §5.3 requires them whenever eContentType is not id-data... and DGCG
+clients always send them), and the messageDigest and contentType attributes are verified.
+
+BER policy: the CMS wrapper may use BER (OpenSSL and BouncyCastle both accept indefinite
+lengths); certificates inside must be exact DER (see :func:`certs.load_der_certificate`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from dataclasses import dataclass
+
+from asn1crypto import cms as asn1_cms
+from asn1crypto import core as asn1_core
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+from gateway.pki.certs import load_der_certificate
+from gateway.pki.errors import Reason, Rejected
+
+# Digest algorithms accepted in a SignerInfo. SHA-1 and MD5 are refused: a collision lets a
+# forger move a signature to another payload (RFC 6194, RFC 6151).
+_DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+# Any exception asn1crypto can raise on hostile input while lazily parsing.
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, AttributeError)
+
+
+@dataclass(frozen=True)
+class SignedMessage:
+    """A verified CMS message: the signed payload and the certificate that signed it."""
+
+    payload: bytes
+    signer_der: bytes
+    signer: x509.Certificate
+    cms_der: bytes
+
+
+def decode_base64_body(body: bytes | str) -> bytes:
+    """DGCG bodies are base64 text of DER (Java's strict decoder: no line breaks, no PEM)."""
+    if isinstance(body, str):
+        body = body.encode("ascii", "replace")
+    if not body:
+        raise Rejected(Reason.INVALID_BASE64, "Invalid Base64 CMS Message")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Rejected(Reason.INVALID_BASE64, "Invalid Base64 CMS Message") from exc
+
+
+def parse_attached(cms_der: bytes) -> SignedMessage:
+    """Parse and verify an attached CMS (the upload format)."""
+    return _parse(cms_der, detached_content=None)
+
+
+def verify_detached(cms_der: bytes, content: bytes) -> SignedMessage:
+    """Verify a detached CMS over ``content`` (trust-anchor signatures, stored DSC signatures)."""
+    return _parse(cms_der, detached_content=content)
+
+
+def detach(cms_der: bytes) -> bytes:
+    """Re-encode an attached CMS without its content: a standard detached SignedData that
+    ``openssl cms -verify -content`` accepts (the fix DGCG needed for dgc-gateway #57)."""
+    info = asn1_cms.ContentInfo.load(cms_der)
+    signed = info["content"]
+    # asn1crypto models eContent with the ContentInfo class (same shape as RFC 5652 §5.2).
+    signed["encap_content_info"] = asn1_cms.ContentInfo({"content_type": "data"})
+    return asn1_cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump(force=True)
+
+
+def attach(detached_der: bytes, content: bytes) -> bytes:
+    """Put ``content`` back into a detached CMS (TNG serves the attached form)."""
+    info = asn1_cms.ContentInfo.load(detached_der)
+    signed = info["content"]
+    signed["encap_content_info"] = asn1_cms.ContentInfo({"content_type": "data", "content": content})
+    return asn1_cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump(force=True)
+
+
+def sign(
+    content: bytes,
+    signer_cert: x509.Certificate,
+    signer_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    *,
+    detached: bool,
+) -> bytes:
+    """Sign ``content`` as CMS SignedData (DER), as dgc-cli ``ta sign`` and country backends do."""
+    options = [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoCapabilities]
+    if detached:
+        options.append(pkcs7.PKCS7Options.DetachedSignature)
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(signer_cert, signer_key, hashes.SHA256())
+    return builder.sign(Encoding.DER, options)
+
+
+def _parse(cms_der: bytes, *, detached_content: bytes | None) -> SignedMessage:
+    try:
+        info = asn1_cms.ContentInfo.load(cms_der, strict=True)
+        content_type = info["content_type"].native
+    except _PARSE_ERRORS as exc:
+        raise Rejected(Reason.CMS_PARSE, "Could not parse CMS Message") from exc
+    if content_type != "signed_data":
+        raise Rejected(Reason.CMS_NOT_SIGNED_DATA, "Could not parse CMS Message: not SignedData")
+    try:
+        signed = info["content"]
+        encap = signed["encap_content_info"]
+        econtent_type = encap["content_type"].native
+        embedded = encap["content"]
+        embedded_bytes = None if isinstance(embedded, asn1_core.Void) else embedded.native
+        certificates = signed["certificates"]
+        cert_choices = [] if isinstance(certificates, asn1_core.Void) else list(certificates)
+        signer_infos = list(signed["signer_infos"])
+    except _PARSE_ERRORS as exc:
+        raise Rejected(Reason.CMS_PARSE, "Could not parse CMS Message") from exc
+
+    if econtent_type != "data":
+        raise Rejected(Reason.CMS_CONTENT_TYPE, "CMS Message needs to have binary data as body.")
+    if detached_content is None:
+        if embedded_bytes is None:
+            raise Rejected(Reason.CMS_DETACHED, "CMS content must be embedded (attached signature required)")
+        content = embedded_bytes
+    else:
+        if embedded_bytes is not None:
+            raise Rejected(Reason.CMS_UNEXPECTED_CONTENT, "detached CMS must not embed content")
+        content = detached_content
+
+    if len(cert_choices) != 1 or cert_choices[0].name != "certificate":
+        raise Rejected(Reason.CMS_CERTIFICATE_COUNT, "CMS Message needs to contain exactly one X509 certificate")
+    if len(signer_infos) != 1:
+        raise Rejected(Reason.CMS_SIGNER_COUNT, "CMS Message needs to have exactly 1 signer information.")
+    try:
+        signer_der = cert_choices[0].chosen.dump()
+    except _PARSE_ERRORS as exc:
+        raise Rejected(Reason.CMS_PARSE, "Could not parse CMS Message") from exc
+    signer = load_der_certificate(signer_der)
+    _verify_signer_info(signer_infos[0], signer, content)
+    return SignedMessage(payload=content, signer_der=signer_der, signer=signer, cms_der=cms_der)
+
+
+def _verify_signer_info(signer_info: asn1_cms.SignerInfo, signer: x509.Certificate, content: bytes) -> None:
+    try:
+        sid = signer_info["sid"]
+        digest_name = signer_info["digest_algorithm"]["algorithm"].native
+        signed_attrs = signer_info["signed_attrs"]
+        signature_algorithm = signer_info["signature_algorithm"]
+        signature = signer_info["signature"].native
+        attributes = {} if isinstance(signed_attrs, asn1_core.Void) else _attributes(signed_attrs)
+        # RFC 5652 §5.4: the signature covers the DER of the attributes with an EXPLICIT SET OF
+        # tag instead of the IMPLICIT [0] that appears in the message.
+        signed_bytes = b"\x31" + signed_attrs.dump()[1:] if attributes else b""
+    except _PARSE_ERRORS as exc:
+        raise Rejected(Reason.CMS_PARSE, "Could not parse CMS Message") from exc
+
+    _check_sid(sid, signer)
+    if digest_name not in _DIGESTS:
+        raise Rejected(Reason.CMS_ALGORITHM, f"digest algorithm {digest_name} is not allowed")
+    digest_algorithm = _DIGESTS[digest_name]()
+
+    # RFC 5652 §5.3: contentType and messageDigest MUST be present when signed attributes are.
+    if "content_type" not in attributes or "message_digest" not in attributes:
+        raise Rejected(Reason.CMS_MISSING_ATTRIBUTES, "CMS signer info needs contentType and messageDigest attributes")
+    if attributes["content_type"] != "data":
+        raise Rejected(Reason.CMS_CONTENT_TYPE_ATTRIBUTE, "contentType attribute does not match eContentType")
+    digest = hashes.Hash(digest_algorithm)
+    digest.update(content)
+    if not hmac.compare_digest(digest.finalize(), attributes["message_digest"]):
+        raise Rejected(Reason.CMS_MESSAGE_DIGEST, "messageDigest attribute does not match the content")
+
+    _verify_signature(signer, signature_algorithm, digest_algorithm, signature, signed_bytes)
+
+
+def _attributes(signed_attrs: asn1_cms.CMSAttributes) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for attribute in signed_attrs:
+        name = attribute["type"].native
+        values = attribute["values"]
+        if name in ("content_type", "message_digest"):
+            # RFC 5652 §11.1/11.2: single-valued, and must not appear twice.
+            if name in found or len(values) != 1:
+                raise Rejected(Reason.CMS_MISSING_ATTRIBUTES, f"{name} attribute must have exactly one value")
+            found[name] = values[0].native
+    return found
+
+
+def _check_sid(sid: asn1_cms.SignerIdentifier, signer: x509.Certificate) -> None:
+    if sid.name == "issuer_and_serial_number":
+        issuer_der = sid.chosen["issuer"].dump()
+        serial = sid.chosen["serial_number"].native
+        if issuer_der != signer.issuer.public_bytes() or serial != signer.serial_number:
+            raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo does not identify the embedded certificate")
+        return
+    try:
+        ski = signer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound as exc:
+        raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo names a key identifier the certificate lacks") from exc
+    if sid.chosen.native != ski:
+        raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo does not identify the embedded certificate")
+
+
+def _verify_signature(
+    signer: x509.Certificate,
+    algorithm: asn1_cms.SignedDigestAlgorithm,
+    digest_algorithm: hashes.HashAlgorithm,
+    signature: bytes,
+    signed_bytes: bytes,
+) -> None:
+    try:
+        scheme = algorithm.signature_algo
+    except ValueError as exc:
+        raise Rejected(Reason.CMS_ALGORITHM, "unsupported CMS signature algorithm") from exc
+    try:
+        embedded_hash = algorithm.hash_algo
+    except ValueError:
+        embedded_hash = None  # rsaEncryption / id-ecPublicKey carry no hash: the digestAlgorithm applies
+    if embedded_hash is not None and scheme != "rsassa_pss" and embedded_hash != digest_algorithm.name:
+        raise Rejected(Reason.CMS_ALGORITHM, "signature and digest algorithms disagree")
+
+    key = signer.public_key()
+    try:
+        if scheme == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, signed_bytes, ec.ECDSA(digest_algorithm))
+        elif scheme == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, signed_bytes, padding.PKCS1v15(), digest_algorithm)
+        elif scheme == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, signed_bytes, _pss_padding(algorithm), digest_algorithm)
+        else:
+            raise Rejected(Reason.CMS_ALGORITHM, f"signature scheme {scheme} does not fit the signer key")
+    except InvalidSignature as exc:
+        raise Rejected(Reason.CMS_SIGNATURE_INVALID, "Invalid CMS Signature") from exc
+
+
+def _pss_padding(algorithm: asn1_cms.SignedDigestAlgorithm) -> padding.PSS:
+    params = algorithm["parameters"]
+    try:
+        mgf_hash = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
+        salt_length = params["salt_length"].native
+    except _PARSE_ERRORS as exc:
+        raise Rejected(Reason.CMS_ALGORITHM, "malformed RSASSA-PSS parameters") from exc
+    if mgf_hash not in _DIGESTS:
+        raise Rejected(Reason.CMS_ALGORITHM, f"MGF1 hash {mgf_hash} is not allowed")
+    return padding.PSS(mgf=padding.MGF1(_DIGESTS[mgf_hash]()), salt_length=salt_length)

@@ -1,0 +1,72 @@
+"""Named rejection reasons raised by the pure PKI layer.
+
+Every check in :mod:`gateway.pki` fails by raising :class:`Rejected` with a stable
+:class:`Reason`; the HTTP layer maps reasons to DGCG problem codes, and the audit log
+records the reason name. Nothing else escapes from the parsers.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Reason(enum.StrEnum):
+    # --- transport / CMS structure (DGCG converter errors, 0x402) ---
+    INVALID_BASE64 = "INVALID_BASE64"
+    CMS_PARSE = "CMS_PARSE"
+    CMS_NOT_SIGNED_DATA = "CMS_NOT_SIGNED_DATA"
+    CMS_CONTENT_TYPE = "CMS_CONTENT_TYPE"
+    CMS_DETACHED = "CMS_DETACHED"
+    CMS_UNEXPECTED_CONTENT = "CMS_UNEXPECTED_CONTENT"
+    CMS_CERTIFICATE_COUNT = "CMS_CERTIFICATE_COUNT"
+    CMS_SIGNER_COUNT = "CMS_SIGNER_COUNT"
+    CMS_PAYLOAD_NOT_CERTIFICATE = "CMS_PAYLOAD_NOT_CERTIFICATE"
+    # --- CMS signature (DGCG 0x009) ---
+    CMS_SIGNER_MISMATCH = "CMS_SIGNER_MISMATCH"
+    CMS_MISSING_ATTRIBUTES = "CMS_MISSING_ATTRIBUTES"
+    CMS_CONTENT_TYPE_ATTRIBUTE = "CMS_CONTENT_TYPE_ATTRIBUTE"
+    CMS_MESSAGE_DIGEST = "CMS_MESSAGE_DIGEST"
+    CMS_ALGORITHM = "CMS_ALGORITHM"
+    CMS_SIGNATURE_INVALID = "CMS_SIGNATURE_INVALID"
+    # --- DGCG content checks (0x004 / 0x007) ---
+    UPLOAD_CERT_UNKNOWN = "UPLOAD_CERT_UNKNOWN"
+    COUNTRY_MISSING = "COUNTRY_MISSING"
+    COUNTRY_MULTIPLE = "COUNTRY_MULTIPLE"
+    COUNTRY_MISMATCH = "COUNTRY_MISMATCH"
+    CSCA_LIST_EMPTY = "CSCA_LIST_EMPTY"
+    NOT_SIGNED_BY_CSCA = "NOT_SIGNED_BY_CSCA"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    ALREADY_REVOKED = "ALREADY_REVOKED"
+    KID_EXISTS = "KID_EXISTS"
+    NOT_FOUND = "NOT_FOUND"
+    # --- policy checks DGCG lacks (each relaxable by a setting) ---
+    SERIAL_POLICY = "SERIAL_POLICY"
+    UNKNOWN_CRITICAL_EXTENSION = "UNKNOWN_CRITICAL_EXTENSION"
+    VALIDITY_ORDER = "VALIDITY_ORDER"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    KEY_POLICY = "KEY_POLICY"
+    SIGNATURE_ALGORITHM = "SIGNATURE_ALGORITHM"
+    DSC_IS_CA = "DSC_IS_CA"
+    SELF_SIGNED = "SELF_SIGNED"
+    CERTIFICATE_PARSE = "CERTIFICATE_PARSE"
+    # --- TNG /trustedCertificate request checks ---
+    GROUP_NOT_ALLOWED = "GROUP_NOT_ALLOWED"
+    DOMAIN_NOT_ALLOWED = "DOMAIN_NOT_ALLOWED"
+    PROPERTY_NOT_ALLOWED = "PROPERTY_NOT_ALLOWED"
+    # --- trust anchor integrity of onboarded entries ---
+    THUMBPRINT_MISMATCH = "THUMBPRINT_MISMATCH"
+    TA_SIGNATURE_INVALID = "TA_SIGNATURE_INVALID"
+    TA_SIGNER_UNKNOWN = "TA_SIGNER_UNKNOWN"
+    # --- onboarding ---
+    INVALID_COUNTRY = "INVALID_COUNTRY"
+    INVALID_STATE = "INVALID_STATE"
+
+
+class Rejected(Exception):
+    """A check failed. ``detail`` is a human-readable explanation for the problem report."""
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
+        self.detail = detail or str(reason)

@@ -1,0 +1,161 @@
+"""Certificate policy checks that DGCG and TNG lack (their governance text only asks for them).
+
+Each check is a named field of :class:`DscPolicy` so that an operator can relax it, and each
+failure is a named :class:`~gateway.pki.errors.Reason`. Time is passed in (``at``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
+
+from gateway.pki.errors import Reason, Rejected
+
+# RFC 5280 §4.2: "A certificate-using system MUST reject the certificate if it encounters a
+# critical extension it does not recognize". These are the ones we (and verifiers) understand.
+KNOWN_CRITICAL_EXTENSIONS = frozenset(
+    {
+        ExtensionOID.BASIC_CONSTRAINTS,
+        ExtensionOID.KEY_USAGE,
+        ExtensionOID.EXTENDED_KEY_USAGE,
+        ExtensionOID.SUBJECT_KEY_IDENTIFIER,
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        ExtensionOID.ISSUER_ALTERNATIVE_NAME,
+        ExtensionOID.CERTIFICATE_POLICIES,
+        ExtensionOID.POLICY_CONSTRAINTS,
+        ExtensionOID.NAME_CONSTRAINTS,
+        ExtensionOID.INHIBIT_ANY_POLICY,
+    }
+)
+
+ALLOWED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+
+# SHA-2 only: SHA-1 and MD5 certificate signatures are forgeable (RFC 6194, RFC 6151).
+ALLOWED_SIGNATURE_ALGORITHMS = frozenset(
+    {
+        SignatureAlgorithmOID.ECDSA_WITH_SHA256,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA384,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA512,
+        SignatureAlgorithmOID.RSA_WITH_SHA256,
+        SignatureAlgorithmOID.RSA_WITH_SHA384,
+        SignatureAlgorithmOID.RSA_WITH_SHA512,
+        SignatureAlgorithmOID.RSASSA_PSS,
+    }
+)
+
+# RFC 5280 §4.1.2.2: serial numbers are positive and at most 20 octets.
+MAX_SERIAL_OCTETS = 20
+
+
+@dataclass(frozen=True)
+class DscPolicy:
+    """Switches for the DSC policy; every one defaults to the strict setting."""
+
+    check_serial: bool = True
+    reject_unknown_critical_extensions: bool = True
+    check_validity: bool = True
+    reject_not_yet_valid: bool = True
+    check_key: bool = True
+    min_rsa_bits: int = 2048
+    check_signature_algorithm: bool = True
+    reject_ca_dsc: bool = True
+    allow_self_signed_csca_as_dsc: bool = False
+    require_valid_csca: bool = True
+
+
+def check_dsc(cert: x509.Certificate, *, at: dt.datetime, policy: DscPolicy, is_onboarded_csca: bool = False) -> None:
+    """Run the DSC policy in a fixed order; the first failure wins."""
+    if policy.check_serial:
+        check_serial(cert)
+    if policy.reject_unknown_critical_extensions:
+        check_critical_extensions(cert)
+    if policy.check_validity:
+        check_validity(cert, at=at, reject_not_yet_valid=policy.reject_not_yet_valid)
+    if policy.check_key:
+        check_key(cert, min_rsa_bits=policy.min_rsa_bits)
+    if policy.check_signature_algorithm:
+        check_signature_algorithm(cert)
+    self_signed_csca = is_onboarded_csca and cert.issuer == cert.subject
+    if self_signed_csca and not policy.allow_self_signed_csca_as_dsc:
+        raise Rejected(Reason.SELF_SIGNED, "a self-signed CSCA may not be uploaded as a DSC (policy)")
+    if policy.reject_ca_dsc and not self_signed_csca and _is_ca(cert):
+        raise Rejected(Reason.DSC_IS_CA, "a DSC must not be a CA (basicConstraints cA=TRUE)")
+
+
+def check_serial(cert: x509.Certificate) -> None:
+    serial = cert.serial_number
+    octets = (serial.bit_length() + 8) // 8  # DER INTEGER content length, sign bit included
+    if serial <= 0 or octets > MAX_SERIAL_OCTETS:
+        raise Rejected(Reason.SERIAL_POLICY, "serial number must be positive and at most 20 octets (RFC 5280 4.1.2.2)")
+
+
+def check_critical_extensions(cert: x509.Certificate) -> None:
+    try:
+        extensions = list(cert.extensions)
+    except ValueError as exc:  # duplicate or malformed extension
+        raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed extensions: {exc}") from exc
+    for extension in extensions:
+        if extension.critical and extension.oid not in KNOWN_CRITICAL_EXTENSIONS:
+            raise Rejected(
+                Reason.UNKNOWN_CRITICAL_EXTENSION,
+                f"unknown critical extension {extension.oid.dotted_string} (RFC 5280 4.2)",
+            )
+
+
+def check_validity(cert: x509.Certificate, *, at: dt.datetime, reject_not_yet_valid: bool = True) -> None:
+    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if not_before >= not_after:
+        raise Rejected(Reason.VALIDITY_ORDER, "notBefore must be before notAfter")
+    if at > not_after:
+        raise Rejected(Reason.EXPIRED, f"certificate expired at {not_after.isoformat()}")
+    if reject_not_yet_valid and at < not_before:
+        raise Rejected(Reason.NOT_YET_VALID, f"certificate is not valid before {not_before.isoformat()}")
+
+
+def check_key(cert: x509.Certificate, *, min_rsa_bits: int) -> None:
+    """EC on P-256/P-384/P-521 (named curves only) or RSA of at least ``min_rsa_bits`` with e >= 65537."""
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:  # explicit curve parameters, unknown algorithms
+        raise Rejected(Reason.KEY_POLICY, f"key policy: unsupported public key ({exc})") from exc
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in ALLOWED_CURVES:
+            raise Rejected(Reason.KEY_POLICY, f"key policy: curve {key.curve.name} is not allowed")
+        return
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        if key.key_size < min_rsa_bits:
+            raise Rejected(Reason.KEY_POLICY, f"key policy: RSA key of {key.key_size} bits < {min_rsa_bits}")
+        # NIST SP 800-89 §5.3.3: e is odd and at least 65537.
+        if numbers.e < 65537 or numbers.e % 2 == 0:
+            raise Rejected(Reason.KEY_POLICY, f"key policy: RSA public exponent {numbers.e} is not allowed")
+        return
+    raise Rejected(Reason.KEY_POLICY, f"key policy: {type(key).__name__} keys are not allowed")
+
+
+def check_signature_algorithm(cert: x509.Certificate) -> None:
+    if cert.signature_algorithm_oid not in ALLOWED_SIGNATURE_ALGORITHMS:
+        raise Rejected(
+            Reason.SIGNATURE_ALGORITHM,
+            f"signature algorithm {cert.signature_algorithm_oid.dotted_string} is not allowed (SHA-2 only)",
+        )
+    try:
+        hash_algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm as exc:
+        raise Rejected(Reason.SIGNATURE_ALGORITHM, "unsupported signature hash") from exc
+    if isinstance(hash_algorithm, (hashes.SHA1, hashes.MD5)):
+        raise Rejected(Reason.SIGNATURE_ALGORITHM, f"{hash_algorithm.name} signatures are not allowed")
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False

@@ -1,0 +1,85 @@
+"""The DGCG problem report ``{code, problem, sendValue, details}`` and its mapping.
+
+Every error the API returns goes through :class:`Problem`. We add one field, ``reason``: the
+stable name of the failed check (see gateway.pki.errors.Reason), so that clients and auditors
+need not parse the human text. Clients that only know the DGCG fields ignore it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        problem: str,
+        *,
+        send_value: str = "",
+        details: str = "",
+        reason: str = "",
+    ) -> None:
+        super().__init__(f"{status} {code} {problem}")
+        self.status = status
+        self.code = code
+        self.problem = problem
+        self.send_value = send_value
+        self.details = details
+        self.reason = reason
+
+    def body(self) -> dict[str, str]:
+        body = {"code": self.code, "problem": self.problem, "sendValue": self.send_value, "details": self.details}
+        if self.reason:
+            body["reason"] = self.reason
+        return body
+
+    def response(self) -> HttpResponse:
+        return HttpResponse(json.dumps(self.body()), status=self.status, content_type="application/json")
+
+
+def validation_problem(details: str, *, reason: str = "VALIDATION") -> Problem:
+    return Problem(400, "0x001", "Validation Error", details=details, reason=reason)
+
+
+def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, Problem):
+        return Response(exc.body(), status=exc.status)
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return Response(
+            Problem(
+                415, "0x001", "Unsupported Media Type", details=str(exc.detail), reason="UNSUPPORTED_MEDIA_TYPE"
+            ).body(),
+            status=415,
+        )
+    if isinstance(exc, drf_exceptions.ParseError):
+        return Response(validation_problem(str(exc.detail), reason="MALFORMED_BODY").body(), status=400)
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return Response(
+            Problem(405, "0x001", "Method Not Allowed", details=str(exc.detail), reason="METHOD_NOT_ALLOWED").body(),
+            status=405,
+        )
+    if isinstance(exc, drf_exceptions.APIException):
+        return Response(
+            Problem(exc.status_code, "0x001", "Request Error", details=str(exc.detail), reason="REQUEST_ERROR").body(),
+            status=exc.status_code,
+        )
+    return None
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return Problem(404, "0x001", "Not Found", details=request.path, reason="NO_SUCH_ENDPOINT").response()
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    logger.error("internal error on %s", request.path)
+    return Problem(500, "0x008", "Internal Server Error", reason="INTERNAL_ERROR").response()

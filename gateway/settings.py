@@ -1,0 +1,178 @@
+"""Settings, read from the environment (django-environ; ``NAME_FILE`` works for secrets).
+
+Embedded default: SQLite under ``var/``, Celery tasks run eagerly, no services needed.
+Production: set ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` (Celery broker and cache).
+Every gateway setting is listed in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("GATEWAY_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.FileAwareEnv()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# The embedded default runs without configuration; production must set DJANGO_SECRET_KEY
+# (or DJANGO_SECRET_KEY_FILE). The fallback is only ever used on a developer's machine.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="embedded-default-insecure-key-change-me")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "gateway.audit",
+    "gateway.outbox",
+    "countries",
+    "trustlist",
+]
+
+MIDDLEWARE = [
+    "gateway.middleware.BoundedBodyMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gateway.urls"
+WSGI_APPLICATION = "gateway.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'gateway.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Uploads are short write transactions; wait for the writer lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# Requests from clients are bounded before any view reads them (gateway.middleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("GATEWAY_MAX_BODY_BYTES", default=64 * 1024)
+GATEWAY_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "gateway.problems.drf_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Trust gateway API",
+    "DESCRIPTION": "DGCG- and TNG-compatible API for exchanging digital health certificate trust.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Trust model -------------------------------------------------------------------------
+# PEM files of the trust anchor certificate(s) whose signatures make an onboarded entry valid.
+GATEWAY_TRUST_ANCHOR_FILES = env.list("GATEWAY_TRUST_ANCHOR_FILES", default=[])
+# Virtual test countries accepted in addition to ISO 3166-1 alpha-2.
+GATEWAY_VIRTUAL_COUNTRIES = env.list("GATEWAY_VIRTUAL_COUNTRIES", default=["XA", "XB", "XC"])
+
+# --- Client identity from the TLS terminator ---------------------------------------------
+# Only requests whose REMOTE_ADDR is in one of these networks may carry identity headers.
+GATEWAY_TRUSTED_PROXIES = env.list("GATEWAY_TRUSTED_PROXIES", default=[])
+GATEWAY_HEADER_CLIENT_SHA256 = env.str("GATEWAY_HEADER_CLIENT_SHA256", default="X-SSL-Client-SHA256")
+GATEWAY_HEADER_CLIENT_DN = env.str("GATEWAY_HEADER_CLIENT_DN", default="X-SSL-Client-DN")
+GATEWAY_HEADER_CLIENT_CERT = env.str("GATEWAY_HEADER_CLIENT_CERT", default="X-SSL-Client-Cert")
+
+# --- DSC policy (each relaxable; docs/policy.md) ------------------------------------------
+GATEWAY_POLICY_CHECK_SERIAL = env.bool("GATEWAY_POLICY_CHECK_SERIAL", default=True)
+GATEWAY_POLICY_REJECT_UNKNOWN_CRITICAL_EXTENSIONS = env.bool(
+    "GATEWAY_POLICY_REJECT_UNKNOWN_CRITICAL_EXTENSIONS", default=True
+)
+GATEWAY_POLICY_CHECK_VALIDITY = env.bool("GATEWAY_POLICY_CHECK_VALIDITY", default=True)
+GATEWAY_POLICY_REJECT_NOT_YET_VALID = env.bool("GATEWAY_POLICY_REJECT_NOT_YET_VALID", default=True)
+GATEWAY_POLICY_CHECK_KEY = env.bool("GATEWAY_POLICY_CHECK_KEY", default=True)
+GATEWAY_POLICY_MIN_RSA_BITS = env.int("GATEWAY_POLICY_MIN_RSA_BITS", default=2048)
+GATEWAY_POLICY_CHECK_SIGNATURE_ALGORITHM = env.bool("GATEWAY_POLICY_CHECK_SIGNATURE_ALGORITHM", default=True)
+GATEWAY_POLICY_REJECT_CA_DSC = env.bool("GATEWAY_POLICY_REJECT_CA_DSC", default=True)
+GATEWAY_POLICY_ALLOW_SELF_SIGNED_CSCA_AS_DSC = env.bool("GATEWAY_POLICY_ALLOW_SELF_SIGNED_CSCA_AS_DSC", default=False)
+GATEWAY_POLICY_REQUIRE_VALID_CSCA = env.bool("GATEWAY_POLICY_REQUIRE_VALID_CSCA", default=True)
+
+# --- TNG /trustedCertificate -------------------------------------------------------------
+GATEWAY_TRUSTED_CERTIFICATE_DEFAULT_DOMAIN = env.str("GATEWAY_TRUSTED_CERTIFICATE_DEFAULT_DOMAIN", default="DCC")
+GATEWAY_TRUSTED_CERTIFICATE_DOMAINS = env.list(
+    "GATEWAY_TRUSTED_CERTIFICATE_DOMAINS", default=["DCC", "IPS-PILGRIMAGE", "DICVP", "PH4H"]
+)
+GATEWAY_TRUSTED_CERTIFICATE_PROPERTIES = env.list(
+    "GATEWAY_TRUSTED_CERTIFICATE_PROPERTIES",
+    default=[
+        "purpose",
+        "usergroup",
+        "scope",
+        "standard",
+        "displayName",
+        "displayLogo",
+        "validFrom",
+        "validUntil",
+        "pubkey",
+        "displayURL",
+    ],
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

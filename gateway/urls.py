@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from trustlist.api import views
+
+handler404 = "gateway.problems.handler404"
+handler500 = "gateway.problems.handler500"
+
+urlpatterns = [
+    path("signerCertificate", views.SignerCertificateView.as_view(), name="signer-certificate"),
+    path(
+        "signerCertificate/delete", views.SignerCertificateDeleteAliasView.as_view(), name="signer-certificate-delete"
+    ),
+    path("trustedCertificate", views.TrustedCertificateView.as_view(), name="trusted-certificate"),
+    path(
+        "trustedCertificate/delete",
+        views.TrustedCertificateDeleteAliasView.as_view(),
+        name="trusted-certificate-delete",
+    ),
+    path("trustList", views.TrustListView.as_view(), name="trust-list"),
+    path("trustList/certificate", views.TngTrustListView.as_view(), name="trust-list-certificate"),
+    path("trustList/<str:certificate_type>", views.TrustListView.as_view(), name="trust-list-type"),
+    path(
+        "trustList/<str:certificate_type>/<str:country>", views.TrustListView.as_view(), name="trust-list-type-country"
+    ),
+    path("countrylist", views.CountryListView.as_view(), name="country-list"),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

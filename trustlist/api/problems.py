@@ -1,0 +1,100 @@
+"""Map named rejections to DGCG/TNG problem reports (gateway-api.md §1, §3.5, §3.6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from countries.identity import ClientIdentity
+from gateway.audit.models import Action
+from gateway.audit.services import record_rejection
+from gateway.pki.errors import Reason, Rejected
+from gateway.problems import Problem
+
+# dgc-lib's converter errors: 400 with code 0x402 (the same code as the auth failure).
+CONVERTER = {
+    Reason.INVALID_BASE64,
+    Reason.CMS_PARSE,
+    Reason.CMS_NOT_SIGNED_DATA,
+    Reason.CMS_CONTENT_TYPE,
+    Reason.CMS_DETACHED,
+    Reason.CMS_UNEXPECTED_CONTENT,
+    Reason.CMS_CERTIFICATE_COUNT,
+    Reason.CMS_SIGNER_COUNT,
+    Reason.CMS_PAYLOAD_NOT_CERTIFICATE,
+    Reason.CERTIFICATE_PARSE,
+}
+SIGNATURE = {
+    Reason.CMS_SIGNER_MISMATCH,
+    Reason.CMS_MISSING_ATTRIBUTES,
+    Reason.CMS_CONTENT_TYPE_ATTRIBUTE,
+    Reason.CMS_MESSAGE_DIGEST,
+    Reason.CMS_ALGORITHM,
+    Reason.CMS_SIGNATURE_INVALID,
+}
+CONFLICT = {Reason.ALREADY_EXISTS, Reason.ALREADY_REVOKED}
+TNG_REQUEST = {Reason.GROUP_NOT_ALLOWED, Reason.DOMAIN_NOT_ALLOWED, Reason.PROPERTY_NOT_ALLOWED}
+CHECK_FAILED_TEXT = (
+    "Possible reasons: Wrong Format, no CMS, not the correct signing alg missing attributes, invalid signature, "
+    "certificate not signed by known CA"
+)
+
+
+def converter_problem(exc: Rejected) -> Problem:
+    return Problem(400, "0x402", exc.detail, reason=exc.reason)
+
+
+def upload_problem(exc: Rejected, identity: ClientIdentity) -> Problem:
+    send_value = f"country:{identity.country}"
+    if exc.reason in CONVERTER:
+        return converter_problem(exc)
+    if exc.reason in SIGNATURE:
+        return Problem(400, "0x009", "Invalid CMS Signature", details=exc.detail, reason=exc.reason)
+    if exc.reason in CONFLICT:
+        return Problem(
+            409,
+            "0x002",
+            "You cant upload an existing certificate.",
+            send_value=send_value,
+            details=exc.detail,
+            reason=exc.reason,
+        )
+    return Problem(400, "0x004", CHECK_FAILED_TEXT, send_value=send_value, details=exc.detail, reason=exc.reason)
+
+
+def revoke_problem(exc: Rejected, identity: ClientIdentity) -> Problem:
+    send_value = f"country:{identity.country}"
+    if exc.reason in CONVERTER:
+        return converter_problem(exc)
+    if exc.reason in SIGNATURE:
+        return Problem(400, "0x009", "Invalid CMS Signature", details=exc.detail, reason=exc.reason)
+    if exc.reason == Reason.NOT_FOUND:
+        return Problem(
+            404,
+            "0x005",
+            "The certificate doesn't exists in the database.",
+            send_value=send_value,
+            details=exc.detail,
+            reason=exc.reason,
+        )
+    return Problem(400, "0x007", CHECK_FAILED_TEXT, send_value=send_value, details=exc.detail, reason=exc.reason)
+
+
+def tng_upload_problem(exc: Rejected, identity: ClientIdentity) -> Problem:
+    if exc.reason in CONVERTER:
+        return Problem(400, "n/a", "Invalid CMS", details=exc.detail, reason=exc.reason)
+    if exc.reason in SIGNATURE:
+        return Problem(400, "n/a", "Invalid CMS Signature", details=exc.detail, reason=exc.reason)
+    if exc.reason in TNG_REQUEST:
+        return Problem(400, "n/a", "Upload of Signer Certificate failed", details=exc.detail, reason=exc.reason)
+    return upload_problem(exc, identity)
+
+
+def audit_decode_failure(exc: Rejected, identity: ClientIdentity, at: dt.datetime, action: str) -> None:
+    record_rejection(
+        action=Action.UPLOAD if action == "UPLOAD" else Action.REVOKE,
+        at=at,
+        country=identity.country,
+        reason=exc.reason,
+        authentication_thumbprint=identity.thumbprint,
+        details={"detail": exc.detail},
+    )

@@ -1,0 +1,336 @@
+"""The DGCG/TNG-compatible HTTP API: authenticate, check the request's shape, call a service,
+render. Wire details follow ../shared/reference/gateway-api.md §3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from countries.identity import ClientIdentity, authenticate
+from gateway.pki import cms
+from gateway.pki.errors import Rejected
+from gateway.problems import Problem, validation_problem
+from trustlist import rendering, services
+from trustlist.api import problems
+from trustlist.api.serializers import (
+    ProblemReportSerializer,
+    TrustedCertificateRequestSerializer,
+    TrustedCertificateTrustListSerializer,
+    TrustListEntrySerializer,
+)
+
+CMS_CONTENT_TYPES = ("application/cms", "application/cms-text")
+CACHE_CONTROL = "private, no-cache"  # authenticated content: revalidate with If-None-Match
+
+PROBLEM_RESPONSES = {
+    400: OpenApiResponse(ProblemReportSerializer, description="Invalid request (named reason)"),
+    401: OpenApiResponse(ProblemReportSerializer, description="No or unknown client certificate (0x400/0x402)"),
+    403: OpenApiResponse(ProblemReportSerializer, description="Missing role (0x403)"),
+}
+
+
+def _now() -> dt.datetime:
+    return timezone.now()
+
+
+def _cms_body(request: Request) -> bytes:
+    content_type = (request.content_type or "").split(";")[0].strip().lower()
+    if content_type not in CMS_CONTENT_TYPES:
+        raise Problem(
+            415,
+            "0x001",
+            "Unsupported Media Type",
+            details=f"expected one of {', '.join(CMS_CONTENT_TYPES)}",
+            reason="UNSUPPORTED_MEDIA_TYPE",
+        )
+    return request._request.body  # noqa: SLF001 - raw bytes, already bounded by BoundedBodyMiddleware
+
+
+CMS_REQUEST = {"application/cms": OpenApiTypes.STR, "application/cms-text": OpenApiTypes.STR}
+
+
+class SignerCertificateView(APIView):
+    """DGCG ``/signerCertificate``: upload (POST) and revoke (DELETE) a DSC."""
+
+    parser_classes: list[Any] = []
+
+    @extend_schema(
+        operation_id="uploadSignerCertificate",
+        summary="Upload a DSC: base64 of an attached CMS over its DER, signed with the country's UPLOAD key",
+        request=CMS_REQUEST,
+        responses={201: None, 409: ProblemReportSerializer, **PROBLEM_RESPONSES},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        at = _now()
+        identity = authenticate(request._request, at=at)  # noqa: SLF001
+        body = _cms_body(request)
+        try:
+            services.upload_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "UPLOAD"), at=at)
+        except Rejected as exc:
+            raise problems.upload_problem(exc, identity) from exc
+        return HttpResponse(status=201)
+
+    @extend_schema(
+        operation_id="revokeSignerCertificate",
+        summary="Revoke a DSC: the CMS wraps the DSC to revoke",
+        request=CMS_REQUEST,
+        responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
+    )
+    def delete(self, request: Request) -> HttpResponse:
+        at = _now()
+        identity = authenticate(request._request, at=at)  # noqa: SLF001
+        body = _cms_body(request)
+        try:
+            services.revoke_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "REVOKE"), at=at)
+        except Rejected as exc:
+            raise problems.revoke_problem(exc, identity) from exc
+        return HttpResponse(status=204)
+
+
+class SignerCertificateDeleteAliasView(SignerCertificateView):
+    """``POST /signerCertificate/delete``: DGCG's alias for clients that cannot send DELETE bodies."""
+
+    http_method_names = ["post", "options"]
+
+    @extend_schema(
+        operation_id="revokeSignerCertificateAlias",
+        summary="Alias of DELETE /signerCertificate",
+        request=CMS_REQUEST,
+        responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        return super().delete(request)
+
+
+class TrustedCertificateView(APIView):
+    """TNG ``/trustedCertificate``: upload with group/domain/properties (JSON) and revoke (CMS)."""
+
+    @extend_schema(
+        operation_id="uploadTrustedCertificate",
+        request=TrustedCertificateRequestSerializer,
+        responses={201: None, 409: ProblemReportSerializer, **PROBLEM_RESPONSES},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        at = _now()
+        identity = authenticate(request._request, at=at)  # noqa: SLF001
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise Problem(
+                415,
+                "0x001",
+                "Unsupported Media Type",
+                details="expected application/json",
+                reason="UNSUPPORTED_MEDIA_TYPE",
+            )
+        serializer = TrustedCertificateRequestSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise validation_problem(json.dumps(serializer.errors), reason="INVALID_REQUEST")
+        data = serializer.validated_data
+        options = services.UploadOptions(
+            group=data.get("group") or "DSC",
+            domain=data.get("domain") or rendering_default_domain(),
+            properties=data.get("properties") or {},
+            custom_kid=data.get("kid") or None,
+        )
+        try:
+            cms_der = _decode(data["cms"].encode("ascii", "replace"), identity, at, "UPLOAD")
+            services.upload_signer_certificate(identity=identity, cms_der=cms_der, at=at, options=options)
+        except Rejected as exc:
+            raise problems.tng_upload_problem(exc, identity) from exc
+        return HttpResponse(status=201)
+
+    @extend_schema(
+        operation_id="revokeTrustedCertificate",
+        request=CMS_REQUEST,
+        responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
+    )
+    def delete(self, request: Request) -> HttpResponse:
+        return SignerCertificateView().delete(request)
+
+
+class TrustedCertificateDeleteAliasView(APIView):
+    parser_classes: list[Any] = []
+
+    @extend_schema(
+        operation_id="revokeTrustedCertificateAlias",
+        request=CMS_REQUEST,
+        responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        return SignerCertificateView().delete(request)
+
+
+def rendering_default_domain() -> str:
+    from django.conf import settings
+
+    return settings.GATEWAY_TRUSTED_CERTIFICATE_DEFAULT_DOMAIN
+
+
+def _decode(body: bytes, identity: ClientIdentity, at: dt.datetime, action: str) -> bytes:
+    """Base64-decode the CMS; a refusal is audited here because it never reaches a service."""
+    try:
+        return cms.decode_base64_body(body)
+    except Rejected as exc:
+        problems.audit_decode_failure(exc, identity, at, action)
+        raise problems.converter_problem(exc) from exc
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="0-based page (DGCG)"),
+    OpenApiParameter("pagesize", int, description="entries per page, default 100 when page is given"),
+    OpenApiParameter(
+        "If-Modified-Since",
+        str,
+        OpenApiParameter.HEADER,
+        description="ISO 8601 or RFC 1123: delta mode, revoked DSCs included with rawData null",
+    ),
+    OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="strong ETag of a previous response"),
+]
+
+
+class TrustListView(APIView):
+    """DGCG ``GET /trustList[/{type}[/{country}]]``."""
+
+    @extend_schema(
+        operation_id="downloadTrustList",
+        parameters=PAGE_PARAMETERS,
+        responses={200: TrustListEntrySerializer(many=True), 304: None, **PROBLEM_RESPONSES},
+    )
+    def get(self, request: Request, certificate_type: str | None = None, country: str | None = None) -> HttpResponse:
+        at = _now()
+        authenticate(request._request, at=at)  # noqa: SLF001
+        if certificate_type is not None:
+            certificate_type = certificate_type.upper()
+            if certificate_type not in rendering.CLASSIC_TYPES:
+                raise validation_problem(f"unknown certificate type {certificate_type}", reason="INVALID_TYPE")
+        if country is not None:
+            if len(country) != 2:
+                raise validation_problem("country must have 2 characters", reason="INVALID_COUNTRY")
+            country = country.upper()
+        page, pagesize = _paging(request)
+        since = _if_modified_since(request)
+        if since is not None:
+            body = rendering.classic(certificate_type, country, since).body(page, pagesize)
+            return _json(body)
+        slot = rendering.cached(
+            ("classic", certificate_type, country), lambda: rendering.classic(certificate_type, country)
+        )
+        return _conditional(request, slot, page, pagesize)
+
+
+class TngTrustListView(APIView):
+    """TNG ``GET /trustList/certificate``."""
+
+    @extend_schema(
+        operation_id="downloadTrustedCertificates",
+        parameters=[
+            OpenApiParameter("group", str, many=True),
+            OpenApiParameter("country", str, many=True),
+            OpenApiParameter("domain", str, many=True),
+            OpenApiParameter("withFederation", bool),
+        ],
+        responses={200: TrustedCertificateTrustListSerializer(many=True), 304: None, **PROBLEM_RESPONSES},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        at = _now()
+        authenticate(request._request, at=at)  # noqa: SLF001
+        groups, countries, domains = (_list_param(request, name) for name in ("group", "country", "domain"))
+        with_federation = _bool_param(request, "withFederation")
+        key = ("tng", tuple(groups), tuple(countries), tuple(domains), with_federation)
+        slot = rendering.cached(key, lambda: rendering.tng_certificates(groups, countries, domains, with_federation))
+        return _conditional(request, slot, None, None)
+
+
+class CountryListView(APIView):
+    @extend_schema(
+        operation_id="downloadCountryList",
+        responses={200: serializers.ListField(child=serializers.CharField()), **PROBLEM_RESPONSES},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        authenticate(request._request, at=_now())  # noqa: SLF001
+        return _json(json.dumps(rendering.country_list()).encode())
+
+
+def _json(body: bytes, status: int = 200) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type="application/json")
+    response["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+def _conditional(request: Request, slot: Any, page: int | None, pagesize: int | None) -> HttpResponse:
+    if page is None:
+        body, etag = rendering.full_body_and_etag(slot)
+    else:
+        body = slot.rendered.body(page, pagesize)
+        etag = None
+    if etag is not None and etag in _etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponse(status=304)
+        response["ETag"] = etag
+        response["Cache-Control"] = CACHE_CONTROL
+        return response
+    response = _json(body)
+    if etag is not None:
+        response["ETag"] = etag
+    return response
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip() for tag in header.split(",") if tag.strip()}
+
+
+def _paging(request: Request) -> tuple[int | None, int | None]:
+    raw_page, raw_size = request.query_params.get("page"), request.query_params.get("pagesize")
+    if raw_page is None and raw_size is None:
+        return None, None
+    try:
+        page = int(raw_page) if raw_page is not None else 0
+        size = int(raw_size) if raw_size is not None else 100
+    except ValueError as exc:
+        raise validation_problem("page and pagesize must be integers", reason="INVALID_PAGING") from exc
+    if page < 0 or size < 1:
+        raise validation_problem("page must be >= 0 and pagesize >= 1", reason="INVALID_PAGING")
+    return page, size
+
+
+def _if_modified_since(request: Request) -> dt.datetime | None:
+    """ISO 8601 as DGCG parses it, and RFC 1123 as its OpenAPI examples show (both are safe)."""
+    raw = request.headers.get("If-Modified-Since")
+    if raw is None:
+        return None
+    value: dt.datetime | None
+    try:
+        value = dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        try:
+            value = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            value = None
+    if value is None:
+        raise validation_problem(f"unparsable If-Modified-Since {raw!r}", reason="INVALID_DATE")
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _list_param(request: Request, name: str) -> list[str]:
+    values: list[str] = []
+    for raw in request.query_params.getlist(name):
+        values.extend(part.strip() for part in raw.split(",") if part.strip())
+    return values
+
+
+def _bool_param(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").strip().lower()
+    if raw not in ("true", "false"):
+        raise validation_problem(f"{name} must be true or false", reason="INVALID_PARAMETER")
+    return raw == "true"

@@ -1,0 +1,235 @@
+"""Upload and revocation of signer certificates: DGCG's checks in DGCG's order, then ours.
+
+DGCG (SignerInformationService): 1 uploader is an UPLOAD certificate of the authenticated
+country, 2 the DSC names exactly that country, 3 a CSCA of the country signed it, 4 not
+already present, 5 no kid collision. TNG adds group/domain/property checks between 2 and 3.
+Then the policy checks DGCG lacks (gateway.pki.policy). The first failure wins; a refusal
+stores nothing and is audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from countries.identity import ClientIdentity
+from countries.models import CertificateType
+from countries.services import verified_parties
+from countries.trust_anchor import certificate_of
+from gateway.audit.models import Action, Outcome
+from gateway.audit.services import record_event, record_rejection
+from gateway.outbox.services import record_change
+from gateway.pki import cms
+from gateway.pki.certs import certificate_der, kid, load_der_certificate, single_country, thumbprint
+from gateway.pki.chain import find_issuing_csca
+from gateway.pki.errors import Reason, Rejected
+from gateway.pki.policy import check_dsc
+from trustlist.models import Group, SignerCertificate
+from trustlist.policy import configured_policy
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    """TNG /trustedCertificate fields; the DGCG endpoint uses the defaults."""
+
+    group: str = Group.DSC
+    domain: str = "DCC"
+    properties: Mapping[str, str] = field(default_factory=dict)
+    custom_kid: str | None = None
+
+
+@dataclass(frozen=True)
+class _Checked:
+    message: cms.SignedMessage
+    certificate: x509.Certificate
+    der: bytes
+    thumbprint: str
+
+
+def upload_signer_certificate(
+    *, identity: ClientIdentity, cms_der: bytes, at: dt.datetime, options: UploadOptions | None = None, actor: str = ""
+) -> SignerCertificate:
+    options = options or UploadOptions()
+    checked: _Checked | None = None
+    try:
+        checked = _parse(cms_der)
+        _check_uploader(checked, identity)
+        if options.group == Group.DSC:
+            _check_country(checked, identity)
+        _check_options(options)
+        issuers = verified_parties(
+            country=identity.country,
+            certificate_type=CertificateType.DECA if options.group == Group.DESC else CertificateType.CSCA,
+        )
+        issuer_certs = [certificate_of(party) for party in issuers]
+        policy = configured_policy()
+        find_issuing_csca(
+            checked.certificate,
+            issuer_certs,
+            country=identity.country,
+            at=at,
+            require_valid_csca=policy.require_valid_csca,
+        )
+        _check_not_present(checked, options)
+        check_dsc(
+            checked.certificate,
+            at=at,
+            policy=policy,
+            is_onboarded_csca=checked.der in {certificate_der(c) for c in issuer_certs},
+        )
+        return _store(checked, identity, options, at, actor)
+    except Rejected as exc:
+        record_rejection(
+            action=Action.UPLOAD,
+            at=at,
+            country=identity.country,
+            reason=exc.reason,
+            actor=actor,
+            authentication_thumbprint=identity.thumbprint,
+            uploader_thumbprint=thumbprint(checked.message.signer_der) if checked else "",
+            subject_thumbprint=checked.thumbprint if checked else "",
+            details={"detail": exc.detail, "group": options.group},
+        )
+        raise
+
+
+def revoke_signer_certificate(
+    *, identity: ClientIdentity, cms_der: bytes, at: dt.datetime, reason: str = "revoked by country", actor: str = ""
+) -> tuple[SignerCertificate, bool]:
+    """Revoke the DSC the CMS names. Returns the row and whether this call changed it (a repeated
+    revocation of the same DSC is answered like the first, as in DGCG, and changes nothing)."""
+    checked: _Checked | None = None
+    try:
+        checked = _parse(cms_der)
+        _check_uploader(checked, identity)
+        _check_country(checked, identity)
+        with transaction.atomic():
+            row = (
+                SignerCertificate.objects.select_for_update()
+                .filter(thumbprint=checked.thumbprint, country=identity.country)
+                .first()
+            )
+            if row is None:
+                raise Rejected(Reason.NOT_FOUND, "The certificate doesn't exists in the database.")
+            changed = row.revoked_at is None
+            if changed:
+                row.revoked_at, row.revocation_reason = at, reason
+                row.save(update_fields=["revoked_at", "revocation_reason"])
+                record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
+            record_event(
+                action=Action.REVOKE,
+                outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+                at=at,
+                country=identity.country,
+                actor=actor,
+                reason=reason,
+                authentication_thumbprint=identity.thumbprint,
+                uploader_thumbprint=thumbprint(checked.message.signer_der),
+                subject_thumbprint=row.thumbprint,
+            )
+            return row, changed
+    except Rejected as exc:
+        record_rejection(
+            action=Action.REVOKE,
+            at=at,
+            country=identity.country,
+            reason=exc.reason,
+            actor=actor,
+            authentication_thumbprint=identity.thumbprint,
+            uploader_thumbprint=thumbprint(checked.message.signer_der) if checked else "",
+            subject_thumbprint=checked.thumbprint if checked else "",
+            details={"detail": exc.detail},
+        )
+        raise
+
+
+def _parse(cms_der: bytes) -> _Checked:
+    message = cms.parse_attached(cms_der)
+    try:
+        certificate = load_der_certificate(message.payload)
+    except Rejected as exc:
+        raise Rejected(
+            Reason.CMS_PAYLOAD_NOT_CERTIFICATE, "CMS Message payload needs to be a DER encoded X509 certificate"
+        ) from exc
+    return _Checked(message, certificate, message.payload, thumbprint(message.payload))
+
+
+def _check_uploader(checked: _Checked, identity: ClientIdentity) -> None:
+    signer_thumbprint = thumbprint(checked.message.signer_der)
+    uploads = verified_parties(country=identity.country, certificate_type=CertificateType.UPLOAD)
+    if not any(party.thumbprint == signer_thumbprint for party in uploads):
+        raise Rejected(
+            Reason.UPLOAD_CERT_UNKNOWN,
+            f"Could not find upload certificate with hash {signer_thumbprint} and country {identity.country}",
+        )
+
+
+def _check_country(checked: _Checked, identity: ClientIdentity) -> None:
+    if single_country(checked.certificate) != identity.country:
+        raise Rejected(Reason.COUNTRY_MISMATCH, "Uploaded certificate is not issued for uploader country.")
+
+
+def _check_options(options: UploadOptions) -> None:
+    if options.group not in Group.values:
+        raise Rejected(Reason.GROUP_NOT_ALLOWED, f"group {options.group!r} is not allowed")
+    if options.domain not in settings.GATEWAY_TRUSTED_CERTIFICATE_DOMAINS:
+        raise Rejected(Reason.DOMAIN_NOT_ALLOWED, f"domain {options.domain!r} is not allowed")
+    unknown = sorted(set(options.properties) - set(settings.GATEWAY_TRUSTED_CERTIFICATE_PROPERTIES))
+    if unknown:
+        raise Rejected(Reason.PROPERTY_NOT_ALLOWED, f"properties not allowed: {', '.join(unknown)}")
+
+
+def _check_not_present(checked: _Checked, options: UploadOptions) -> None:
+    existing = SignerCertificate.objects.filter(thumbprint=checked.thumbprint).first()
+    if existing is not None:
+        if existing.revoked_at is not None:
+            raise Rejected(Reason.ALREADY_REVOKED, "Uploaded certificate was revoked and cannot be uploaded again")
+        raise Rejected(Reason.ALREADY_EXISTS, "Uploaded certificate already exists")
+    if SignerCertificate.objects.filter(kid=kid(checked.der)).exists() or (
+        options.custom_kid and SignerCertificate.objects.filter(custom_kid=options.custom_kid).exists()
+    ):
+        raise Rejected(Reason.KID_EXISTS, "A certificate with KID of uploaded certificate already exists")
+
+
+def _store(
+    checked: _Checked, identity: ClientIdentity, options: UploadOptions, at: dt.datetime, actor: str
+) -> SignerCertificate:
+    signature = base64.b64encode(cms.detach(checked.message.cms_der)).decode("ascii")
+    try:
+        with transaction.atomic():
+            row = SignerCertificate.objects.create(
+                country=identity.country,
+                thumbprint=checked.thumbprint,
+                kid=kid(checked.der),
+                custom_kid=options.custom_kid or None,
+                raw_data=checked.der,
+                signature=signature,
+                uploader_thumbprint=thumbprint(checked.message.signer_der),
+                group=options.group,
+                domain=options.domain,
+                properties=dict(options.properties),
+                created_at=at,
+            )
+            record_event(
+                action=Action.UPLOAD,
+                outcome=Outcome.SUCCESS,
+                at=at,
+                country=identity.country,
+                actor=actor,
+                authentication_thumbprint=identity.thumbprint,
+                uploader_thumbprint=row.uploader_thumbprint,
+                subject_thumbprint=row.thumbprint,
+                details={"kid": row.kid, "group": row.group},
+            )
+            record_change(kind="UPLOAD", at=at, country=row.country, thumbprint=row.thumbprint)
+    except IntegrityError:
+        # A concurrent upload committed first; answer as the checks would have.
+        _check_not_present(checked, options)
+        raise Rejected(Reason.ALREADY_EXISTS, "Uploaded certificate already exists") from None
+    return row
