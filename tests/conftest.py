@@ -1,0 +1,56 @@
+"""Fixtures: a trust anchor configured in settings, onboarded virtual countries, frozen time.
+
+Tests run on SQLite by default and on PostgreSQL when DATABASE_URL points there (.ci/run
+does both). GATEWAY_REQUIRE_SERVICES=1 turns a missing service into a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import time_machine
+
+from tests.factory import NOW, CountryPki, Pki
+from trustlist import rendering
+
+PROXY = "127.0.0.1"
+
+
+@pytest.fixture(autouse=True)
+def _gateway_settings(settings, tmp_path):
+    settings.GATEWAY_TRUSTED_PROXIES = [f"{PROXY}/32"]
+    settings.GATEWAY_VIRTUAL_COUNTRIES = ["XA", "XB", "XC"]
+    rendering.clear_cache()
+    yield
+    rendering.clear_cache()
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def pki(settings, tmp_path) -> Pki:
+    factory = Pki.create()
+    ta_file = tmp_path / "ta.pem"
+    ta_file.write_bytes(factory.ta.cert_pem)
+    settings.GATEWAY_TRUST_ANCHOR_FILES = [str(ta_file)]
+    return factory
+
+
+@pytest.fixture
+def xa(pki, db, frozen) -> CountryPki:
+    return pki.country("XA")
+
+
+@pytest.fixture
+def xb(pki, db, frozen) -> CountryPki:
+    return pki.country("XB")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("GATEWAY_REQUIRE_SERVICES") and "postgresql" not in os.environ.get("DATABASE_URL", ""):
+        raise pytest.UsageError("GATEWAY_REQUIRE_SERVICES is set but DATABASE_URL is not PostgreSQL")
