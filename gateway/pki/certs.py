@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import warnings
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from gateway.pki.errors import Reason, Rejected
@@ -15,7 +19,10 @@ from gateway.pki.errors import Reason, Rejected
 def load_der_certificate(der: bytes) -> x509.Certificate:
     """Parse a DER certificate; anything else (PEM, trailing bytes, junk) is rejected."""
     try:
-        cert = x509.load_der_x509_certificate(der)
+        with warnings.catch_warnings():
+            # Non-positive serials only warn today; check_serial names them (SERIAL_POLICY).
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            cert = x509.load_der_x509_certificate(der)
     except ValueError as exc:
         raise Rejected(Reason.CERTIFICATE_PARSE, f"not a DER X.509 certificate: {exc}") from exc
     # cryptography accepts trailing data in some versions; DGCG stores the exact DER, so
@@ -71,18 +78,33 @@ def is_self_signed(cert: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, x509.InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature):
         return False
     return True
 
 
 def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True when ``issuer``'s key verifies ``cert``'s signature and the names chain.
+    """True when the names chain and ``issuer``'s key verifies ``cert``'s signature.
 
-    Never raises: a CSCA with a different key type must not break the loop (dgc-gateway PR #37).
+    Verified with the key directly rather than ``verify_directly_issued_by`` so that a DSC signed
+    with SHA-1 is recognised as issued by its CSCA and then refused by the named signature
+    policy, instead of looking unsigned. Never raises: a CSCA with a different key type must not
+    break the loop (dgc-gateway PR #37).
     """
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, x509.InvalidSignature):
+    if cert.issuer != issuer.subject:
         return False
-    return True
+    key = issuer.public_key()
+    try:
+        hash_algorithm = cert.signature_hash_algorithm
+        if isinstance(key, ec.EllipticCurvePublicKey) and hash_algorithm is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))
+            return True
+        parameters = cert.signature_algorithm_parameters
+        if isinstance(key, rsa.RSAPublicKey) and isinstance(parameters, (padding.PKCS1v15, padding.PSS)):
+            if hash_algorithm is None:
+                return False
+            key.verify(cert.signature, cert.tbs_certificate_bytes, parameters, hash_algorithm)
+            return True
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return False

@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
 from gateway.pki.errors import Reason, Rejected
@@ -90,7 +92,8 @@ def check_dsc(cert: x509.Certificate, *, at: dt.datetime, policy: DscPolicy, is_
 
 
 def check_serial(cert: x509.Certificate) -> None:
-    serial = cert.serial_number
+    # Read from the DER with asn1crypto: cryptography warns on (and will refuse) such serials.
+    serial = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]["serial_number"].native
     octets = (serial.bit_length() + 8) // 8  # DER INTEGER content length, sign bit included
     if serial <= 0 or octets > MAX_SERIAL_OCTETS:
         raise Rejected(Reason.SERIAL_POLICY, "serial number must be positive and at most 20 octets (RFC 5280 4.1.2.2)")
