@@ -182,7 +182,7 @@ def _decode(body: bytes, identity: ClientIdentity, at: dt.datetime, action: str)
         return cms.decode_base64_body(body)
     except Rejected as exc:
         problems.audit_decode_failure(exc, identity, at, action)
-        raise problems.converter_problem(exc) from exc
+        raise
 
 
 # --- downloads ---------------------------------------------------------------------------------
