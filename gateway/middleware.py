@@ -1,8 +1,9 @@
 """Bounded request bodies.
 
-Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only against Content-Length; a chunked request
-(no Content-Length, gunicorn sets ``wsgi.input_terminated``) would be read whole. We read at
-most limit+1 bytes ourselves before any view runs, so every body is bounded however it is sent.
+Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only against Content-Length, and reads nothing of a
+chunked request (no Content-Length; gunicorn marks its input ``wsgi.input_terminated``). We
+read at most limit+1 bytes ourselves before any view runs, from the server's own stream for
+chunked requests, so every body is bounded however it is sent, and chunked uploads work.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
+from gateway.audit.models import Action
+from gateway.audit.services import record_rejection
 from gateway.problems import Problem
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -28,22 +32,26 @@ class BoundedBodyMiddleware:
             declared = request.META.get("CONTENT_LENGTH") or ""
             if declared:
                 if not declared.isdigit():
-                    return _too_large("Content-Length is not a number", status=400, reason="BAD_CONTENT_LENGTH")
+                    return _refuse(400, "Content-Length is not a number", "BAD_CONTENT_LENGTH")
                 if int(declared) > limit:
-                    return _too_large(f"body of {declared} bytes exceeds the limit of {limit} bytes")
-            data = request._stream.read(limit + 1)  # noqa: SLF001 - the only way to bound a chunked read
+                    return _refuse(
+                        413, f"body of {declared} bytes exceeds the limit of {limit} bytes", "BODY_TOO_LARGE"
+                    )
+                stream = request._stream  # noqa: SLF001 - Django's stream, limited to Content-Length
+            elif request.META.get("wsgi.input_terminated"):
+                stream = request.META["wsgi.input"]  # chunked: the server ends the stream at the last chunk
+            else:
+                stream = io.BytesIO()
+            data = stream.read(limit + 1)
             if len(data) > limit:
-                return _too_large(f"body exceeds the limit of {limit} bytes")
+                return _refuse(413, f"body exceeds the limit of {limit} bytes", "BODY_TOO_LARGE")
             request._body = data  # noqa: SLF001
             request._stream = io.BytesIO(data)  # noqa: SLF001
         return self.get_response(request)
 
 
-def _too_large(details: str, *, status: int = 413, reason: str = "BODY_TOO_LARGE") -> HttpResponse:
-    return Problem(
-        status,
-        "0x001",
-        "Request body too large" if status == 413 else "Validation Error",
-        details=details,
-        reason=reason,
-    ).response()
+def _refuse(status: int, details: str, reason: str) -> HttpResponse:
+    # Refused before authentication, so the event names no country; it is still recorded.
+    record_rejection(action=Action.REQUEST, at=timezone.now(), reason=reason, details={"detail": details})
+    problem = "Request body too large" if status == 413 else "Validation Error"
+    return Problem(status, "0x001", problem, details=details, reason=reason).response()

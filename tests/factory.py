@@ -34,8 +34,13 @@ class CountryPki:
 
     def dsc(self, *, csca: Issued | None = None, country: str | None = None, **kwargs: object) -> Issued:
         subject = issuance.name(f"{self.code} DSC {len(self.dscs)}", country if country is not None else self.code)
-        issued = issuance.issue(subject, at=kwargs.pop("at", NOW), issuer=csca or self.csca,  # type: ignore[arg-type]
-                                extended_key_usage=[issuance.EKU_VACCINATION], **kwargs)  # type: ignore[arg-type]
+        issued = issuance.issue(
+            subject,
+            at=kwargs.pop("at", NOW),
+            issuer=csca or self.csca,  # type: ignore[arg-type]
+            extended_key_usage=[issuance.EKU_VACCINATION],
+            **kwargs,
+        )  # type: ignore[arg-type]
         self.dscs.append(issued)
         return issued
 
@@ -73,29 +78,41 @@ class Pki:
     def country(self, code: str, *, onboard: bool = True) -> CountryPki:
         country = CountryPki(
             code=code,
-            auth=issuance.issue(issuance.name(f"{code} TLS", code), at=NOW, extended_key_usage=issuance.tls_client_eku()),
+            auth=issuance.issue(
+                issuance.name(f"{code} TLS", code), at=NOW, extended_key_usage=issuance.tls_client_eku()
+            ),
             upload=issuance.issue(issuance.name(f"{code} upload", code), at=NOW),
             csca=issuance.issue(issuance.name(f"{code} CSCA", code), at=NOW, days=1460, ca=True),
             ta=self.ta,
         )
         if onboard:
-            for certificate_type, item in (("AUTHENTICATION", country.auth), ("UPLOAD", country.upload),
-                                           ("CSCA", country.csca)):
+            for certificate_type, item in (
+                ("AUTHENTICATION", country.auth),
+                ("UPLOAD", country.upload),
+                ("CSCA", country.csca),
+            ):
                 self.onboard(code, certificate_type, item)
         return country
 
     def onboard(self, code: str, certificate_type: str, item: Issued, *, signature: str | None = None) -> object:
         from countries import services
 
-        return services.onboard(country=code, certificate_type=certificate_type, der=item.der,
-                                signature_b64=signature or self.sign(item.der), actor="test", at=NOW)
+        return services.onboard(
+            country=code,
+            certificate_type=certificate_type,
+            der=item.der,
+            signature_b64=signature or self.sign(item.der),
+            actor="test",
+            at=NOW,
+        )
 
 
 # --- hostile certificate variants ----------------------------------------------------------------
 
 
-def resign_tbs(cert: x509.Certificate, issuer_key: issuance.PrivateKey, mutate: object,
-               hash_name: str = "sha256") -> bytes:
+def resign_tbs(
+    cert: x509.Certificate, issuer_key: issuance.PrivateKey, mutate: object, hash_name: str = "sha256"
+) -> bytes:
     """Re-encode ``cert``'s TBSCertificate after ``mutate(tbs)`` and sign it again with ``issuer_key``.
 
     Lets tests make certificates that cryptography's builder refuses to make (negative or huge
@@ -105,20 +122,24 @@ def resign_tbs(cert: x509.Certificate, issuer_key: issuance.PrivateKey, mutate: 
     tbs = parsed["tbs_certificate"]
     mutate(tbs)  # type: ignore[operator]
     algorithm_name = {
-        ("ec", "sha256"): "sha256_ecdsa", ("ec", "sha1"): "sha1_ecdsa",
-        ("rsa", "sha256"): "sha256_rsa", ("rsa", "sha1"): "sha1_rsa", ("rsa", "md5"): "md5_rsa",
+        ("ec", "sha256"): "sha256_ecdsa",
+        ("ec", "sha1"): "sha1_ecdsa",
+        ("rsa", "sha256"): "sha256_rsa",
+        ("rsa", "sha1"): "sha1_rsa",
+        ("rsa", "md5"): "md5_rsa",
     }[("ec" if isinstance(issuer_key, ec.EllipticCurvePrivateKey) else "rsa", hash_name)]
     tbs["signature"] = {"algorithm": algorithm_name}
     parsed["signature_algorithm"] = {"algorithm": algorithm_name}
     tbs_der = tbs.dump(force=True)
-    hash_algorithm = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1(), "md5": hashes.MD5()}[hash_name]  # noqa: S303
+    hash_algorithm = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1(), "md5": hashes.MD5()}[hash_name]
     if isinstance(issuer_key, ec.EllipticCurvePrivateKey):
         signature = issuer_key.sign(tbs_der, ec.ECDSA(hash_algorithm))
     else:
         signature = issuer_key.sign(tbs_der, padding.PKCS1v15(), hash_algorithm)
     parsed["signature_value"] = signature
-    return asn1_x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": parsed["signature_algorithm"],
-                                  "signature_value": signature}).dump(force=True)
+    return asn1_x509.Certificate(
+        {"tbs_certificate": tbs, "signature_algorithm": parsed["signature_algorithm"], "signature_value": signature}
+    ).dump(force=True)
 
 
 def rsa_public_key(bits: int, exponent: int = 65537) -> rsa.RSAPublicKey:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
+import operator
 import re
 import subprocess
 
@@ -36,7 +38,8 @@ def test_classic_wire_format(client, xa, xb):
     assert len(body) == 6 + 2  # AUTHENTICATION, UPLOAD, CSCA of two countries + 2 DSCs
     for entry in body:
         assert set(entry) == CLASSIC_FIELDS
-        assert isinstance(entry["kid"], str) and len(entry["kid"]) == 12
+        assert isinstance(entry["kid"], str)
+        assert len(entry["kid"]) == 12
         assert TIMESTAMP.match(entry["timestamp"])
         assert re.fullmatch(r"[0-9a-f]{64}", entry["thumbprint"])
         der = base64.b64decode(entry["rawData"])
@@ -51,8 +54,23 @@ def _openssl_verifies(signature_b64: str, content: bytes, tmp_path) -> bool:
     sig.write_bytes(base64.b64decode(signature_b64))
     data.write_bytes(content)
     result = subprocess.run(
-        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(sig), "-content", str(data),
-         "-noverify", "-out", "/dev/null"], capture_output=True, check=False,
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(sig),
+            "-content",
+            str(data),
+            "-noverify",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        check=False,
     )
     return result.returncode == 0
 
@@ -92,7 +110,7 @@ def test_paging(client, xa):
     full = client.get("/trustList/DSC", **xa.headers()).json()
     pages = [client.get(f"/trustList/DSC?page={p}&pagesize=2", **xa.headers()).json() for p in range(4)]
     assert [len(p) for p in pages] == [2, 2, 1, 0]
-    assert sum(pages, []) == full
+    assert functools.reduce(operator.iadd, pages, []) == full
     assert len(client.get("/trustList/DSC?page=0", **xa.headers()).json()) == 5  # default size 100
     assert len(client.get("/trustList/DSC?pagesize=3", **xa.headers()).json()) == 3  # default page 0
 
@@ -109,13 +127,17 @@ def test_delta_includes_new_and_revoked_dscs(client, xa, frozen):
     new = _upload_dscs(client, xa, 1)[0]
     assert revoke(client, xa, xa.cms_b64(revoked_later.der)).status_code == 204
 
-    for header in (since.strftime("%Y-%m-%dT%H:%M:%SZ"), since.strftime("%a, %d %b %Y %H:%M:%S GMT"),
-                   since.isoformat()):
+    for header in (
+        since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        since.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        since.isoformat(),
+    ):
         body = client.get("/trustList/DSC", HTTP_IF_MODIFIED_SINCE=header, **xa.headers()).json()
         by_thumbprint = {e["thumbprint"]: e for e in body}
         assert set(by_thumbprint) == {thumbprint(new.der), thumbprint(revoked_later.der)}, header
         gone = by_thumbprint[thumbprint(revoked_later.der)]
-        assert gone["rawData"] is None and gone["signature"] is None
+        assert gone["rawData"] is None
+        assert gone["signature"] is None
         assert gone["kid"] == kid(revoked_later.der)
         assert gone["timestamp"] == "2026-06-01T12:00:00Z"  # creation time, as DGCG
         assert by_thumbprint[thumbprint(new.der)]["rawData"] is not None
@@ -133,8 +155,9 @@ def test_delta_of_trusted_parties_uses_creation_time(client, xa, frozen):
 
 
 def test_unparsable_if_modified_since_is_400(client, xa):
-    assert_problem(client.get("/trustList", HTTP_IF_MODIFIED_SINCE="yesterday", **xa.headers()), 400, "0x001",
-                   "INVALID_DATE")
+    assert_problem(
+        client.get("/trustList", HTTP_IF_MODIFIED_SINCE="yesterday", **xa.headers()), 400, "0x001", "INVALID_DATE"
+    )
 
 
 def test_etag_and_304(client, xa):
@@ -143,10 +166,12 @@ def test_etag_and_304(client, xa):
     assert re.fullmatch(r'"[0-9a-f]{64}"', etag)
     assert first["Cache-Control"]
     again = client.get("/trustList", HTTP_IF_NONE_MATCH=etag, **xa.headers())
-    assert again.status_code == 304 and again.content == b""
+    assert again.status_code == 304
+    assert again.content == b""
     _upload_dscs(client, xa, 1)
     changed = client.get("/trustList", HTTP_IF_NONE_MATCH=etag, **xa.headers())
-    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
 
 
 def test_rendered_list_follows_every_change(client, xa):
@@ -185,8 +210,9 @@ def _tng_upload(client, country, dsc, **fields):
 
 def test_tng_trusted_certificate_upload_and_download(client, xa, tmp_path):
     dsc = xa.dsc()
-    response = _tng_upload(client, xa, dsc, kid="custom-kid-1", group="SIGN", domain="DICVP",
-                           properties={"purpose": "test"})
+    response = _tng_upload(
+        client, xa, dsc, kid="custom-kid-1", group="SIGN", domain="DICVP", properties={"purpose": "test"}
+    )
     assert response.status_code == 201, response.content
     body = client.get("/trustList/certificate?group=SIGN", **xa.headers()).json()
     assert len(body) == 1
@@ -198,9 +224,13 @@ def test_tng_trusted_certificate_upload_and_download(client, xa, tmp_path):
     # TNG serves the uploader's attached CMS; it verifies and carries the DSC.
     cms_file = tmp_path / "att.der"
     cms_file.write_bytes(base64.b64decode(entry["signature"]))
-    out = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(cms_file),
-                          "-noverify"], capture_output=True, check=False)
-    assert out.returncode == 0 and out.stdout == dsc.der
+    out = subprocess.run(
+        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(cms_file), "-noverify"],
+        capture_output=True,
+        check=False,
+    )
+    assert out.returncode == 0
+    assert out.stdout == dsc.der
 
 
 def test_tng_filters(client, xa, xb):
@@ -217,7 +247,7 @@ def test_tng_filters(client, xa, xb):
 
 
 def test_tng_federated_rows_only_with_federation(client, xa):
-    (dsc,) = _upload_dscs(client, xa, 1)
+    (_dsc,) = _upload_dscs(client, xa, 1)
     SignerCertificate.objects.update(source_gateway="peer")
     from gateway.outbox.services import record_change
 
@@ -229,8 +259,11 @@ def test_tng_federated_rows_only_with_federation(client, xa):
 
 @pytest.mark.parametrize(
     ("fields", "reason"),
-    [({"group": "NOPE"}, "GROUP_NOT_ALLOWED"), ({"domain": "NOPE"}, "DOMAIN_NOT_ALLOWED"),
-     ({"properties": {"evil": "x"}}, "PROPERTY_NOT_ALLOWED")],
+    [
+        ({"group": "NOPE"}, "GROUP_NOT_ALLOWED"),
+        ({"domain": "NOPE"}, "DOMAIN_NOT_ALLOWED"),
+        ({"properties": {"evil": "x"}}, "PROPERTY_NOT_ALLOWED"),
+    ],
 )
 def test_tng_request_checks(client, xa, fields, reason):
     response = _tng_upload(client, xa, xa.dsc(), **fields)
@@ -241,8 +274,9 @@ def test_tng_request_checks(client, xa, fields, reason):
 
 def test_tng_missing_properties_is_not_a_500(client, xa):
     dsc = xa.dsc()
-    response = client.post("/trustedCertificate", {"cms": xa.cms_b64(dsc.der).decode()},
-                           content_type="application/json", **xa.headers())
+    response = client.post(
+        "/trustedCertificate", {"cms": xa.cms_b64(dsc.der).decode()}, content_type="application/json", **xa.headers()
+    )
     assert response.status_code == 201
 
 
@@ -252,18 +286,28 @@ def test_tng_custom_kid_collision(client, xa):
 
 
 def test_tng_invalid_cms_and_json(client, xa):
-    assert_problem(client.post("/trustedCertificate", {"cms": "!!", "properties": {}}, content_type="application/json",
-                               **xa.headers()), 400, "n/a", "INVALID_BASE64")
-    assert_problem(client.post("/trustedCertificate", b"{not json", content_type="application/json",
-                               **xa.headers()), 400, "0x001")
-    assert_problem(client.post("/trustedCertificate", {"kid": "x"}, content_type="application/json",
-                               **xa.headers()), 400, "0x001", "INVALID_REQUEST")
+    assert_problem(
+        client.post(
+            "/trustedCertificate", {"cms": "!!", "properties": {}}, content_type="application/json", **xa.headers()
+        ),
+        400,
+        "n/a",
+        "INVALID_BASE64",
+    )
+    assert_problem(
+        client.post("/trustedCertificate", b"{not json", content_type="application/json", **xa.headers()), 400, "0x001"
+    )
+    assert_problem(
+        client.post("/trustedCertificate", {"kid": "x"}, content_type="application/json", **xa.headers()),
+        400,
+        "0x001",
+        "INVALID_REQUEST",
+    )
 
 
 def test_tng_delete_revokes(client, xa):
     dsc = xa.dsc()
     assert _tng_upload(client, xa, dsc).status_code == 201
-    response = client.delete("/trustedCertificate", xa.cms_b64(dsc.der), content_type="application/cms",
-                             **xa.headers())
+    response = client.delete("/trustedCertificate", xa.cms_b64(dsc.der), content_type="application/cms", **xa.headers())
     assert response.status_code == 204
     assert SignerCertificate.objects.get().revoked_at is not None

@@ -116,11 +116,13 @@ def test_dsc_without_country(client, xa):
 
 
 def test_dsc_with_two_countries(client, xa):
-    subject = x509.Name([
-        x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "XA"),
-        x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "XA"),
-        x509.NameAttribute(x509.NameOID.COMMON_NAME, "two C"),
-    ])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "XA"),
+            x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "XA"),
+            x509.NameAttribute(x509.NameOID.COMMON_NAME, "two C"),
+        ]
+    )
     dsc = issuance.issue(subject, at=NOW, issuer=xa.csca)
     _refused(client, xa, xa.cms_b64(dsc.der), 400, "0x004", "COUNTRY_MULTIPLE")
 
@@ -151,8 +153,13 @@ def test_self_signed_dsc_is_refused(client, xa):
 
 
 def test_expired_csca_is_refused_by_policy(client, xa, pki):
-    old_csca = issuance.issue(issuance.name("XA old CSCA", "XA"), at=NOW, ca=True,
-                              not_before=NOW - dt.timedelta(days=900), not_after=NOW - dt.timedelta(days=1))
+    old_csca = issuance.issue(
+        issuance.name("XA old CSCA", "XA"),
+        at=NOW,
+        ca=True,
+        not_before=NOW - dt.timedelta(days=900),
+        not_after=NOW - dt.timedelta(days=1),
+    )
     pki.onboard("XA", "CSCA", old_csca)
     dsc = xa.dsc(csca=old_csca)
     _refused(client, xa, xa.cms_b64(dsc.der), 400, "0x004", "NOT_SIGNED_BY_CSCA")
@@ -256,15 +263,17 @@ def test_self_signed_csca_as_dsc_needs_the_switch(client, xa, settings):
 
 
 def test_wrong_content_type_is_415(client, xa):
-    response = client.post("/signerCertificate", xa.cms_b64(xa.dsc().der), content_type="application/json",
-                           **xa.headers())
+    response = client.post(
+        "/signerCertificate", xa.cms_b64(xa.dsc().der), content_type="application/json", **xa.headers()
+    )
     assert_problem(response, 415, "0x001", "UNSUPPORTED_MEDIA_TYPE")
     assert SignerCertificate.objects.count() == 0
 
 
 def test_cms_text_content_type_is_accepted(client, xa):
-    response = client.post("/signerCertificate", xa.cms_b64(xa.dsc().der), content_type="application/cms-text",
-                           **xa.headers())
+    response = client.post(
+        "/signerCertificate", xa.cms_b64(xa.dsc().der), content_type="application/cms-text", **xa.headers()
+    )
     assert response.status_code == 201
 
 
@@ -280,7 +289,7 @@ def _uploaded(client, xa):
 
 @pytest.mark.parametrize("alias", [False, True])
 def test_revoke_keeps_row_with_time_and_reason(client, xa, alias):
-    dsc, body = _uploaded(client, xa)
+    _dsc, body = _uploaded(client, xa)
     response = revoke(client, xa, body, alias=alias)
     assert response.status_code == 204
     row = SignerCertificate.objects.get()

@@ -43,8 +43,14 @@ def test_thumbprint_header_encodings(client, xa, encoding):
 
 
 @pytest.mark.parametrize(
-    "dn", ["C=XA", "CN=XA TLS,O=Ministry,C=XA", "/C=XA/O=Ministry/CN=XA TLS", quote("CN=XA TLS,C=XA"),
-           "emailAddress=ops@xa.example,CN=XA,C=XA"],
+    "dn",
+    [
+        "C=XA",
+        "CN=XA TLS,O=Ministry,C=XA",
+        "/C=XA/O=Ministry/CN=XA TLS",
+        quote("CN=XA TLS,C=XA"),
+        "emailAddress=ops@xa.example,CN=XA,C=XA",
+    ],
 )
 def test_dn_forms(client, xa, dn):
     assert _get(client, HTTP_X_SSL_CLIENT_SHA256=xa.auth_thumbprint, HTTP_X_SSL_CLIENT_DN=dn).status_code == 200
