@@ -74,6 +74,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Uploads are short write transactions; wait for the writer lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # A file, not the shared-cache in-memory default: shared-cache locks ignore the busy
+    # timeout, so concurrent writers would fail instead of waiting as they do in production.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-gateway.sqlite3")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
