@@ -52,5 +52,8 @@ def xb(pki, db, frozen) -> CountryPki:
 
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("GATEWAY_REQUIRE_SERVICES") and "postgresql" not in os.environ.get("DATABASE_URL", ""):
-        raise pytest.UsageError("GATEWAY_REQUIRE_SERVICES is set but DATABASE_URL is not PostgreSQL")
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if os.environ.get("GATEWAY_REQUIRE_SERVICES") and "postgresql" not in engine:
+        raise pytest.UsageError(f"GATEWAY_REQUIRE_SERVICES is set but the database engine is {engine}")
