@@ -30,6 +30,7 @@ services:
 lint:
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run -v 0
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 test-sqlite: venv
 	$(VENV)/bin/pytest -q -p no:cacheprovider

@@ -20,9 +20,11 @@ urlpatterns = [
     ),
     path("trustList", views.TrustListView.as_view(), name="trust-list"),
     path("trustList/certificate", views.TngTrustListView.as_view(), name="trust-list-certificate"),
-    path("trustList/<str:certificate_type>", views.TrustListView.as_view(), name="trust-list-type"),
+    path("trustList/<str:certificate_type>", views.TrustListByTypeView.as_view(), name="trust-list-type"),
     path(
-        "trustList/<str:certificate_type>/<str:country>", views.TrustListView.as_view(), name="trust-list-type-country"
+        "trustList/<str:certificate_type>/<str:country>",
+        views.TrustListByTypeAndCountryView.as_view(),
+        name="trust-list-type-country",
     ),
     path("countrylist", views.CountryListView.as_view(), name="country-list"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),

@@ -8,6 +8,7 @@ import email.utils
 import json
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -87,14 +88,7 @@ class SignerCertificateView(APIView):
         responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
     )
     def delete(self, request: Request) -> HttpResponse:
-        at = _now()
-        identity = authenticate(request._request, at=at)  # noqa: SLF001
-        body = _cms_body(request)
-        try:
-            services.revoke_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "REVOKE"), at=at)
-        except Rejected as exc:
-            raise problems.revoke_problem(exc, identity) from exc
-        return HttpResponse(status=204)
+        return _revoke(request)
 
 
 class SignerCertificateDeleteAliasView(SignerCertificateView):
@@ -109,7 +103,7 @@ class SignerCertificateDeleteAliasView(SignerCertificateView):
         responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
     )
     def post(self, request: Request) -> HttpResponse:
-        return super().delete(request)
+        return _revoke(request)
 
 
 class TrustedCertificateView(APIView):
@@ -138,7 +132,7 @@ class TrustedCertificateView(APIView):
         data = serializer.validated_data
         options = services.UploadOptions(
             group=data.get("group") or "DSC",
-            domain=data.get("domain") or rendering_default_domain(),
+            domain=data.get("domain") or settings.GATEWAY_TRUSTED_CERTIFICATE_DEFAULT_DOMAIN,
             properties=data.get("properties") or {},
             custom_kid=data.get("kid") or None,
         )
@@ -155,7 +149,7 @@ class TrustedCertificateView(APIView):
         responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
     )
     def delete(self, request: Request) -> HttpResponse:
-        return SignerCertificateView().delete(request)
+        return _revoke(request)
 
 
 class TrustedCertificateDeleteAliasView(APIView):
@@ -167,13 +161,19 @@ class TrustedCertificateDeleteAliasView(APIView):
         responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
     )
     def post(self, request: Request) -> HttpResponse:
-        return SignerCertificateView().delete(request)
+        return _revoke(request)
 
 
-def rendering_default_domain() -> str:
-    from django.conf import settings
-
-    return settings.GATEWAY_TRUSTED_CERTIFICATE_DEFAULT_DOMAIN
+def _revoke(request: Request) -> HttpResponse:
+    """DGCG's revoke, shared by DELETE /signerCertificate, /trustedCertificate and their aliases."""
+    at = _now()
+    identity = authenticate(request._request, at=at)  # noqa: SLF001
+    body = _cms_body(request)
+    try:
+        services.revoke_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "REVOKE"), at=at)
+    except Rejected as exc:
+        raise problems.revoke_problem(exc, identity) from exc
+    return HttpResponse(status=204)
 
 
 def _decode(body: bytes, identity: ClientIdentity, at: dt.datetime, action: str) -> bytes:
@@ -230,6 +230,26 @@ class TrustListView(APIView):
         return _conditional(request, slot, page, pagesize)
 
 
+class TrustListByTypeView(TrustListView):
+    @extend_schema(
+        operation_id="downloadTrustListByType",
+        parameters=PAGE_PARAMETERS,
+        responses={200: TrustListEntrySerializer(many=True), 304: None, **PROBLEM_RESPONSES},
+    )
+    def get(self, request: Request, certificate_type: str | None = None, country: str | None = None) -> HttpResponse:
+        return super().get(request, certificate_type, country)
+
+
+class TrustListByTypeAndCountryView(TrustListView):
+    @extend_schema(
+        operation_id="downloadTrustListByTypeAndCountry",
+        parameters=PAGE_PARAMETERS,
+        responses={200: TrustListEntrySerializer(many=True), 304: None, **PROBLEM_RESPONSES},
+    )
+    def get(self, request: Request, certificate_type: str | None = None, country: str | None = None) -> HttpResponse:
+        return super().get(request, certificate_type, country)
+
+
 class TngTrustListView(APIView):
     """TNG ``GET /trustList/certificate``."""
 
@@ -256,7 +276,7 @@ class TngTrustListView(APIView):
 class CountryListView(APIView):
     @extend_schema(
         operation_id="downloadCountryList",
-        responses={200: serializers.ListField(child=serializers.CharField()), **PROBLEM_RESPONSES},
+        responses={200: serializers.ListSerializer(child=serializers.CharField()), **PROBLEM_RESPONSES},
     )
     def get(self, request: Request) -> HttpResponse:
         authenticate(request._request, at=_now())  # noqa: SLF001
