@@ -7,6 +7,7 @@ Every gateway setting is listed in docs/configuration.md.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -76,7 +77,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
     # A file, not the shared-cache in-memory default: shared-cache locks ignore the busy
     # timeout, so concurrent writers would fail instead of waiting as they do in production.
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-gateway.sqlite3")
+    # Per process, so that concurrent test runs do not share one file.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / f"test-gateway-{os.getpid()}.sqlite3")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

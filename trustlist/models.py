@@ -47,6 +47,12 @@ class SignerCertificate(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1)
     source_gateway = models.CharField(max_length=64, blank=True, default="")
+    # Kept from the certificate at upload, so publication need not parse every DER again.
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    usages = models.JSONField(default=list, help_text="DCC types it may sign (EKU intersection rule)")
+    public_key_jwk = models.JSONField(default=dict, help_text="RFC 7517 JWK of the public key (for DID documents)")
+    issuer_thumbprint = models.CharField(max_length=64, blank=True, default="", help_text="the CSCA that issued it")
     created_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     revocation_reason = models.CharField(max_length=255, blank=True, default="")
@@ -63,3 +69,57 @@ class SignerCertificate(models.Model):
     @property
     def effective_kid(self) -> str:
         return self.custom_kid or self.kid
+
+
+class PublisherKeyState(models.TextChoices):
+    PENDING = "PENDING", "CSR issued, waiting for the trust anchor's certificate"
+    NEXT = "NEXT", "certified, announced as the next key"
+    CURRENT = "CURRENT", "signs publications"
+    RETIRED = "RETIRED", "no longer used"
+
+
+class PublisherKey(models.Model):
+    """A publication signing key. The private key stays in a file (or, later, an HSM); the
+    database holds its path, its CSR and the certificate the trust anchor issued for it."""
+
+    label = models.CharField(max_length=64, unique=True)
+    key_path = models.CharField(max_length=512)
+    csr_pem = models.TextField()
+    certificate = models.BinaryField(null=True, blank=True, help_text="DER, signed by the trust anchor")
+    state = models.CharField(max_length=8, choices=PublisherKeyState.choices, default=PublisherKeyState.PENDING)
+    created_at = models.DateTimeField()
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.state})"
+
+
+class Publication(models.Model):
+    """One published sequence. The primary key *is* the sequence number: the database assigns
+    it, it never repeats and never decreases (publishers are serialised by a lock as well)."""
+
+    id = models.BigAutoField(primary_key=True)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    previous = models.BigIntegerField(null=True, blank=True, help_text="sequence this one's delta starts from")
+    change_high_water = models.BigIntegerField(help_text="last outbox change included")
+    trust_list_sha256 = models.CharField(max_length=64)
+    trust_list_length = models.BigIntegerField()
+    revocation_list_sha256 = models.CharField(max_length=64)
+    revocation_list_length = models.BigIntegerField()
+    delta_sha256 = models.CharField(max_length=64)
+    delta_length = models.BigIntegerField()
+    index_sha256 = models.CharField(max_length=64)
+    publisher_kid = models.CharField(max_length=64)
+    trusted_count = models.IntegerField()
+    revoked_count = models.IntegerField()
+
+    class Meta:
+        ordering = ("-id",)
+
+    @property
+    def sequence(self) -> int:
+        return self.id
+
+    def __str__(self) -> str:
+        return f"#{self.id} at {self.issued_at:%Y-%m-%d %H:%M:%S}"

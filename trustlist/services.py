@@ -26,7 +26,15 @@ from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event, record_rejection
 from gateway.outbox.services import record_change
 from gateway.pki import cms
-from gateway.pki.certs import certificate_der, kid, load_der_certificate, single_country, thumbprint
+from gateway.pki.certs import (
+    certificate_der,
+    dcc_usages,
+    kid,
+    load_der_certificate,
+    public_jwk,
+    single_country,
+    thumbprint,
+)
 from gateway.pki.chain import find_issuing_csca
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.policy import check_dsc
@@ -69,7 +77,7 @@ def upload_signer_certificate(
         )
         issuer_certs = [certificate_of(party) for party in issuers]
         policy = configured_policy()
-        find_issuing_csca(
+        issuer = find_issuing_csca(
             checked.certificate,
             issuer_certs,
             country=identity.country,
@@ -83,7 +91,7 @@ def upload_signer_certificate(
             policy=policy,
             is_onboarded_csca=checked.der in {certificate_der(c) for c in issuer_certs},
         )
-        return _store(checked, identity, options, at, actor)
+        return _store(checked, identity, options, at, actor, issuer_thumbprint=thumbprint(certificate_der(issuer)))
     except Rejected as exc:
         record_rejection(
             action=Action.UPLOAD,
@@ -198,7 +206,13 @@ def _check_not_present(checked: _Checked, options: UploadOptions) -> None:
 
 
 def _store(
-    checked: _Checked, identity: ClientIdentity, options: UploadOptions, at: dt.datetime, actor: str
+    checked: _Checked,
+    identity: ClientIdentity,
+    options: UploadOptions,
+    at: dt.datetime,
+    actor: str,
+    *,
+    issuer_thumbprint: str,
 ) -> SignerCertificate:
     signature = base64.b64encode(cms.detach(checked.message.cms_der)).decode("ascii")
     try:
@@ -214,6 +228,11 @@ def _store(
                 group=options.group,
                 domain=options.domain,
                 properties=dict(options.properties),
+                not_before=checked.certificate.not_valid_before_utc,
+                not_after=checked.certificate.not_valid_after_utc,
+                usages=list(dcc_usages(checked.certificate)),
+                public_key_jwk=public_jwk(checked.certificate),
+                issuer_thumbprint=issuer_thumbprint,
                 created_at=at,
             )
             record_event(

@@ -108,3 +108,69 @@ def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return False
+
+
+# Extended key usages that limit which DCC types a DSC may sign (hcert spec App. A.4), with
+# the widespread "0" variants that every verifier accepts (verification.md §2).
+DCC_USAGE_OIDS = {
+    "1.3.6.1.4.1.1847.2021.1.1": "test",
+    "1.3.6.1.4.1.1847.2021.1.2": "vaccination",
+    "1.3.6.1.4.1.1847.2021.1.3": "recovery",
+    "1.3.6.1.4.1.0.1847.2021.1.1": "test",
+    "1.3.6.1.4.1.0.1847.2021.1.2": "vaccination",
+    "1.3.6.1.4.1.0.1847.2021.1.3": "recovery",
+}
+ALL_DCC_USAGES = ("test", "vaccination", "recovery")
+
+
+def dcc_usages(cert: x509.Certificate) -> tuple[str, ...]:
+    """The DCC types a DSC may sign, by the intersection rule: its EKU's DCC OIDs, or every
+    type when it names none (no EKU, an empty one, or only non-DCC purposes)."""
+    try:
+        oids = [oid.dotted_string for oid in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value]
+    except x509.ExtensionNotFound:
+        return ALL_DCC_USAGES
+    except ValueError:
+        oids = _eku_with_asn1crypto(cert)
+    usages = {DCC_USAGE_OIDS[oid] for oid in oids if oid in DCC_USAGE_OIDS}
+    return tuple(usage for usage in ALL_DCC_USAGES if usage in usages) or ALL_DCC_USAGES
+
+
+def _eku_with_asn1crypto(cert: x509.Certificate) -> list[str]:
+    """Fallback for EKU encodings cryptography refuses (e.g. an empty SEQUENCE)."""
+    from asn1crypto import x509 as asn1_x509
+
+    parsed = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+    try:
+        value = parsed.extended_key_usage_value
+    except ValueError:
+        return []
+    return [] if value is None else [purpose.dotted for purpose in value]
+
+
+def public_jwk(cert: x509.Certificate) -> dict[str, str]:
+    """RFC 7517/7518 JWK of the certificate's public key: unpadded base64url, EC coordinates at
+    the curve's full length (TNG pads them and may prepend a zero byte; we follow the RFC)."""
+    key = cert.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        size = (key.curve.key_size + 7) // 8
+        numbers = key.public_numbers()
+        curve = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}.get(key.curve.name, key.curve.name)
+        return {
+            "kty": "EC",
+            "crv": curve,
+            "x": _b64url(numbers.x.to_bytes(size, "big")),
+            "y": _b64url(numbers.y.to_bytes(size, "big")),
+        }
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        return {"kty": "RSA", "n": _b64url(_unsigned(numbers.n)), "e": _b64url(_unsigned(numbers.e))}
+    return {}
+
+
+def _unsigned(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
