@@ -181,3 +181,26 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Publication for verifiers (docs/publication-format.md) ---------------------------------
+GATEWAY_PUBLISH_DIR = env.str("GATEWAY_PUBLISH_DIR", default=str(VAR_DIR / "publish"))
+GATEWAY_PUBLISHER_KEY_DIR = env.str("GATEWAY_PUBLISHER_KEY_DIR", default=str(VAR_DIR / "publisher"))
+GATEWAY_PUBLISH_VALIDITY = env.int("GATEWAY_PUBLISH_VALIDITY", default=48 * 3600)  # seconds an index is valid
+GATEWAY_PUBLISH_RENEW_AFTER = env.int("GATEWAY_PUBLISH_RENEW_AFTER", default=12 * 3600)  # re-sign when older
+GATEWAY_PUBLISH_DELTA_WINDOW = env.int("GATEWAY_PUBLISH_DELTA_WINDOW", default=100)  # deltas the index lists
+GATEWAY_PUBLISH_KEEP_FULL = env.int("GATEWAY_PUBLISH_KEEP_FULL", default=3)  # sequences with full lists on disk
+GATEWAY_PUBLISH_DID = env.bool("GATEWAY_PUBLISH_DID", default=True)
+GATEWAY_DID_ID = env.str("GATEWAY_DID_ID", default="did:web:gateway.example:trustlist")
+GATEWAY_VIRTUAL_COUNTRY_ALPHA3 = env.dict(
+    "GATEWAY_VIRTUAL_COUNTRY_ALPHA3", default={"XA": "XXA", "XB": "XXB", "XC": "XXC"}
+)
+# Celery: a broker that is down must not hold up a request for long; the beat sweeper publishes later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+CELERY_BEAT_SCHEDULE = {
+    # Publishes what a lost task missed and renews the signature before the index expires.
+    "publish-if-due": {
+        "task": "trustlist.tasks.publish_if_due",
+        "schedule": env.int("GATEWAY_PUBLISH_SWEEP", default=60),
+    },
+}

@@ -3,6 +3,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from trustlist.api import views
+from trustlist.api.published import published
 
 handler404 = "gateway.problems.handler404"
 handler500 = "gateway.problems.handler500"
@@ -27,6 +28,7 @@ urlpatterns = [
         name="trust-list-type-country",
     ),
     path("countrylist", views.CountryListView.as_view(), name="country-list"),
+    path("publication/<path:path>", published, name="published"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -21,6 +21,8 @@ PROXY = "127.0.0.1"
 def _gateway_settings(settings, tmp_path):
     settings.GATEWAY_TRUSTED_PROXIES = [f"{PROXY}/32"]
     settings.GATEWAY_VIRTUAL_COUNTRIES = ["XA", "XB", "XC"]
+    settings.GATEWAY_PUBLISH_DIR = str(tmp_path / "publish")
+    settings.GATEWAY_PUBLISHER_KEY_DIR = str(tmp_path / "publisher")
     rendering.clear_cache()
     yield
     rendering.clear_cache()

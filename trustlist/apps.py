@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class TrustlistConfig(AppConfig):
     name = "trustlist"
     verbose_name = "Trust list"
+
+    def ready(self) -> None:
+        from gateway.outbox.signals import change_committed
+        from trustlist.tasks import request_publication
+
+        change_committed.connect(lambda **_: request_publication(), weak=False, dispatch_uid="publish-on-change")

@@ -20,6 +20,8 @@ class Action(models.TextChoices):
     REVOKE = "REVOKE"
     AUTHENTICATE = "AUTHENTICATE"
     REQUEST = "REQUEST"
+    PUBLISH = "PUBLISH"
+    PUBLISHER_KEY = "PUBLISHER_KEY"
 
 
 class Outcome(models.TextChoices):

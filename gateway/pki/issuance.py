@@ -118,3 +118,27 @@ def load_private_key(pem: bytes) -> PrivateKey:
     if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
         raise ValueError("only EC and RSA keys are supported")
     return key
+
+
+def certify_csr(csr: x509.CertificateSigningRequest, *, ca: Issued, at: dt.datetime, days: int) -> x509.Certificate:
+    """The trust anchor's offline step for a publisher key: certify the CSR's key and subject."""
+    if not csr.is_signature_valid:
+        raise ValueError("the CSR's self-signature does not verify")
+    return (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(ca.certificate.subject)
+        .public_key(csr.public_key())
+        .serial_number(secrets.randbits(120) | 1 << 119)
+        .not_valid_before(at - dt.timedelta(minutes=5))
+        .not_valid_after(at + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()), critical=False)  # type: ignore[arg-type]
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+
+
+def csr_for(key: PrivateKey, subject: x509.Name) -> x509.CertificateSigningRequest:
+    return x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -14,7 +15,9 @@ from countries.identity import ClientIdentity
 from countries.management.commands._common import write_private
 from countries.models import TrustedParty
 from gateway.pki import cms, issuance, onboarding
-from gateway.pki.certs import load_pem_certificate, thumbprint
+from gateway.pki.certs import certificate_der, load_pem_certificate, thumbprint
+from trustlist.models import PublisherKey
+from trustlist.publication import keys as publisher_keys
 from trustlist.services import upload_signer_certificate
 
 WALKTHROUGH = """\
@@ -49,6 +52,11 @@ for nginx's mutual TLS. From the project folder:
   curl -s "${{AUTH[@]}}" -H "If-Modified-Since: $(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" \\
       http://127.0.0.1:8000/trustList/DSC
 
+  # the signed lists for verifiers (no client certificate needed), and their check
+  curl -s http://127.0.0.1:8000/publication/index.jws | cut -d. -f2 | base64 -d 2>/dev/null | head -c 600; echo
+  .venv/bin/python manage.py verify_publication --trust-anchor {root}/trust-anchor/ta.pem \
+      --dir var/publish
+
   API documentation: http://127.0.0.1:8000/api/docs
 """
 
@@ -76,11 +84,24 @@ class Command(BaseCommand):
         ta_cert = load_pem_certificate(ta_pem.read_bytes())
         ta_key = issuance.load_private_key((root / "trust-anchor" / "ta.key").read_bytes())
         ta = issuance.Issued(ta_cert, ta_key)
+        self._seed_publisher(ta, now)
         for country in countries:
             self._seed_country(root / country, country, ta, now, upload_dsc=country != countries[0])
         text = WALKTHROUGH.format(root=root, countries=",".join(countries))
         (root / "README.txt").write_text(text)
         self.stdout.write(text)
+
+    def _seed_publisher(self, ta: issuance.Issued, now: Any) -> None:
+        """A publisher key certified inline by the demo trust anchor (a real TA certifies a CSR offline)."""
+        if PublisherKey.objects.exists():
+            return
+        pending = publisher_keys.create_csr(label="demo-publisher", at=now)
+        csr = x509.load_pem_x509_csr(pending.csr_pem.encode())
+        certificate = issuance.certify_csr(csr, ca=ta, at=now, days=365)
+        publisher_keys.install_certificate(
+            label=pending.label, certificate_der_bytes=certificate_der(certificate), at=now, actor="manage.py demo_seed"
+        )
+        self.stdout.write("installed the demo publisher key")
 
     def _seed_country(self, folder: Path, country: str, ta: issuance.Issued, now: Any, *, upload_dsc: bool) -> None:
         if (folder / "dsc.pem").exists():

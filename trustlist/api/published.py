@@ -1,0 +1,78 @@
+"""Public, unauthenticated serving of the publish folder (in production nginx serves it directly
+with the same headers: docker/nginx). Strong ETag = SHA-256 of the bytes sent; If-None-Match
+gives 304; the index is short-lived in caches, sequence folders are immutable."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
+
+from gateway.problems import Problem
+
+_etags: dict[tuple[int, int, int], str] = {}
+_lock = threading.Lock()
+
+CONTENT_TYPES = {".jws": "application/jose", ".json": "application/json"}
+MUTABLE_CACHE = "public, max-age=60, must-revalidate"
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+
+
+@require_safe
+def published(request: HttpRequest, path: str) -> HttpResponse:
+    root = Path(settings.GATEWAY_PUBLISH_DIR).resolve()
+    target = (root / path).resolve()
+    if (
+        not target.is_relative_to(root)
+        or any(part.startswith(".") for part in target.relative_to(root).parts)
+        or target.suffix not in CONTENT_TYPES
+    ):
+        return _not_found(path)
+    gzip_variant = target.with_name(target.name + ".gz")
+    use_gzip = "gzip" in request.headers.get("Accept-Encoding", "") and gzip_variant.is_file()
+    try:
+        handle = open(gzip_variant if use_gzip else target, "rb")
+    except (FileNotFoundError, IsADirectoryError):
+        return _not_found(path)
+    etag = _etag(handle)
+    cache_control = IMMUTABLE_CACHE if target.relative_to(root).parts[0] == "sequences" else MUTABLE_CACHE
+    if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+        handle.close()
+        response = HttpResponse(status=304)
+    else:
+        response = FileResponse(handle, content_type=CONTENT_TYPES[target.suffix])
+        if use_gzip:
+            response["Content-Encoding"] = "gzip"
+    response["ETag"] = etag
+    response["Cache-Control"] = cache_control
+    response["Vary"] = "Accept-Encoding"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _etag(handle: object) -> str:
+    """SHA-256 of the open file's bytes, memoised on inode, mtime and size: the publisher
+    replaces files by rename, so an open handle keeps the bytes its ETag describes."""
+    stat = os.fstat(handle.fileno())  # type: ignore[attr-defined]
+    key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    etag = _etags.get(key)
+    if etag is None:
+        digest = hashlib.sha256()
+        while chunk := handle.read(1 << 20):  # type: ignore[attr-defined]
+            digest.update(chunk)
+        handle.seek(0)  # type: ignore[attr-defined]
+        etag = f'"{digest.hexdigest()}"'
+        with _lock:
+            if len(_etags) > 1024:
+                _etags.clear()
+            _etags[key] = etag
+    return etag
+
+
+def _not_found(path: str) -> HttpResponse:
+    return Problem(404, "0x001", "Not Found", details=path, reason="NOT_PUBLISHED").response()

@@ -1,0 +1,39 @@
+"""Show the current published sequence, its age, expiry and hashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from gateway.outbox.models import Change
+from trustlist.models import Publication
+
+
+class Command(BaseCommand):
+    help = "Current published sequence, age, expiry, hashes and unpublished changes."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        publication = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+        if publication is None:
+            self.stdout.write("nothing published yet")
+            return
+        now = timezone.now()
+        p = publication
+        pending = Change.objects.filter(id__gt=p.change_high_water).count()
+        lines = [
+            ("sequence", f"{p.id}"),
+            ("issued", f"{p.issued_at.isoformat()} ({(now - p.issued_at).total_seconds():.0f} s ago)"),
+            ("expires", f"{p.expires_at.isoformat()} (in {(p.expires_at - now).total_seconds():.0f} s)"),
+            ("trust list", f"{p.trusted_count} entries, {p.trust_list_length} bytes, sha256 {p.trust_list_sha256}"),
+            (
+                "revocation list",
+                f"{p.revoked_count} entries, {p.revocation_list_length} bytes, sha256 {p.revocation_list_sha256}",
+            ),
+            ("index", f"sha256 {p.index_sha256}"),
+            ("publisher key", p.publisher_kid),
+            ("unpublished", f"{pending} change(s)"),
+        ]
+        for label, value in lines:
+            self.stdout.write(f"{label:<16}{value}")

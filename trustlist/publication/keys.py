@@ -1,0 +1,121 @@
+"""Publisher keys: CSR, installation of the trust anchor's certificate, rotation with overlap.
+
+States: PENDING (CSR issued) -> NEXT (certified, announced in the index) -> CURRENT (signs)
+-> RETIRED. A key becomes CURRENT directly when there is none; otherwise it waits as NEXT so
+that verifiers learn it from an index signed by the current key before it signs anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from django.conf import settings
+from django.db import transaction
+
+from countries.trust_anchor import configured_trust_anchors
+from gateway.audit.models import Action, Outcome
+from gateway.audit.services import record_event
+from gateway.pki import issuance
+from gateway.pki.certs import certificate_der, load_der_certificate, signed_by
+from gateway.pki.errors import Reason, Rejected
+from gateway.pki.signer import FileSigner, load_private_key_file
+from trustlist.models import PublisherKey, PublisherKeyState
+
+
+def create_csr(*, label: str, at: dt.datetime, key_dir: Path | None = None) -> PublisherKey:
+    """Generate an EC P-256 key (file mode 0600) and a CSR for the trust anchor to certify."""
+    folder = Path(key_dir or settings.GATEWAY_PUBLISHER_KEY_DIR)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key_path = folder / f"{label}.key"
+    key = issuance.new_key("ec-p256")
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    csr = issuance.csr_for(key, issuance.name(f"Trust gateway publisher {label}"))
+    return PublisherKey.objects.create(
+        label=label, key_path=str(key_path), csr_pem=csr.public_bytes(Encoding.PEM).decode(), created_at=at
+    )
+
+
+def install_certificate(*, label: str, certificate_der_bytes: bytes, at: dt.datetime, actor: str) -> PublisherKey:
+    """Install the trust anchor's certificate for a pending key after checking it thoroughly."""
+    with transaction.atomic():
+        key = PublisherKey.objects.select_for_update().get(label=label)
+        if key.state != PublisherKeyState.PENDING:
+            raise Rejected(Reason.INVALID_STATE, f"publisher key {label} is {key.state}")
+        certificate = load_der_certificate(certificate_der_bytes)
+        private = load_private_key_file(Path(key.key_path))
+        if certificate.public_key() != private.public_key():
+            raise Rejected(Reason.CMS_SIGNER_MISMATCH, "the certificate is not for this key")
+        if trust_anchor_of(certificate) is None:
+            raise Rejected(Reason.TA_SIGNER_UNKNOWN, "the certificate is not issued by a configured trust anchor")
+        if not (certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc):
+            raise Rejected(Reason.EXPIRED, "the certificate is not valid now")
+        has_current = PublisherKey.objects.filter(state=PublisherKeyState.CURRENT).exists()
+        key.certificate = certificate_der_bytes
+        key.state = PublisherKeyState.NEXT if has_current else PublisherKeyState.CURRENT
+        key.state_changed_at = at
+        key.save()
+        record_event(
+            action=Action.PUBLISHER_KEY,
+            outcome=Outcome.SUCCESS,
+            at=at,
+            actor=actor,
+            details={"label": label, "state": key.state},
+        )
+        return key
+
+
+def activate_next(*, at: dt.datetime, actor: str) -> PublisherKey:
+    """Rotate: the announced NEXT key becomes CURRENT, the CURRENT one RETIRED."""
+    with transaction.atomic():
+        following = PublisherKey.objects.select_for_update().filter(state=PublisherKeyState.NEXT).first()
+        if following is None:
+            raise Rejected(Reason.INVALID_STATE, "no NEXT publisher key to activate")
+        PublisherKey.objects.filter(state=PublisherKeyState.CURRENT).update(
+            state=PublisherKeyState.RETIRED, state_changed_at=at
+        )
+        following.state, following.state_changed_at = PublisherKeyState.CURRENT, at
+        following.save()
+        record_event(
+            action=Action.PUBLISHER_KEY,
+            outcome=Outcome.SUCCESS,
+            at=at,
+            actor=actor,
+            details={"label": following.label, "state": following.state},
+        )
+        return following
+
+
+def trust_anchor_of(certificate: x509.Certificate) -> bytes | None:
+    for anchor in configured_trust_anchors():
+        if signed_by(certificate, load_der_certificate(anchor)):
+            return anchor
+    return None
+
+
+def current_signer() -> FileSigner:
+    key = PublisherKey.objects.filter(state=PublisherKeyState.CURRENT).first()
+    if key is None or key.certificate is None:
+        raise Rejected(Reason.INVALID_STATE, "no CURRENT publisher key is installed")
+    certificate = load_der_certificate(bytes(key.certificate))
+    anchor = trust_anchor_of(certificate)
+    if anchor is None:
+        raise Rejected(Reason.TA_SIGNER_UNKNOWN, "the current publisher certificate is not issued by a trust anchor")
+    return FileSigner.load(Path(key.key_path), certificate, (anchor,))
+
+
+def announced_keys() -> list[PublisherKey]:
+    return list(PublisherKey.objects.filter(state__in=[PublisherKeyState.CURRENT, PublisherKeyState.NEXT]))
+
+
+def certificate_pem(key: PublisherKey) -> str:
+    return load_der_certificate(bytes(key.certificate or b"")).public_bytes(Encoding.PEM).decode()
+
+
+def der_of(key: PublisherKey) -> bytes:
+    return certificate_der(load_der_certificate(bytes(key.certificate or b"")))

@@ -1,0 +1,294 @@
+"""Verification of published artifacts (docs/publication-format.md).
+
+Every artifact is a compact JWS (ES256) whose ``x5c`` header carries the publisher certificate
+first; that certificate must be issued by a pinned trust anchor and valid at the verification
+time, and its SHA-256 must equal the ``kid`` header. The index binds the trust list and the
+revocation list of its sequence by SHA-256 and length; deltas chain sequence to sequence.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+
+INDEX_MAX_BYTES = 1 << 20
+
+
+class VerificationError(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    path: str
+    sha256: str
+    length: int
+
+    @classmethod
+    def of(cls, value: dict[str, Any]) -> Descriptor:
+        try:
+            return cls(str(value["path"]), str(value["sha256"]), int(value["length"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VerificationError("MALFORMED_INDEX", f"bad artifact descriptor: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class DeltaDescriptor(Descriptor):
+    sequence: int = 0
+    previous: int | None = None
+
+
+@dataclass(frozen=True)
+class VerifiedIndex:
+    sequence: int
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    trust_list: Descriptor
+    revocation_list: Descriptor
+    deltas: tuple[DeltaDescriptor, ...]
+    announced_kids: frozenset[str]
+    signer_kid: str
+    checkpoint: Any
+    raw: bytes = field(repr=False)
+
+
+def load_anchor(pem_or_der: bytes) -> x509.Certificate:
+    if pem_or_der.lstrip().startswith(b"-----"):
+        return x509.load_pem_x509_certificate(pem_or_der)
+    return x509.load_der_x509_certificate(pem_or_der)
+
+
+def verify_jws(
+    compact: bytes, anchors: Sequence[x509.Certificate], now: dt.datetime, *, detached_payload: bytes | None = None
+) -> tuple[dict[str, Any], bytes, str]:
+    """Verify a compact JWS against the pinned trust anchors. Returns header, payload, signer kid."""
+    try:
+        text = compact.decode("ascii").strip()
+        header = json.loads(_b64url(text.split(".", 1)[0]))
+        chain = [base64.b64decode(item, validate=True) for item in header["x5c"]]
+        publisher = x509.load_der_x509_certificate(chain[0])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, binascii.Error) as exc:
+        raise VerificationError("MALFORMED_JWS", str(exc)) from exc
+    if header.get("alg") != "ES256":
+        raise VerificationError("ALGORITHM", f"alg {header.get('alg')!r} is not ES256")
+    signer_kid = hashlib.sha256(chain[0]).hexdigest()
+    if header.get("kid") != signer_kid:
+        raise VerificationError("KID_MISMATCH", "kid header is not the SHA-256 of the x5c certificate")
+    if not any(_issued_by(publisher, anchor) for anchor in anchors):
+        raise VerificationError("UNTRUSTED_SIGNER", "the publisher certificate is not issued by a pinned trust anchor")
+    if not publisher.not_valid_before_utc <= now <= publisher.not_valid_after_utc:
+        raise VerificationError("SIGNER_EXPIRED", "the publisher certificate is not valid at the verification time")
+    try:
+        decoded = jwt.api_jws.decode_complete(
+            text,
+            key=publisher.public_key(),
+            algorithms=["ES256"],  # type: ignore[arg-type]
+            detached_payload=detached_payload,
+        )
+    except jwt.exceptions.InvalidSignatureError as exc:
+        raise VerificationError("BAD_SIGNATURE", "the JWS signature does not verify") from exc
+    except jwt.exceptions.PyJWTError as exc:
+        raise VerificationError("MALFORMED_JWS", str(exc)) from exc
+    return decoded["header"], decoded["payload"], signer_kid
+
+
+def verify_index(
+    data: bytes,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    *,
+    previous: VerifiedIndex | None = None,
+    max_bytes: int = INDEX_MAX_BYTES,
+) -> VerifiedIndex:
+    """Check an index's signature, freshness, and that it does not go back from ``previous``."""
+    if len(data) > max_bytes:
+        raise VerificationError("OVERSIZE", f"index of {len(data)} bytes exceeds {max_bytes}")
+    _, payload_bytes, signer_kid = verify_jws(data, anchors, now)
+    payload = _json(payload_bytes, "index")
+    try:
+        index = VerifiedIndex(
+            sequence=int(payload["sequence"]),
+            issued_at=_time(payload["issuedAt"]),
+            expires_at=_time(payload["expiresAt"]),
+            trust_list=Descriptor.of(payload["trustList"]),
+            revocation_list=Descriptor.of(payload["revocationList"]),
+            deltas=tuple(
+                DeltaDescriptor(
+                    str(d["path"]),
+                    str(d["sha256"]),
+                    int(d["length"]),
+                    int(d["sequence"]),
+                    None if d.get("previous") is None else int(d["previous"]),
+                )
+                for d in payload["deltas"]
+            ),
+            announced_kids=frozenset(str(k["kid"]) for k in payload["publisherKeys"]),
+            signer_kid=signer_kid,
+            checkpoint=payload.get("checkpoint"),
+            raw=data,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerificationError("MALFORMED_INDEX", str(exc)) from exc
+    if signer_kid not in index.announced_kids:
+        raise VerificationError("UNANNOUNCED_KEY", "the index is signed by a key it does not announce")
+    if now >= index.expires_at:
+        raise VerificationError("EXPIRED", f"the index expired at {index.expires_at.isoformat()} (freeze attack?)")
+    if index.issued_at > now + dt.timedelta(minutes=5):
+        raise VerificationError("FROM_THE_FUTURE", "the index is issued in the future")
+    if previous is not None:
+        if index.sequence < previous.sequence:
+            raise VerificationError("ROLLBACK", f"sequence {index.sequence} is below {previous.sequence}")
+        if index.sequence == previous.sequence and data != previous.raw:
+            raise VerificationError("EQUIVOCATION", f"two different indexes claim sequence {index.sequence}")
+        if signer_kid not in previous.announced_kids:
+            raise VerificationError("UNANNOUNCED_KEY", "signed by a key the previous index did not announce")
+    return index
+
+
+def verify_artifact(
+    data: bytes,
+    descriptor: Descriptor,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    *,
+    kind: str,
+    sequence: int,
+    allowed_kids: Iterable[str],
+) -> dict[str, Any]:
+    """Check that ``data`` is exactly what the index describes, and return its payload."""
+    if len(data) != descriptor.length:
+        raise VerificationError(
+            "LENGTH_MISMATCH", f"{descriptor.path}: {len(data)} bytes, index says {descriptor.length}"
+        )
+    if hashlib.sha256(data).hexdigest() != descriptor.sha256:
+        raise VerificationError("HASH_MISMATCH", f"{descriptor.path}: SHA-256 differs from the index")
+    _, payload_bytes, signer_kid = verify_jws(data, anchors, now)
+    if signer_kid not in set(allowed_kids):
+        raise VerificationError("UNANNOUNCED_KEY", f"{descriptor.path} is signed by a key the index does not announce")
+    payload = _json(payload_bytes, kind)
+    if payload.get("sequence") != sequence:
+        raise VerificationError("SEQUENCE_MISMATCH", f"{descriptor.path} is of sequence {payload.get('sequence')}")
+    return payload
+
+
+def check_entries(payload: dict[str, Any]) -> None:
+    """Each certificate's thumbprint is the SHA-256 of the DER it carries."""
+    for entry in payload.get("entries", []) + payload.get("upsert", []):
+        der = base64.b64decode(entry["certificate"])
+        if hashlib.sha256(der).hexdigest() != entry["thumbprint"]:
+            raise VerificationError("ENTRY_MISMATCH", f"entry {entry.get('kid')} does not match its thumbprint")
+
+
+def verify_did_document(data: bytes, anchors: Sequence[x509.Certificate], now: dt.datetime) -> dict[str, Any]:
+    try:
+        document = json.loads(data)
+        proof = document.pop("proof")
+        unsigned = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        jws = proof["jws"].encode("ascii")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise VerificationError("MALFORMED_DID", str(exc)) from exc
+    header, _, _ = verify_jws(jws, anchors, now, detached_payload=unsigned)
+    if header.get("b64") is not False:
+        raise VerificationError("MALFORMED_DID", "the proof must be an unencoded-payload JWS (RFC 7797)")
+    return document
+
+
+@dataclass
+class FolderReport:
+    sequence: int = 0
+    checked: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datetime) -> FolderReport:
+    """End-to-end check of a publish folder (or a mirror of it): what a verifier would download."""
+    report = FolderReport()
+    try:
+        index = verify_index((root / "index.jws").read_bytes(), anchors, now)
+    except (OSError, VerificationError) as exc:
+        report.problems.append(f"index.jws: {exc}")
+        return report
+    report.sequence = index.sequence
+    report.checked.append("index.jws")
+    listed = [
+        (index.trust_list, "trust-list", index.sequence),
+        (index.revocation_list, "revocation-list", index.sequence),
+    ]
+    listed += [(delta, "delta", delta.sequence) for delta in index.deltas]
+    for descriptor, kind, sequence in listed:
+        try:
+            payload = verify_artifact(
+                (root / descriptor.path).read_bytes(),
+                descriptor,
+                anchors,
+                now,
+                kind=kind,
+                sequence=sequence,
+                allowed_kids=index.announced_kids,
+            )
+            check_entries(payload)
+            report.checked.append(descriptor.path)
+        except (OSError, VerificationError, KeyError, ValueError) as exc:
+            report.problems.append(f"{descriptor.path}: {exc}")
+    did = root / "did.json"
+    if did.exists():
+        try:
+            verify_did_document(did.read_bytes(), anchors, now)
+            report.checked.append("did.json")
+        except VerificationError as exc:
+            report.problems.append(f"did.json: {exc}")
+    return report
+
+
+def _issued_by(certificate: x509.Certificate, anchor: x509.Certificate) -> bool:
+    if certificate.issuer != anchor.subject:
+        return False
+    key = anchor.public_key()
+    hash_algorithm = certificate.signature_hash_algorithm
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey) and hash_algorithm is not None:
+            key.verify(certificate.signature, certificate.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))
+            return True
+        certificate.verify_directly_issued_by(anchor)
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+
+
+def _json(payload: bytes, kind: str) -> dict[str, Any]:
+    try:
+        value = json.loads(payload)
+    except ValueError as exc:
+        raise VerificationError("MALFORMED_PAYLOAD", str(exc)) from exc
+    if not isinstance(value, dict) or value.get("type") != kind:
+        raise VerificationError("WRONG_TYPE", f"expected a {kind} payload")
+    return value
+
+
+def _time(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(Encoding.PEM)
