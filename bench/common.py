@@ -264,6 +264,40 @@ def call(
     return Response(int(captured["status"].split()[0]), dict(captured["headers"]), content)
 
 
+# --- CPU accounting ------------------------------------------------------------------------------
+
+
+def database_backend_pid() -> int | None:
+    """PID of this connection's PostgreSQL backend (same machine), None on SQLite."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def process_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process from /proc (0.0 when unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    total = sum(values[:8]) / tick  # guest time is already included in user
+    idle = (values[3] + values[4]) / tick
+    return total - idle, total
+
+
 # --- statistics and printing ---------------------------------------------------------------------
 
 

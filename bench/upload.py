@@ -18,9 +18,11 @@ N over the time from the first start to the last finish.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from common import (
@@ -28,7 +30,10 @@ from common import (
     Summary,
     banner,
     call,
+    database_backend_pid,
+    machine_cpu_seconds,
     parser,
+    process_cpu_seconds,
     run_per_database,
     setup_django,
     summarize,
@@ -40,6 +45,17 @@ COUNTRIES = ("XA", "XB", "XC")
 TARGET_UPLOADS_PER_SECOND = 200  # on PostgreSQL, on the 2-core benchmark machine
 
 Prepared = tuple[dict[str, str], bytes]
+
+
+@dataclass
+class Run:
+    """One worker's timed loop: its clock, latencies and CPU (its own and its database backend's)."""
+
+    start: float
+    end: float
+    latencies: list[float]
+    cpu: float
+    backend_cpu: float
 
 
 def main() -> None:
@@ -102,11 +118,17 @@ def main() -> None:
         queries = captured.captured_queries
 
     rows = []
+    cpu_rows = []
     for level in levels:
         worker_warmup, batch = batches[level]
+        machine_before = machine_cpu_seconds()
         with Profiler(args.profile, f"{args.n} uploads on {args.db}, {level} process(es)"):
-            wall, latencies = _sequential(upload, batch) if level == 1 else _forked(upload, worker_warmup, batch)
+            runs = [_sequential(upload, batch)] if level == 1 else _forked(upload, worker_warmup, batch)
+        machine_busy = machine_cpu_seconds()[0] - machine_before[0]
+        wall = max(run.end for run in runs) - min(run.start for run in runs)
+        latencies = [latency for run in runs for latency in run.latencies]
         rows.append(_row(args.db, level, args.n, wall, summarize(latencies)))
+        cpu_rows.append(_cpu_row(level, args.n, wall, runs, machine_busy))
 
     stored = SignerCertificate.objects.count()
     if stored != expected:
@@ -131,6 +153,21 @@ def main() -> None:
         )
     )
     print()
+    print("CPU per upload (gateway = the WSGI process(es); database = their PostgreSQL backends):")
+    print()
+    print(
+        table(
+            [
+                "processes",
+                "gateway CPU ms",
+                "database CPU ms",
+                "machine busy (all cores)",
+                "rest of machine CPU ms",
+            ],
+            cpu_rows,
+        )
+    )
+    print()
     print(f"Every timed upload answered 201; {stored} DSC rows stored (warm-ups included).")
     if queries:
         print(f"SQL statements per upload (one warm-up upload, captured): {len(queries)}")
@@ -149,29 +186,31 @@ def main() -> None:
 
 def _uploader(app: Callable[..., Any]) -> Callable[[dict[str, str], bytes], None]:
     def upload(headers: dict[str, str], body: bytes) -> None:
-        response = call(
-            app, "POST", "/signerCertificate", headers=headers, body=body, content_type="application/cms"
-        )
+        response = call(app, "POST", "/signerCertificate", headers=headers, body=body, content_type="application/cms")
         if response.status != 201:
             raise RuntimeError(f"upload answered {response.status}: {response.body[:500]!r}")
 
     return upload
 
 
-def _sequential(upload: Callable[[dict[str, str], bytes], None], batch: Sequence[Prepared]) -> tuple[float, list[float]]:
+def _sequential(upload: Callable[[dict[str, str], bytes], None], batch: Sequence[Prepared]) -> Run:
     clock = time.perf_counter
+    backend = database_backend_pid()
     latencies = []
+    backend_before, cpu_before = process_cpu_seconds(backend), time.process_time()
     loop_start = clock()
     for headers, body in batch:
         start = clock()
         upload(headers, body)
         latencies.append(clock() - start)
-    return clock() - loop_start, latencies
+    loop_end = clock()
+    cpu = time.process_time() - cpu_before
+    return Run(loop_start, loop_end, latencies, cpu, process_cpu_seconds(backend) - backend_before)
 
 
 def _forked(
     upload: Callable[[dict[str, str], bytes], None], warmups: Sequence[Prepared], batch: Sequence[Prepared]
-) -> tuple[float, list[float]]:
+) -> list[Run]:
     """P forked workers, each with its own database connection; they start together at a barrier.
 
     ``time.perf_counter`` is CLOCK_MONOTONIC on Linux, so the workers' clocks are comparable.
@@ -188,9 +227,7 @@ def _forked(
         try:
             upload(*warmup)
             barrier.wait()
-            start = time.perf_counter()
-            _, latencies = _sequential(upload, share)
-            results.put(("ok", start, time.perf_counter(), latencies))
+            results.put(("ok", _sequential(upload, share)))
         except Exception as exc:  # report to the parent instead of dying silently
             barrier.abort()
             results.put(("error", repr(exc)))
@@ -208,10 +245,7 @@ def _forked(
     errors = [outcome[1] for outcome in outcomes if outcome[0] != "ok"]
     if errors:
         raise SystemExit(f"worker failed: {errors}")
-    starts = [outcome[1] for outcome in outcomes]
-    ends = [outcome[2] for outcome in outcomes]
-    latencies = [latency for outcome in outcomes for latency in outcome[3]]
-    return max(ends) - min(starts), latencies
+    return [outcome[1] for outcome in outcomes]
 
 
 def _row(db: str, level: int, count: int, wall: float, stats: Summary) -> tuple[float, list[object]]:
@@ -227,6 +261,20 @@ def _row(db: str, level: int, count: int, wall: float, stats: Summary) -> tuple[
         f"{stats.p95_ms:.2f}",
         f"{stats.p99_ms:.2f}",
         f"{stats.max_ms:.2f}",
+    ]
+
+
+def _cpu_row(level: int, count: int, wall: float, runs: list[Run], machine_busy: float) -> list[object]:
+    cpu = sum(run.cpu for run in runs)
+    backend = sum(run.backend_cpu for run in runs)
+    cores = len(os.sched_getaffinity(0))
+    other = max(machine_busy - cpu - backend, 0.0)
+    return [
+        level,
+        f"{cpu / count * 1000:.2f}",
+        f"{backend / count * 1000:.2f}" if backend else "n/a (in-process)",
+        f"{machine_busy:.1f} s of {wall * cores:.1f} s ({machine_busy / (wall * cores):.0%})",
+        f"{other / count * 1000:.2f}",
     ]
 
 

@@ -199,8 +199,13 @@ def _check_not_present(checked: _Checked, options: UploadOptions) -> None:
         if existing.revoked_at is not None:
             raise Rejected(Reason.ALREADY_REVOKED, "Uploaded certificate was revoked and cannot be uploaded again")
         raise Rejected(Reason.ALREADY_EXISTS, "Uploaded certificate already exists")
-    if SignerCertificate.objects.filter(kid=kid(checked.der)).exists() or (
-        options.custom_kid and SignerCertificate.objects.filter(custom_kid=options.custom_kid).exists()
+    # Another certificate with this kid; the same certificate is a duplicate (checked above, but a
+    # concurrent upload may have committed it since), never a collision.
+    if SignerCertificate.objects.filter(kid=kid(checked.der)).exclude(thumbprint=checked.thumbprint).exists() or (
+        options.custom_kid
+        and SignerCertificate.objects.filter(custom_kid=options.custom_kid)
+        .exclude(thumbprint=checked.thumbprint)
+        .exists()
     ):
         raise Rejected(Reason.KID_EXISTS, "A certificate with KID of uploaded certificate already exists")
 
