@@ -32,8 +32,9 @@ lint:
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
+# Tests marked `postgres` need PostgreSQL and real worker processes; they run in test-postgres.
 test-sqlite: venv
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not postgres"
 
 test-postgres: venv
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
 from trustlist.publication.service import publish
 
@@ -15,14 +14,14 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True, ignore_result=True)
 def publish_changes() -> int | None:
     """Queued after a trust-state change commits."""
-    publication = publish(at=timezone.now())
+    publication = publish()
     return publication.id if publication else None
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def publish_if_due() -> int | None:
     """Beat: drains changes a lost task missed, and renews the signatures before expiry."""
-    publication = publish(at=timezone.now())
+    publication = publish()
     return publication.id if publication else None
 
 

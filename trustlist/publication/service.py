@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event
@@ -41,10 +42,17 @@ def publish_dir() -> Path:
     return Path(settings.GATEWAY_PUBLISH_DIR)
 
 
-def publish(*, at: dt.datetime, force: bool = False) -> Publication | None:
-    """Publish if there are unpublished changes or the last publication is due for renewal."""
+def publish(*, at: dt.datetime | None = None, force: bool = False) -> Publication | None:
+    """Publish if there are unpublished changes or the last publication is due for renewal.
+
+    ``at`` defaults to the clock read *after* the lock is taken, so that issue times increase
+    with sequence numbers even when publishers queue up behind each other.
+    """
     with _serialised():
         last = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+        at = at or timezone.now()
+        if last is not None and at < last.issued_at:
+            at = last.issued_at
         since = last.change_high_water if last else 0
         pending = Change.objects.filter(id__gt=since).exists()
         renew = last is None or at >= last.issued_at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_RENEW_AFTER)

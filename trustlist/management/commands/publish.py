@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.utils import timezone
 
 from trustlist.publication.service import publish
 
@@ -17,5 +16,5 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        publication = publish(at=timezone.now(), force=options["force"])
+        publication = publish(force=options["force"])
         self.stdout.write(f"published sequence {publication.id}" if publication else "nothing to publish")

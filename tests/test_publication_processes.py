@@ -1,0 +1,140 @@
+"""Publication with real processes on PostgreSQL and Redis: a Celery worker and beat, several
+publishers at once, and Redis stopped while uploads continue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+
+import pytest
+from django.utils import timezone
+
+from gateway import celery_app
+from gateway.pki.certs import thumbprint
+from tests import processes
+from tests.helpers import upload
+from tests.publishing import anchors, install_publisher, publish_root
+from trustlist.models import Publication, SignerCertificate
+from trustlist.publication.service import published_sequence
+from verifier.publication import verify_artifact, verify_folder, verify_index
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@contextmanager
+def broker(url: str):
+    """Make this process queue tasks on ``url`` instead of running them eagerly."""
+    saved = {key: celery_app.conf[key] for key in ("broker_url", "task_always_eager")}
+    _reset_connections()
+    celery_app.conf.update(broker_url=url, task_always_eager=False)
+    try:
+        yield
+    finally:
+        _reset_connections()
+        celery_app.conf.update(saved)
+
+
+def _reset_connections() -> None:
+    # Celery caches its connection and producer pools on first use; drop them so that the
+    # next message goes to the broker configured now.
+    celery_app.close()
+    celery_app.amqp._producer_pool = None
+
+
+def _served_thumbprints(pki) -> set[str]:
+    try:
+        now = dt.datetime.now(dt.UTC)
+        index = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), now)
+        payload = verify_artifact(
+            (publish_root() / index.trust_list.path).read_bytes(),
+            index.trust_list,
+            anchors(pki),
+            now,
+            kind="trust-list",
+            sequence=index.sequence,
+            allowed_kids=index.announced_kids,
+        )
+    except FileNotFoundError:
+        return set()
+    return {entry["thumbprint"] for entry in payload["entries"]}
+
+
+@pytest.fixture
+def country(pki):
+    install_publisher(pki, at=timezone.now())
+    return pki.country("XA")
+
+
+def test_worker_publishes_an_upload(client, pki, country, tmp_path):
+    port = processes.free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    env = processes.child_env(url)
+    with processes.redis_server(port), processes.celery("worker", env, tmp_path / "worker.log"), broker(url):
+        dsc = country.dsc(at=timezone.now())
+        assert upload(client, country, country.cms_b64(dsc.der)).status_code == 201
+        seconds = processes.wait_for(
+            lambda: thumbprint(dsc.der) in _served_thumbprints(pki), timeout=30, what="the worker to publish the upload"
+        )
+        served = client.get("/publication/index.jws")
+        verify_index(b"".join(served.streaming_content), anchors(pki), dt.datetime.now(dt.UTC))
+    assert verify_folder(publish_root(), anchors(pki), dt.datetime.now(dt.UTC)).problems == []
+    assert b"publish_changes" in (tmp_path / "worker.log").read_bytes()
+    print(f"upload visible in the served trust list {seconds:.2f} s after its commit")
+
+
+def test_uploads_while_redis_is_down_are_published_when_it_returns(client, pki, country, tmp_path):
+    port = processes.free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    env = processes.child_env(url, GATEWAY_PUBLISH_SWEEP="1")
+    redis = processes.start_redis(port)
+    try:
+        with (
+            processes.celery("worker", env, tmp_path / "worker.log"),
+            processes.celery("beat", env, tmp_path / "beat.log"),
+            broker(url),
+        ):
+            processes.stop(redis)
+            dscs = [country.dsc(at=timezone.now()) for _ in range(3)]
+            for dsc in dscs:
+                assert upload(client, country, country.cms_b64(dsc.der)).status_code == 201
+            assert SignerCertificate.objects.count() == 3
+            wanted = {thumbprint(d.der) for d in dscs}
+            assert not wanted & _served_thumbprints(pki), "nothing can be published while the broker is down"
+            redis = processes.start_redis(port)
+            processes.wait_for(
+                lambda: wanted <= _served_thumbprints(pki),
+                timeout=60,
+                what="the beat sweeper to publish after Redis returned",
+            )
+    finally:
+        processes.stop(redis)
+
+
+def test_concurrent_publishers_never_share_or_reverse_a_sequence(pki, country):
+    env = processes.child_env("redis://127.0.0.1:1/0")
+    runs = [processes.manage("shell", "-c", _PUBLISH_LOOP, env=env) for _ in range(4)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    for run, (_, stderr) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, stderr.decode()
+    published = [
+        int(line.split()[1])
+        for stdout, _ in outputs
+        for line in stdout.decode().splitlines()
+        if line.startswith("SEQ ")
+    ]
+    assert len(published) == 20
+    assert len(set(published)) == 20, "two publishers published the same sequence"
+    rows = list(
+        Publication.objects.filter(index_sha256__gt="").order_by("issued_at", "id").values_list("id", flat=True)
+    )
+    assert rows == sorted(rows), "sequence order differs from publication order"
+    assert published_sequence(publish_root()) == max(rows)
+    assert verify_folder(publish_root(), anchors(pki), dt.datetime.now(dt.UTC)).problems == []
+
+
+# Five forced publications per process; prints each sequence.
+_PUBLISH_LOOP = """
+from trustlist.publication.service import publish
+for _ in range(5):
+    print("SEQ", publish(force=True).id)
+"""
