@@ -1,3 +1,1 @@
-from gateway.celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""The trust gateway. The Celery app lives in gateway.celery (loaded by trustlist.apps)."""

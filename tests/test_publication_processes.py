@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 from django.utils import timezone
 
-from gateway import celery_app
+from gateway.celery import app as celery_app
 from gateway.pki.certs import thumbprint
 from tests import processes
 from tests.helpers import upload

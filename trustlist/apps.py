@@ -6,6 +6,7 @@ class TrustlistConfig(AppConfig):
     verbose_name = "Trust list"
 
     def ready(self) -> None:
+        import gateway.celery  # noqa: F401 - configure the Celery app before any task is queued
         from gateway.outbox.signals import change_committed
         from trustlist.tasks import request_publication
 

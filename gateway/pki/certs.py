@@ -23,7 +23,7 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
             # Non-positive serials only warn today; check_serial names them (SERIAL_POLICY).
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
             cert = x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise Rejected(Reason.CERTIFICATE_PARSE, f"not a DER X.509 certificate: {exc}") from exc
     # cryptography accepts trailing data in some versions; DGCG stores the exact DER, so
     # we insist that the bytes are one certificate and nothing else.
@@ -61,7 +61,10 @@ def kid_prefix(thumbprint_hex: str) -> str:
 def subject_countries(cert: x509.Certificate) -> list[str]:
     """Every ``C`` attribute of the subject, parsed from the RDNs (never from a DN string,
     so ``CN=x\\,C=FR`` does not count as a country)."""
-    return [str(attr.value) for attr in cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)]
+    try:
+        return [str(attr.value) for attr in cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)]
+    except ValueError as exc:  # a malformed Name is parsed lazily
+        raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed subject: {exc}") from exc
 
 
 def single_country(cert: x509.Certificate) -> str:
@@ -74,13 +77,7 @@ def single_country(cert: x509.Certificate) -> str:
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
-    if cert.issuer != cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+    return signed_by(cert, cert)
 
 
 def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -91,10 +88,10 @@ def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     policy, instead of looking unsigned. Never raises: a CSCA with a different key type must not
     break the loop (dgc-gateway PR #37).
     """
-    if cert.issuer != issuer.subject:
-        return False
-    key = issuer.public_key()
     try:
+        if cert.issuer != issuer.subject:
+            return False
+        key = issuer.public_key()
         hash_algorithm = cert.signature_hash_algorithm
         if isinstance(key, ec.EllipticCurvePublicKey) and hash_algorithm is not None:
             key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))

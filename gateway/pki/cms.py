@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
@@ -36,8 +36,19 @@ _DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 
-# Any exception asn1crypto can raise on hostile input while lazily parsing.
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, AttributeError)
+# Any exception asn1crypto or cryptography can raise on hostile input while lazily parsing.
+_PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    AttributeError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.InvalidVersion,
+)
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,14 @@ def decode_base64_body(body: bytes | str) -> bytes:
     if not body:
         raise Rejected(Reason.INVALID_BASE64, "Invalid Base64 CMS Message")
     try:
-        return base64.b64decode(body, validate=True)
+        # Java's basic decoder, which DGCG clients target, accepts missing padding but no excess.
+        decoded = base64.b64decode(body + b"=" * (-len(body) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise Rejected(Reason.INVALID_BASE64, "Invalid Base64 CMS Message") from exc
+    canonical = base64.b64encode(decoded)
+    if body not in (canonical, canonical.rstrip(b"=")):
+        raise Rejected(Reason.INVALID_BASE64, "Invalid Base64 CMS Message")
+    return decoded
 
 
 def parse_attached(cms_der: bytes) -> SignedMessage:
@@ -77,8 +93,9 @@ def detach(cms_der: bytes) -> bytes:
     ``openssl cms -verify -content`` accepts (the fix DGCG needed for dgc-gateway #57)."""
     info = asn1_cms.ContentInfo.load(cms_der)
     signed = info["content"]
-    # asn1crypto models eContent with the ContentInfo class (same shape as RFC 5652 §5.2).
-    signed["encap_content_info"] = asn1_cms.ContentInfo({"content_type": "data"})
+    # asn1crypto models eContent with ContentInfo for SignedData v1 and EncapsulatedContentInfo
+    # for v3 (subjectKeyIdentifier signers); keep whichever this message uses.
+    signed["encap_content_info"] = type(signed["encap_content_info"])({"content_type": "data"})
     return asn1_cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump(force=True)
 
 
@@ -86,7 +103,8 @@ def attach(detached_der: bytes, content: bytes) -> bytes:
     """Put ``content`` back into a detached CMS (TNG serves the attached form)."""
     info = asn1_cms.ContentInfo.load(detached_der)
     signed = info["content"]
-    signed["encap_content_info"] = asn1_cms.ContentInfo({"content_type": "data", "content": content})
+    encap_class = type(signed["encap_content_info"])
+    signed["encap_content_info"] = encap_class({"content_type": "data", "content": content})
     return asn1_cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump(force=True)
 
 
@@ -106,6 +124,16 @@ def sign(
 
 
 def _parse(cms_der: bytes, *, detached_content: bytes | None) -> SignedMessage:
+    """Every failure is a :class:`Rejected`: hostile input must never escape as another error."""
+    try:
+        return _parse_strict(cms_der, detached_content=detached_content)
+    except Rejected:
+        raise
+    except _PARSE_ERRORS as exc:
+        raise Rejected(Reason.CMS_PARSE, f"Could not parse CMS Message ({type(exc).__name__})") from exc
+
+
+def _parse_strict(cms_der: bytes, *, detached_content: bytes | None) -> SignedMessage:
     try:
         info = asn1_cms.ContentInfo.load(cms_der, strict=True)
         content_type = info["content_type"].native
@@ -144,6 +172,10 @@ def _parse(cms_der: bytes, *, detached_content: bytes | None) -> SignedMessage:
         signer_der = cert_choices[0].chosen.dump()
     except _PARSE_ERRORS as exc:
         raise Rejected(Reason.CMS_PARSE, "Could not parse CMS Message") from exc
+    # asn1crypto re-encodes some BER (and mistakes a long-form length ending in 0x80 for an
+    # indefinite one); a DER certificate appears in the message byte for byte.
+    if signer_der not in cms_der:
+        raise Rejected(Reason.CERTIFICATE_PARSE, "the embedded certificate is not DER-encoded")
     signer = load_der_certificate(signer_der)
     _verify_signer_info(signer_infos[0], signer, content)
     return SignedMessage(payload=content, signer_der=signer_der, signer=signer, cms_der=cms_der)
@@ -227,27 +259,44 @@ def _verify_signature(
     if embedded_hash is not None and scheme != "rsassa_pss" and embedded_hash != digest_algorithm.name:
         raise Rejected(Reason.CMS_ALGORITHM, "signature and digest algorithms disagree")
 
-    key = signer.public_key()
+    try:
+        key = signer.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise Rejected(Reason.CMS_ALGORITHM, f"unsupported signer key: {exc}") from exc
     try:
         if scheme == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, signed_bytes, ec.ECDSA(digest_algorithm))
         elif scheme == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, signed_bytes, padding.PKCS1v15(), digest_algorithm)
         elif scheme == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, signed_bytes, _pss_padding(algorithm), digest_algorithm)
+            key.verify(signature, signed_bytes, _pss_padding(algorithm, digest_algorithm, key), digest_algorithm)
         else:
             raise Rejected(Reason.CMS_ALGORITHM, f"signature scheme {scheme} does not fit the signer key")
     except InvalidSignature as exc:
         raise Rejected(Reason.CMS_SIGNATURE_INVALID, "Invalid CMS Signature") from exc
 
 
-def _pss_padding(algorithm: asn1_cms.SignedDigestAlgorithm) -> padding.PSS:
+def _pss_padding(
+    algorithm: asn1_cms.SignedDigestAlgorithm, digest_algorithm: hashes.HashAlgorithm, key: rsa.RSAPublicKey
+) -> padding.PSS:
+    """RFC 4055 §3.1 parameters, checked: the PSS hash is the digest algorithm, MGF1 uses a SHA-2
+    hash, the salt fits the key, and the trailer field is 1 (trailerFieldBC)."""
     params = algorithm["parameters"]
     try:
+        pss_hash = params["hash_algorithm"]["algorithm"].native
+        mgf = params["mask_gen_algorithm"]["algorithm"].native
         mgf_hash = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
         salt_length = params["salt_length"].native
+        trailer = params["trailer_field"].native
     except _PARSE_ERRORS as exc:
         raise Rejected(Reason.CMS_ALGORITHM, "malformed RSASSA-PSS parameters") from exc
-    if mgf_hash not in _DIGESTS:
-        raise Rejected(Reason.CMS_ALGORITHM, f"MGF1 hash {mgf_hash} is not allowed")
+    if pss_hash != digest_algorithm.name:
+        raise Rejected(Reason.CMS_ALGORITHM, f"RSASSA-PSS hash {pss_hash} differs from the digest algorithm")
+    if mgf != "mgf1" or mgf_hash not in _DIGESTS:
+        raise Rejected(Reason.CMS_ALGORITHM, f"mask generation {mgf}/{mgf_hash} is not allowed")
+    if trailer != "trailer_field_bc":
+        raise Rejected(Reason.CMS_ALGORITHM, "RSASSA-PSS trailer field must be 1 (RFC 4055)")
+    max_salt = (key.key_size + 7) // 8 - digest_algorithm.digest_size - 2
+    if not isinstance(salt_length, int) or not 0 <= salt_length <= max_salt:
+        raise Rejected(Reason.CMS_ALGORITHM, f"RSASSA-PSS salt length {salt_length} is out of range")
     return padding.PSS(mgf=padding.MGF1(_DIGESTS[mgf_hash]()), salt_length=salt_length)

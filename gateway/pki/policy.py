@@ -102,7 +102,7 @@ def check_serial(cert: x509.Certificate) -> None:
 def check_critical_extensions(cert: x509.Certificate) -> None:
     try:
         extensions = list(cert.extensions)
-    except ValueError as exc:  # duplicate or malformed extension
+    except (ValueError, x509.DuplicateExtension) as exc:  # RFC 5280 §4.2: each extension at most once
         raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed extensions: {exc}") from exc
     for extension in extensions:
         if extension.critical and extension.oid not in KNOWN_CRITICAL_EXTENSIONS:
@@ -129,6 +129,11 @@ def check_key(cert: x509.Certificate, *, min_rsa_bits: int) -> None:
     except (ValueError, UnsupportedAlgorithm) as exc:  # explicit curve parameters, unknown algorithms
         raise Rejected(Reason.KEY_POLICY, f"key policy: unsupported public key ({exc})") from exc
     if isinstance(key, ec.EllipticCurvePublicKey):
+        # cryptography maps explicit parameters that equal a named curve to that curve; the
+        # policy wants the namedCurve form (RFC 5480 §2.1.1: specifiedCurve MUST NOT be used).
+        spki = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]["subject_public_key_info"]
+        if spki["algorithm"]["parameters"].name != "named":
+            raise Rejected(Reason.KEY_POLICY, "key policy: EC keys must use a named curve, not explicit parameters")
         if key.curve.name not in ALLOWED_CURVES:
             raise Rejected(Reason.KEY_POLICY, f"key policy: curve {key.curve.name} is not allowed")
         return
@@ -162,3 +167,5 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed extensions: {exc}") from exc
