@@ -9,7 +9,9 @@ Nothing goes over the network: requests are WSGI environ dicts handed to
 from __future__ import annotations
 
 import argparse
+import collections
 import io
+import logging
 import os
 import platform
 import statistics
@@ -108,8 +110,46 @@ def setup_django(db: str, trust_anchor_pem: bytes) -> Environment:
     from django.core.management import call_command
 
     django.setup()
+    import gateway.wsgi  # noqa: F401 - runs django.setup() again, which reconfigures logging
+
+    _count_log_records()
     call_command("migrate", interactive=False, verbosity=0)
     return Environment(db, database_url, workdir, ta_file)
+
+
+class _CountingHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[(record.levelname, record.name, record.getMessage()[:100])] += 1
+        if record.levelno >= logging.ERROR:
+            sys.stderr.write(self.format(record) + "\n")
+
+
+_log_counter = _CountingHandler()
+
+
+def _count_log_records() -> None:
+    """Count warnings instead of printing one line per request (errors are still printed)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.StreamHandler):
+            root.removeHandler(handler)
+    root.addHandler(_log_counter)
+
+
+def log_summary() -> str:
+    """The warnings and errors the gateway logged during the run, counted."""
+    if not _log_counter.counts:
+        return "The gateway logged no warnings or errors in this process."
+    lines = ["The gateway logged, in this process (forked workers not counted):"]
+    lines += [
+        f"  {count:6d} x {level} {name}: {message}"
+        for (level, name, message), count in _log_counter.counts.most_common()
+    ]
+    return "\n".join(lines)
 
 
 def _recreate_postgres_database() -> None:
@@ -176,22 +216,62 @@ def _database_description() -> list[tuple[str, str]]:
     return rows
 
 
+def code_state() -> str:
+    """HEAD commit (read from .git, no git command) and the newest product source file's time."""
+    head = "unknown"
+    try:
+        ref = (ROOT / ".git" / "HEAD").read_text().strip()
+        if ref.startswith("ref: "):
+            name = ref.removeprefix("ref: ")
+            ref_file = ROOT / ".git" / name
+            head = (
+                f"{name.removeprefix('refs/heads/')} @ {ref_file.read_text().strip()[:12]}"
+                if ref_file.exists()
+                else name
+            )
+        else:
+            head = ref[:12]
+    except OSError:
+        pass
+    sources = [
+        path
+        for folder in ("gateway", "countries", "trustlist")
+        for path in (ROOT / folder).rglob("*.py")
+        if "migrations" not in path.parts or path.name != "__init__.py"
+    ]
+    newest = max((path.stat().st_mtime for path in sources), default=0.0)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(newest))
+    return f"{head} (HEAD; working tree may differ), newest product .py modified {stamp}"
+
+
+def background_cpu_percent(seconds: float = 1.0) -> float:
+    """Share of all cores busy over a short sample: other work that would disturb the run."""
+    before = machine_cpu_seconds()
+    time.sleep(seconds)
+    after = machine_cpu_seconds()
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else 0.0
+
+
 def machine_description() -> str:
     import cryptography
     import django
     from cryptography.hazmat.backends.openssl.backend import backend
 
     load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    busy = background_cpu_percent()
     rows = [
         ("CPU", _cpu_model()),
         ("Cores (logical)", str(os.cpu_count())),
         ("Cores usable", str(len(os.sched_getaffinity(0)))),
         ("RAM", _memory_gib()),
         ("Load average (1/5/15 min)", load),
+        ("CPU busy just before the run", f"{busy:.0%} of all cores (1 s sample)"),
         ("OS", platform.platform()),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("Django", django.get_version()),
         ("cryptography", f"{cryptography.__version__} ({backend.openssl_version_text()})"),
+        ("Code", code_state()),
         *_database_description(),
     ]
     width = max(len(name) for name, _ in rows)

@@ -13,10 +13,12 @@ N over the time from the first start to the last finish.
 
     .venv/bin/python bench/upload.py --db both            # N=2000, levels 1 and 2, SQLite then PostgreSQL
     .venv/bin/python bench/upload.py --db postgres -n 500 --processes 1 --profile --show-queries
+    .venv/bin/python bench/upload.py --db postgres -n 1000 --breakdown   # time per phase of an upload
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -25,12 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from breakdown import Breakdown
 from common import (
     Profiler,
     Summary,
     banner,
     call,
     database_backend_pid,
+    log_summary,
     machine_cpu_seconds,
     parser,
     process_cpu_seconds,
@@ -66,10 +70,15 @@ def main() -> None:
         "--processes", default="1,2", help="comma-separated concurrency levels (worker processes), default 1,2"
     )
     arguments.add_argument("--show-queries", action="store_true", help="list the SQL of one upload")
+    arguments.add_argument(
+        "--breakdown", action="store_true", help="time the phases of an upload (one process only; slightly slower)"
+    )
     args = arguments.parse_args()
     if run_per_database(args, __file__):
         return
     levels = [int(level) for level in args.processes.split(",") if level.strip()]
+    if args.breakdown:
+        levels = [1]
 
     from tests.factory import Pki  # the in-process PKI factory of the test suite
 
@@ -119,10 +128,14 @@ def main() -> None:
 
     rows = []
     cpu_rows = []
+    breakdown = Breakdown()
     for level in levels:
         worker_warmup, batch = batches[level]
         machine_before = machine_cpu_seconds()
-        with Profiler(args.profile, f"{args.n} uploads on {args.db}, {level} process(es)"):
+        with (
+            Profiler(args.profile, f"{args.n} uploads on {args.db}, {level} process(es)"),
+            breakdown.instrument() if args.breakdown else contextlib.nullcontext(),
+        ):
             runs = [_sequential(upload, batch)] if level == 1 else _forked(upload, worker_warmup, batch)
         machine_busy = machine_cpu_seconds()[0] - machine_before[0]
         wall = max(run.end for run in runs) - min(run.start for run in runs)
@@ -167,6 +180,14 @@ def main() -> None:
             cpu_rows,
         )
     )
+    if args.breakdown:
+        print()
+        print(f"Where an upload's time goes (wall clock per upload, {args.n} uploads, instrumented run):")
+        print()
+        request_seconds = sum(runs[0].latencies)
+        print(table(["phase", "calls", "ms", "share"], breakdown.rows(args.n, request_seconds)))
+        if breakdown.missing:
+            print(f"Not in the current code (not timed): {', '.join(breakdown.missing)}")
     print()
     print(f"Every timed upload answered 201; {stored} DSC rows stored (warm-ups included).")
     if queries:
@@ -180,6 +201,7 @@ def main() -> None:
     for rate, row in rows:
         verdict = "met" if rate >= TARGET_UPLOADS_PER_SECOND else "NOT met"
         print(f"Target >= {TARGET_UPLOADS_PER_SECOND} uploads/s with {row[1]} process(es): {verdict}{scope}")
+    print(log_summary())
     sys.stdout.flush()
     connection.close()
 
