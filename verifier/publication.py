@@ -190,6 +190,8 @@ def verify_artifact(
 def check_entries(payload: dict[str, Any]) -> None:
     """Each certificate's thumbprint is the SHA-256 of the DER it carries."""
     for entry in payload.get("entries", []) + payload.get("upsert", []):
+        if "certificate" not in entry:  # revocation entries name a thumbprint only
+            continue
         der = base64.b64decode(entry["certificate"])
         if hashlib.sha256(der).hexdigest() != entry["thumbprint"]:
             raise VerificationError("ENTRY_MISMATCH", f"entry {entry.get('kid')} does not match its thumbprint")

@@ -53,7 +53,8 @@ for nginx's mutual TLS. From the project folder:
       http://127.0.0.1:8000/trustList/DSC
 
   # the signed lists for verifiers (no client certificate needed), and their check
-  curl -s http://127.0.0.1:8000/publication/index.jws | cut -d. -f2 | base64 -d 2>/dev/null | head -c 600; echo
+  curl -s http://127.0.0.1:8000/publication/index.jws | python3 -c \\
+      'import sys,json,base64; p=sys.stdin.read().split(".")[1]; print(json.loads(base64.urlsafe_b64decode(p+"==")))' | head -c 400; echo
   .venv/bin/python manage.py verify_publication --trust-anchor {root}/trust-anchor/ta.pem \
       --dir var/publish
 
