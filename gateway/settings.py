@@ -204,3 +204,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("GATEWAY_PUBLISH_SWEEP", default=60),
     },
 }
+
+# --- Audit log (docs/audit.md) --------------------------------------------------------------
+GATEWAY_AUDIT_ORIGIN = env.str("GATEWAY_AUDIT_ORIGIN", default="trust-gateway.example/audit")
+GATEWAY_AUDIT_CHECKPOINT_INTERVAL = env.int("GATEWAY_AUDIT_CHECKPOINT_INTERVAL", default=60)  # seconds (MMD)

@@ -59,3 +59,22 @@ def pytest_collection_modifyitems(config, items):
     engine = settings.DATABASES["default"]["ENGINE"]
     if os.environ.get("GATEWAY_REQUIRE_SERVICES") and "postgresql" not in engine:
         raise pytest.UsageError(f"GATEWAY_REQUIRE_SERVICES is set but the database engine is {engine}")
+
+
+@pytest.fixture(autouse=True)
+def _append_only_tables_flushable_between_tests(request, _django_db_helper):
+    """Transactional tests end with a TRUNCATE of every table, which the audit log's triggers
+    refuse on PostgreSQL. Only between tests, and only in this test session, the session's
+    replication role is set to `replica` (which skips user triggers) for that flush."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames
+    from django.db import connection
+
+    postgres = transactional and connection.vendor == "postgresql"
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = origin")
+    yield
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")

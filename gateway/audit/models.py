@@ -31,6 +31,14 @@ class Outcome(models.TextChoices):
 
 
 class AuditEvent(models.Model):
+    """One leaf of the audit log. ``leaf_index`` is gapless (assigned under the head row's lock
+    in the event's own transaction), ``leaf_bytes`` is gateway.pki.leaf's canonical encoding of
+    the fields, stored verbatim, and ``leaf_hash`` its RFC 9162 leaf hash. PostgreSQL triggers
+    refuse UPDATE, DELETE and TRUNCATE (migration 0003)."""
+
+    leaf_index = models.BigIntegerField(unique=True)
+    leaf_bytes = models.BinaryField()
+    leaf_hash = models.BinaryField(max_length=32)
     at = models.DateTimeField(db_index=True)
     action = models.CharField(max_length=32, choices=Action.choices)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
@@ -43,7 +51,45 @@ class AuditEvent(models.Model):
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        ordering = ("id",)
+        ordering = ("leaf_index",)
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome} {self.country} {self.reason}".strip()
+        return (
+            f"#{self.leaf_index} {self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome} {self.country} {self.reason}"
+        )
+
+
+class AuditNode(models.Model):
+    """Hash of a complete, aligned subtree of 2**level leaves (level >= 1), starting at leaf
+    index * 2**level: what makes any proof O(log² n) lookups instead of a rehash of the log."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="unique_audit_node")]
+
+
+class AuditLogHead(models.Model):
+    """The one row that serialises appends: the tree size and its right edge ("frontier", the
+    complete subtrees whose sizes are the set bits of ``size``, largest first, 32 bytes each)."""
+
+    size = models.BigIntegerField(default=0)
+    frontier = models.BinaryField(default=b"")
+
+
+class Checkpoint(models.Model):
+    """A signed tree head (RFC 9162 §4.10): size, root and time, signed by the publisher key."""
+
+    tree_size = models.BigIntegerField()
+    root_hash = models.BinaryField(max_length=32)
+    issued_at = models.DateTimeField(db_index=True)
+    origin = models.CharField(max_length=255)
+    jws = models.TextField()
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} at {self.issued_at:%Y-%m-%d %H:%M:%S}"

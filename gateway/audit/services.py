@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django.db import transaction
 
+from gateway.audit import log
 from gateway.audit.models import Action, AuditEvent, Outcome
 
 
@@ -23,18 +25,21 @@ def record_event(
     subject_thumbprint: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an event in the caller's transaction (success) or on its own (rejection)."""
-    return AuditEvent.objects.create(
-        at=at,
-        action=action,
-        outcome=outcome,
-        country=country[:2],
-        reason=reason[:64],
-        actor=actor[:255],
-        authentication_thumbprint=authentication_thumbprint[:64],
-        uploader_thumbprint=uploader_thumbprint[:64],
-        subject_thumbprint=subject_thumbprint[:64],
-        details=details or {},
+    """Append an event to the Merkle log in the caller's transaction (success) or on its own
+    (rejection). The only writer of audit events."""
+    return log.append(
+        {
+            "at": at,
+            "action": str(action),
+            "outcome": str(outcome),
+            "country": country[:2],
+            "reason": str(reason)[:64],
+            "actor": actor[:255],
+            "authentication_thumbprint": authentication_thumbprint[:64],
+            "uploader_thumbprint": uploader_thumbprint[:64],
+            "subject_thumbprint": subject_thumbprint[:64],
+            "details": json.loads(json.dumps(details or {}, default=str)),
+        }
     )
 
 

@@ -1,0 +1,151 @@
+"""The append-only Merkle audit log: append, root, checkpoints and proofs (RFC 9162)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from gateway.audit.models import AuditEvent, AuditLogHead, AuditNode, Checkpoint
+from gateway.pki import leaf, merkle
+
+HEAD_ID = 1
+
+
+def append(fields: dict[str, Any]) -> AuditEvent:
+    """Append one event as the next leaf, in the caller's transaction.
+
+    The head row is locked until the transaction ends, so indexes are handed out in commit
+    order without gaps: a transaction that rolls back takes its index and its nodes with it.
+    """
+    with transaction.atomic():
+        head, _ = AuditLogHead.objects.select_for_update().get_or_create(pk=HEAD_ID)
+        index = head.size
+        leaf_bytes = leaf.encode({**fields, "leaf_index": index})
+        leaf_hash = merkle.leaf_hash(leaf_bytes)
+        frontier, completed = merkle.extend_frontier(merkle.unpack_frontier(bytes(head.frontier)), index, leaf_hash)
+        event = AuditEvent.objects.create(leaf_index=index, leaf_bytes=leaf_bytes, leaf_hash=leaf_hash, **fields)
+        if completed:
+            AuditNode.objects.bulk_create(AuditNode(level=lv, index=ix, hash=h) for lv, ix, h in completed)
+        head.size, head.frontier = index + 1, merkle.pack_frontier(frontier)
+        head.save(update_fields=["size", "frontier"])
+        return event
+
+
+def current_tree() -> tuple[int, bytes]:
+    head = AuditLogHead.objects.filter(pk=HEAD_ID).first()
+    if head is None:
+        return 0, merkle.EMPTY_ROOT
+    return head.size, merkle.frontier_root(merkle.unpack_frontier(bytes(head.frontier)))
+
+
+class _StoredNodes:
+    """A node source reading stored subtree hashes, in two passes: record what a proof needs,
+    fetch it in one query per level kind, then answer from memory."""
+
+    def __init__(self) -> None:
+        self.wanted: set[tuple[int, int]] = set()
+        self.known: dict[tuple[int, int], bytes] = {}
+
+    def record(self, start: int, size: int) -> bytes:
+        key = (size.bit_length() - 1, start >> (size.bit_length() - 1))
+        self.wanted.add(key)
+        return self.known.get(key, b"\x00" * 32)
+
+    def fetch(self) -> None:
+        leaves = [index for level, index in self.wanted if level == 0]
+        for index, value in AuditEvent.objects.filter(leaf_index__in=leaves).values_list("leaf_index", "leaf_hash"):
+            self.known[(0, index)] = bytes(value)
+        inner = [(level, index) for level, index in self.wanted if level > 0]
+        if inner:
+            query = AuditNode.objects.none()
+            for level in {level for level, _ in inner}:
+                query = query | AuditNode.objects.filter(level=level, index__in=[i for lv, i in inner if lv == level])
+            for level, index, value in query.values_list("level", "index", "hash"):
+                self.known[(level, index)] = bytes(value)
+        missing = self.wanted - set(self.known)
+        if missing:
+            raise LookupError(f"audit log nodes missing: {sorted(missing)[:5]}")
+
+    def answer(self, start: int, size: int) -> bytes:
+        level = size.bit_length() - 1
+        return self.known[(level, start >> level)]
+
+
+def _with_nodes(compute: Any) -> list[bytes]:
+    nodes = _StoredNodes()
+    compute(nodes.record)
+    nodes.fetch()
+    return compute(nodes.answer)
+
+
+def inclusion_proof(index: int, size: int) -> list[bytes]:
+    _check_size(size)
+    return _with_nodes(lambda source: merkle.inclusion_proof(source, index, size))
+
+
+def consistency_proof(first: int, second: int) -> list[bytes]:
+    _check_size(second)
+    return _with_nodes(lambda source: merkle.consistency_proof(source, first, second))
+
+
+def root_at(size: int) -> bytes:
+    _check_size(size)
+    result: list[bytes] = []
+    _with_nodes(lambda source: result.append(merkle.root(source, size)) or [])
+    return result[-1]
+
+
+def _check_size(size: int) -> None:
+    current, _ = current_tree()
+    if not 0 <= size <= current:
+        raise ValueError(f"the log has {current} leaves, not {size}")
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+
+
+def checkpoint_body(origin: str, size: int, root: bytes) -> str:
+    """C2SP tlog-checkpoint body: origin, size and base64 root, one per line."""
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode('ascii')}\n"
+
+
+def make_checkpoint(*, at: dt.datetime, signer: Any, min_interval: dt.timedelta | None = None) -> Checkpoint | None:
+    """Sign the current tree head, unless the latest checkpoint already covers this size and is
+    younger than ``min_interval``."""
+    size, root = current_tree()
+    latest = Checkpoint.objects.first()
+    if (
+        latest is not None
+        and latest.tree_size == size
+        and (min_interval is None or at - latest.issued_at < min_interval)
+    ):
+        return None
+    origin = settings.GATEWAY_AUDIT_ORIGIN
+    payload = {
+        "type": "checkpoint",
+        "origin": origin,
+        "size": size,
+        "root": base64.b64encode(root).decode("ascii"),
+        "timestamp": at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "body": checkpoint_body(origin, size, root),
+    }
+    jws = signer.sign_jws(
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode(), {"typ": "checkpoint+jws"}
+    )
+    return Checkpoint.objects.create(tree_size=size, root_hash=root, issued_at=at, origin=origin, jws=jws)
+
+
+def exported(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The form published in the index and served to auditors."""
+    return {
+        "size": checkpoint.tree_size,
+        "root": base64.b64encode(bytes(checkpoint.root_hash)).decode("ascii"),
+        "issuedAt": checkpoint.issued_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "origin": checkpoint.origin,
+        "jws": checkpoint.jws,
+    }
