@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from gateway.audit import views as audit_views
 from trustlist.api import views
 from trustlist.api.published import published
 
@@ -29,6 +30,11 @@ urlpatterns = [
     ),
     path("countrylist", views.CountryListView.as_view(), name="country-list"),
     path("publication/<path:path>", published, name="published"),
+    path("audit/checkpoint", audit_views.latest_checkpoint, name="audit-checkpoint"),
+    path("audit/checkpoints", audit_views.checkpoints, name="audit-checkpoints"),
+    path("audit/proof/inclusion", audit_views.inclusion, name="audit-inclusion"),
+    path("audit/proof/consistency", audit_views.consistency, name="audit-consistency"),
+    path("audit/leaves", audit_views.leaves, name="audit-leaves"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -22,7 +22,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from gateway.audit.models import Action, Outcome
+from gateway.audit import log as audit_log
+from gateway.audit.models import Action, Checkpoint, Outcome
 from gateway.audit.services import record_event
 from gateway.outbox.models import Change
 from gateway.pki.signer import FileSigner, key_id
@@ -150,6 +151,13 @@ def _write(signer: FileSigner, state: snapshot.Snapshot, reserved: Publication, 
     # The index goes last: until it is renamed into place, readers follow the previous one.
     files.write_atomically(root, index.path, index.data)
     return reserved
+
+
+def _checkpoint(signer: FileSigner, at: dt.datetime) -> dict[str, object] | None:
+    """Sign the audit log's current head (if it grew) and put the latest one in the index."""
+    audit_log.make_checkpoint(at=at, signer=signer)
+    latest = Checkpoint.objects.first()
+    return audit_log.exported(latest) if latest else None
 
 
 def _recent_deltas(*, exclude: int) -> list[dict[str, object]]:
