@@ -144,7 +144,7 @@ def _write(signer: FileSigner, state: snapshot.Snapshot, reserved: Publication, 
             {**delta.descriptor(), "sequence": sequence, "previous": reserved.previous},
         ],
         publisher_keys=_announced_keys(),
-        checkpoint=None,
+        checkpoint=_checkpoint(signer, at),
     )
     reserved.index_sha256 = index.sha256
     reserved.save()

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         at = dt.datetime.fromisoformat(options["at"]) if options["at"] else dt.datetime.now(dt.UTC)
         report = LogReport()
         heads = stored_heads(anchors, at, report)
-        for path in options["against"]:
+        for path in options["against"] or []:
             try:
                 heads.append(head_from_jws(_checkpoint_jws(Path(path)), anchors, at, f"exported {path}"))
             except (OSError, ValueError, KeyError, VerificationError) as exc:
