@@ -208,3 +208,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- Audit log (docs/audit.md) --------------------------------------------------------------
 GATEWAY_AUDIT_ORIGIN = env.str("GATEWAY_AUDIT_ORIGIN", default="trust-gateway.example/audit")
 GATEWAY_AUDIT_CHECKPOINT_INTERVAL = env.int("GATEWAY_AUDIT_CHECKPOINT_INTERVAL", default=60)  # seconds (MMD)
+GATEWAY_AUDIT_EXPIRY_WARNING_DAYS = env.int("GATEWAY_AUDIT_EXPIRY_WARNING_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["signature-audit"] = {
+    "task": "gateway.audit.tasks.run_signature_audit",
+    "schedule": env.int("GATEWAY_SIGNATURE_AUDIT_INTERVAL", default=3600),
+}

@@ -138,3 +138,41 @@ from trustlist.publication.service import publish
 for _ in range(5):
     print("SEQ", publish(force=True).id)
 """
+
+
+def test_signature_audit_by_a_real_worker(client, pki, country, tmp_path):
+    from countries.models import TrustedParty
+    from gateway.audit.models import Finding, SignatureAuditRun
+    from gateway.audit.tasks import run_signature_audit
+    from gateway.pki import issuance, onboarding
+
+    port = processes.free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    env = processes.child_env(url)
+    with processes.redis_server(port), processes.celery("worker", env, tmp_path / "worker.log"), broker(url):
+        dsc = country.dsc(at=timezone.now())
+        assert upload(client, country, country.cms_b64(dsc.der)).status_code == 201
+        processes.wait_for(lambda: thumbprint(dsc.der) in _served_thumbprints(pki), timeout=30, what="publication")
+
+        run_signature_audit.delay()
+        processes.wait_for(
+            lambda: SignatureAuditRun.objects.filter(finished_at__isnull=False).exists(),
+            timeout=60,
+            what="the clean audit run",
+        )
+        assert not Finding.objects.exists(), list(Finding.objects.values_list("kind", "message"))
+
+        SignerCertificate.objects.filter(thumbprint=thumbprint(dsc.der)).update(raw_data=country.dsc().der)
+        rogue = issuance.issue(issuance.name("Rogue TA"), at=timezone.now(), ca=True)
+        TrustedParty.objects.filter(thumbprint=thumbprint(country.upload.der)).update(
+            signature=onboarding.sign_onboarding(country.upload.der, rogue.der, rogue.key)
+        )
+        run_signature_audit.delay()
+        processes.wait_for(
+            lambda: SignatureAuditRun.objects.filter(finished_at__isnull=False).count() == 2,
+            timeout=60,
+            what="the second audit run",
+        )
+    kinds = dict(Finding.objects.open().values_list("subject", "kind"))
+    assert kinds[thumbprint(dsc.der)] == "DSC_ALTERED"
+    assert kinds[thumbprint(country.upload.der)] == "ONBOARDED_SIGNATURE_INVALID"

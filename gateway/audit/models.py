@@ -22,6 +22,8 @@ class Action(models.TextChoices):
     REQUEST = "REQUEST"
     PUBLISH = "PUBLISH"
     PUBLISHER_KEY = "PUBLISHER_KEY"
+    AUDIT_FINDING = "AUDIT_FINDING"
+    ADMIN = "ADMIN"
 
 
 class Outcome(models.TextChoices):
@@ -93,3 +95,58 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size} at {self.issued_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "CRITICAL"
+    WARNING = "WARNING"
+    INFO = "INFO"
+
+
+class SignatureAuditRun(models.Model):
+    """One run of the signature audit (gateway.audit.signature_audit)."""
+
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    checked = models.JSONField(default=dict, help_text="objects checked, per kind")
+    findings = models.IntegerField(default=0, help_text="findings open after this run")
+    new_findings = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"audit run {self.pk} at {self.started_at:%Y-%m-%d %H:%M:%S}: {self.findings} finding(s)"
+
+
+class FindingQuerySet(models.QuerySet["Finding"]):
+    def open(self) -> FindingQuerySet:
+        return self.filter(resolved_at__isnull=True)
+
+
+class Finding(models.Model):
+    """Something a signature audit found wrong. One open row per (kind, subject): a later run
+    that finds it again updates ``last_seen``; one that no longer finds it resolves it."""
+
+    kind = models.CharField(max_length=48)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    subject = models.CharField(max_length=128, help_text="thumbprint, path or leaf index")
+    country = models.CharField(max_length=2, blank=True, default="", db_index=True)
+    message = models.TextField()
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    first_run = models.ForeignKey(SignatureAuditRun, on_delete=models.PROTECT, related_name="+")
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-last_seen",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject"], condition=models.Q(resolved_at__isnull=True), name="one_open_finding"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.severity} {self.kind} {self.subject}"
