@@ -1,0 +1,71 @@
+"""Auditors read, filter and export the audit log in the admin; nobody can change it there."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.contrib.auth.models import Group
+
+from gateway.audit.models import Action, AuditEvent, Outcome
+from gateway.audit.roles import AUDITORS
+from gateway.audit.services import record_event
+from tests.factory import NOW
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def events():
+    for country in ("XA", "XB", "XA"):
+        record_event(
+            action=Action.UPLOAD, outcome=Outcome.SUCCESS, at=NOW, country=country, subject_thumbprint="f" * 64
+        )
+    record_event(action=Action.REVOKE, outcome=Outcome.REJECTED, at=NOW, country="XB", reason="NOT_FOUND")
+
+
+@pytest.fixture
+def auditor(client, django_user_model):
+    user = django_user_model.objects.create_user("audrey", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=AUDITORS))
+    client.force_login(user)
+    return user
+
+
+def test_auditor_lists_and_filters(client, auditor, events):
+    page = client.get("/admin/audit/auditevent/?country=XA")
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 2
+    page = client.get("/admin/audit/auditevent/?action__exact=REVOKE")
+    assert [e.reason for e in page.context["cl"].result_list] == ["NOT_FOUND"]
+    assert client.get("/admin/audit/finding/").status_code == 200
+    assert client.get("/admin/audit/checkpoint/").status_code == 200
+
+
+def test_auditor_exports_csv_and_json(client, auditor, events):
+    ids = [str(pk) for pk in AuditEvent.objects.values_list("pk", flat=True)]
+    response = client.post("/admin/audit/auditevent/", {"action": "export_csv", "_selected_action": ids})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["leaf_index"] for r in rows] == ["0", "1", "2", "3"]
+    assert rows[0]["country"] == "XA"
+    response = client.post("/admin/audit/auditevent/", {"action": "export_json", "_selected_action": ids})
+    data = json.loads(response.content)
+    assert data[3]["reason"] == "NOT_FOUND"
+    assert len(data[0]["leaf_hash"]) == 44
+
+
+def test_nobody_can_change_or_delete_events(admin_client, events):
+    event = AuditEvent.objects.first()
+    assert admin_client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"country": "ZZ"}).status_code == 403
+    assert admin_client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client.get("/admin/audit/auditevent/add/").status_code == 403
+    event.refresh_from_db()
+    assert event.country == "XA"
+
+
+def test_staff_without_the_role_sees_nothing(client, django_user_model, events):
+    user = django_user_model.objects.create_user("bob", password="x", is_staff=True)
+    client.force_login(user)
+    assert client.get("/admin/audit/auditevent/").status_code == 403
