@@ -81,3 +81,22 @@ class TrustedPartyRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trusted_party} {self.role}"
+
+
+class MembershipRole(models.TextChoices):
+    ADMIN = "ADMIN", "country admin: uploads and revokes the country's DSCs"
+    VIEWER = "VIEWER", "sees the country's keys"
+
+
+class Membership(models.Model):
+    """Ties a person to a country with a role (healthchecks' Member, per country)."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="memberships")
+    country = models.CharField(max_length=2)
+    role = models.CharField(max_length=8, choices=MembershipRole.choices, default=MembershipRole.ADMIN)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "country"], name="one_membership_per_country")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} of {self.country}"

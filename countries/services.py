@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from countries import trust_anchor
 from countries.codes import is_valid_country
-from countries.models import CertificateType, Role, Status, TrustedParty, TrustedPartyRole
+from countries.models import CertificateType, Membership, Role, Status, TrustedParty, TrustedPartyRole
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event, record_rejection
 from gateway.outbox.services import record_change
@@ -167,3 +167,32 @@ def verified_parties(*, country: str, certificate_type: str) -> list[TrustedPart
     """Active, local, trust-anchor-valid parties of one country and type."""
     rows = TrustedParty.objects.active().local().for_country(country).of_type(certificate_type)
     return trust_anchor.verified(rows)
+
+
+def save_membership(membership: Membership, *, actor: str, at: dt.datetime) -> Membership:
+    with transaction.atomic():
+        membership.save()
+        record_event(
+            action=Action.ADMIN,
+            outcome=Outcome.SUCCESS,
+            at=at,
+            country=membership.country,
+            actor=actor,
+            reason="MEMBERSHIP_SAVED",
+            details={"user": str(membership.user), "role": membership.role},
+        )
+    return membership
+
+
+def delete_membership(membership: Membership, *, actor: str, at: dt.datetime) -> None:
+    with transaction.atomic():
+        record_event(
+            action=Action.ADMIN,
+            outcome=Outcome.SUCCESS,
+            at=at,
+            country=membership.country,
+            actor=actor,
+            reason="MEMBERSHIP_DELETED",
+            details={"user": str(membership.user), "role": membership.role},
+        )
+        membership.delete()

@@ -78,3 +78,16 @@ def _append_only_tables_flushable_between_tests(request, _django_db_helper):
     if postgres:
         with connection.cursor() as cursor:
             cursor.execute("SET session_replication_role = replica")
+
+
+def otp_login(client, user):
+    """Log ``user`` in as the admin requires: with a verified one-time-password device."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="test", defaults={"confirmed": True})
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device

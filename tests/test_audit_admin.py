@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from gateway.audit.models import Action, AuditEvent, Outcome
 from gateway.audit.roles import AUDITORS
 from gateway.audit.services import record_event
+from tests.conftest import otp_login
 from tests.factory import NOW
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def events():
 def auditor(client, django_user_model):
     user = django_user_model.objects.create_user("audrey", password="x", is_staff=True)
     user.groups.add(Group.objects.get(name=AUDITORS))
-    client.force_login(user)
+    otp_login(client, user)
     return user
 
 
@@ -56,7 +57,9 @@ def test_auditor_exports_csv_and_json(client, auditor, events):
     assert len(data[0]["leaf_hash"]) == 44
 
 
-def test_nobody_can_change_or_delete_events(admin_client, events):
+def test_nobody_can_change_or_delete_events(client, admin_user, events):
+    otp_login(client, admin_user)
+    admin_client = client
     event = AuditEvent.objects.first()
     assert admin_client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"country": "ZZ"}).status_code == 403
     assert admin_client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
@@ -67,5 +70,5 @@ def test_nobody_can_change_or_delete_events(admin_client, events):
 
 def test_staff_without_the_role_sees_nothing(client, django_user_model, events):
     user = django_user_model.objects.create_user("bob", password="x", is_staff=True)
-    client.force_login(user)
+    otp_login(client, user)
     assert client.get("/admin/audit/auditevent/").status_code == 403

@@ -157,6 +157,31 @@ def revoke_signer_certificate(
         raise
 
 
+def revoke_by_person(*, row_id: int, reason: str, actor: str, at: dt.datetime) -> SignerCertificate:
+    """A country admin revokes one of the country's DSCs in the admin (permission checked by
+    the caller through countries.permissions). Revoking twice changes nothing."""
+    with transaction.atomic():
+        row = SignerCertificate.objects.select_for_update().get(pk=row_id)
+        if row.revoked_at is None:
+            row.revoked_at, row.revocation_reason = at, reason or "revoked by country admin"
+            row.save(update_fields=["revoked_at", "revocation_reason"])
+            record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
+            outcome = Outcome.SUCCESS
+        else:
+            outcome = Outcome.UNCHANGED
+        record_event(
+            action=Action.REVOKE,
+            outcome=outcome,
+            at=at,
+            country=row.country,
+            actor=actor,
+            reason=reason,
+            subject_thumbprint=row.thumbprint,
+            details={"via": "admin"},
+        )
+        return row
+
+
 def _parse(cms_der: bytes) -> _Checked:
     message = cms.parse_attached(cms_der)
     try:
