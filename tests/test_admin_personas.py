@@ -1,0 +1,227 @@
+"""Persona tests for every admin rule: alice (admin of XA), bob (admin of XB), vera (viewer of
+XA), audrey (auditor) and otto (operator). Another country's objects answer 404."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from countries.models import Membership, MembershipRole, Status, TrustedParty
+from countries.permissions import OPERATORS, Do, can, countries_for
+from gateway.audit.models import Action, AuditEvent
+from gateway.audit.roles import AUDITORS
+from gateway.pki.certs import thumbprint
+from tests.conftest import otp_login
+from tests.helpers import upload
+from trustlist.models import SignerCertificate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(django_user_model):
+    def person(name, **memberships):
+        user = django_user_model.objects.create_user(name, password="x", is_staff=True)
+        for country, role in memberships.items():
+            Membership.objects.create(user=user, country=country, role=role)
+        return user
+
+    operators, _ = Group.objects.get_or_create(name=OPERATORS)
+    people = {
+        "alice": person("alice", XA=MembershipRole.ADMIN),
+        "bob": person("bob", XB=MembershipRole.ADMIN),
+        "vera": person("vera", XA=MembershipRole.VIEWER),
+        "audrey": person("audrey"),
+        "otto": person("otto"),
+    }
+    people["audrey"].groups.add(Group.objects.get(name=AUDITORS))
+    people["otto"].groups.add(operators)
+    return people
+
+
+@pytest.fixture
+def dscs(client, xa, xb):
+    found = {}
+    for country in (xa, xb):
+        dsc = country.dsc()
+        assert upload(client, country, country.cms_b64(dsc.der)).status_code == 201
+        found[country.code] = SignerCertificate.objects.get(thumbprint=thumbprint(dsc.der))
+    return found
+
+
+def as_(client, user):
+    otp_login(client, user)
+    return client
+
+
+def test_permission_function(people):
+    alice, bob, vera, audrey, otto = (people[n] for n in ("alice", "bob", "vera", "audrey", "otto"))
+    assert can(alice, Do.UPLOAD_DSC, "XA")
+    assert not can(alice, Do.UPLOAD_DSC, "XB")
+    assert can(vera, Do.VIEW_KEYS, "XA")
+    assert not can(vera, Do.REVOKE_DSC, "XA")
+    assert not can(audrey, Do.VIEW_KEYS, "XA")
+    assert can(otto, Do.ONBOARD)
+    assert not can(otto, Do.UPLOAD_DSC, "XA")
+    assert countries_for(alice, Do.VIEW_KEYS) == ["XA"]
+    assert countries_for(otto, Do.VIEW_KEYS) is None
+    assert countries_for(bob, Do.REVOKE_DSC) == ["XB"]
+
+
+def test_lists_show_only_own_countries(client, people, dscs):
+    listed = as_(client, people["alice"]).get("/admin/trustlist/signercertificate/").context["cl"].result_list
+    assert {row.country for row in listed} == {"XA"}
+    parties = client.get("/admin/countries/trustedparty/").context["cl"].result_list
+    assert {p.country for p in parties} == {"XA"}
+    listed = as_(client, people["otto"]).get("/admin/trustlist/signercertificate/").context["cl"].result_list
+    assert {row.country for row in listed} == {"XA", "XB"}
+
+
+@pytest.mark.parametrize("name", ["alice", "vera"])
+def test_own_dsc_is_visible_and_other_countrys_is_404(client, people, dscs, name):
+    as_(client, people[name])
+    assert client.get(f"/admin/trustlist/signercertificate/{dscs['XA'].pk}/change/").status_code == 200
+    for url in (
+        f"/admin/trustlist/signercertificate/{dscs['XB'].pk}/change/",
+        f"/admin/trustlist/signercertificate/{dscs['XB'].pk}/revoke/",
+        f"/admin/trustlist/signercertificate/{dscs['XB'].pk}/history/",
+    ):
+        assert client.get(url).status_code == 404, url
+    other_party = TrustedParty.objects.filter(country="XB").first()
+    assert client.get(f"/admin/countries/trustedparty/{other_party.pk}/change/").status_code == 404
+
+
+def test_alice_revokes_her_dsc_with_confirmation_and_not_bobs(client, people, dscs):
+    as_(client, people["alice"])
+    page = client.get(f"/admin/trustlist/signercertificate/{dscs['XA'].pk}/change/")
+    assert b"revoke-link" in page.content
+    unconfirmed = client.post(f"/admin/trustlist/signercertificate/{dscs['XA'].pk}/revoke/", {"reason": "key lost"})
+    assert unconfirmed.status_code == 200  # the confirmation box is required
+    dscs["XA"].refresh_from_db()
+    assert dscs["XA"].revoked_at is None
+    done = client.post(
+        f"/admin/trustlist/signercertificate/{dscs['XA'].pk}/revoke/", {"reason": "key lost", "confirm": "on"}
+    )
+    assert done.status_code == 302
+    dscs["XA"].refresh_from_db()
+    assert dscs["XA"].revocation_reason == "key lost"
+    assert AuditEvent.objects.filter(action=Action.REVOKE, actor="admin:alice").exists()
+    response = client.post(
+        f"/admin/trustlist/signercertificate/{dscs['XB'].pk}/revoke/", {"reason": "x", "confirm": "on"}
+    )
+    assert response.status_code == 404
+    dscs["XB"].refresh_from_db()
+    assert dscs["XB"].revoked_at is None
+
+
+def test_viewer_cannot_revoke_or_upload(client, people, dscs):
+    as_(client, people["vera"])
+    assert client.get(f"/admin/trustlist/signercertificate/{dscs['XA'].pk}/revoke/").status_code == 404
+    assert client.get("/admin/trustlist/signercertificate/upload/").status_code == 404
+
+
+def test_alice_uploads_through_the_form_with_the_same_checks(client, people, xa, xb):
+    as_(client, people["alice"])
+    dsc = xa.dsc()
+    response = client.post(
+        "/admin/trustlist/signercertificate/upload/", {"country": "XA", "cms": xa.cms_b64(dsc.der).decode()}
+    )
+    assert response.status_code == 302
+    row = SignerCertificate.objects.get(thumbprint=thumbprint(dsc.der))
+    assert row.country == "XA"
+    assert AuditEvent.objects.filter(action=Action.UPLOAD, actor="admin:alice").exists()
+    # the API's checks: XB's DSC signed by XB's key is refused for XA (and she cannot pick XB)
+    foreign = xb.dsc()
+    refused = client.post(
+        "/admin/trustlist/signercertificate/upload/", {"country": "XA", "cms": xb.cms_b64(foreign.der).decode()}
+    )
+    assert refused.status_code == 200
+    assert b"UPLOAD_CERT_UNKNOWN" in refused.content
+    not_hers = client.post(
+        "/admin/trustlist/signercertificate/upload/", {"country": "XB", "cms": xb.cms_b64(foreign.der).decode()}
+    )
+    assert not_hers.status_code == 200  # XB is not a valid choice for her
+    assert not SignerCertificate.objects.filter(thumbprint=thumbprint(foreign.der)).exists()
+
+
+def test_certificate_material_is_read_only(client, people, dscs):
+    as_(client, people["alice"])
+    response = client.post(f"/admin/trustlist/signercertificate/{dscs['XA'].pk}/change/", {"country": "XB"})
+    assert response.status_code == 403
+    dscs["XA"].refresh_from_db()
+    assert dscs["XA"].country == "XA"
+
+
+def test_auditor_sees_audit_but_no_keys(client, people, dscs):
+    as_(client, people["audrey"])
+    assert client.get("/admin/audit/auditevent/").status_code == 200
+    assert client.get("/admin/trustlist/signercertificate/").status_code == 403
+    assert client.get(f"/admin/trustlist/signercertificate/{dscs['XA'].pk}/change/").status_code in (403, 404)
+
+
+def test_operator_onboards_and_suspends_but_does_not_upload(client, people, pki, xa):
+    from gateway.pki import issuance
+    from tests.factory import NOW
+
+    as_(client, people["otto"])
+    cert = issuance.issue(issuance.name("XC upload", "XC"), at=NOW)
+    response = client.post(
+        "/admin/countries/trustedparty/onboard/",
+        {
+            "country": "XC",
+            "certificate_type": "UPLOAD",
+            "certificate": cert.cert_pem.decode(),
+            "signature": pki.sign(cert.der),
+        },
+    )
+    assert response.status_code == 302, response.content
+    party = TrustedParty.objects.get(thumbprint=thumbprint(cert.der))
+    forged = client.post(
+        "/admin/countries/trustedparty/onboard/",
+        {
+            "country": "XC",
+            "certificate_type": "UPLOAD",
+            "certificate": xa.dsc().cert_pem.decode(),
+            "signature": pki.sign(cert.der),
+        },
+    )
+    assert b"Refused" in forged.content
+    client.post(f"/admin/countries/trustedparty/{party.pk}/status/SUSPENDED/", {"reason": "rotation"})
+    party.refresh_from_db()
+    assert party.status == Status.SUSPENDED
+    assert client.get("/admin/trustlist/signercertificate/upload/").status_code == 404
+    assert client.get("/admin/countries/membership/").status_code == 200
+
+
+def test_country_admin_cannot_onboard_or_manage_members(client, people):
+    as_(client, people["alice"])
+    assert client.get("/admin/countries/trustedparty/onboard/").status_code == 404
+    assert client.get("/admin/countries/membership/").status_code == 403
+
+
+def test_dashboard_is_scoped(client, people, dscs, xa):
+    import datetime as dt
+
+    from tests.factory import NOW
+
+    soon = xa.dsc(not_after=NOW + dt.timedelta(days=70))  # 2026-08-10: the third bar
+    assert upload(client, xa, xa.cms_b64(soon.der)).status_code == 201
+    page = as_(client, people["alice"]).get("/admin/")
+    board = page.context["dashboard"]
+    assert [(row["country"], row["active"]) for row in board["countries"]] == [("XA", 2)]
+    assert [bar["count"] for bar in board["chart"]["bars"]][:4] == [0, 0, 1, 0]
+    assert board["chart"]["bars"][2]["label"] == "Aug"
+    assert b"expiry-chart" in page.content
+    page = as_(client, people["otto"]).get("/admin/")
+    assert [row["country"] for row in page.context["dashboard"]["countries"]] == ["XA", "XB"]
+
+
+def test_admin_requires_a_one_time_password(client, people):
+    client.force_login(people["alice"])  # password only, no OTP device verified
+    assert client.get("/admin/").status_code == 302
+    assert "otp_token" in client.get("/admin/login/").content.decode()
+
+
+def test_bulk_delete_is_disabled(client, people, dscs):
+    page = as_(client, people["otto"]).get("/admin/trustlist/signercertificate/")
+    assert "delete_selected" not in page.content.decode()
