@@ -34,7 +34,7 @@ lint:
 
 # Tests marked `postgres` need PostgreSQL and real worker processes; they run in test-postgres.
 test-sqlite: venv
-	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not postgres"
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not postgres and not e2e"
 
 test-postgres: venv
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider

@@ -7,7 +7,22 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django_otp.admin import OTPAdminSite
+from django_otp import devices_for_user
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+
+
+class GatewayLoginForm(OTPAdminAuthenticationForm):
+    """Username, password and one-time password on one page. django-otp asks which device to
+    check so that one token never counts as a failure against every device; a person with a
+    single device (the usual case) need not choose it."""
+
+    def _chosen_device(self, user: Any) -> Any:
+        chosen = super()._chosen_device(user)
+        if chosen is None:
+            devices = list(devices_for_user(user, confirmed=True, for_verify=True))
+            if len(devices) == 1:
+                return devices[0]
+        return chosen
 
 
 class GatewayAdminSite(OTPAdminSite):
@@ -15,6 +30,7 @@ class GatewayAdminSite(OTPAdminSite):
     site_title = "Trust gateway"
     index_title = "Dashboard"
     index_template = "admin/gateway_index.html"
+    login_form = GatewayLoginForm
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -218,3 +218,24 @@ def test_demo_seed_creates_a_working_pki(tmp_path, settings):
     call_command("demo_seed", "--dir", str(demo))  # idempotent
     assert TrustedParty.objects.count() == 9
     assert "curl" in (demo / "README.txt").read_text()
+
+
+@pytest.mark.django_db
+def test_people_commands(django_user_model, tmp_path):
+    from django.contrib.auth.models import Group
+
+    from countries.models import Membership
+
+    user = django_user_model.objects.create_user("zed", password="x")
+    call_command("grant_membership", "zed", "--country", "xa", "--role", "VIEWER")
+    call_command("grant_membership", "zed", "--country", "XA", "--role", "ADMIN")
+    call_command("grant_membership", "zed", "--operator", "--auditor")
+    user.refresh_from_db()
+    assert user.is_staff
+    assert list(Membership.objects.values_list("country", "role")) == [("XA", "ADMIN")]
+    assert set(Group.objects.filter(user=user).values_list("name", flat=True)) == {"Operators", "Auditors"}
+    with pytest.raises(CommandError, match="unknown country"):
+        call_command("grant_membership", "zed", "--country", "QQ")
+    call_command("add_otp_device", "zed", "--png", str(tmp_path / "qr.png"))
+    assert (tmp_path / "qr.png").read_bytes().startswith(b"\x89PNG")
+    assert user.totpdevice_set.get().confirmed
