@@ -1,0 +1,229 @@
+"""The verifier's sync against a simulated server: what it accepts, and every attack it refuses
+(rollback, freeze, equivocation, mix-and-match, oversize, wrong or unannounced key)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import http.server
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from gateway.pki import issuance
+from gateway.pki.signer import FileSigner
+from tests.factory import NOW, Pki
+from tests.helpers import revoke, upload
+from tests.publishing import anchors, install_publisher, publish_root
+from trustlist.publication.service import publish
+from verifier.publication import VerificationError
+from verifier.sync import Response, SyncState, http_fetch, sync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+BASE = "https://mirror.example/publication/"
+
+
+class Server:
+    """Serves a publish folder, with overrides an attacker (or a broken CDN) would make."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.override: dict[str, bytes] = {}
+        self.requests: list[str] = []
+
+    def __call__(self, url, headers, cap, progress):
+        path = url.removeprefix(BASE)
+        self.requests.append(path)
+        try:
+            body = self.override.get(path) or (self.root / path).read_bytes()
+        except FileNotFoundError:
+            return Response(404, {}, b"")
+        etag = f'"{hashlib.sha256(body).hexdigest()}"'
+        if headers.get("If-None-Match") == etag:
+            return Response(304, {"ETag": etag}, b"")
+        if len(body) > cap:
+            raise VerificationError("OVERSIZE", f"{path}: more than {cap} bytes")
+        return Response(200, {"ETag": etag}, body)
+
+
+@pytest.fixture
+def world(client, pki, xa, frozen, tmp_path):
+    install_publisher(pki)
+    for _ in range(3):
+        assert upload(client, xa, xa.cms_b64(xa.dsc().der)).status_code == 201
+    return {"server": Server(publish_root()), "state": tmp_path / "state"}
+
+
+def _sync(pki, world, at=NOW):
+    return sync(BASE, world["state"], anchors(pki), at, fetch=world["server"])
+
+
+def test_first_sync_is_full_then_conditional(pki, world):
+    first = _sync(pki, world)
+    assert first.mode == "full"
+    held = SyncState.load(world["state"])
+    assert len([e for e in held.trusted.values() if e["type"] == "DSC"]) == 3
+    assert held.checkpoint is not None
+    again = _sync(pki, world)
+    assert (again.mode, again.changed) == ("unchanged", False)
+    assert again.downloaded_bytes == 0  # 304
+
+
+def test_catch_up_by_deltas_matches_the_full_list(client, pki, xa, world):
+    _sync(pki, world)
+    dscs = [xa.dsc() for _ in range(10)]
+    for dsc in dscs:
+        upload(client, xa, xa.cms_b64(dsc.der))
+    revoke(client, xa, xa.cms_b64(dscs[0].der))
+    result = _sync(pki, world)
+    assert result.mode == "delta"
+    full_state = world["state"].parent / "full"
+    assert sync(BASE, full_state, anchors(pki), NOW, fetch=world["server"]).mode == "full"
+    assert SyncState.load(world["state"]).trusted == SyncState.load(full_state).trusted
+    assert SyncState.load(world["state"]).revoked == SyncState.load(full_state).revoked
+
+
+def _refused(pki, world, reason, at=NOW):
+    before = (world["state"] / "state.json").read_bytes()
+    with pytest.raises(VerificationError) as info:
+        _sync(pki, world, at)
+    assert info.value.reason == reason
+    assert (world["state"] / "state.json").read_bytes() == before, "a refused sync must not change the state"
+
+
+def test_rollback_is_refused(client, pki, xa, world):
+    old_index = (publish_root() / "index.jws").read_bytes()
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    _sync(pki, world)
+    world["server"].override["index.jws"] = old_index
+    _refused(pki, world, "ROLLBACK")
+
+
+def test_freeze_is_refused(pki, world, settings):
+    _sync(pki, world)
+    later = NOW + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY + 60)
+    _refused(pki, world, "EXPIRED", at=later)  # the server keeps answering 304 with a stale index
+
+
+def test_equivocation_is_refused(pki, world):
+    _sync(pki, world)
+    held = SyncState.load(world["state"])
+    world["server"].override["index.jws"] = _resign(held.index, _current_signer(), tweak={"expiresAt": None})
+    _refused(pki, world, "EQUIVOCATION")
+
+
+def test_mix_and_match_is_refused(client, pki, xa, world):
+    first_trust_list = _current_artifact("trustList")
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    path = json.loads(_payload((publish_root() / "index.jws").read_bytes()))["trustList"]["path"]
+    world["server"].override[path] = first_trust_list  # yesterday's (validly signed) list
+    with pytest.raises(VerificationError) as info:
+        _sync(pki, world)
+    assert info.value.reason in {"LENGTH_MISMATCH", "HASH_MISMATCH"}
+    assert not (world["state"] / "state.json").exists()
+
+
+def test_wrong_key_is_refused(pki, world):
+    stranger = Pki.create()
+    key = issuance.new_key()
+    certificate = issuance.issue(issuance.name("Impostor publisher"), at=NOW, issuer=stranger.ta, key=key)
+    impostor = FileSigner(key, certificate.certificate, (certificate.der, stranger.ta.der))
+    world["server"].override["index.jws"] = _resign(
+        (publish_root() / "index.jws").read_bytes(), impostor, tweak={"sequence": 10_000}
+    )
+    with pytest.raises(VerificationError) as info:
+        _sync(pki, world)
+    assert info.value.reason == "UNTRUSTED_SIGNER"
+
+
+def test_unannounced_key_is_refused(pki, world):
+    _sync(pki, world)
+    # A key the trust anchor certified, but that no index ever announced (a stolen CSR, say).
+    key = issuance.new_key()
+    certificate = issuance.issue(issuance.name("Unannounced publisher"), at=NOW, issuer=pki.ta, key=key)
+    rogue = FileSigner(key, certificate.certificate, (certificate.der, pki.ta.der))
+    world["server"].override["index.jws"] = _resign(
+        (publish_root() / "index.jws").read_bytes(), rogue, tweak={"sequence": 10_000}
+    )
+    _refused(pki, world, "UNANNOUNCED_KEY")
+
+
+def test_oversize_bodies_are_refused_while_reading(tmp_path):
+    """The real HTTP client stops reading at the cap, whatever Content-Length claims."""
+    huge = b"x" * (2 * 1024 * 1024)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            if self.path == "/lying":
+                self.send_header("Content-Length", "10")  # claims little, then the connection closes
+            self.end_headers()
+            self.wfile.write(huge)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        with pytest.raises(VerificationError) as info:
+            http_fetch(url + "/big", {}, 1024 * 1024)
+        assert info.value.reason == "OVERSIZE"
+        small = http_fetch(url + "/lying", {}, 1024 * 1024)
+        assert len(small.body) <= 10
+    finally:
+        server.shutdown()
+
+
+def test_tampered_state_file_is_not_trusted(pki, world):
+    _sync(pki, world)
+    state_file = world["state"] / "state.json"
+    data = json.loads(state_file.read_text())
+    data["index"] = base64.b64encode(b"x" + base64.b64decode(data["index"])[1:]).decode()
+    state_file.write_text(json.dumps(data))
+    with pytest.raises(VerificationError):
+        _sync(pki, world)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _payload(compact: bytes) -> bytes:
+    part = compact.split(b".")[1]
+    return base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
+
+
+def _current_artifact(name: str) -> bytes:
+    path = json.loads(_payload((publish_root() / "index.jws").read_bytes()))[name]["path"]
+    return (publish_root() / path).read_bytes()
+
+
+def _current_signer():
+    from trustlist.publication import keys
+
+    return keys.current_signer()
+
+
+def _resign(compact: bytes, signer, *, tweak: dict) -> bytes:
+    payload = json.loads(_payload(compact))
+    for key, value in tweak.items():
+        if value is None:  # a different but valid-looking value
+            payload[key] = (NOW + dt.timedelta(hours=47)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            payload[key] = value
+    data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return signer.sign_jws(data, {"typ": "index+jws", "cty": "application/json"}).encode()
+
+
+def test_publish_folder_can_be_mirrored_as_is(pki, world, tmp_path):
+    mirror = tmp_path / "mirror"
+    shutil.copytree(publish_root(), mirror)
+    world["server"].root = mirror
+    assert _sync(pki, world).mode == "full"
+    assert publish(force=True) is not None

@@ -1,0 +1,238 @@
+"""Sync a verifier's trust state from a gateway (or any mirror of its publish folder).
+
+Implements the algorithm of docs/publication-format.md: conditional download of the index,
+verification against the pinned trust anchor, refusal of rollback, freeze, equivocation,
+unannounced keys and oversized bodies, deltas when they chain from the held sequence, full lists
+otherwise, and an atomic write of the new state. Nothing is stored unless everything verified.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from verifier.publication import (
+    INDEX_MAX_BYTES,
+    VerificationError,
+    VerifiedIndex,
+    check_entries,
+    verify_artifact,
+    verify_index,
+)
+
+STATE_FILE = "state.json"
+MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+# (url, request headers, byte cap, progress callback) -> Response; the cap must be enforced while reading.
+Fetch = Callable[[str, dict[str, str], int, Callable[[int, int | None], None] | None], Response]
+
+
+@dataclass
+class SyncState:
+    sequence: int = 0
+    index: bytes = b""
+    etag: str = ""
+    trusted: dict[str, dict[str, Any]] = field(default_factory=dict)  # by thumbprint
+    revoked: dict[str, dict[str, Any]] = field(default_factory=dict)  # by thumbprint
+    checkpoint: Any = None
+
+    @classmethod
+    def load(cls, folder: Path) -> SyncState:
+        try:
+            data = json.loads((folder / STATE_FILE).read_text())
+        except FileNotFoundError:
+            return cls()
+        return cls(
+            sequence=int(data["sequence"]),
+            index=base64.b64decode(data["index"]),
+            etag=data.get("etag", ""),
+            trusted={e["thumbprint"]: e for e in data["trusted"]},
+            revoked={e["thumbprint"]: e for e in data["revoked"]},
+            checkpoint=data.get("checkpoint"),
+        )
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        data = {
+            "sequence": self.sequence,
+            "index": base64.b64encode(self.index).decode("ascii"),
+            "etag": self.etag,
+            "trusted": sorted(self.trusted.values(), key=lambda e: e["thumbprint"]),
+            "revoked": sorted(self.revoked.values(), key=lambda e: e["thumbprint"]),
+            "checkpoint": self.checkpoint,
+        }
+        temporary = folder / f".{STATE_FILE}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, folder / STATE_FILE)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    sequence: int
+    changed: bool
+    downloaded_bytes: int
+    mode: str  # "unchanged", "delta" or "full"
+
+
+def sync(
+    base_url: str,
+    folder: Path,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    *,
+    fetch: Fetch | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> SyncResult:
+    """Bring the state in ``folder`` up to the gateway's current publication, or raise
+    :class:`VerificationError` and leave the stored state untouched."""
+    fetch = fetch or http_fetch
+    base = base_url.rstrip("/") + "/"
+    held = SyncState.load(folder)
+    previous = _held_index(held, anchors, now)
+    headers = {"If-None-Match": held.etag} if held.etag else {}
+    response = fetch(base + "index.jws", headers, INDEX_MAX_BYTES, None)
+    downloaded = len(response.body)
+    if response.status == 304 and previous is not None:
+        # Not modified: still refuse to keep trusting an index that has expired (freeze).
+        verify_index(held.index, anchors, now)
+        return SyncResult(held.sequence, False, downloaded, "unchanged")
+    if response.status != 200:
+        raise VerificationError("HTTP_ERROR", f"index: HTTP {response.status}")
+    index = verify_index(response.body, anchors, now, previous=previous)
+    if previous is not None and index.sequence == previous.sequence:
+        return SyncResult(held.sequence, False, downloaded, "unchanged")
+
+    state = SyncState(sequence=held.sequence, trusted=dict(held.trusted), revoked=dict(held.revoked))
+    chain = _delta_chain(index, held.sequence) if previous is not None else None
+    if chain is not None:
+        mode = "delta"
+        for descriptor in chain:
+            payload, size = _artifact(
+                fetch, base, descriptor, anchors, now, "delta", descriptor.sequence, index, progress
+            )
+            downloaded += size
+            if payload.get("previous") != state.sequence:
+                raise VerificationError("DELTA_CHAIN", f"delta {descriptor.sequence} does not follow {state.sequence}")
+            _apply(state, payload)
+            state.sequence = descriptor.sequence
+    else:
+        mode = "full"
+        trust, size = _artifact(
+            fetch, base, index.trust_list, anchors, now, "trust-list", index.sequence, index, progress
+        )
+        downloaded += size
+        revocations, size = _artifact(
+            fetch, base, index.revocation_list, anchors, now, "revocation-list", index.sequence, index, progress
+        )
+        downloaded += size
+        state.trusted = {e["thumbprint"]: e for e in trust["entries"]}
+        state.revoked = {e["thumbprint"]: e for e in revocations["entries"]}
+    state.sequence, state.index = index.sequence, index.raw
+    state.etag = response.headers.get("etag", response.headers.get("ETag", ""))
+    state.checkpoint = index.checkpoint
+    state.save(folder)
+    return SyncResult(index.sequence, True, downloaded, mode)
+
+
+def _held_index(held: SyncState, anchors: Sequence[x509.Certificate], now: dt.datetime) -> VerifiedIndex | None:
+    """The stored index, re-verified (the state file is not trusted either). It may have expired
+    since the last sync, so it is checked as of its own issue time: it only serves to refuse
+    rollback and to know which keys were announced."""
+    if not held.index:
+        return None
+    issued_at = dt.datetime.fromisoformat(json.loads(_payload(held.index))["issuedAt"])
+    return verify_index(held.index, anchors, min(issued_at, now))
+
+
+def _payload(compact: bytes) -> bytes:
+    part = compact.split(b".")[1]
+    return base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
+
+
+def _delta_chain(index: VerifiedIndex, held_sequence: int) -> list[Any] | None:
+    """The deltas after ``held_sequence``, if the index lists an unbroken chain from it."""
+    chain, position = [], held_sequence
+    for descriptor in index.deltas:
+        if descriptor.sequence <= held_sequence:
+            continue
+        if descriptor.previous != position:
+            return None
+        chain.append(descriptor)
+        position = descriptor.sequence
+    return chain if position == index.sequence and chain else None
+
+
+def _artifact(
+    fetch: Fetch,
+    base: str,
+    descriptor: Any,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    kind: str,
+    sequence: int,
+    index: VerifiedIndex,
+    progress: Callable[[int, int | None], None] | None,
+) -> tuple[dict[str, Any], int]:
+    if descriptor.length > MAX_ARTIFACT_BYTES:
+        raise VerificationError("OVERSIZE", f"{descriptor.path}: {descriptor.length} bytes announced")
+    response = fetch(base + descriptor.path, {}, descriptor.length, progress)
+    if response.status != 200:
+        raise VerificationError("HTTP_ERROR", f"{descriptor.path}: HTTP {response.status}")
+    payload = verify_artifact(
+        response.body, descriptor, anchors, now, kind=kind, sequence=sequence, allowed_kids=index.announced_kids
+    )
+    check_entries(payload)
+    return payload, len(response.body)
+
+
+def _apply(state: SyncState, delta: dict[str, Any]) -> None:
+    for entry in delta["upsert"]:
+        state.trusted[entry["thumbprint"]] = entry
+    for thumbprint in delta["remove"]:
+        state.trusted.pop(thumbprint, None)
+    for entry in delta["revoked"]:
+        state.revoked[entry["thumbprint"]] = entry
+
+
+def http_fetch(
+    url: str, headers: dict[str, str], cap: int, progress: Callable[[int, int | None], None] | None = None
+) -> Response:
+    """GET with a hard cap on the bytes read (a body over the cap is refused, not truncated)."""
+    request = urllib.request.Request(url, headers={**headers, "Accept-Encoding": "identity"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - the operator's configured URL
+            declared = reply.headers.get("Content-Length")
+            if declared and int(declared) > cap:
+                raise VerificationError("OVERSIZE", f"{url}: {declared} bytes, at most {cap} expected")
+            chunks, total = [], 0
+            while chunk := reply.read(1 << 16):
+                total += len(chunk)
+                if total > cap:
+                    raise VerificationError("OVERSIZE", f"{url}: more than {cap} bytes")
+                chunks.append(chunk)
+                if progress:
+                    progress(total, int(declared) if declared else None)
+            return Response(reply.status, dict(reply.headers.items()), b"".join(chunks))
+    except urllib.error.HTTPError as error:
+        return Response(error.code, dict(error.headers.items()), b"")
