@@ -93,17 +93,7 @@ def upload_signer_certificate(
         )
         return _store(checked, identity, options, at, actor, issuer_thumbprint=thumbprint(certificate_der(issuer)))
     except Rejected as exc:
-        record_rejection(
-            action=Action.UPLOAD,
-            at=at,
-            country=identity.country,
-            reason=exc.reason,
-            actor=actor,
-            authentication_thumbprint=identity.thumbprint,
-            uploader_thumbprint=thumbprint(checked.message.signer_der) if checked else "",
-            subject_thumbprint=checked.thumbprint if checked else "",
-            details={"detail": exc.detail, "group": options.group},
-        )
+        _audit_refusal(Action.UPLOAD, exc, identity, checked, at, actor, group=options.group)
         raise
 
 
@@ -143,17 +133,7 @@ def revoke_signer_certificate(
             )
             return row, changed
     except Rejected as exc:
-        record_rejection(
-            action=Action.REVOKE,
-            at=at,
-            country=identity.country,
-            reason=exc.reason,
-            actor=actor,
-            authentication_thumbprint=identity.thumbprint,
-            uploader_thumbprint=thumbprint(checked.message.signer_der) if checked else "",
-            subject_thumbprint=checked.thumbprint if checked else "",
-            details={"detail": exc.detail},
-        )
+        _audit_refusal(Action.REVOKE, exc, identity, checked, at, actor)
         raise
 
 
@@ -180,6 +160,28 @@ def revoke_by_person(*, row_id: int, reason: str, actor: str, at: dt.datetime) -
             details={"via": "admin"},
         )
         return row
+
+
+def _audit_refusal(
+    action: Action,
+    exc: Rejected,
+    identity: ClientIdentity,
+    checked: _Checked | None,
+    at: dt.datetime,
+    actor: str,
+    **details: str,
+) -> None:
+    record_rejection(
+        action=action,
+        at=at,
+        country=identity.country,
+        reason=exc.reason,
+        actor=actor,
+        authentication_thumbprint=identity.thumbprint,
+        uploader_thumbprint=thumbprint(checked.message.signer_der) if checked else "",
+        subject_thumbprint=checked.thumbprint if checked else "",
+        details={"detail": exc.detail, **details},
+    )
 
 
 def _parse(cms_der: bytes) -> _Checked:

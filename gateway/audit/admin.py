@@ -13,20 +13,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from gateway.audit.models import AuditEvent, Checkpoint, Finding, SignatureAuditRun
+from gateway.pki import leaf
 
-EXPORT_FIELDS = (
-    "leaf_index",
-    "at",
-    "action",
-    "outcome",
-    "reason",
-    "country",
-    "actor",
-    "authentication_thumbprint",
-    "uploader_thumbprint",
-    "subject_thumbprint",
-    "details",
-)
+EXPORT_FIELDS = leaf.FIELDS
 
 
 def _row(event: AuditEvent) -> dict[str, Any]:
