@@ -232,6 +232,12 @@ CELERY_BEAT_SCHEDULE = {
 GATEWAY_AUDIT_ORIGIN = env.str("GATEWAY_AUDIT_ORIGIN", default="trust-gateway.example/audit")
 GATEWAY_AUDIT_CHECKPOINT_INTERVAL = env.int("GATEWAY_AUDIT_CHECKPOINT_INTERVAL", default=60)  # seconds (MMD)
 GATEWAY_AUDIT_EXPIRY_WARNING_DAYS = env.int("GATEWAY_AUDIT_EXPIRY_WARNING_DAYS", default=30)
+# Signs the audit log's tree head when it grew: every event is under a signed checkpoint within
+# this bound (RFC 9162's maximum merge delay).
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "gateway.audit.tasks.make_checkpoint",
+    "schedule": GATEWAY_AUDIT_CHECKPOINT_INTERVAL,
+}
 CELERY_BEAT_SCHEDULE["signature-audit"] = {
     "task": "gateway.audit.tasks.run_signature_audit",
     "schedule": env.int("GATEWAY_SIGNATURE_AUDIT_INTERVAL", default=3600),

@@ -230,8 +230,15 @@ def test_consistent_rewrite_is_caught_by_the_checkpoint(signed_log):
             "UPDATE audit_auditevent SET reason = 'FORGED', leaf_bytes = %s, leaf_hash = %s WHERE leaf_index = 6",
             [forged, merkle.leaf_hash(forged)],
         )
-    message = _verify_fails()
-    assert "another root" in message or "first bad index: 0" in message
+    # The stored subtree hash over leaves 6..7 no longer matches, which pins the rewrite down.
+    assert _verify_fails().endswith("first bad index: 6")
+
+
+def test_altered_subtree_hash_is_found(signed_log):
+    """Proofs are served from stored subtree hashes: an altered one must not go unnoticed."""
+    with _as_intruder() as cursor:
+        cursor.execute("UPDATE audit_auditnode SET hash = %s WHERE level = 2 AND \"index\" = 1", [b"\x00" * 32])
+    assert _verify_fails().endswith("first bad index: 4")
 
 
 def test_restore_from_old_backup_is_found(signed_log, tmp_path):

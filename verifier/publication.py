@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -90,7 +91,8 @@ def verify_jws(
     signer_kid = hashlib.sha256(chain[0]).hexdigest()
     if header.get("kid") != signer_kid:
         raise VerificationError("KID_MISMATCH", "kid header is not the SHA-256 of the x5c certificate")
-    if not any(_issued_by(publisher, anchor) for anchor in anchors):
+    anchor_ders = tuple(anchor.public_bytes(Encoding.DER) for anchor in anchors)
+    if not _publisher_trusted(chain[0], anchor_ders):
         raise VerificationError("UNTRUSTED_SIGNER", "the publisher certificate is not issued by a pinned trust anchor")
     if not publisher.not_valid_before_utc <= now <= publisher.not_valid_after_utc:
         raise VerificationError("SIGNER_EXPIRED", "the publisher certificate is not valid at the verification time")
@@ -256,6 +258,13 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
         except VerificationError as exc:
             report.problems.append(f"did.json: {exc}")
     return report
+
+
+@functools.lru_cache(maxsize=64)
+def _publisher_trusted(publisher_der: bytes, anchor_ders: tuple[bytes, ...]) -> bool:
+    """Memoised on the exact bytes: every artifact and checkpoint carries the same certificate."""
+    publisher = x509.load_der_x509_certificate(publisher_der)
+    return any(_issued_by(publisher, x509.load_der_x509_certificate(anchor)) for anchor in anchor_ders)
 
 
 def _issued_by(certificate: x509.Certificate, anchor: x509.Certificate) -> bool:

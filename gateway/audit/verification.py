@@ -10,14 +10,16 @@ than a checkpoint (truncated, or restored from an old backup).
 from __future__ import annotations
 
 import base64
+import collections
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from django.db import connection
 
-from gateway.audit.models import AuditEvent, Checkpoint
+from gateway.audit.models import AuditEvent, AuditLogHead, Checkpoint
 from gateway.pki import leaf, merkle
 from verifier.publication import VerificationError, verify_jws
 
@@ -74,7 +76,8 @@ def stored_heads(anchors: Sequence[x509.Certificate], at: dt.datetime, report: L
 
 def verify_log(heads: Iterable[SignedHead], report: LogReport | None = None) -> LogReport:
     report = report or LogReport()
-    pending = sorted(heads, key=lambda h: h.size)
+    pending = collections.deque(sorted(heads, key=lambda h: h.size))
+    stored_nodes = _stored_nodes_in_completion_order()
     frontier: list[bytes] = []
     expected = 0
     last_good_size = 0
@@ -82,7 +85,7 @@ def verify_log(heads: Iterable[SignedHead], report: LogReport | None = None) -> 
     def check_heads_at(size: int) -> bool:
         nonlocal last_good_size
         while pending and pending[0].size == size:
-            head = pending.pop(0)
+            head = pending.popleft()
             report.checked_heads += 1
             if merkle.frontier_root(frontier) != head.root:
                 report.fail(
@@ -111,11 +114,18 @@ def verify_log(heads: Iterable[SignedHead], report: LogReport | None = None) -> 
         if leaf_hash != stored_hash:
             report.fail(index, f"leaf {index}: stored hash is not the hash of its bytes")
             break
-        frontier, _ = merkle.extend_frontier(frontier, expected, leaf_hash)
+        frontier, completed = merkle.extend_frontier(frontier, expected, leaf_hash)
+        if not _nodes_match(completed, stored_nodes, report):
+            break
         expected += 1
         if not check_heads_at(expected):
             break
     report.size = expected
+    if report.ok:
+        leftover = next(stored_nodes, None)
+        if leftover is not None:
+            report.fail(expected, f"a stored subtree hash (level {leftover[0]}, index {leftover[1]}) has no leaves")
+        _check_head(expected, frontier, report)
     if report.ok:
         for head in pending:
             report.fail(
@@ -124,3 +134,43 @@ def verify_log(heads: Iterable[SignedHead], report: LogReport | None = None) -> 
                 "(truncated, or restored from an older backup)",
             )
     return report
+
+
+def _stored_nodes_in_completion_order() -> Iterator[tuple[int, int, bytes]]:
+    """Stored subtree hashes in the order appends complete them: by the leaf that completes
+    them, ((index + 1) << level) - 1, then by level."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT level, "index", hash FROM audit_auditnode ORDER BY (("index" + 1) << CAST(level AS INTEGER)), level'
+        )
+        while rows := cursor.fetchmany(5000):
+            for level, index, value in rows:
+                yield level, index, bytes(value)
+
+
+def _nodes_match(
+    completed: list[tuple[int, int, bytes]], stored: Iterator[tuple[int, int, bytes]], report: LogReport
+) -> bool:
+    """The subtree hashes proofs are served from must be the ones the leaves give."""
+    for level, index, value in completed:
+        found = next(stored, None)
+        start = index << level
+        if found is None or found[:2] != (level, index):
+            report.fail(start, f"stored subtree hash for leaves {start}..{start + (1 << level) - 1} is missing")
+            return False
+        if found[2] != value:
+            report.fail(
+                start,
+                f"stored subtree hash for leaves {start}..{start + (1 << level) - 1} was altered "
+                "(proofs built from it would fail)",
+            )
+            return False
+    return True
+
+
+def _check_head(size: int, frontier: list[bytes], report: LogReport) -> None:
+    head = AuditLogHead.objects.filter(pk=1).first()
+    if head is None:
+        return
+    if head.size != size or merkle.unpack_frontier(bytes(head.frontier)) != frontier:
+        report.fail(min(head.size, size), f"the log head (size {head.size}) does not match the {size} verified leaves")
