@@ -225,3 +225,19 @@ def test_admin_requires_a_one_time_password(client, people):
 def test_bulk_delete_is_disabled(client, people, dscs):
     page = as_(client, people["otto"]).get("/admin/trustlist/signercertificate/")
     assert "delete_selected" not in page.content.decode()
+
+
+def test_repeated_failed_logins_lock_the_account(client, people, settings):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    alice = people["alice"]
+    alice.set_password("right password")
+    alice.save()
+    device = TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/admin/login/", {"username": "alice", "password": "wrong", "otp_token": "000000"})
+    token = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+    locked = client.post("/admin/login/", {"username": "alice", "password": "right password", "otp_token": token})
+    assert locked.status_code == 429
+    assert client.get("/admin/").status_code == 302  # not logged in
