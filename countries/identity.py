@@ -17,6 +17,7 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import hmac
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -60,6 +61,10 @@ class _Presented:
     thumbprint: str | None
     dn: str | None
     countries: tuple[str, ...] | None
+    # Known only when the proxy forwards the whole certificate (nginx's optional_no_ca mode
+    # proves key possession but checks no dates: we do).
+    not_before: dt.datetime | None = None
+    not_after: dt.datetime | None = None
 
 
 def authenticate(request: HttpRequest, *, at: dt.datetime, roles: Iterable[str] = ()) -> ClientIdentity:
@@ -110,6 +115,17 @@ def authenticate(request: HttpRequest, *, at: dt.datetime, roles: Iterable[str] 
             thumb=presented.thumbprint,
             details="Certificate is federated. Only certificates onboarded on this Gateway are allowed to authenticate",
         )
+    if presented.not_after is not None and not presented.not_before <= at <= presented.not_after:
+        _refuse(
+            401,
+            "0x402",
+            "Client is not authorized to access the service",
+            "CLIENT_CERT_EXPIRED",
+            at=at,
+            country=country,
+            thumb=presented.thumbprint,
+            details="client certificate is not valid now",
+        )
     if party.status != Status.ACTIVE:
         _refuse(
             401,
@@ -138,16 +154,29 @@ def authenticate(request: HttpRequest, *, at: dt.datetime, roles: Iterable[str] 
 
 
 def from_trusted_proxy(request: HttpRequest) -> bool:
+    """Did this request come through the TLS terminator? Its address must be a configured proxy
+    ("unix" stands for gunicorn's unix socket, whose REMOTE_ADDR is empty) and, when
+    GATEWAY_PROXY_SECRET is set, it must carry the secret the proxy adds, so that a request that
+    reaches the application any other way cannot claim an identity."""
+    secret = settings.GATEWAY_PROXY_SECRET
+    if secret and not hmac.compare_digest(request.headers.get(settings.GATEWAY_HEADER_PROXY_SECRET, ""), secret):
+        return False
+    remote = request.META.get("REMOTE_ADDR", "")
+    entries = tuple(settings.GATEWAY_TRUSTED_PROXIES)
+    if remote == "":
+        return "unix" in entries
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(remote)
     except ValueError:
         return False
-    return any(address in network for network in _proxy_networks(tuple(settings.GATEWAY_TRUSTED_PROXIES)))
+    return any(address in network for network in _proxy_networks(entries))
 
 
 @functools.lru_cache(maxsize=8)
 def _proxy_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
+    return tuple(
+        ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip() and entry != "unix"
+    )
 
 
 def _header(request: HttpRequest, name: str) -> str | None:
@@ -177,7 +206,13 @@ def _from_certificate(header: str) -> _Presented:
     except ValueError:
         return _Presented(None, None, None)
     countries = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME))
-    return _Presented(thumbprint(certificate_der(cert)), cert.subject.rfc4514_string(), countries)
+    return _Presented(
+        thumbprint(certificate_der(cert)),
+        cert.subject.rfc4514_string(),
+        countries,
+        cert.not_valid_before_utc,
+        cert.not_valid_after_utc,
+    )
 
 
 def normalise_thumbprint(value: str | None) -> str | None:

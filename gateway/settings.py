@@ -162,6 +162,9 @@ GATEWAY_TRUSTED_PROXIES = env.list("GATEWAY_TRUSTED_PROXIES", default=[])
 GATEWAY_HEADER_CLIENT_SHA256 = env.str("GATEWAY_HEADER_CLIENT_SHA256", default="X-SSL-Client-SHA256")
 GATEWAY_HEADER_CLIENT_DN = env.str("GATEWAY_HEADER_CLIENT_DN", default="X-SSL-Client-DN")
 GATEWAY_HEADER_CLIENT_CERT = env.str("GATEWAY_HEADER_CLIENT_CERT", default="X-SSL-Client-Cert")
+# A secret the TLS terminator adds to every request; when set, identity headers without it are ignored.
+GATEWAY_PROXY_SECRET = env.str("GATEWAY_PROXY_SECRET", default="")
+GATEWAY_HEADER_PROXY_SECRET = env.str("GATEWAY_HEADER_PROXY_SECRET", default="X-Gateway-Proxy-Secret")
 
 # --- DSC policy (each relaxable; docs/policy.md) ------------------------------------------
 GATEWAY_POLICY_CHECK_SERIAL = env.bool("GATEWAY_POLICY_CHECK_SERIAL", default=True)

@@ -176,3 +176,24 @@ def test_dn_countries_parses_rdns_only():
 def test_authenticate_is_usable_without_drf(xa):
     request = RequestFactory().get("/", **xa.headers())
     assert authenticate(request, at=NOW).country == "XA"
+
+
+def test_proxy_secret_is_required_when_configured(client, xa, settings):
+    settings.GATEWAY_PROXY_SECRET = "s3cret-from-nginx"
+    assert_problem(_get(client, **xa.headers()), 401, "0x400")
+    assert _get(client, HTTP_X_GATEWAY_PROXY_SECRET="s3cret-from-nginx", **xa.headers()).status_code == 200
+    assert_problem(_get(client, HTTP_X_GATEWAY_PROXY_SECRET="guess", **xa.headers()), 401, "0x400")
+
+
+def test_unix_socket_proxy(client, xa, settings):
+    settings.GATEWAY_TRUSTED_PROXIES = ["unix"]
+    assert _get(client, REMOTE_ADDR="", **xa.headers()).status_code == 200
+    assert_problem(_get(client, **xa.headers()), 401, "0x400")  # 127.0.0.1 is no longer a proxy
+
+
+def test_expired_client_certificate_is_refused(client, pki, xa, frozen):
+    import datetime as dt
+
+    frozen.shift(dt.timedelta(days=400))  # the TLS certificate was issued for 365 days
+    pem = quote(xa.auth.cert_pem.decode(), safe="")
+    assert_problem(_get(client, HTTP_X_SSL_CLIENT_CERT=pem), 401, "0x402", "CLIENT_CERT_EXPIRED")
