@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO := var/demo
 
-.PHONY: venv run test test-sqlite test-postgres lint check services
+.PHONY: venv run test test-sqlite test-postgres lint check services stack-up stack-down
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	scripts/ensure-python-venv $(VENV)
@@ -38,3 +38,11 @@ test-sqlite: venv
 
 test-postgres: venv
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider
+
+# Production-like: nginx (mutual TLS) -> gunicorn (unix socket) -> Django, Celery worker and beat,
+# PostgreSQL, Redis. State in var/stack; `source var/stack/env` before manage.py commands.
+stack-up: venv
+	$(PY) scripts/stack.py up
+
+stack-down:
+	$(PY) scripts/stack.py down
