@@ -250,7 +250,7 @@ def background_cpu_percent(seconds: float = 1.0) -> float:
     time.sleep(seconds)
     after = machine_cpu_seconds()
     total = after[1] - before[1]
-    return (after[0] - before[0]) / total if total else 0.0
+    return max(after[0] - before[0], 0.0) / total if total else 0.0
 
 
 def machine_description() -> str:

@@ -128,6 +128,7 @@ def main() -> None:
 
     rows = []
     cpu_rows = []
+    cpu_runs: list[Run] = []
     breakdown = Breakdown()
     for level in levels:
         worker_warmup, batch = batches[level]
@@ -141,6 +142,7 @@ def main() -> None:
         wall = max(run.end for run in runs) - min(run.start for run in runs)
         latencies = [latency for run in runs for latency in run.latencies]
         rows.append(_row(args.db, level, args.n, wall, summarize(latencies)))
+        cpu_runs.append(runs[0])
         cpu_rows.append(_cpu_row(level, args.n, wall, runs, machine_busy))
 
     stored = SignerCertificate.objects.count()
@@ -180,6 +182,15 @@ def main() -> None:
             cpu_rows,
         )
     )
+    if 1 in levels:
+        sequential = cpu_runs[levels.index(1)]
+        tenth = max(len(sequential.latencies) // 10, 1)
+        early, late = summarize(sequential.latencies[:tenth]), summarize(sequential.latencies[-tenth:])
+        print()
+        print(
+            f"Drift, 1 process: p50 {early.p50_ms:.2f} ms over the first {tenth} timed uploads, "
+            f"{late.p50_ms:.2f} ms over the last {tenth}."
+        )
     if args.breakdown:
         print()
         print(f"Where an upload's time goes (wall clock per upload, {args.n} uploads, instrumented run):")
