@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from countries import trust_anchor
@@ -149,16 +149,9 @@ def classic(
         else:
             # DGCG PR #173: a revoked DSC appears only in deltas, with rawData and signature null.
             signers = signers.filter(created_at__gte=since) | signers.filter(revoked_at__gte=since)
-        keyed.extend(_signer_entry(row) for row in _only_wire_fields(signers))
+        wire_fields = ("kid", "created_at", "country", "thumbprint", "signature", "raw_data", "revoked_at")
+        keyed.extend(_signer_entry(row) for row in signers.only(*wire_fields).iterator(chunk_size=2000))
     return Rendered(tuple(entry for _, entry in sorted(keyed, key=lambda item: item[0])))
-
-
-def _only_wire_fields(rows: Iterable[SignerCertificate]) -> Iterable[SignerCertificate]:
-    if hasattr(rows, "only"):
-        rows = rows.only(  # type: ignore[union-attr]
-            "kid", "created_at", "country", "thumbprint", "signature", "raw_data", "revoked_at"
-        ).iterator(chunk_size=2000)
-    return rows
 
 
 # --- TNG /trustList/certificate ----------------------------------------------------------------

@@ -3,8 +3,9 @@
 Parsing uses asn1crypto; every signature and digest is checked with ``cryptography``.
 The structural rules are dgc-lib's ``SignedMessageParser`` (exactly one certificate, exactly
 one SignerInfo, eContentType id-data), tightened where DGCG was lax: signed attributes are
-mandatory (RFC 5652 §5.3 requires them whenever eContentType is not id-data... and DGCG
-clients always send them), and the messageDigest and contentType attributes are verified.
+mandatory (every DGCG client sends them; without them the signature covers the content alone
+and no contentType binds it), and their messageDigest and contentType (RFC 5652 §5.3, §11)
+are verified, as are RSASSA-PSS parameters (RFC 4055 §3.1).
 
 BER policy: the CMS wrapper may use BER (OpenSSL and BouncyCastle both accept indefinite
 lengths); certificates inside must be exact DER (see :func:`certs.load_der_certificate`).
