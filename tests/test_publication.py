@@ -294,3 +294,34 @@ def test_jws_header_carries_the_chain(pki, xa, publisher):
     header, _, kid = verify_jws((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW)
     assert base64.b64decode(header["x5c"][1]) == pki.ta.der
     assert header["kid"] == kid
+
+
+def test_audit_events_committed_during_a_publication_do_not_break_it(pki, xa, publisher, monkeypatch):
+    """Regression: the audit head was locked inside the publication's repeatable-read snapshot,
+    so any audit event committed meanwhile made PostgreSQL abort the publication."""
+    import threading
+
+    from django.db import connection
+
+    from gateway.audit.models import Action, Outcome
+    from gateway.audit.services import record_event
+    from trustlist.publication import service
+
+    original = service._write_sequence
+
+    def write_while_someone_uploads(*args, **kwargs):
+        def audited_elsewhere():
+            try:
+                record_event(action=Action.UPLOAD, outcome=Outcome.REJECTED, at=NOW, reason="CONCURRENT")
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=audited_elsewhere)
+        thread.start()
+        thread.join()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_write_sequence", write_while_someone_uploads)
+    publication = publish(force=True)
+    assert publication is not None
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []

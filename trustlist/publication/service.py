@@ -81,10 +81,15 @@ def publish(*, at: dt.datetime | None = None, force: bool = False) -> Publicatio
                 revoked_count=0,
             )
         _refuse_if_not_forward(reserved.id)
+        # Three steps, so that no lock or snapshot is held while signing and writing megabytes:
+        # a read-only snapshot, the sequence's files outside any transaction, then one short
+        # transaction for the checkpoint, the index and the bookkeeping.
         with transaction.atomic():
             _repeatable_read()
             state = snapshot.take(since_change=since)
-            publication = _write(signer, state, reserved, at)
+        written = _write_sequence(signer, state, reserved, at)
+        with transaction.atomic():
+            publication = _finish(signer, state, reserved, written, at)
             Change.objects.filter(id__lte=state.high_water, published_at__isnull=True).update(published_at=at)
             record_event(
                 action=Action.PUBLISH,
@@ -108,10 +113,11 @@ def publish(*, at: dt.datetime | None = None, force: bool = False) -> Publicatio
         return publication
 
 
-def _write(signer: FileSigner, state: snapshot.Snapshot, reserved: Publication, at: dt.datetime) -> Publication:
-    sequence = reserved.id
-    expires_at = at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY)
-    root = publish_dir()
+def _write_sequence(
+    signer: FileSigner, state: snapshot.Snapshot, reserved: Publication, at: dt.datetime
+) -> tuple[artifacts.Artifact, artifacts.Artifact, artifacts.Artifact]:
+    """The sequence's own files (and the DID document); nothing refers to them until the index."""
+    sequence, root = reserved.id, publish_dir()
     trust = artifacts.trust_list(signer, state, sequence=sequence, issued_at=at)
     revocations = artifacts.revocation_list(signer, state, sequence=sequence, issued_at=at)
     delta = artifacts.delta(signer, state, sequence=sequence, previous=reserved.previous, issued_at=at)
@@ -122,7 +128,19 @@ def _write(signer: FileSigner, state: snapshot.Snapshot, reserved: Publication, 
             signer, state, did=settings.GATEWAY_DID_ID, issued_at=at, virtual=settings.GATEWAY_VIRTUAL_COUNTRY_ALPHA3
         )
         files.write_atomically(root, did.path, did.data, with_gzip=True)
+    return trust, revocations, delta
 
+
+def _finish(
+    signer: FileSigner,
+    state: snapshot.Snapshot,
+    reserved: Publication,
+    written: tuple[artifacts.Artifact, artifacts.Artifact, artifacts.Artifact],
+    at: dt.datetime,
+) -> Publication:
+    trust, revocations, delta = written
+    sequence, root = reserved.id, publish_dir()
+    expires_at = at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY)
     reserved.issued_at, reserved.expires_at = at, expires_at
     reserved.change_high_water = state.high_water
     reserved.trust_list_sha256, reserved.trust_list_length = trust.sha256, len(trust.data)
