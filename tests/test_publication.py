@@ -243,7 +243,11 @@ def test_served_artifacts_verify_with_etag_304_and_gzip(client, pki, xa, publish
 def test_did_document_entries(client, pki, xa, publisher):
     dsc = xa.dsc()
     upload(client, xa, xa.cms_b64(dsc.der))
-    document = json.loads((publish_root() / "did.json").read_bytes())
+    raw = (publish_root() / "did.json").read_bytes()
+    document = json.loads(raw)
+    from trustlist.publication.artifacts import canonical_json
+
+    assert raw == canonical_json(document), "did.json is exactly the canonical JSON of the signed document"
     (method,) = document["verificationMethod"]
     assert method["controller"].endswith(":xxa")
     jwk = method["publicKeyJwk"]
