@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from countries.identity import ClientIdentity
-from countries.models import CertificateType
-from countries.services import verified_parties
+from countries.models import CertificateType, TrustedParty
+from countries.services import verified_parties, verified_parties_by_type
 from countries.trust_anchor import certificate_of
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event, record_rejection
@@ -67,14 +68,15 @@ def upload_signer_certificate(
     checked: _Checked | None = None
     try:
         checked = _parse(cms_der)
-        _check_uploader(checked, identity)
+        issuer_type = CertificateType.DECA if options.group == Group.DESC else CertificateType.CSCA
+        parties = verified_parties_by_type(
+            country=identity.country, certificate_types=[CertificateType.UPLOAD, issuer_type]
+        )
+        _check_uploader(checked, identity, parties[CertificateType.UPLOAD])
         if options.group == Group.DSC:
             _check_country(checked, identity)
         _check_options(options)
-        issuers = verified_parties(
-            country=identity.country,
-            certificate_type=CertificateType.DECA if options.group == Group.DESC else CertificateType.CSCA,
-        )
+        issuers = parties[issuer_type]
         issuer_certs = [certificate_of(party) for party in issuers]
         policy = configured_policy()
         issuer = find_issuing_csca(
@@ -105,7 +107,9 @@ def revoke_signer_certificate(
     checked: _Checked | None = None
     try:
         checked = _parse(cms_der)
-        _check_uploader(checked, identity)
+        _check_uploader(
+            checked, identity, verified_parties(country=identity.country, certificate_type=CertificateType.UPLOAD)
+        )
         _check_country(checked, identity)
         with transaction.atomic():
             row = (
@@ -195,9 +199,8 @@ def _parse(cms_der: bytes) -> _Checked:
     return _Checked(message, certificate, message.payload, thumbprint(message.payload))
 
 
-def _check_uploader(checked: _Checked, identity: ClientIdentity) -> None:
+def _check_uploader(checked: _Checked, identity: ClientIdentity, uploads: list[TrustedParty]) -> None:
     signer_thumbprint = thumbprint(checked.message.signer_der)
-    uploads = verified_parties(country=identity.country, certificate_type=CertificateType.UPLOAD)
     if not any(party.thumbprint == signer_thumbprint for party in uploads):
         raise Rejected(
             Reason.UPLOAD_CERT_UNKNOWN,
@@ -221,19 +224,19 @@ def _check_options(options: UploadOptions) -> None:
 
 
 def _check_not_present(checked: _Checked, options: UploadOptions) -> None:
-    existing = SignerCertificate.objects.filter(thumbprint=checked.thumbprint).first()
-    if existing is not None:
-        if existing.revoked_at is not None:
-            raise Rejected(Reason.ALREADY_REVOKED, "Uploaded certificate was revoked and cannot be uploaded again")
-        raise Rejected(Reason.ALREADY_EXISTS, "Uploaded certificate already exists")
-    # Another certificate with this kid; the same certificate is a duplicate (checked above, but a
-    # concurrent upload may have committed it since), never a collision.
-    if SignerCertificate.objects.filter(kid=kid(checked.der)).exclude(thumbprint=checked.thumbprint).exists() or (
-        options.custom_kid
-        and SignerCertificate.objects.filter(custom_kid=options.custom_kid)
-        .exclude(thumbprint=checked.thumbprint)
-        .exists()
-    ):
+    """DGCG checks 4 and 5 in one query: the same certificate (duplicate, or revoked), or another
+    one with the same kid or custom kid (collision). The database's unique indexes stay the guard
+    against concurrent uploads."""
+    clash = Q(thumbprint=checked.thumbprint) | Q(kid=kid(checked.der))
+    if options.custom_kid:
+        clash |= Q(custom_kid=options.custom_kid)
+    rows = list(SignerCertificate.objects.filter(clash).values_list("thumbprint", "revoked_at")[:3])
+    for row_thumbprint, revoked_at in rows:
+        if row_thumbprint == checked.thumbprint:
+            if revoked_at is not None:
+                raise Rejected(Reason.ALREADY_REVOKED, "Uploaded certificate was revoked and cannot be uploaded again")
+            raise Rejected(Reason.ALREADY_EXISTS, "Uploaded certificate already exists")
+    if rows:
         raise Rejected(Reason.KID_EXISTS, "A certificate with KID of uploaded certificate already exists")
 
 
