@@ -9,11 +9,13 @@ Nothing goes over the network: requests are WSGI environ dicts handed to
 from __future__ import annotations
 
 import argparse
+import atexit
 import collections
 import io
 import logging
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,6 +83,9 @@ def setup_django(db: str, trust_anchor_pem: bytes) -> Environment:
     local-memory cache).
     """
     workdir = Path(tempfile.mkdtemp(prefix=f"gateway-bench-{db}-"))
+    if not os.environ.get("BENCH_KEEP"):  # BENCH_KEEP=1 keeps the SQLite file and trust anchor
+        creator = os.getpid()
+        atexit.register(lambda: os.getpid() == creator and shutil.rmtree(workdir, ignore_errors=True))
     ta_file = workdir / "trust-anchor.pem"
     (workdir / "static").mkdir()  # STATIC_ROOT (under GATEWAY_VAR_DIR): keeps WhiteNoise quiet
     ta_file.write_bytes(trust_anchor_pem)
