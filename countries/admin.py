@@ -41,6 +41,11 @@ class CountryScopedAdmin(admin.ModelAdmin):
     def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> HttpResponse:
         raise Http404("no such object")
 
+    def render_form(self, request: HttpRequest, **context: Any) -> TemplateResponse:
+        """The admin's one form page (uploads, onboarding, revocation and status confirmations)."""
+        context = {**self.admin_site.each_context(request), "opts": self.opts, **context}
+        return TemplateResponse(request, "admin/gateway_form.html", context)
+
     def scoped_object(self, request: HttpRequest, object_id: str) -> Any:
         obj = self.get_object(request, object_id)
         if obj is None:
@@ -119,13 +124,7 @@ class TrustedPartyAdmin(CountryScopedAdmin):
             else:
                 self.message_user(request, f"Onboarded {party}", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:countries_trustedparty_change", args=[party.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Onboard a certificate",
-            "form": form,
-            "opts": self.opts,
-        }
-        return TemplateResponse(request, "admin/gateway_form.html", context)
+        return self.render_form(request, title="Onboard a certificate", form=form)
 
     def status_view(self, request: HttpRequest, object_id: str, target: str) -> HttpResponse:
         party = self.scoped_object(request, object_id)
@@ -145,14 +144,9 @@ class TrustedPartyAdmin(CountryScopedAdmin):
             except Rejected as exc:
                 self.message_user(request, f"Refused ({exc.reason}): {exc.detail}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:countries_trustedparty_change", args=[party.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "form": form,
-            "opts": self.opts,
-            "title": f"{target.title()}: {party}",
-            "confirm": f"Set {party} to {target}?",
-        }
-        return TemplateResponse(request, "admin/gateway_form.html", context)
+        return self.render_form(
+            request, form=form, title=f"{target.title()}: {party}", confirm=f"Set {party} to {target}?"
+        )
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None

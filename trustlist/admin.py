@@ -9,7 +9,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
@@ -126,14 +125,7 @@ class SignerCertificateAdmin(CountryScopedAdmin):
             else:
                 self.message_user(request, f"Uploaded DSC {row.kid}", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:trustlist_signercertificate_change", args=[row.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Upload a DSC",
-            "form": form,
-            "opts": self.opts,
-            "submit": "Upload",
-        }
-        return TemplateResponse(request, "admin/gateway_form.html", context)
+        return self.render_form(request, title="Upload a DSC", form=form, submit="Upload")
 
     def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         row = self.scoped_object(request, object_id)
@@ -146,15 +138,13 @@ class SignerCertificateAdmin(CountryScopedAdmin):
             )
             self.message_user(request, f"Revoked DSC {row.kid}", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:trustlist_signercertificate_change", args=[row.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "form": form,
-            "opts": self.opts,
-            "title": f"Revoke DSC {row.kid} of {row.country}",
-            "submit": "Revoke",
-            "confirm": f"Revoke DSC {row.kid} ({row.thumbprint})? This cannot be undone.",
-        }
-        return TemplateResponse(request, "admin/gateway_form.html", context)
+        return self.render_form(
+            request,
+            form=form,
+            title=f"Revoke DSC {row.kid} of {row.country}",
+            submit="Revoke",
+            confirm=f"Revoke DSC {row.kid} ({row.thumbprint})? This cannot be undone.",
+        )
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
