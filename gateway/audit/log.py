@@ -21,8 +21,9 @@ def append(fields: dict[str, Any]) -> AuditEvent:
 
     The head row is locked until the transaction ends, so indexes are handed out in commit
     order without gaps: a transaction that rolls back takes its index and its nodes with it.
+    No savepoint: if the append fails, the change it records must not commit either.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         head, _ = AuditLogHead.objects.select_for_update().get_or_create(pk=HEAD_ID)
         index = head.size
         leaf_bytes = leaf.encode({**fields, "leaf_index": index})
