@@ -186,11 +186,12 @@ def ber_certificate(cert_der: bytes) -> bytes:
 def signer_normalised_by_asn1crypto(label: str = "padded") -> Issued:
     """A self-signed upload certificate whose BER variant (``with_ber_validity_length``) has a content length
     ending in 0x80, so that asn1crypto silently re-encodes that variant to the original DER. A non-critical
-    private extension pads the certificate to the wanted size."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    private extension pads the certificate to the wanted size. RSA, because its signatures have a fixed
+    length (ECDSA's vary by a byte or two, which made the search miss now and then)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = issuance.name(f"XA upload {label}", "XA")
     padding_oid = x509.ObjectIdentifier("1.3.6.1.4.1.99999.2")
-    for attempt in range(1024):  # ECDSA signatures vary in length: some sizes need a second try
+    for attempt in range(1024):
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -201,7 +202,7 @@ def signer_normalised_by_asn1crypto(label: str = "padded") -> Issued:
             .not_valid_after(NOW + dt.timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.UnrecognizedExtension(padding_oid, b"\x00" * (attempt % 256)), critical=False)
+            .add_extension(x509.UnrecognizedExtension(padding_oid, b"\x00" * attempt), critical=False)
         )
         candidate = Issued(builder.sign(key, hashes.SHA256()), key)
         if outer_length_ends_in_0x80(with_ber_validity_length(candidate.der)):
