@@ -180,27 +180,23 @@ def verified_parties_by_type(*, country: str, certificate_types: list[str]) -> d
 def save_membership(membership: Membership, *, actor: str, at: dt.datetime) -> Membership:
     with transaction.atomic():
         membership.save()
-        record_event(
-            action=Action.ADMIN,
-            outcome=Outcome.SUCCESS,
-            at=at,
-            country=membership.country,
-            actor=actor,
-            reason="MEMBERSHIP_SAVED",
-            details={"user": str(membership.user), "role": membership.role},
-        )
+        _membership_event(membership, "MEMBERSHIP_SAVED", actor=actor, at=at)
     return membership
 
 
 def delete_membership(membership: Membership, *, actor: str, at: dt.datetime) -> None:
     with transaction.atomic():
-        record_event(
-            action=Action.ADMIN,
-            outcome=Outcome.SUCCESS,
-            at=at,
-            country=membership.country,
-            actor=actor,
-            reason="MEMBERSHIP_DELETED",
-            details={"user": str(membership.user), "role": membership.role},
-        )
+        _membership_event(membership, "MEMBERSHIP_DELETED", actor=actor, at=at)
         membership.delete()
+
+
+def _membership_event(membership: Membership, reason: str, *, actor: str, at: dt.datetime) -> None:
+    record_event(
+        action=Action.ADMIN,
+        outcome=Outcome.SUCCESS,
+        at=at,
+        country=membership.country,
+        actor=actor,
+        reason=reason,
+        details={"user": str(membership.user), "role": membership.role},
+    )
