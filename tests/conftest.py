@@ -53,6 +53,17 @@ def xb(pki, db, frozen) -> CountryPki:
     return pki.country("XB")
 
 
+@pytest.fixture(scope="session")
+def open_stack(tmp_path_factory):
+    """One production-like stack (scripts/stack.py: nginx mTLS, gunicorn, Celery, PostgreSQL,
+    Redis) shared by the end-to-end modules, with a per-certificate rate limit that none of their
+    clients reaches. tests/test_stack.py brings up its own, with a low limit, to test the limit."""
+    from tests import stack_support
+
+    with stack_support.running(tmp_path_factory.mktemp("open-stack"), rate="100000r/s", burst="100000") as stack:
+        yield stack
+
+
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
@@ -61,12 +72,23 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(f"GATEWAY_REQUIRE_SERVICES is set but the database engine is {engine}")
 
 
+DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
 @pytest.fixture(autouse=True)
-def _append_only_tables_flushable_between_tests(request, _django_db_helper):
+def _append_only_tables_flushable_between_tests(request):
     """Transactional tests end with a TRUNCATE of every table, which the audit log's triggers
     refuse on PostgreSQL. Only between tests, and only in this test session, the session's
-    replication role is set to `replica` (which skips user triggers) for that flush."""
+    replication role is set to `replica` (which skips user triggers) for that flush.
+
+    End-to-end tests that ask for no database (they talk to processes with databases of their
+    own) are left alone: pytest-django creates the test database only when a collected test
+    asks for one, so a run of only those would otherwise fail to connect."""
     marker = request.node.get_closest_marker("django_db")
+    if request.node.get_closest_marker("e2e") and marker is None and not DB_FIXTURES & set(request.fixturenames):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
     transactional = bool(marker and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames
     from django.db import connection
 
