@@ -183,7 +183,7 @@ def ber_certificate(cert_der: bytes) -> bytes:
     raise AssertionError("unreachable: three consecutive lengths cannot all end in 0x80")
 
 
-def signer_normalised_by_asn1crypto(label: str = "padded") -> Issued:
+def signer_normalised_by_asn1crypto(label: str = "padded", at: dt.datetime = NOW) -> Issued:
     """A self-signed upload certificate whose BER variant (``with_ber_validity_length``) has a content length
     ending in 0x80, so that asn1crypto silently re-encodes that variant to the original DER. A non-critical
     private extension pads the certificate to the wanted size. RSA, because its signatures have a fixed
@@ -198,8 +198,8 @@ def signer_normalised_by_asn1crypto(label: str = "padded") -> Issued:
             .issuer_name(subject)
             .public_key(key.public_key())
             .serial_number(0x5EED0000 + attempt)
-            .not_valid_before(NOW - dt.timedelta(days=1))
-            .not_valid_after(NOW + dt.timedelta(days=365))
+            .not_valid_before(at - dt.timedelta(days=1))
+            .not_valid_after(at + dt.timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.UnrecognizedExtension(padding_oid, b"\x00" * attempt), critical=False)
