@@ -5,7 +5,7 @@ case "${1:-web}" in
   web)
     python manage.py migrate --no-input
     # A unix socket that only nginx reaches (compose shares it through a volume).
-    exec gunicorn gateway.wsgi:application --bind "${GUNICORN_BIND:-unix:/run/gateway/gunicorn.sock}" \
+    exec gunicorn gateway.wsgi:application --config python:gateway.gunicorn_config --bind "${GUNICORN_BIND:-unix:/run/gateway/gunicorn.sock}" \
       --umask 0o007 --workers "${GUNICORN_WORKERS:-3}" ;;
   worker) exec celery -A gateway worker --loglevel "${LOG_LEVEL:-INFO}" ;;
   beat) exec celery -A gateway beat --loglevel "${LOG_LEVEL:-INFO}" ;;

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import environ
 
+from gateway.observability import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("GATEWAY_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -36,6 +38,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "health_check",
+    "django_prometheus",
+    "django_structlog",
     "gateway.audit",
     "gateway.outbox",
     "countries",
@@ -43,6 +48,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "gateway.middleware.BoundedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -54,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # --- People: admin login with a one-time password, lockout after failures ---------------------
@@ -73,6 +81,15 @@ CSRF_COOKIE_SAMESITE = "Strict"
 SESSION_COOKIE_AGE = env.int("GATEWAY_SESSION_SECONDS", default=8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 X_FRAME_OPTIONS = "DENY"
+# Behind the TLS terminator (the stack, docker/): nginx says the request came over HTTPS, so
+# Django can insist on it and announce HSTS (`manage.py check --deploy` is then clean).
+BEHIND_TLS_PROXY = env.bool("GATEWAY_BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env.int("GATEWAY_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("GATEWAY_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("GATEWAY_HSTS_PRELOAD", default=True)
 
 ROOT_URLCONF = "gateway.urls"
 WSGI_APPLICATION = "gateway.wsgi.application"
@@ -201,12 +218,20 @@ GATEWAY_TRUSTED_CERTIFICATE_PROPERTIES = env.list(
     ],
 )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# --- Operations (docs/operations.md) ---------------------------------------------------------
+# JSON lines (structlog) unless GATEWAY_LOG_FORMAT=console; the request id follows a change
+# into its Celery task.
+LOGGING = logs.logging_config(
+    json_format=env.str("GATEWAY_LOG_FORMAT", default="console" if DEBUG else "json") == "json",
+    level=env.str("LOG_LEVEL", default="INFO"),
+)
+logs.configure_structlog()
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# Take nginx's X-Request-ID ($request_id) instead of making one; only behind the proxy.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = env.bool("GATEWAY_TRUST_UPSTREAM_REQUEST_ID", default=False)
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
+# /health/ fails when a committed change has waited longer than this to be published (seconds).
+GATEWAY_HEALTH_MAX_PUBLICATION_LAG = env.int("GATEWAY_HEALTH_MAX_PUBLICATION_LAG", default=300)
 
 # --- Publication for verifiers (docs/publication-format.md) ---------------------------------
 GATEWAY_PUBLISH_DIR = env.str("GATEWAY_PUBLISH_DIR", default=str(VAR_DIR / "publish"))
@@ -216,6 +241,10 @@ GATEWAY_PUBLISH_RENEW_AFTER = env.int("GATEWAY_PUBLISH_RENEW_AFTER", default=12 
 GATEWAY_PUBLISH_DELTA_WINDOW = env.int("GATEWAY_PUBLISH_DELTA_WINDOW", default=100)  # deltas the index lists
 GATEWAY_PUBLISH_KEEP_FULL = env.int("GATEWAY_PUBLISH_KEEP_FULL", default=3)  # sequences with full lists on disk
 GATEWAY_PUBLISH_DID = env.bool("GATEWAY_PUBLISH_DID", default=True)
+# Full lists are rebuilt in the background after this many deltas, or seconds after the first
+# delta they lack (without a broker: right after each publication, there is no background).
+GATEWAY_PUBLISH_FULL_AFTER_DELTAS = env.int("GATEWAY_PUBLISH_FULL_AFTER_DELTAS", default=50)
+GATEWAY_PUBLISH_FULL_AFTER_SECONDS = env.int("GATEWAY_PUBLISH_FULL_AFTER_SECONDS", default=10 if REDIS_URL else 0)
 GATEWAY_DID_ID = env.str("GATEWAY_DID_ID", default="did:web:gateway.example:trustlist")
 GATEWAY_VIRTUAL_COUNTRY_ALPHA3 = env.dict(
     "GATEWAY_VIRTUAL_COUNTRY_ALPHA3", default={"XA": "XXA", "XB": "XXB", "XC": "XXC"}

@@ -3,6 +3,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gateway.audit import views as audit_views
+from gateway.observability import health, metrics
 from trustlist.api import views
 from trustlist.api.published import published
 
@@ -38,4 +39,8 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # Operations; nginx lets only the operator's networks reach them (docs/operations.md).
+    path("health/", health.GatewayHealthView.as_view(), name="health"),
+    path("health/live", health.live, name="health-live"),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from gateway.audit import log
 from gateway.audit.models import Action, AuditEvent, Outcome
+from gateway.observability import metrics
 
 
 def record_event(
@@ -26,7 +27,8 @@ def record_event(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an event to the Merkle log in the caller's transaction (success) or on its own
-    (rejection). The only writer of audit events."""
+    (rejection). The only writer of audit events, so also where the metrics count them."""
+    metrics.count_event(action=str(action), outcome=str(outcome), country=country[:2], reason=str(reason)[:64])
     return log.append(
         {
             "at": at,

@@ -1,0 +1,1 @@
+"""Operating the gateway: health checks, Prometheus metrics and structured logs."""
