@@ -3,10 +3,14 @@
     .venv/bin/python scripts/stack.py up      # nginx (mTLS) → gunicorn (unix socket) → Django,
                                                # Celery worker and beat, PostgreSQL, Redis
     .venv/bin/python scripts/stack.py down
+    .venv/bin/python scripts/stack.py start|stop|kill SERVICE   # one of SERVICES, or celery-worker-N
+                                               # (an extra worker); kill = SIGKILL to its process group
 
 State lives in GATEWAY_STACK_DIR (default var/stack): TLS files, the rendered nginx.conf, pid
 files, logs, the publish folder, the demo PKI and an `env` file to source for manage.py.
-The listening address is GATEWAY_STACK_LISTEN (default 127.0.0.1:8443).
+The listening address is GATEWAY_STACK_LISTEN (default 127.0.0.1:8443). GATEWAY_STACK_POSTGRES
+is the PostgreSQL server (default postgres://postgres@127.0.0.1:5432) in which the database
+GATEWAY_STACK_DATABASE is created; GATEWAY_STACK_REDIS the Redis URL.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from gateway.pki import issuance  # noqa: E402
 STACK = Path(os.environ.get("GATEWAY_STACK_DIR", ROOT / "var" / "stack")).resolve()
 LISTEN = os.environ.get("GATEWAY_STACK_LISTEN", "127.0.0.1:8443")
 DATABASE = os.environ.get("GATEWAY_STACK_DATABASE", "gateway_stack")
+POSTGRES = os.environ.get("GATEWAY_STACK_POSTGRES", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 PYTHON = sys.executable
 SERVICES = ("gunicorn", "celery-worker", "celery-beat")
 
@@ -42,11 +47,11 @@ def environment() -> dict[str, str]:
     secret_file, key_file = STACK / "proxy-secret", STACK / "django-secret"
     for path in (secret_file, key_file):
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(32))
+            path.write_text(secrets.token_urlsafe(48))  # Django's deploy check wants >= 50 characters
             path.chmod(0o600)
     return {
         **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+        "DATABASE_URL": f"{POSTGRES}/{DATABASE}",
         "REDIS_URL": os.environ.get("GATEWAY_STACK_REDIS", "redis://127.0.0.1:6379/3"),
         "GATEWAY_VAR_DIR": str(STACK),
         "GATEWAY_TRUST_ANCHOR_FILES": str(STACK / "demo" / "trust-anchor" / "ta.pem"),
@@ -55,6 +60,9 @@ def environment() -> dict[str, str]:
         "DJANGO_SECRET_KEY_FILE": str(key_file),
         "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1",
         "GATEWAY_SECURE_COOKIES": "true",
+        "GATEWAY_BEHIND_TLS_PROXY": "true",
+        "GATEWAY_TRUST_UPSTREAM_REQUEST_ID": "true",
+        "GATEWAY_LOG_FORMAT": "json",
     }
 
 
@@ -71,45 +79,8 @@ def up() -> None:
     _server_tls()
     _render_nginx(env)
     socket = STACK / "run" / "gunicorn.sock"
-    _start(
-        "gunicorn",
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "gateway.wsgi:application",
-            "--bind",
-            f"unix:{socket}",
-            "--workers",
-            os.environ.get("GATEWAY_STACK_WORKERS", "3"),
-            "--umask",
-            "0o007",
-            "--access-logfile",
-            str(STACK / "log" / "gunicorn-access.log"),
-        ],
-        env,
-    )
-    _start(
-        "celery-worker",
-        [PYTHON, "-m", "celery", "-A", "gateway", "worker", "--loglevel", "INFO", "--concurrency", "2"],
-        env,
-    )
-    _start(
-        "celery-beat",
-        [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "gateway",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(STACK / "run" / "beat-schedule"),
-        ],
-        env,
-    )
+    for name in SERVICES:
+        _start(name, _command(name), env)
     _wait_for(socket.exists, "gunicorn's socket")
     subprocess.run(["nginx", "-c", str(STACK / "nginx.conf"), "-p", str(STACK)], check=True)
     _wait_for(_answers, f"https://{LISTEN}/")
@@ -127,20 +98,9 @@ def down() -> None:
     conf = STACK / "nginx.conf"
     if (STACK / "run" / "nginx.pid").exists():
         subprocess.run(["nginx", "-c", str(conf), "-p", str(STACK), "-s", "quit"], check=False)
-    for name in SERVICES:
-        pid_file = STACK / "run" / f"{name}.pid"
-        if not pid_file.exists():
-            continue
-        pid = int(pid_file.read_text())
-        try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        pid_file.unlink(missing_ok=True)
+    extra = sorted(p.stem for p in (STACK / "run").glob("*.pid") if p.stem not in (*SERVICES, "nginx"))
+    for name in (*SERVICES, *extra):
+        stop(name)
     for _ in range(50):
         if not (STACK / "run" / "nginx.pid").exists():
             break
@@ -148,20 +108,87 @@ def down() -> None:
     print("stack down")
 
 
+def start(name: str) -> None:
+    """Start one service of a stack that is up (again, after stop or kill; or an extra worker)."""
+    _start(name, _command(name), environment())
+
+
+def stop(name: str) -> None:
+    """SIGTERM, then SIGKILL after ten seconds."""
+    pid_file = STACK / "run" / f"{name}.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    pid_file.unlink(missing_ok=True)
+
+
+def kill(name: str) -> None:
+    """SIGKILL the service's whole process group (a Celery worker and its pool: a crash)."""
+    pid_file = STACK / "run" / f"{name}.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    try:
+        os.killpg(pid, signal.SIGKILL)
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.05)
+    except ProcessLookupError:
+        pass
+    pid_file.unlink(missing_ok=True)
+
+
+def _command(name: str) -> list[str]:
+    if name == "gunicorn":
+        return [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "gateway.wsgi:application",
+            "--config",
+            "python:gateway.gunicorn_config",
+            "--bind",
+            f"unix:{STACK / 'run' / 'gunicorn.sock'}",
+            "--workers",
+            os.environ.get("GATEWAY_STACK_WORKERS", "3"),
+            "--umask",
+            "0o007",
+            "--access-logfile",
+            str(STACK / "log" / "gunicorn-access.log"),
+        ]
+    if name == "celery-worker" or (name.startswith("celery-worker-") and name[len("celery-worker-") :].isdigit()):
+        worker = [PYTHON, "-m", "celery", "-A", "gateway", "worker", "--loglevel", "INFO", "--concurrency", "2"]
+        return worker if name == "celery-worker" else [*worker, "--hostname", f"{name}@%h"]
+    if name == "celery-beat":
+        schedule = str(STACK / "run" / "beat-schedule")
+        return [PYTHON, "-m", "celery", "-A", "gateway", "beat", "--loglevel", "INFO", "--schedule", schedule]
+    raise SystemExit(f"unknown service {name!r}: one of {', '.join(SERVICES)} or celery-worker-N")
+
+
 def _start(name: str, command: list[str], env: dict[str, str]) -> None:
+    if name == "gunicorn":
+        # Its workers sum their metrics here (gateway/gunicorn_config.py empties it at start).
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(STACK / "run" / "prometheus")}
     log = open(STACK / "log" / f"{name}.log", "ab")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     (STACK / "run" / f"{name}.pid").write_text(str(process.pid))
 
 
 def _create_database() -> None:
+    server = f"{POSTGRES}/postgres"
     exists = subprocess.run(
         [
             "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
+            "-d",
+            server,
             "-tAc",
             f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'",  # noqa: S608 - the operator's setting
         ],
@@ -171,7 +198,7 @@ def _create_database() -> None:
     ).stdout.strip()
     if not exists:
         subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f'CREATE DATABASE "{DATABASE}"'],
+            ["psql", "-d", server, "-c", f'CREATE DATABASE "{DATABASE}"'],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -222,6 +249,7 @@ def _render_nginx(env: dict[str, str]) -> None:
         RATE_PER_CLIENT=os.environ.get("GATEWAY_STACK_RATE", "50r/s"),
         RATE_BURST=os.environ.get("GATEWAY_STACK_BURST", "100"),
         MAX_BODY="64k",
+        OPS_NETWORK=os.environ.get("GATEWAY_STACK_OPS_NETWORK", "127.0.0.1"),
     )
     if "${" in site:
         raise SystemExit("the nginx template has a placeholder this script does not fill")
@@ -261,4 +289,9 @@ def _wait_for(condition: object, what: str, timeout: float = 60) -> None:
 
 if __name__ == "__main__":
     action = sys.argv[1] if len(sys.argv) > 1 else "up"
-    {"up": up, "down": down}[action]()
+    if action in ("start", "stop", "kill"):
+        if len(sys.argv) != 3:
+            raise SystemExit(f"usage: stack.py {action} SERVICE")
+        {"start": start, "stop": stop, "kill": kill}[action](sys.argv[2])
+    else:
+        {"up": up, "down": down}[action]()

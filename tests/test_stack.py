@@ -101,8 +101,15 @@ def test_requests_that_bypass_nginx_cannot_claim_an_identity(stack):
     xa = _country(stack, "XA")
     auth_pem = Path(xa["auth"][0]).read_text()
 
+    forged = {"X-SSL-Client-Cert": urllib.parse.quote(auth_pem, safe="")}
     connection = stack.unix_connection()
-    connection.request("GET", "/trustList", headers={"X-SSL-Client-Cert": urllib.parse.quote(auth_pem, safe="")})
+    connection.request("GET", "/trustList", headers=forged)
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 301  # behind the TLS proxy, plain requests are sent to HTTPS
+    # Claiming to have come through nginx's TLS does not help without nginx's proxy secret.
+    connection = stack.unix_connection()
+    connection.request("GET", "/trustList", headers={**forged, "X-Forwarded-Proto": "https"})
     response = connection.getresponse()
     assert (response.status, json.loads(response.read())["code"]) == (401, "0x400")
 
