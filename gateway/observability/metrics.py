@@ -82,7 +82,7 @@ def _gauge(name: str, documentation: str, value: float | None, missing: float | 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Process metrics (all gunicorn workers in multiprocess mode) plus the publication gauges."""
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # as prometheus_client itself decides
         processes = CollectorRegistry()
         multiprocess.MultiProcessCollector(processes)
     else:
