@@ -246,6 +246,19 @@ def test_tng_filters(client, xa, xb):
     assert_problem(client.get("/trustList/certificate?withFederation=maybe", **xa.headers()), 400, "0x001")
 
 
+@pytest.mark.parametrize("query", ["domain=a%00b", "country=%00", "group=DSC&country=X%01"])
+def test_tng_filter_with_control_characters_is_400(client, xa, query):
+    # Found by schemathesis through the stack: a NUL in a filter reached PostgreSQL, which
+    # cannot hold it in text, and the request failed with a 500.
+    response = client.get(f"/trustList/certificate?{query}", **xa.headers())
+    assert_problem(response, 400, "0x001", "INVALID_PARAMETER")
+
+
+@pytest.mark.parametrize("country", ["X%00", "X1", "%C3%A4A"])
+def test_country_in_path_must_be_two_letters(client, xa, country):
+    assert_problem(client.get(f"/trustList/DSC/{country}", **xa.headers()), 400, "0x001", "INVALID_COUNTRY")
+
+
 def test_tng_federated_rows_only_with_federation(client, xa):
     (_dsc,) = _upload_dscs(client, xa, 1)
     SignerCertificate.objects.update(source_gateway="peer")

@@ -98,3 +98,24 @@ def test_openapi_schema_and_docs_are_served(client):
     ):
         assert route in document["paths"], route
     assert client.get("/api/docs").status_code == 200
+
+
+def test_openapi_schema_documents_bodies_and_body_refusals(client):
+    # Found by schemathesis through the stack: 413 and 415 answers were undocumented, and so
+    # was the CMS body that DGCG's DELETE /signerCertificate carries.
+    paths = client.get("/api/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+    for path, method in (
+        ("/signerCertificate", "post"),
+        ("/signerCertificate", "delete"),
+        ("/signerCertificate/delete", "post"),
+        ("/trustedCertificate", "post"),
+        ("/trustedCertificate", "delete"),
+        ("/trustedCertificate/delete", "post"),
+    ):
+        operation = paths[path][method]
+        assert {"413", "415"} <= set(operation["responses"]), (path, method)
+        assert operation["requestBody"]["content"], (path, method)
+    assert set(paths["/signerCertificate"]["delete"]["requestBody"]["content"]) == {
+        "application/cms",
+        "application/cms-text",
+    }

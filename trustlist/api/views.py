@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -33,10 +34,25 @@ from trustlist.api.serializers import (
 CMS_CONTENT_TYPES = ("application/cms", "application/cms-text")
 CACHE_CONTROL = "private, no-cache"  # authenticated content: revalidate with If-None-Match
 
+# 414 and 429 come from the servers in front of the application, as their own HTML pages: an
+# over-long request line (gunicorn's limit_request_line or nginx's header buffers) and the
+# per-client-certificate rate limit (nginx limit_req, docs/identity.md).
 PROBLEM_RESPONSES = {
     400: OpenApiResponse(ProblemReportSerializer, description="Invalid request (named reason)"),
     401: OpenApiResponse(ProblemReportSerializer, description="No or unknown client certificate (0x400/0x402)"),
     403: OpenApiResponse(ProblemReportSerializer, description="Missing role (0x403)"),
+    (414, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="URI too long (the servers in front)"),
+    (429, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Rate limit per client certificate (nginx)"),
+}
+# Requests with a body: a body over GATEWAY_MAX_BODY_BYTES is refused before anything else, by
+# the gateway (a problem report, BODY_TOO_LARGE) or by the TLS terminator in front of it, whose
+# limit (nginx client_max_body_size) is the same and which answers with its own HTML page; a
+# body of another media type is refused with 415 (UNSUPPORTED_MEDIA_TYPE).
+BODY_PROBLEM_RESPONSES = {
+    **PROBLEM_RESPONSES,
+    (413, "application/json"): OpenApiResponse(ProblemReportSerializer, description="Body too large"),
+    (413, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Body too large (the TLS terminator)"),
+    415: OpenApiResponse(ProblemReportSerializer, description="Unsupported media type"),
 }
 
 
@@ -60,16 +76,31 @@ def _cms_body(request: Request) -> bytes:
 CMS_REQUEST = {"application/cms": OpenApiTypes.STR, "application/cms-text": OpenApiTypes.STR}
 
 
+class CmsBodyAutoSchema(AutoSchema):
+    """DGCG revokes with ``DELETE`` and a CMS body, which drf-spectacular leaves out of the schema
+    (it documents bodies of POST, PUT and PATCH only): document the body clients must send."""
+
+    def _get_request_body(self, direction: str = "request") -> dict[str, Any] | None:
+        body = super()._get_request_body(direction)
+        if body is None and self.method == "DELETE":
+            return {
+                "content": {media_type: {"schema": {"type": "string"}} for media_type in CMS_CONTENT_TYPES},
+                "required": True,
+            }
+        return body
+
+
 class SignerCertificateView(APIView):
     """DGCG ``/signerCertificate``: upload (POST) and revoke (DELETE) a DSC."""
 
     parser_classes: list[Any] = []
+    schema = CmsBodyAutoSchema()
 
     @extend_schema(
         operation_id="uploadSignerCertificate",
         summary="Upload a DSC: base64 of an attached CMS over its DER, signed with the country's UPLOAD key",
         request=CMS_REQUEST,
-        responses={201: None, 409: ProblemReportSerializer, **PROBLEM_RESPONSES},
+        responses={201: None, 409: ProblemReportSerializer, **BODY_PROBLEM_RESPONSES},
     )
     def post(self, request: Request) -> HttpResponse:
         at = _now()
@@ -85,7 +116,7 @@ class SignerCertificateView(APIView):
         operation_id="revokeSignerCertificate",
         summary="Revoke a DSC: the CMS wraps the DSC to revoke",
         request=CMS_REQUEST,
-        responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
+        responses={204: None, 404: ProblemReportSerializer, **BODY_PROBLEM_RESPONSES},
     )
     def delete(self, request: Request) -> HttpResponse:
         return _revoke(request)
@@ -100,7 +131,7 @@ class SignerCertificateDeleteAliasView(SignerCertificateView):
         operation_id="revokeSignerCertificateAlias",
         summary="Alias of DELETE /signerCertificate",
         request=CMS_REQUEST,
-        responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
+        responses={204: None, 404: ProblemReportSerializer, **BODY_PROBLEM_RESPONSES},
     )
     def post(self, request: Request) -> HttpResponse:
         return _revoke(request)
@@ -109,10 +140,12 @@ class SignerCertificateDeleteAliasView(SignerCertificateView):
 class TrustedCertificateView(APIView):
     """TNG ``/trustedCertificate``: upload with group/domain/properties (JSON) and revoke (CMS)."""
 
+    schema = CmsBodyAutoSchema()
+
     @extend_schema(
         operation_id="uploadTrustedCertificate",
         request=TrustedCertificateRequestSerializer,
-        responses={201: None, 409: ProblemReportSerializer, **PROBLEM_RESPONSES},
+        responses={201: None, 409: ProblemReportSerializer, **BODY_PROBLEM_RESPONSES},
     )
     def post(self, request: Request) -> HttpResponse:
         at = _now()
@@ -146,7 +179,7 @@ class TrustedCertificateView(APIView):
     @extend_schema(
         operation_id="revokeTrustedCertificate",
         request=CMS_REQUEST,
-        responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
+        responses={204: None, 404: ProblemReportSerializer, **BODY_PROBLEM_RESPONSES},
     )
     def delete(self, request: Request) -> HttpResponse:
         return _revoke(request)
@@ -158,7 +191,7 @@ class TrustedCertificateDeleteAliasView(APIView):
     @extend_schema(
         operation_id="revokeTrustedCertificateAlias",
         request=CMS_REQUEST,
-        responses={204: None, 404: ProblemReportSerializer, **PROBLEM_RESPONSES},
+        responses={204: None, 404: ProblemReportSerializer, **BODY_PROBLEM_RESPONSES},
     )
     def post(self, request: Request) -> HttpResponse:
         return _revoke(request)
@@ -188,8 +221,10 @@ def _decode(body: bytes, identity: ClientIdentity, at: dt.datetime, action: str)
 # --- downloads ---------------------------------------------------------------------------------
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, description="0-based page (DGCG)"),
-    OpenApiParameter("pagesize", int, description="entries per page, default 100 when page is given"),
+    OpenApiParameter("page", {"type": "integer", "minimum": 0}, description="0-based page (DGCG)"),
+    OpenApiParameter(
+        "pagesize", {"type": "integer", "minimum": 1}, description="entries per page, default 100 when page is given"
+    ),
     OpenApiParameter(
         "If-Modified-Since",
         str,
@@ -216,8 +251,8 @@ class TrustListView(APIView):
             if certificate_type not in rendering.CLASSIC_TYPES:
                 raise validation_problem(f"unknown certificate type {certificate_type}", reason="INVALID_TYPE")
         if country is not None:
-            if len(country) != 2:
-                raise validation_problem("country must have 2 characters", reason="INVALID_COUNTRY")
+            if len(country) != 2 or not (country.isascii() and country.isalpha()):
+                raise validation_problem("country must be 2 letters", reason="INVALID_COUNTRY")
             country = country.upper()
         page, pagesize = _paging(request)
         since = _if_modified_since(request)
@@ -230,10 +265,24 @@ class TrustListView(APIView):
         return _conditional(request, slot, page, pagesize)
 
 
+TYPE_PARAMETER = OpenApiParameter(
+    "certificate_type",
+    {"type": "string", "enum": sorted(rendering.CLASSIC_TYPES)},
+    OpenApiParameter.PATH,
+    description="certificate type (case-insensitive)",
+)
+COUNTRY_PARAMETER = OpenApiParameter(
+    "country",
+    {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+    OpenApiParameter.PATH,
+    description="ISO 3166-1 alpha-2 code or a virtual country (case-insensitive)",
+)
+
+
 class TrustListByTypeView(TrustListView):
     @extend_schema(
         operation_id="downloadTrustListByType",
-        parameters=PAGE_PARAMETERS,
+        parameters=[TYPE_PARAMETER, *PAGE_PARAMETERS],
         responses={200: TrustListEntrySerializer(many=True), 304: None, **PROBLEM_RESPONSES},
     )
     def get(self, request: Request, certificate_type: str | None = None, country: str | None = None) -> HttpResponse:
@@ -243,7 +292,7 @@ class TrustListByTypeView(TrustListView):
 class TrustListByTypeAndCountryView(TrustListView):
     @extend_schema(
         operation_id="downloadTrustListByTypeAndCountry",
-        parameters=PAGE_PARAMETERS,
+        parameters=[TYPE_PARAMETER, COUNTRY_PARAMETER, *PAGE_PARAMETERS],
         responses={200: TrustListEntrySerializer(many=True), 304: None, **PROBLEM_RESPONSES},
     )
     def get(self, request: Request, certificate_type: str | None = None, country: str | None = None) -> HttpResponse:
@@ -345,6 +394,10 @@ def _if_modified_since(request: Request) -> dt.datetime | None:
 def _list_param(request: Request, name: str) -> list[str]:
     values: list[str] = []
     for raw in request.query_params.getlist(name):
+        # The values are compared with database columns: a NUL, which PostgreSQL cannot hold in
+        # text, made the query fail with a 500; no control character belongs in a filter value.
+        if not raw.isprintable():
+            raise validation_problem(f"{name} must not contain control characters", reason="INVALID_PARAMETER")
         values.extend(part.strip() for part in raw.split(",") if part.strip())
     return values
 
