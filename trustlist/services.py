@@ -123,7 +123,8 @@ def revoke_signer_certificate(
             if changed:
                 row.revoked_at, row.revocation_reason = at, reason
                 row.save(update_fields=["revoked_at", "revocation_reason"])
-                record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
+            # The audit head, then the trust state: the order every change takes its locks in
+            # (an upload and a revocation that took them the other way round deadlocked).
             record_event(
                 action=Action.REVOKE,
                 outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
@@ -135,6 +136,8 @@ def revoke_signer_certificate(
                 uploader_thumbprint=thumbprint(checked.message.signer_der),
                 subject_thumbprint=row.thumbprint,
             )
+            if changed:
+                record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
             return row, changed
     except Rejected as exc:
         _audit_refusal(Action.REVOKE, exc, identity, checked, at, actor)
@@ -146,16 +149,13 @@ def revoke_by_person(*, row_id: int, reason: str, actor: str, at: dt.datetime) -
     the caller through countries.permissions). Revoking twice changes nothing."""
     with transaction.atomic():
         row = SignerCertificate.objects.select_for_update().get(pk=row_id)
-        if row.revoked_at is None:
+        changed = row.revoked_at is None
+        if changed:
             row.revoked_at, row.revocation_reason = at, reason or "revoked by country admin"
             row.save(update_fields=["revoked_at", "revocation_reason"])
-            record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
-            outcome = Outcome.SUCCESS
-        else:
-            outcome = Outcome.UNCHANGED
-        record_event(
+        record_event(  # the audit head, then the trust state (see revoke_signer_certificate)
             action=Action.REVOKE,
-            outcome=outcome,
+            outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
             at=at,
             country=row.country,
             actor=actor,
@@ -163,6 +163,8 @@ def revoke_by_person(*, row_id: int, reason: str, actor: str, at: dt.datetime) -
             subject_thumbprint=row.thumbprint,
             details={"via": "admin"},
         )
+        if changed:
+            record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
         return row
 
 
