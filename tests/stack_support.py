@@ -183,10 +183,11 @@ class Stack:
 
 
 def _child_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, **extra}
+    """This process's environment without its database and broker (the stack has its own)."""
+    env = dict(os.environ)
     for name in ("DATABASE_URL", "REDIS_URL", "GATEWAY_REQUIRE_SERVICES", "DJANGO_SETTINGS_MODULE"):
         env.pop(name, None)
-    return env
+    return {**env, **extra}
 
 
 def start(folder: Path, *, rate: str, burst: str, workers: str = "2") -> Stack:
