@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait when the database is unavailable (a restart or a failover).
+RETRY_AFTER_SECONDS = 5
 
 
 class Problem(Exception):
@@ -47,6 +52,18 @@ class Problem(Exception):
         return HttpResponse(json.dumps(self.body()), status=self.status, content_type="application/json")
 
 
+def unavailable_problem() -> Problem:
+    """The database cannot be reached: nothing was stored (or, if the connection broke during
+    the commit, the identical retry is answered 409), so the client retries later."""
+    return Problem(
+        503,
+        "0x008",
+        "Service Unavailable",
+        details=f"the database is unavailable; retry in {RETRY_AFTER_SECONDS} seconds",
+        reason="DATABASE_UNAVAILABLE",
+    )
+
+
 def validation_problem(details: str, *, reason: str = "VALIDATION") -> Problem:
     return Problem(400, "0x001", "Validation Error", details=details, reason=reason)
 
@@ -54,6 +71,9 @@ def validation_problem(details: str, *, reason: str = "VALIDATION") -> Problem:
 def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Problem):
         return Response(exc.body(), status=exc.status)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.warning("database unavailable: %s", exc)
+        return Response(unavailable_problem().body(), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
         return Response(
             Problem(
@@ -81,5 +101,10 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception, outside DRF's views too (middleware).
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        response = unavailable_problem().response()
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     logger.error("internal error on %s", request.path)
     return Problem(500, "0x008", "Internal Server Error", reason="INTERNAL_ERROR").response()
