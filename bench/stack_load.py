@@ -299,6 +299,7 @@ def run_load(stack: Stack, config: LoadConfig, workdir: Path) -> LoadResult:
         thread = threading.Thread(target=target, args=(*args, recorder), daemon=True)
         threads.append(thread)
 
+    _wait_for_first_publication(stack)
     roles_before = cpu_by_role(stack)
     busy_before, total_before = machine_cpu_seconds()
     cpu_before = _own_cpu()
@@ -335,6 +336,16 @@ def run_load(stack: Stack, config: LoadConfig, workdir: Path) -> LoadResult:
         result.verification_failures += recorder.failures
     check(stack, result, workdir)
     return result
+
+
+def _wait_for_first_publication(stack: Stack, timeout: float = 60) -> None:
+    """A stack just brought up has nothing published until its worker's first run (a verifier
+    would get 404 for index.jws): the load starts once there is an index."""
+    deadline = time.monotonic() + timeout
+    while stack.request("GET", "/publication/index.jws").status != 200:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing published {timeout:.0f} s after the stack came up")
+        time.sleep(0.2)
 
 
 def cpu_by_role(stack: Stack) -> dict[str, dict[int, float]]:
