@@ -498,9 +498,8 @@ def report(result: LoadResult) -> str:
         f"Verifier syncs that verified: {dict(result.verified_syncs)}; failed: {len(result.verification_failures)}.",
     ]
     uploads = collections.Counter((e.action, e.status) for e in result.ledger)
-    lines.append(
-        "Ledger: " + ", ".join(f"{action} {status}: {count}" for (action, status), count in sorted(uploads.items()))
-    )
+    ledger = ", ".join(f"{action} {status}: {count}" for (action, status), count in sorted(uploads.items()))
+    lines.append(f"Ledger: {ledger or 'no uploads.'}")
     if result.publish_seconds is not None:
         lines.append(f"Published: a new verifier saw every change {result.publish_seconds:.1f} s after the load ended.")
     lines.append("")

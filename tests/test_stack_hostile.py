@@ -298,6 +298,13 @@ def test_hostile_revocations_change_nothing(ctx: StackContext):
     assert_refused_and_audited(ctx, lambda: ctx.post(base64.b64encode(bytes(tampered)), method="DELETE"), status=400)
 
 
+def test_revoked_dsc_cannot_come_back(ctx: StackContext):
+    body = base64.b64encode(ctx.cms(ctx.dsc().der))
+    assert ctx.post(body).status == 201
+    assert ctx.post(body, method="DELETE").status == 204
+    assert_refused_and_audited(ctx, lambda: ctx.post(body), status=409, reason="ALREADY_REVOKED")
+
+
 def test_unsupported_method_is_405_with_allow(ctx: StackContext):
     response = ctx.post(base64.b64encode(ctx.cms(ctx.dsc().der)), method="PUT")
     assert_problem(response, 405, "METHOD_NOT_ALLOWED")
