@@ -9,7 +9,7 @@ case "${1:-web}" in
     export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/prometheus}"
     # A unix socket that only nginx reaches (compose shares it through a volume).
     exec gunicorn gateway.wsgi:application --config python:gateway.gunicorn_config --bind "${GUNICORN_BIND:-unix:/run/gateway/gunicorn.sock}" \
-      --umask 0o007 --workers "${GUNICORN_WORKERS:-3}" ;;
+      --umask 0o007 --limit-request-line 8190 --workers "${GUNICORN_WORKERS:-3}" ;;
   worker) exec celery -A gateway worker --loglevel "${LOG_LEVEL:-INFO}" ;;
   beat) exec celery -A gateway beat --loglevel "${LOG_LEVEL:-INFO}" ;;
   manage) shift; exec python manage.py "$@" ;;

@@ -161,6 +161,9 @@ def _command(name: str) -> list[str]:
             os.environ.get("GATEWAY_STACK_WORKERS", "3"),
             "--umask",
             "0o007",
+            # nginx's own limits (8 KB request lines) decide; gunicorn's default 4094 is lower.
+            "--limit-request-line",
+            "8190",
             "--access-logfile",
             str(STACK / "log" / "gunicorn-access.log"),
         ]

@@ -51,7 +51,7 @@ class Response:
         return json.loads(self.body)
 
     def problem(self) -> dict[str, str]:
-        """The problem report of an error answered by the gateway (not by nginx)."""
+        """The problem report of a refusal, whether the gateway or nginx answered it."""
         assert self.headers.get("content-type", "").startswith("application/json"), (self.status, self.body[:300])
         body = self.json()
         assert set(body) >= {"code", "problem", "sendValue", "details", "reason"}, body

@@ -119,3 +119,10 @@ def test_rate_limit_per_client_certificate(stack):
     statuses = [_request(stack, "GET", "/countrylist", cert=xb["auth"])[0] for _ in range(30)]
     assert 429 in statuses
     assert statuses[0] == 200
+    limited = next(
+        response
+        for response in (stack.request("GET", "/countrylist", cert=xb["auth"]) for _ in range(30))
+        if response.status == 429
+    )
+    assert limited.problem()["reason"] == "RATE_LIMITED"
+    assert limited.headers["retry-after"] == "1"

@@ -208,6 +208,7 @@ def test_oversize_bodies_are_413_at_nginx(ctx: StackContext):
     before = ctx.state()
     declared = ctx.post(b"A" * (LIMIT + 1))
     assert declared.status == 413, declared.body[:300]
+    assert declared.problem()["reason"] == "BODY_TOO_LARGE"  # nginx answers in the gateway's format
     chunked = _raw(
         ctx.stack.connection(ctx.auth),
         "POST",
@@ -216,6 +217,7 @@ def test_oversize_bodies_are_413_at_nginx(ctx: StackContext):
         [b"A" * 8192] * 9,
     )
     assert chunked.status == 413, chunked.body[:300]
+    assert chunked.problem()["reason"] == "BODY_TOO_LARGE"
     four_gigabytes = _raw(
         ctx.stack.connection(ctx.auth),
         "POST",
@@ -224,10 +226,12 @@ def test_oversize_bodies_are_413_at_nginx(ctx: StackContext):
         b"A" * 1024,
     )
     assert four_gigabytes.status == 413, four_gigabytes.body[:300]
+    assert four_gigabytes.problem()["reason"] == "BODY_TOO_LARGE"
     garbage = _raw(
         ctx.stack.connection(ctx.auth), "POST", "/signerCertificate", {**CMS_TYPE, "Content-Length": "12abc"}, b"A"
     )
     assert garbage.status == 400, garbage.body[:300]
+    assert garbage.problem()["reason"] == "MALFORMED_REQUEST"
     assert ctx.state() == before
 
 
@@ -316,3 +320,13 @@ def test_corpus_reaches_every_kind_of_refusal():
     labels = {item.label.split("-")[0] for item in HOSTILE}
     assert {"truncated", "signer", "dsc", "rsa"} <= labels
     assert len(HOSTILE) >= 50
+
+
+def test_what_nginx_refuses_itself_is_a_problem_report(ctx: StackContext):
+    trace = ctx.stack.request("TRACE", "/trustList", cert=ctx.auth)
+    assert (trace.status, trace.problem()["reason"]) == (405, "METHOD_NOT_ALLOWED")
+    long_uri = ctx.stack.request("GET", "/trustList/DSC/" + "A" * 9000, cert=ctx.auth)
+    assert (long_uri.status, long_uri.problem()["reason"]) == (414, "URI_TOO_LONG")
+    # Between gunicorn's old 4094-byte limit and nginx's 8 KB: the gateway itself answers.
+    middling = ctx.stack.request("GET", "/trustList/DSC/" + "A" * 5000, cert=ctx.auth)
+    assert (middling.status, middling.problem()["reason"]) == (400, "INVALID_COUNTRY")
