@@ -23,6 +23,7 @@ Run with `make test-faults` (pytest -m faults, in a process of its own).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import http.client
 import itertools
@@ -428,15 +429,27 @@ def verifier(stack: FaultStack) -> Verifier:
     return Verifier(stack)
 
 
-def _publish_lock_holders(folder: Path) -> set[int]:
-    """Processes holding a lock on a file of the publish folder (a publication is running)."""
+def _publish_lock_holders(folder: Path, *, waiting: bool = False) -> set[int]:
+    """Processes holding a lock on a file of the publish folder (a publication is running), or
+    with ``waiting``, blocked waiting for one."""
     inodes = {path.stat().st_ino for path in folder.glob(".*lock")}
-    holders = set()
+    found = set()
     for line in Path("/proc/locks").read_text().splitlines():
         parts = line.split()
-        if len(parts) > 5 and parts[1] == "FLOCK" and int(parts[5].rsplit(":", 1)[1]) in inodes:
-            holders.add(int(parts[4]))
-    return holders
+        blocked = len(parts) > 1 and parts[1] == "->"
+        if blocked:
+            del parts[1]
+        if blocked == waiting and len(parts) > 5 and parts[1] == "FLOCK":
+            if int(parts[5].rsplit(":", 1)[1]) in inodes:
+                found.add(int(parts[4]))
+    return found
+
+
+def _in_group(pid: int, group: int | None) -> bool:
+    try:
+        return os.getpgid(pid) == group
+    except ProcessLookupError:
+        return False
 
 
 class FolderWatcher(threading.Thread):
@@ -596,37 +609,52 @@ def _published_sequences(stack: FaultStack) -> list[int]:
 
 def test_redis_down_uploads_succeed_and_the_worker_publishes_them_when_it_returns(healthy, watcher, verifier):
     stack, ledger = healthy, Ledger(healthy)
-    upload_many(ledger, 3)
-    # The worker holds a message it has not acknowledged, as it does whenever a task runs
-    # (acks_late) or waits for its countdown: kombu then crashed the worker when Redis went away
-    # (gateway/broker.py), and nothing was published again until someone restarted it.
-    waiting = f"faults-{uuid.uuid4()}"
-    queue_tasks(stack, "trustlist.tasks.publish_if_due", countdown=30, task_id=waiting)
-    processes.wait_for(lambda: waiting in stack.log("celery-worker"), timeout=10, what="the worker to take the task")
     worker = stack.pid("celery-worker")
     assert worker is not None
     assert stack.redis is not None
-    # Hung first (SIGSTOP: connections open, nothing answers), then gone.
-    os.kill(stack.redis.pid, signal.SIGSTOP)
-    try:
-        started = time.monotonic()
-        hung = upload_many(ledger, 3)
-        hung_seconds = time.monotonic() - started
-    finally:
-        os.kill(stack.redis.pid, signal.SIGCONT)
-    assert [e.status for e in hung] == [201] * 3, [e.describe() for e in hung]
-    stack.stop_redis()
-    try:
-        during = upload_many(ledger, 18, invalid_every=6)
-        assert [e.status for e in during if e.valid] == [201] * 15, [e.describe() for e in during]
-        assert [e.status for e in during if not e.valid] == [400] * 3, [e.describe() for e in during]
-        listed = ",".join(f"'{e.thumbprint}'" for e in during if e.valid)
-        # Each change's outbox row committed with it, whether or not its task could be queued.
-        assert stack.sql(f"SELECT count(*) FROM outbox_change WHERE thumbprint IN ({listed})") == [(15,)]
-        time.sleep(2)  # the worker has noticed the loss and keeps trying to reconnect
-        assert _alive(worker), f"the worker exited when Redis went away\n{stack.tails()}"
-    finally:
-        stack.start_redis()
+    # The worker holds messages it has not acknowledged across the outage, as it does whenever a
+    # task runs (acks_late) or waits for its countdown: a task waiting 30 s, and publications
+    # kept running (they wait for the publish folder's lock, held here) until Redis is back.
+    # kombu used to crash the worker on either (gateway/broker.py); nothing was published again.
+    waiting = f"faults-{uuid.uuid4()}"
+    queue_tasks(stack, "trustlist.tasks.publish_if_due", countdown=30, task_id=waiting)
+    processes.wait_for(lambda: waiting in stack.log("celery-worker"), timeout=10, what="the worker to take the task")
+    with open(stack.publish / ".lock", "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            upload_many(ledger, 3)
+            processes.wait_for(
+                lambda: any(_in_group(p, worker) for p in _publish_lock_holders(stack.publish, waiting=True)),
+                timeout=10,
+                what="a publication to wait for the lock",
+            )
+            # Hung first (SIGSTOP: connections stay open, nothing answers), then gone.
+            os.kill(stack.redis.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                hung = upload_many(ledger, 3)
+                hung_seconds = time.monotonic() - started
+            finally:
+                os.kill(stack.redis.pid, signal.SIGCONT)
+            assert [e.status for e in hung] == [201] * 3, [e.describe() for e in hung]
+            stack.stop_redis()
+            try:
+                during = upload_many(ledger, 18, invalid_every=6)
+                assert [e.status for e in during if e.valid] == [201] * 15, [e.describe() for e in during]
+                assert [e.status for e in during if not e.valid] == [400] * 3, [e.describe() for e in during]
+                listed = ",".join(f"'{e.thumbprint}'" for e in during if e.valid)
+                # Each change's outbox row committed with it, whether or not its task was queued.
+                assert stack.sql(f"SELECT count(*) FROM outbox_change WHERE thumbprint IN ({listed})") == [(15,)]
+                time.sleep(2)  # the worker has noticed the loss and keeps trying to reconnect
+                assert _alive(worker), f"the worker exited when Redis went away\n{stack.tails()}"
+                reconnected = len(stack.log("celery-worker"))
+            finally:
+                stack.start_redis()
+            processes.wait_for(
+                lambda: "Connected to" in stack.log("celery-worker")[reconnected:], timeout=30, what="the reconnection"
+            )
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)  # the old publications end, on the old connection
     healed_at = time.monotonic()
     seconds = reconcile(stack, ledger, verifier, healed_at=healed_at)
     after = upload_many(ledger, 3)
@@ -698,10 +726,7 @@ def _kill_during_publication(stack: FaultStack, *, delay: float, timeout: float 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for holder in _publish_lock_holders(stack.publish):
-            try:
-                if os.getpgid(holder) != worker:
-                    continue
-            except ProcessLookupError:
+            if not _in_group(holder, worker):
                 continue
             time.sleep(delay)
             if holder not in _publish_lock_holders(stack.publish):
