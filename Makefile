@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO := var/demo
 
-.PHONY: venv run test test-sqlite test-postgres lint check services stack-up stack-down
+.PHONY: venv run test test-sqlite test-postgres test-faults lint check services stack-up stack-down
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	scripts/ensure-python-venv $(VENV)
@@ -22,7 +22,7 @@ run: venv
 		$(PY) manage.py runserver 127.0.0.1:8000
 
 # The suite on SQLite, then on PostgreSQL with Redis and a real Celery worker.
-test: venv services lint test-sqlite test-postgres
+test: venv services lint test-sqlite test-postgres test-faults
 
 services:
 	scripts/ensure-services
@@ -34,10 +34,15 @@ lint:
 
 # Tests marked `postgres` need PostgreSQL and real worker processes; they run in test-postgres.
 test-sqlite: venv
-	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not postgres and not e2e"
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not postgres and not e2e and not faults"
 
 test-postgres: venv
-	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m "not faults"
+
+# Fault injection against the production-like stack on private PostgreSQL and Redis instances,
+# in its own pytest process so that restarting them cannot disturb the other tests.
+test-faults: venv
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m faults
 
 # Production-like: nginx (mutual TLS) -> gunicorn (unix socket) -> Django, Celery worker and beat,
 # PostgreSQL, Redis. State in var/stack; `source var/stack/env` before manage.py commands.
