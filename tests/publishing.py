@@ -31,3 +31,40 @@ def publish_root() -> Path:
 
 def anchors(pki: Pki) -> list[x509.Certificate]:
     return [load_anchor(pki.ta.cert_pem)]
+
+
+def served_trust_list(root: Path, trust_anchors: list[x509.Certificate], now: dt.datetime) -> dict[str, dict]:
+    """What a verifier holds after syncing from the folder: the full trust list the index names
+    (of sequence F), then every delta from F to the index, each verified and checked to follow."""
+    from verifier.publication import verify_artifact, verify_index
+
+    index = verify_index((root / "index.jws").read_bytes(), trust_anchors, now)
+    trust = verify_artifact(
+        (root / index.trust_list.path).read_bytes(),
+        index.trust_list,
+        trust_anchors,
+        now,
+        kind="trust-list",
+        sequence=index.full_sequence,
+        allowed_kids=index.announced_kids,
+    )
+    state = {entry["thumbprint"]: entry for entry in trust["entries"]}
+    position = index.full_sequence
+    for descriptor in index.chain_from(index.full_sequence) or []:
+        delta = verify_artifact(
+            (root / descriptor.path).read_bytes(),
+            descriptor,
+            trust_anchors,
+            now,
+            kind="delta",
+            sequence=descriptor.sequence,
+            allowed_kids=index.announced_kids,
+            certificates=index.certificates,
+        )
+        assert delta["previous"] == position, "the delta chain has a gap"
+        for entry in delta["upsert"]:
+            state[entry["thumbprint"]] = entry
+        for gone in delta["remove"]:
+            state.pop(gone, None)
+        position = descriptor.sequence
+    return state

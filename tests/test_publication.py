@@ -21,7 +21,7 @@ from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
 from trustlist.models import Publication, PublisherKey
 from trustlist.publication import keys
-from trustlist.publication.service import PublicationRefused, publish
+from trustlist.publication.service import PublicationRefused, publish, rebuild_full
 from verifier.publication import (
     VerificationError,
     verify_artifact,
@@ -52,9 +52,52 @@ def _payload(pki, index, which):
         anchors(pki),
         NOW,
         kind=kind,
-        sequence=index.sequence,
+        sequence=index.full_sequence,
         allowed_kids=index.announced_kids,
     )
+
+
+def _delta(pki, index, descriptor):
+    return verify_artifact(
+        (publish_root() / descriptor.path).read_bytes(),
+        descriptor,
+        anchors(pki),
+        NOW,
+        kind="delta",
+        sequence=descriptor.sequence,
+        allowed_kids=index.announced_kids,
+        certificates=index.certificates,
+    )
+
+
+def _replay(pki, index, state, start):
+    """Apply the deltas ``index`` lists after sequence ``start`` to ``state`` (a trust list by
+    thumbprint), checking each link, as a verifier does."""
+    position = start
+    chain = index.chain_from(start)
+    assert chain is not None, f"the index lists no chain from {start}"
+    for descriptor in chain:
+        delta = _delta(pki, index, descriptor)
+        assert delta["previous"] == position
+        for entry in delta["upsert"]:
+            state[entry["thumbprint"]] = entry
+        for gone in delta["remove"]:
+            state.pop(gone, None)
+        position = descriptor.sequence
+    return state
+
+
+def _trusted(pki, index):
+    """What a verifier that downloads the full lists the index names, then the deltas, holds."""
+    start = {e["thumbprint"]: e for e in _payload(pki, index, "trust_list")["entries"]}
+    return _replay(pki, index, start, index.full_sequence)
+
+
+@pytest.fixture
+def incremental(settings):
+    """No background rebuild: every change is published as a delta only."""
+    settings.GATEWAY_PUBLISH_FULL_AFTER_SECONDS = 3600
+    settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS = 1000
 
 
 def test_upload_is_published_and_verifies(client, pki, xa, publisher):
@@ -179,7 +222,7 @@ def test_rollback_and_equivocation_are_refused(client, pki, xa, publisher):
     assert info.value.reason == "ROLLBACK"
 
 
-def test_deltas_rebuild_the_trust_list(client, pki, xa, publisher):
+def test_deltas_rebuild_the_trust_list(client, pki, xa, publisher, incremental):
     publish(at=NOW)
     start = _index(pki)
     state = {e["thumbprint"]: e for e in _payload(pki, start, "trust_list")["entries"]}
@@ -188,27 +231,19 @@ def test_deltas_rebuild_the_trust_list(client, pki, xa, publisher):
         upload(client, xa, xa.cms_b64(dsc.der))
     revoke(client, xa, xa.cms_b64(dscs[0].der))
     end = _index(pki)
-    chain = [d for d in end.deltas if d.sequence > start.sequence]
-    assert len(chain) == 7
-    position = start.sequence
-    for descriptor in chain:
-        delta = verify_artifact(
-            (publish_root() / descriptor.path).read_bytes(),
-            descriptor,
-            anchors(pki),
-            NOW,
-            kind="delta",
-            sequence=descriptor.sequence,
-            allowed_kids=end.announced_kids,
-        )
-        assert delta["previous"] == position
-        for entry in delta["upsert"]:
-            state[entry["thumbprint"]] = entry
-        for gone in delta["remove"]:
-            state.pop(gone, None)
-        position = descriptor.sequence
-    expected = {e["thumbprint"]: e for e in _payload(pki, end, "trust_list")["entries"]}
-    assert state == expected
+    assert end.full_sequence == start.sequence, "no rebuild yet: the index still names the first full lists"
+    assert len(end.chain_from(start.sequence)) == 7
+    _replay(pki, end, state, start.sequence)
+    assert thumbprint(dscs[0].der) not in state
+    assert {thumbprint(dsc.der) for dsc in dscs[1:]} <= set(state)
+
+    rebuilt = rebuild_full()
+    assert rebuilt is not None
+    after = _index(pki, previous=end)
+    assert after.full_sequence == end.sequence, "the rebuild wrote the full lists of the last sequence"
+    expected = {e["thumbprint"]: e for e in _payload(pki, after, "trust_list")["entries"]}
+    assert state == expected, "full lists at F == the full lists before + the deltas up to F"
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
 
 
 def test_served_artifacts_verify_with_etag_304_and_gzip(client, pki, xa, publisher):
@@ -311,7 +346,7 @@ def test_audit_events_committed_during_a_publication_do_not_break_it(pki, xa, pu
     from gateway.audit.services import record_event
     from trustlist.publication import service
 
-    original = service._write_sequence
+    original = service.artifacts.write_full_lists
 
     def write_while_someone_uploads(*args, **kwargs):
         def audited_elsewhere():
@@ -325,7 +360,358 @@ def test_audit_events_committed_during_a_publication_do_not_break_it(pki, xa, pu
         thread.join()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_write_sequence", write_while_someone_uploads)
-    publication = publish(force=True)
+    monkeypatch.setattr(service.artifacts, "write_full_lists", write_while_someone_uploads)
+    publication = publish(force=True, full=True)
     assert publication is not None
     assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
+
+
+# --- incremental publication (docs/publication-format.md, "Full lists and deltas") -----------------
+
+
+def test_a_change_is_published_as_a_delta_naming_the_earlier_full_lists(client, pki, xa, publisher, incremental):
+    publish(at=NOW)
+    first = _index(pki)
+    assert first.full_sequence == first.sequence
+    dsc = xa.dsc()
+    assert upload(client, xa, xa.cms_b64(dsc.der)).status_code == 201
+    index = _index(pki, previous=first)
+    assert index.sequence > first.sequence
+    assert index.full_sequence == first.sequence
+    assert index.trust_list == first.trust_list, "the same full list, named again"
+    assert not (publish_root() / f"sequences/{index.sequence}/trustlist.jws").exists(), "no full list per change"
+    assert thumbprint(dsc.der) not in {e["thumbprint"] for e in _payload(pki, index, "trust_list")["entries"]}
+    (latest,) = index.chain_from(first.sequence)
+    delta = _delta(pki, index, latest)
+    assert [e["thumbprint"] for e in delta["upsert"]] == [thumbprint(dsc.der)]
+    assert thumbprint(dsc.der) in _trusted(pki, index)
+    header = json.loads(base64.urlsafe_b64decode((publish_root() / latest.path).read_bytes().split(b".")[0] + b"=="))
+    assert "x5c" not in header, "deltas name their key by kid; the index announces its certificate"
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
+
+
+def test_per_change_work_does_not_grow_with_the_lists(client, pki, xa, publisher, incremental, monkeypatch):
+    """A per-change publication reads the changed rows only: no full snapshot, and the same
+    number of queries with 3 DSCs as with 30."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from trustlist.publication import snapshot
+
+    publish(at=NOW)
+
+    def forbidden():
+        raise AssertionError("a per-change publication read the full lists")
+
+    monkeypatch.setattr(snapshot, "take_full", forbidden)
+
+    def publication_queries(extra):
+        for _ in range(extra):
+            upload(client, xa, xa.cms_b64(xa.dsc().der))
+        upload(client, xa, xa.cms_b64(xa.dsc().der))  # the change to measure: published by hand
+        with CaptureQueriesContext(connection) as queries:
+            assert publish(at=NOW) is not None
+        # (the audit log's Merkle append writes a varying number of nodes: not counted)
+        tables = ("trustlist_signercertificate", "countries_trustedparty", "outbox_change")
+        return len([q for q in queries.captured_queries if any(table in q["sql"] for table in tables)])
+
+    monkeypatch.setattr("trustlist.tasks.request_publication", lambda: None)
+    publish(at=NOW)
+    few = publication_queries(2)
+    many = publication_queries(27)
+    assert few == many
+
+
+def test_a_removed_csca_withdraws_its_dscs_in_the_delta(client, pki, xa, publisher, incremental):
+    dscs = [xa.dsc() for _ in range(2)]
+    for dsc in dscs:
+        upload(client, xa, xa.cms_b64(dsc.der))
+    publish(at=NOW, full=True)
+    before = _index(pki)
+    csca = TrustedParty.objects.get(thumbprint=thumbprint(xa.csca.der))
+    onboarding_services.set_status(party_id=csca.pk, status=Status.REMOVED, reason="compromised", actor="t", at=NOW)
+    index = _index(pki, previous=before)
+    (descriptor,) = index.chain_from(before.sequence)
+    delta = _delta(pki, index, descriptor)
+    assert set(delta["remove"]) == {csca.thumbprint, *(thumbprint(d.der) for d in dscs)}
+    assert [e["thumbprint"] for e in delta["revoked"]] == [csca.thumbprint]
+    assert delta["upsert"] == []
+    publish(at=NOW, full=True)
+    assert _trusted(pki, index) == {e["thumbprint"]: e for e in _payload(pki, _index(pki), "trust_list")["entries"]}
+
+
+def test_rebuild_rolls_forward_through_deltas_published_meanwhile(client, pki, xa, publisher, incremental, monkeypatch):
+    """The full lists of F and the deltas come from different tasks: a rebuild whose snapshot is
+    older than the last published sequence brings it forward through the deltas published since."""
+    from trustlist.publication import service, snapshot
+
+    publish(at=NOW)
+    start = _index(pki)
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    late, revoked_meanwhile = xa.dsc(), xa.dsc()
+    upload(client, xa, xa.cms_b64(revoked_meanwhile.der))
+    with service._read_snapshot():
+        slow = snapshot.take_full()  # a snapshot read while the following is published
+    upload(client, xa, xa.cms_b64(late.der))
+    revoke(client, xa, xa.cms_b64(revoked_meanwhile.der))
+    published_meanwhile = _index(pki)
+    assert slow.high_water < Publication.objects.get(id=published_meanwhile.sequence).change_high_water
+
+    monkeypatch.setattr(service.snapshot, "take_full", lambda: slow)
+    assert rebuild_full() is not None
+    monkeypatch.undo()
+    after = _index(pki, previous=start)
+    assert after.full_sequence == published_meanwhile.sequence
+    full = {e["thumbprint"]: e for e in _payload(pki, after, "trust_list")["entries"]}
+    assert thumbprint(late.der) in full
+    assert thumbprint(revoked_meanwhile.der) not in full
+    revoked = {e["thumbprint"] for e in _payload(pki, after, "revocation_list")["entries"]}
+    assert thumbprint(revoked_meanwhile.der) in revoked
+    start_list = {e["thumbprint"]: e for e in _payload(pki, start, "trust_list")["entries"]}
+    assert _replay(pki, after, start_list, start.sequence) == _replay(pki, after, dict(full), after.full_sequence)
+    publish(at=NOW, full=True)
+    from_scratch = {e["thumbprint"]: e for e in _payload(pki, _index(pki), "trust_list")["entries"]}
+    assert full == from_scratch, "rolled forward == read from the database"
+
+
+def test_rebuild_publishes_changes_its_snapshot_has_first(client, pki, xa, publisher, incremental, monkeypatch):
+    publish(at=NOW)
+    monkeypatch.setattr("trustlist.tasks.request_publication", lambda: None)  # the task is lost
+    dsc = xa.dsc()
+    upload(client, xa, xa.cms_b64(dsc.der))
+    assert _index(pki).full_sequence == _index(pki).sequence
+    rebuilt = rebuild_full()
+    index = _index(pki)
+    assert index.sequence == rebuilt.id
+    assert index.full_sequence == index.sequence - 1 or index.full_sequence < index.sequence
+    assert thumbprint(dsc.der) in {e["thumbprint"] for e in _payload(pki, index, "trust_list")["entries"]}
+    assert rebuild_full() is None, "nothing to rebuild twice"
+
+
+def test_did_document_is_rebuilt_in_the_background_only(client, pki, xa, publisher, incremental):
+    publish(at=NOW)
+    before = (publish_root() / "did.json").read_bytes()
+    dsc = xa.dsc()
+    upload(client, xa, xa.cms_b64(dsc.der))
+    assert (publish_root() / "did.json").read_bytes() == before, "not on the path of a change"
+    rebuild_full()
+    document = json.loads((publish_root() / "did.json").read_bytes())
+    assert [base64.b64decode(m["publicKeyJwk"]["x5c"][0]) for m in document["verificationMethod"]] == [dsc.der]
+
+
+def test_index_lists_every_delta_since_its_full_lists_and_prune_keeps_them(
+    client, pki, xa, publisher, incremental, settings
+):
+    settings.GATEWAY_PUBLISH_DELTA_WINDOW = 3
+    settings.GATEWAY_PUBLISH_KEEP_FULL = 1
+    publish(at=NOW)
+    first = _index(pki)
+    for _ in range(6):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    index = _index(pki)
+    assert index.full_sequence == first.sequence
+    assert len(index.deltas) == 6, "beyond the window: every delta since the full lists"
+    assert (publish_root() / first.trust_list.path).exists()
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
+    rebuild_full()
+    for _ in range(3):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    later = _index(pki)
+    assert len(later.deltas) == 4, "since the rebuilt full lists: the rebuild's own delta and three changes"
+    assert not (publish_root() / first.trust_list.path).exists(), "full lists no index names any more are pruned"
+    assert not (publish_root() / f"sequences/{first.sequence}").exists()
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
+
+
+def test_prune_spares_full_lists_being_built_for_a_newer_sequence(pki, xa, publisher, incremental, settings):
+    settings.GATEWAY_PUBLISH_KEEP_FULL = 1
+    publish(at=NOW)
+    second = publish(at=NOW, force=True)
+    in_progress = publish_root() / f"sequences/{second.id}/trustlist.jws"
+    in_progress.write_bytes(b"being written")  # a rebuild for `second`, its index still to come
+    publish(at=NOW, force=True)
+    assert in_progress.exists()
+
+
+def test_rebuild_is_due_after_enough_deltas_or_time(client, pki, xa, publisher, settings, monkeypatch):
+    from trustlist.publication.service import rebuild_due
+
+    settings.GATEWAY_PUBLISH_FULL_AFTER_SECONDS = 30
+    settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS = 3
+    monkeypatch.setattr("trustlist.tasks.request_publication", lambda: None)
+    publish(at=NOW)
+    assert rebuild_due(NOW) is None
+    assert publish(at=NOW, force=True) is not None
+    assert rebuild_due(NOW) is None, "a renewal (empty delta) leaves the full lists current"
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    publish(at=NOW)
+    assert rebuild_due(NOW) == 30
+    assert rebuild_due(NOW + dt.timedelta(seconds=31)) < 0
+    for _ in range(2):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+        publish(at=NOW)
+    assert rebuild_due(NOW) == 0
+    rebuild_full(at=NOW)
+    assert rebuild_due(NOW) is None
+
+
+def test_full_lists_are_written_inline_when_rebuilds_fall_far_behind(pki, xa, publisher, incremental, settings):
+    from trustlist.publication.service import CHAIN_LIMIT_WINDOWS
+
+    settings.GATEWAY_PUBLISH_DELTA_WINDOW = 1
+    publish(at=NOW)
+    for _ in range(CHAIN_LIMIT_WINDOWS):
+        assert _index(pki).full_sequence < publish(at=NOW, force=True).id
+    last = publish(at=NOW, force=True)
+    assert _index(pki).full_sequence == last.id
+
+
+def test_entry_json_is_the_canonical_json_of_the_entry():
+    from trustlist.publication.artifacts import canonical_json
+    from trustlist.publication.snapshot import (
+        Revoked,
+        Trusted,
+        revoked_entry,
+        revoked_json,
+        trusted_entry,
+        trusted_json,
+    )
+
+    odd = 'k"\\é\u2028\x01'
+    record = Trusted(
+        "XA",
+        "DSC",
+        "ab" * 32,
+        odd,
+        "MIIB",
+        "2026-01-01T00:00:00Z",
+        "2027-01-01T00:00:00Z",
+        '["test","vaccination"]',
+        "DCC\u00e9",
+        'D"S',
+        "cd" * 32,
+        "",
+    )
+    assert trusted_json(record).encode() == canonical_json(trusted_entry(record))
+    revoked = Revoked("XA", "CSCA", "ab" * 32, odd, "2026-01-01T00:00:00Z", 'because "x"\n\u00fc')
+    assert revoked_json(revoked).encode() == canonical_json(revoked_entry(revoked))
+
+
+def test_did_fragment_is_the_url_encoded_kid():
+    from urllib.parse import quote
+
+    from trustlist.publication.did import _fragment
+
+    for kid in ("qroU+hDDovs=", "a/b+c==", "custom kid #1", "é/ü", ""):
+        assert _fragment(kid) == quote(kid, safe="")
+
+
+# --- the request path: one Redis SET NX per change, a task only when none is pending --------------
+
+
+def test_request_publication_queues_one_task_while_one_is_pending(pki, xa, publisher, monkeypatch, settings):
+    from django.core.cache import cache
+
+    from trustlist import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.publish_changes, "delay", lambda: queued.append(1))
+    cache.delete(tasks.PENDING)
+    for _ in range(5):
+        tasks.request_publication()
+    assert len(queued) == 1, "coalesced while the first is pending"
+    cache.delete(tasks.PENDING)  # what the task does first
+    tasks.request_publication()
+    assert len(queued) == 2
+    cache.delete(tasks.PENDING)
+
+
+def test_a_change_committed_while_a_publication_runs_is_not_lost(client, pki, xa, publisher, incremental, monkeypatch):
+    """The task clears the pending flag before it reads the outbox: a change committed while the
+    publication runs (after its snapshot) queues the next one instead of waiting for the sweeper."""
+    from django.core.cache import cache
+
+    from trustlist import tasks
+    from trustlist.publication import service
+
+    publish(at=NOW)
+    queue = []
+    monkeypatch.setattr(tasks.publish_changes, "delay", lambda: queue.append("publish_changes"))
+    cache.delete(tasks.PENDING)
+    first, late = xa.dsc(), xa.dsc()
+    upload(client, xa, xa.cms_b64(first.der))
+    assert queue == ["publish_changes"]
+
+    original = service.artifacts.delta
+
+    def delta_while_someone_uploads(*args, **kwargs):
+        monkeypatch.setattr(service.artifacts, "delta", original)
+        assert upload(client, xa, xa.cms_b64(late.der)).status_code == 201  # after the snapshot
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service.artifacts, "delta", delta_while_someone_uploads)
+    queue.pop()
+    tasks.publish_changes()  # the worker runs the queued task
+    trusted = _trusted(pki, _index(pki))
+    assert thumbprint(first.der) in trusted
+    assert thumbprint(late.der) not in trusted, "committed after the snapshot"
+    assert queue == ["publish_changes"], "the late change queued the next publication"
+    queue.pop()
+    tasks.publish_changes()
+    assert thumbprint(late.der) in _trusted(pki, _index(pki))
+    cache.delete(tasks.PENDING)
+
+
+def test_outbox_ids_are_handed_out_in_commit_order(db, monkeypatch):
+    """A reader that sees outbox change N sees every change below N (the publisher's high-water
+    mark relies on it), even when the transaction with the lower id pauses right after its insert."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from gateway.outbox.models import Change
+    from gateway.outbox.services import record_change
+
+    inserted, done = threading.Event(), threading.Event()
+    create = Change.objects.create
+
+    def slow_create(**kwargs):
+        change = create(**kwargs)
+        if threading.current_thread().name == "first":
+            inserted.set()
+            time.sleep(0.5)
+        return change
+
+    monkeypatch.setattr(Change.objects, "create", slow_create)
+    seen: list[list[int]] = []
+
+    def change(name):
+        try:
+            if name == "second":
+                inserted.wait(10)
+            with transaction.atomic():
+                record_change(kind="UPLOAD", at=NOW, thumbprint=name)
+        finally:
+            connection.close()
+
+    def observe():
+        try:
+            while not done.is_set():
+                seen.append(sorted(Change.objects.values_list("id", flat=True)))
+                time.sleep(0.01)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=change, args=(name,), name=name) for name in ("first", "second")]
+    observer = threading.Thread(target=observe)
+    observer.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    done.set()
+    observer.join(10)
+    final = sorted(Change.objects.values_list("id", flat=True))
+    assert len(final) == 2
+    assert all(ids == final[: len(ids)] for ids in seen), "a later id was visible before an earlier one"

@@ -4,31 +4,37 @@ publishers at once, and Redis stopped while uploads continue."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 from contextlib import contextmanager
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from gateway.celery import app as celery_app
 from gateway.pki.certs import thumbprint
 from tests import processes
 from tests.helpers import upload
-from tests.publishing import anchors, install_publisher, publish_root
+from tests.publishing import anchors, install_publisher, publish_root, served_trust_list
 from trustlist.models import Publication, SignerCertificate
 from trustlist.publication.service import published_sequence
-from verifier.publication import verify_artifact, verify_folder, verify_index
+from verifier.publication import VerificationError, verify_artifact, verify_folder, verify_index
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @contextmanager
 def broker(url: str):
-    """Make this process queue tasks on ``url`` instead of running them eagerly."""
+    """Make this process queue tasks on ``url`` instead of running them eagerly, and share the
+    worker's cache there (the publication-pending flag lives in it), as production does."""
     saved = {key: celery_app.conf[key] for key in ("broker_url", "task_always_eager")}
     _reset_connections()
     celery_app.conf.update(broker_url=url, task_always_eager=False)
+    cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
     try:
-        yield
+        with override_settings(CACHES=cache, CELERY_TASK_ALWAYS_EAGER=False):
+            yield
     finally:
         _reset_connections()
         celery_app.conf.update(saved)
@@ -42,20 +48,30 @@ def _reset_connections() -> None:
 
 
 def _served_thumbprints(pki) -> set[str]:
-    try:
-        now = dt.datetime.now(dt.UTC)
-        index = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), now)
-        payload = verify_artifact(
-            (publish_root() / index.trust_list.path).read_bytes(),
-            index.trust_list,
-            anchors(pki),
-            now,
-            kind="trust-list",
-            sequence=index.sequence,
-            allowed_kids=index.announced_kids,
-        )
-    except FileNotFoundError:
-        return set()
+    """The trust list a verifier syncing from the folder holds (full lists of F + deltas)."""
+    for _ in range(20):
+        try:
+            return set(served_trust_list(publish_root(), anchors(pki), dt.datetime.now(dt.UTC)))
+        except FileNotFoundError:
+            return set()
+        except VerificationError:  # read while a newer index replaced the one just read
+            time.sleep(0.05)
+    raise AssertionError("the published folder does not verify")
+
+
+def _named_full_list(pki) -> set[str]:
+    """Thumbprints in the full trust list the index names (rebuilt in the background)."""
+    now = dt.datetime.now(dt.UTC)
+    index = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), now)
+    payload = verify_artifact(
+        (publish_root() / index.trust_list.path).read_bytes(),
+        index.trust_list,
+        anchors(pki),
+        now,
+        kind="trust-list",
+        sequence=index.full_sequence,
+        allowed_kids=index.announced_kids,
+    )
     return {entry["thumbprint"] for entry in payload["entries"]}
 
 
@@ -80,6 +96,32 @@ def test_worker_publishes_an_upload(client, pki, country, tmp_path):
     assert verify_folder(publish_root(), anchors(pki), dt.datetime.now(dt.UTC)).problems == []
     assert b"publish_changes" in (tmp_path / "worker.log").read_bytes()
     print(f"upload visible in the served trust list {seconds:.2f} s after its commit")
+
+
+def test_a_burst_of_uploads_is_published_without_the_sweeper_and_rebuilt(client, pki, country, tmp_path):
+    """Uploads in quick succession, one worker, no beat: coalesced publication requests lose no
+    change, each is visible by its delta, and the background rebuild then writes full lists
+    (and the DID document) that hold them all."""
+    port = processes.free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    env = processes.child_env(url, GATEWAY_PUBLISH_FULL_AFTER_SECONDS="2")
+    with processes.redis_server(port), processes.celery("worker", env, tmp_path / "worker.log"), broker(url):
+        dscs = [country.dsc(at=timezone.now()) for _ in range(12)]
+        for dsc in dscs:
+            assert upload(client, country, country.cms_b64(dsc.der)).status_code == 201
+        wanted = {thumbprint(d.der) for d in dscs}
+        processes.wait_for(lambda: wanted <= _served_thumbprints(pki), timeout=30, what="every upload, by its delta")
+        processes.wait_for(
+            lambda: wanted <= _named_full_list(pki), timeout=60, what="the background rebuild of the full lists"
+        )
+        processes.wait_for(  # written after the index that names the full lists
+            lambda: len(json.loads((publish_root() / "did.json").read_bytes())["verificationMethod"]) == len(dscs),
+            timeout=30,
+            what="the DID document of the rebuilt lists",
+        )
+    log = (tmp_path / "worker.log").read_bytes()
+    assert b"rebuild_full_lists" in log
+    assert verify_folder(publish_root(), anchors(pki), dt.datetime.now(dt.UTC)).problems == []
 
 
 def test_uploads_while_redis_is_down_are_published_when_it_returns(client, pki, country, tmp_path):

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from gateway.pki import issuance
+from gateway.pki.certs import thumbprint
 from gateway.pki.signer import FileSigner
 from tests.factory import NOW, Pki
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
-from trustlist.publication.service import publish
+from trustlist.publication.service import publish, rebuild_full
 from verifier.publication import VerificationError
 from verifier.sync import Response, SyncState, http_fetch, sync
 
@@ -227,3 +228,160 @@ def test_publish_folder_can_be_mirrored_as_is(pki, world, tmp_path):
     world["server"].root = mirror
     assert _sync(pki, world).mode == "full"
     assert publish(force=True) is not None
+
+
+# --- full lists of an earlier sequence F, and the deltas from F (incremental publication) --------
+
+
+@pytest.fixture
+def incremental(settings):
+    """No background rebuild: changes are published as deltas only, the index keeps naming F."""
+    settings.GATEWAY_PUBLISH_FULL_AFTER_SECONDS = 3600
+    settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS = 1000
+
+
+def _index_payload() -> dict:
+    return json.loads(_payload((publish_root() / "index.jws").read_bytes()))
+
+
+def _sign_index(payload: dict, signer=None) -> bytes:
+    from trustlist.publication import artifacts
+
+    return artifacts.jws(signer or _current_signer(), "index", artifacts.canonical_json(payload))
+
+
+def _state(folder: Path) -> tuple[dict, dict]:
+    held = SyncState.load(folder)
+    return held.trusted, held.revoked
+
+
+def test_new_verifier_downloads_the_full_lists_of_f_then_the_deltas(client, pki, xa, world, incremental):
+    dscs = [xa.dsc() for _ in range(3)]
+    for dsc in dscs:
+        upload(client, xa, xa.cms_b64(dsc.der))
+    index = _index_payload()
+    full = index["trustList"]["sequence"]
+    assert full < index["sequence"]
+    result = _sync(pki, world)
+    assert result.mode == "full"
+    deltas = [d["path"] for d in index["deltas"] if d["sequence"] > full]
+    assert len(deltas) == 4  # the sequence of the last rebuild (which named F) and three changes
+    assert world["server"].requests == [
+        "index.jws",
+        index["trustList"]["path"],
+        index["revocationList"]["path"],
+        *deltas,
+    ]
+    trusted, _ = _state(world["state"])
+    assert {thumbprint(d.der) for d in dscs} <= set(trusted)
+    rebuild_full()
+    fresh = world["state"].parent / "after-rebuild"
+    assert sync(BASE, fresh, anchors(pki), NOW, fetch=world["server"]).mode == "full"
+    assert json.loads(_payload((publish_root() / "index.jws").read_bytes()))["trustList"]["sequence"] > full
+    assert _state(fresh) == _state(world["state"])
+
+
+def test_verifier_in_the_window_downloads_only_deltas_across_a_rebuild(client, pki, xa, world, incremental):
+    _sync(pki, world)
+    held = SyncState.load(world["state"]).sequence
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    rebuild_full()
+    late = xa.dsc()
+    upload(client, xa, xa.cms_b64(late.der))
+    assert _index_payload()["trustList"]["sequence"] > held, "the full lists moved past the verifier"
+    world["server"].requests.clear()
+    result = _sync(pki, world)
+    assert result.mode == "delta"
+    assert not [path for path in world["server"].requests if "trustlist" in path or "revocations" in path]
+    assert thumbprint(late.der) in SyncState.load(world["state"]).trusted
+    fresh = world["state"].parent / "fresh"
+    assert sync(BASE, fresh, anchors(pki), NOW, fetch=world["server"]).mode == "full"
+    assert _state(fresh) == _state(world["state"])
+
+
+def test_delta_chain_that_skips_a_sequence_is_refused(client, pki, xa, world, incremental):
+    _sync(pki, world)
+    for _ in range(3):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    payload = _index_payload()
+    del payload["deltas"][-2]  # hide one change: the next delta no longer follows the one before
+    world["server"].override["index.jws"] = _sign_index(payload)
+    _refused(pki, world, "DELTA_CHAIN")
+
+
+def test_delta_that_does_not_follow_the_held_sequence_is_refused(client, pki, xa, world, incremental):
+    """A validly signed delta (and an index binding it) claiming another predecessor: a fork."""
+    from trustlist.publication import artifacts
+
+    _sync(pki, world)
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    payload = _index_payload()
+    last = payload["deltas"][-1]
+    delta = json.loads(_payload((publish_root() / last["path"]).read_bytes()))
+    delta["previous"] = last["previous"] - 1
+    forged = artifacts.jws(_current_signer(), "delta", artifacts.canonical_json(delta), chain=False)
+    world["server"].override[last["path"]] = forged
+    last.update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
+    world["server"].override["index.jws"] = _sign_index(payload)
+    _refused(pki, world, "DELTA_CHAIN")
+
+
+def test_changed_history_is_refused_as_a_fork(client, pki, xa, world, incremental):
+    _sync(pki, world)
+    seen = SyncState.load(world["state"]).sequence
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    payload = _index_payload()
+    earlier = next(d for d in payload["deltas"] if d["sequence"] == seen)
+    earlier["sha256"] = hashlib.sha256(b"another history").hexdigest()  # a delta the verifier saw listed
+    world["server"].override["index.jws"] = _sign_index(payload)
+    _refused(pki, world, "FORK")
+
+
+def test_full_lists_of_another_sequence_are_refused(client, pki, xa, world, incremental):
+    first = _index_payload()["trustList"]
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    rebuild_full()
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    payload = _index_payload()
+    assert payload["trustList"]["sequence"] != first["sequence"]
+    # an index (validly signed) naming an older, genuine trust list as the one of F
+    payload["trustList"].update(path=first["path"], sha256=first["sha256"], length=first["length"])
+    world["server"].override["index.jws"] = _sign_index(payload)
+    with pytest.raises(VerificationError) as info:
+        _sync(pki, world)
+    assert info.value.reason == "SEQUENCE_MISMATCH"
+    assert not (world["state"] / "state.json").exists()
+    # and the genuine index, with an older list served under F's name
+    world["server"].override = {_index_payload()["trustList"]["path"]: (publish_root() / first["path"]).read_bytes()}
+    with pytest.raises(VerificationError) as info:
+        _sync(pki, world)
+    assert info.value.reason in {"LENGTH_MISMATCH", "HASH_MISMATCH"}
+
+
+def test_index_whose_full_lists_are_older_than_its_window_is_refused(client, pki, xa, world, incremental):
+    for _ in range(4):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    payload = _index_payload()
+    payload["deltas"] = payload["deltas"][-2:]  # the chain from F to the index is no longer listed
+    world["server"].override["index.jws"] = _sign_index(payload)
+    with pytest.raises(VerificationError) as info:
+        _sync(pki, world)
+    assert info.value.reason == "FULL_OUTSIDE_WINDOW"
+
+
+def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, incremental):
+    from trustlist.publication import artifacts
+
+    _sync(pki, world)
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    key = issuance.new_key()
+    certificate = issuance.issue(issuance.name("Unannounced publisher"), at=NOW, issuer=pki.ta, key=key)
+    rogue = FileSigner(key, certificate.certificate, (certificate.der, pki.ta.der))
+    payload = _index_payload()
+    last = payload["deltas"][-1]
+    delta = _payload((publish_root() / last["path"]).read_bytes())
+    forged = artifacts.jws(rogue, "delta", delta, chain=False)  # kid-only: the index must announce it
+    world["server"].override[last["path"]] = forged
+    last.update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
+    world["server"].override["index.jws"] = _sign_index(payload)
+    _refused(pki, world, "UNANNOUNCED_KEY")

@@ -8,6 +8,7 @@ class TrustlistConfig(AppConfig):
     def ready(self) -> None:
         import gateway.celery  # noqa: F401 - configure the Celery app before any task is queued
         from gateway.outbox.signals import change_committed
-        from trustlist.tasks import request_publication
+        from trustlist import tasks
 
-        change_committed.connect(lambda **_: request_publication(), weak=False, dispatch_uid="publish-on-change")
+        # Looked up at each call, so that it can be replaced (benchmarks seed without publishing).
+        change_committed.connect(lambda **_: tasks.request_publication(), weak=False, dispatch_uid="publish-on-change")

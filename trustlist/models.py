@@ -52,7 +52,10 @@ class SignerCertificate(models.Model):
     not_after = models.DateTimeField()
     usages = models.JSONField(default=list, help_text="DCC types it may sign (EKU intersection rule)")
     public_key_jwk = models.JSONField(default=dict, help_text="RFC 7517 JWK of the public key (for DID documents)")
-    issuer_thumbprint = models.CharField(max_length=64, blank=True, default="", help_text="the CSCA that issued it")
+    # Indexed: a change to a CSCA is published as a change to each DSC it issued (publication).
+    issuer_thumbprint = models.CharField(
+        max_length=64, blank=True, default="", db_index=True, help_text="the CSCA that issued it"
+    )
     created_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     revocation_reason = models.CharField(max_length=255, blank=True, default="")
@@ -96,13 +99,20 @@ class PublisherKey(models.Model):
 
 class Publication(models.Model):
     """One published sequence. The primary key *is* the sequence number: the database assigns
-    it, it never repeats and never decreases (publishers are serialised by a lock as well)."""
+    it, it never repeats and never decreases (publishers are serialised by a lock as well).
+
+    Every sequence has its own delta. Its index names the most recent full lists, which may be
+    those of an earlier sequence (``full_sequence``): the ``trust_list_*``, ``revocation_list_*``
+    and ``*_count`` fields describe those lists (docs/publication-format.md)."""
 
     id = models.BigAutoField(primary_key=True)
     issued_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     previous = models.BigIntegerField(null=True, blank=True, help_text="sequence this one's delta starts from")
     change_high_water = models.BigIntegerField(help_text="last outbox change included")
+    full_sequence = models.BigIntegerField(
+        null=True, blank=True, help_text="sequence of the full lists its index names (at most its own)"
+    )
     trust_list_sha256 = models.CharField(max_length=64)
     trust_list_length = models.BigIntegerField()
     revocation_list_sha256 = models.CharField(max_length=64)

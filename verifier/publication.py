@@ -1,9 +1,11 @@
 """Verification of published artifacts (docs/publication-format.md).
 
-Every artifact is a compact JWS (ES256) whose ``x5c`` header carries the publisher certificate
-first; that certificate must be issued by a pinned trust anchor and valid at the verification
-time, and its SHA-256 must equal the ``kid`` header. The index binds the trust list and the
-revocation list of its sequence by SHA-256 and length; deltas chain sequence to sequence.
+Every artifact is a compact JWS (ES256) signed by a publisher certificate: carried in its ``x5c``
+header (index, lists), or named by its ``kid`` header alone and announced, with its certificate,
+by the index that lists the artifact (deltas). That certificate must be issued by a pinned trust
+anchor and valid at the verification time, and its SHA-256 must equal the ``kid``. The index binds
+by SHA-256 and length the most recent full lists (of a sequence F at most its own, S) and the
+chain of deltas from F to S, each delta linking the sequence before it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,9 +52,18 @@ class Descriptor:
 
 
 @dataclass(frozen=True)
+class FullDescriptor(Descriptor):
+    sequence: int = 0  # the sequence whose full list this is (F)
+    entries: int | None = None
+
+
+@dataclass(frozen=True)
 class DeltaDescriptor(Descriptor):
     sequence: int = 0
     previous: int | None = None
+
+
+SUPPORTED_INDEX_VERSIONS = (1, 2)  # 1: the full lists are always the index's own sequence
 
 
 @dataclass(frozen=True)
@@ -60,13 +71,29 @@ class VerifiedIndex:
     sequence: int
     issued_at: dt.datetime
     expires_at: dt.datetime
-    trust_list: Descriptor
-    revocation_list: Descriptor
+    trust_list: FullDescriptor
+    revocation_list: FullDescriptor
     deltas: tuple[DeltaDescriptor, ...]
     announced_kids: frozenset[str]
     signer_kid: str
     checkpoint: Any
     raw: bytes = field(repr=False)
+    certificates: dict[str, bytes] = field(default_factory=dict, repr=False)  # announced, by kid
+
+    @property
+    def full_sequence(self) -> int:
+        """F: the sequence of the full lists this index names."""
+        return self.trust_list.sequence
+
+    def chain_from(self, sequence: int) -> list[DeltaDescriptor] | None:
+        """The listed deltas leading from ``sequence`` to this index's sequence, oldest first, or
+        None if the list does not reach back to it ([] if ``sequence`` is this index's own)."""
+        if sequence == self.sequence:
+            return []
+        for position, delta in enumerate(self.deltas):
+            if delta.previous == sequence:
+                return list(self.deltas[position:])
+        return None
 
 
 def load_anchor(pem_or_der: bytes) -> x509.Certificate:
@@ -76,23 +103,36 @@ def load_anchor(pem_or_der: bytes) -> x509.Certificate:
 
 
 def verify_jws(
-    compact: bytes, anchors: Sequence[x509.Certificate], now: dt.datetime, *, detached_payload: bytes | None = None
+    compact: bytes,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    *,
+    detached_payload: bytes | None = None,
+    certificates: Mapping[str, bytes] | None = None,
 ) -> tuple[dict[str, Any], bytes, str]:
-    """Verify a compact JWS against the pinned trust anchors. Returns header, payload, signer kid."""
+    """Verify a compact JWS against the pinned trust anchors. Returns header, payload, signer kid.
+
+    A JWS without ``x5c`` names its signer by ``kid`` only; its certificate must be among
+    ``certificates`` (the publisher keys an index announced)."""
     try:
         text = compact.decode("ascii").strip()
         header = json.loads(_b64url(text.split(".", 1)[0]))
-        chain = [base64.b64decode(item, validate=True) for item in header["x5c"]]
-        publisher = x509.load_der_x509_certificate(chain[0])
+        if "x5c" in header:
+            signer_der = base64.b64decode(header["x5c"][0], validate=True)
+        elif certificates is not None and str(header["kid"]) in certificates:
+            signer_der = certificates[str(header["kid"])]
+        else:
+            raise VerificationError("UNANNOUNCED_KEY", "a kid-only JWS whose key no index announced")
+        publisher = x509.load_der_x509_certificate(signer_der)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, binascii.Error) as exc:
         raise VerificationError("MALFORMED_JWS", str(exc)) from exc
     if header.get("alg") != "ES256":
         raise VerificationError("ALGORITHM", f"alg {header.get('alg')!r} is not ES256")
-    signer_kid = hashlib.sha256(chain[0]).hexdigest()
+    signer_kid = hashlib.sha256(signer_der).hexdigest()
     if header.get("kid") != signer_kid:
         raise VerificationError("KID_MISMATCH", "kid header is not the SHA-256 of the x5c certificate")
     anchor_ders = tuple(anchor.public_bytes(Encoding.DER) for anchor in anchors)
-    if not _publisher_trusted(chain[0], anchor_ders):
+    if not _publisher_trusted(signer_der, anchor_ders):
         raise VerificationError("UNTRUSTED_SIGNER", "the publisher certificate is not issued by a pinned trust anchor")
     if not publisher.not_valid_before_utc <= now <= publisher.not_valid_after_utc:
         raise VerificationError("SIGNER_EXPIRED", "the publisher certificate is not valid at the verification time")
@@ -123,13 +163,19 @@ def verify_index(
         raise VerificationError("OVERSIZE", f"index of {len(data)} bytes exceeds {max_bytes}")
     _, payload_bytes, signer_kid = verify_jws(data, anchors, now)
     payload = _json(payload_bytes, "index")
+    if payload.get("version") not in SUPPORTED_INDEX_VERSIONS:
+        raise VerificationError("UNSUPPORTED_VERSION", f"index version {payload.get('version')!r}")
     try:
+        sequence = int(payload["sequence"])
+        certificates = {
+            str(k["kid"]): base64.b64decode(k["certificate"], validate=True) for k in payload["publisherKeys"]
+        }
         index = VerifiedIndex(
-            sequence=int(payload["sequence"]),
+            sequence=sequence,
             issued_at=_time(payload["issuedAt"]),
             expires_at=_time(payload["expiresAt"]),
-            trust_list=Descriptor.of(payload["trustList"]),
-            revocation_list=Descriptor.of(payload["revocationList"]),
+            trust_list=_full_descriptor(payload["trustList"], sequence),
+            revocation_list=_full_descriptor(payload["revocationList"], sequence),
             deltas=tuple(
                 DeltaDescriptor(
                     str(d["path"]),
@@ -140,13 +186,17 @@ def verify_index(
                 )
                 for d in payload["deltas"]
             ),
-            announced_kids=frozenset(str(k["kid"]) for k in payload["publisherKeys"]),
+            announced_kids=frozenset(certificates),
             signer_kid=signer_kid,
             checkpoint=payload.get("checkpoint"),
             raw=data,
+            certificates=certificates,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise VerificationError("MALFORMED_INDEX", str(exc)) from exc
+    for kid, der in certificates.items():
+        if hashlib.sha256(der).hexdigest() != kid:
+            raise VerificationError("KID_MISMATCH", f"announced key {kid[:16]}… is not the SHA-256 of its certificate")
     if signer_kid not in index.announced_kids:
         raise VerificationError("UNANNOUNCED_KEY", "the index is signed by a key it does not announce")
     if now >= index.expires_at:
@@ -160,7 +210,70 @@ def verify_index(
             raise VerificationError("EQUIVOCATION", f"two different indexes claim sequence {index.sequence}")
         if signer_kid not in previous.announced_kids:
             raise VerificationError("UNANNOUNCED_KEY", "signed by a key the previous index did not announce")
+    _check_chain(index)
+    if previous is not None:
+        _check_consistent(previous, index)
     return index
+
+
+def _full_descriptor(value: dict[str, Any], index_sequence: int) -> FullDescriptor:
+    plain = Descriptor.of(value)
+    entries = value.get("entries")
+    return FullDescriptor(
+        plain.path,
+        plain.sha256,
+        plain.length,
+        int(value.get("sequence", index_sequence)),
+        None if entries is None else int(entries),
+    )
+
+
+def _check_chain(index: VerifiedIndex) -> None:
+    """The listed deltas form one chain, ascending, ending at the index's sequence, and reach back
+    to the sequence of the full lists it names (else a verifier holding them could not get here)."""
+    for before, after in zip(index.deltas, index.deltas[1:], strict=False):
+        if after.previous != before.sequence or after.sequence <= before.sequence:
+            raise VerificationError(
+                "DELTA_CHAIN", f"delta {after.sequence} follows {after.previous}, but the index lists {before.sequence}"
+            )
+    if index.deltas and index.deltas[-1].sequence != index.sequence:
+        raise VerificationError("DELTA_CHAIN", f"the deltas end at {index.deltas[-1].sequence}, not {index.sequence}")
+    if index.trust_list.sequence != index.revocation_list.sequence:
+        raise VerificationError("MIX_AND_MATCH", "the trust list and the revocation list are of different sequences")
+    full = index.full_sequence
+    if full > index.sequence or index.chain_from(full) is None:
+        raise VerificationError(
+            "FULL_OUTSIDE_WINDOW", f"no listed chain of deltas leads from the full lists of {full} to {index.sequence}"
+        )
+
+
+def _check_consistent(previous: VerifiedIndex, index: VerifiedIndex) -> None:
+    """History does not change: a delta (or the full lists of a sequence) that both indexes
+    describe must be the same file. Otherwise the publisher forked, or someone serves a fork."""
+    earlier = {delta.sequence: delta for delta in previous.deltas}
+    for delta in index.deltas:
+        seen = earlier.get(delta.sequence)
+        if seen is not None and (seen.sha256, seen.length, seen.previous) != (
+            delta.sha256,
+            delta.length,
+            delta.previous,
+        ):
+            raise VerificationError(
+                "FORK", f"the delta of sequence {delta.sequence} differs from the one listed before"
+            )
+    for before, now_listed in (
+        (previous.trust_list, index.trust_list),
+        (previous.revocation_list, index.revocation_list),
+    ):
+        if before.sequence == now_listed.sequence and (before.sha256, before.length) != (
+            now_listed.sha256,
+            now_listed.length,
+        ):
+            raise VerificationError(
+                "FORK", f"the full lists of sequence {before.sequence} differ from the ones named before"
+            )
+        if now_listed.sequence < before.sequence:
+            raise VerificationError("ROLLBACK", f"full lists of {now_listed.sequence} after those of {before.sequence}")
 
 
 def verify_artifact(
@@ -172,15 +285,17 @@ def verify_artifact(
     kind: str,
     sequence: int,
     allowed_kids: Iterable[str],
+    certificates: Mapping[str, bytes] | None = None,
 ) -> dict[str, Any]:
-    """Check that ``data`` is exactly what the index describes, and return its payload."""
+    """Check that ``data`` is exactly what the index describes, and return its payload.
+    ``certificates`` (the index's announced keys) verify a JWS that names its signer by kid only."""
     if len(data) != descriptor.length:
         raise VerificationError(
             "LENGTH_MISMATCH", f"{descriptor.path}: {len(data)} bytes, index says {descriptor.length}"
         )
     if hashlib.sha256(data).hexdigest() != descriptor.sha256:
         raise VerificationError("HASH_MISMATCH", f"{descriptor.path}: SHA-256 differs from the index")
-    _, payload_bytes, signer_kid = verify_jws(data, anchors, now)
+    _, payload_bytes, signer_kid = verify_jws(data, anchors, now, certificates=certificates)
     if signer_kid not in set(allowed_kids):
         raise VerificationError("UNANNOUNCED_KEY", f"{descriptor.path} is signed by a key the index does not announce")
     payload = _json(payload_bytes, kind)
@@ -230,9 +345,9 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
         return report
     report.sequence = index.sequence
     report.checked.append("index.jws")
-    listed = [
-        (index.trust_list, "trust-list", index.sequence),
-        (index.revocation_list, "revocation-list", index.sequence),
+    listed: list[tuple[Descriptor, str, int]] = [
+        (index.trust_list, "trust-list", index.full_sequence),
+        (index.revocation_list, "revocation-list", index.full_sequence),
     ]
     listed += [(delta, "delta", delta.sequence) for delta in index.deltas]
     for descriptor, kind, sequence in listed:
@@ -245,8 +360,15 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
                 kind=kind,
                 sequence=sequence,
                 allowed_kids=index.announced_kids,
+                certificates=index.certificates,
             )
             check_entries(payload)
+            if isinstance(descriptor, DeltaDescriptor) and payload.get("previous") != descriptor.previous:
+                raise VerificationError("DELTA_CHAIN", f"the delta says it follows {payload.get('previous')}")
+            if isinstance(descriptor, FullDescriptor) and descriptor.entries not in (None, len(payload["entries"])):
+                raise VerificationError(
+                    "ENTRY_COUNT", f"{len(payload['entries'])} entries, the index says {descriptor.entries}"
+                )
             report.checked.append(descriptor.path)
         except (OSError, VerificationError, KeyError, ValueError) as exc:
             report.problems.append(f"{descriptor.path}: {exc}")

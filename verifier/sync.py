@@ -1,9 +1,10 @@
 """Sync a verifier's trust state from a gateway (or any mirror of its publish folder).
 
 Implements the algorithm of docs/publication-format.md: conditional download of the index,
-verification against the pinned trust anchor, refusal of rollback, freeze, equivocation,
-unannounced keys and oversized bodies, deltas when they chain from the held sequence, full lists
-otherwise, and an atomic write of the new state. Nothing is stored unless everything verified.
+verification against the pinned trust anchor, refusal of rollback, freeze, equivocation, forks,
+unannounced keys and oversized bodies; the listed deltas when they chain from the held sequence,
+otherwise the full lists the index names (of a sequence F) and the deltas from F; and an atomic
+write of the new state. Nothing is stored unless everything verified.
 """
 
 from __future__ import annotations
@@ -124,30 +125,35 @@ def sync(
         return SyncResult(held.sequence, False, downloaded, "unchanged")
 
     state = SyncState(sequence=held.sequence, trusted=dict(held.trusted), revoked=dict(held.revoked))
-    chain = _delta_chain(index, held.sequence) if previous is not None else None
-    if chain is not None:
-        mode = "delta"
-        for descriptor in chain:
-            payload, size = _artifact(
-                fetch, base, descriptor, anchors, now, "delta", descriptor.sequence, index, progress
-            )
-            downloaded += size
-            if payload.get("previous") != state.sequence:
-                raise VerificationError("DELTA_CHAIN", f"delta {descriptor.sequence} does not follow {state.sequence}")
-            _apply(state, payload)
-            state.sequence = descriptor.sequence
-    else:
+    chain = index.chain_from(held.sequence) if previous is not None else None
+    mode = "delta"
+    if chain is None:
+        # Too far behind (or new): the full lists of F, then the deltas from F to the index.
         mode = "full"
-        trust, size = _artifact(
-            fetch, base, index.trust_list, anchors, now, "trust-list", index.sequence, index, progress
-        )
+        full = index.full_sequence
+        trust, size = _artifact(fetch, base, index.trust_list, anchors, now, "trust-list", full, index, progress)
         downloaded += size
         revocations, size = _artifact(
-            fetch, base, index.revocation_list, anchors, now, "revocation-list", index.sequence, index, progress
+            fetch, base, index.revocation_list, anchors, now, "revocation-list", full, index, progress
         )
         downloaded += size
+        for payload, descriptor in ((trust, index.trust_list), (revocations, index.revocation_list)):
+            if descriptor.entries is not None and len(payload["entries"]) != descriptor.entries:
+                raise VerificationError(
+                    "ENTRY_COUNT", f"{descriptor.path}: not the {descriptor.entries} entries listed"
+                )
         state.trusted = {e["thumbprint"]: e for e in trust["entries"]}
         state.revoked = {e["thumbprint"]: e for e in revocations["entries"]}
+        state.sequence = full
+        chain = index.chain_from(full)
+        assert chain is not None, "verify_index checked that the deltas reach back to the full lists"
+    for descriptor in chain:
+        payload, size = _artifact(fetch, base, descriptor, anchors, now, "delta", descriptor.sequence, index, progress)
+        downloaded += size
+        if payload.get("previous") != state.sequence:
+            raise VerificationError("DELTA_CHAIN", f"delta {descriptor.sequence} does not follow {state.sequence}")
+        _apply(state, payload)
+        state.sequence = descriptor.sequence
     state.sequence, state.index = index.sequence, index.raw
     state.etag = response.headers.get("etag", response.headers.get("ETag", ""))
     state.checkpoint = index.checkpoint
@@ -170,19 +176,6 @@ def _payload(compact: bytes) -> bytes:
     return base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
 
 
-def _delta_chain(index: VerifiedIndex, held_sequence: int) -> list[Any] | None:
-    """The deltas after ``held_sequence``, if the index lists an unbroken chain from it."""
-    chain, position = [], held_sequence
-    for descriptor in index.deltas:
-        if descriptor.sequence <= held_sequence:
-            continue
-        if descriptor.previous != position:
-            return None
-        chain.append(descriptor)
-        position = descriptor.sequence
-    return chain if position == index.sequence and chain else None
-
-
 def _artifact(
     fetch: Fetch,
     base: str,
@@ -200,7 +193,14 @@ def _artifact(
     if response.status != 200:
         raise VerificationError("HTTP_ERROR", f"{descriptor.path}: HTTP {response.status}")
     payload = verify_artifact(
-        response.body, descriptor, anchors, now, kind=kind, sequence=sequence, allowed_kids=index.announced_kids
+        response.body,
+        descriptor,
+        anchors,
+        now,
+        kind=kind,
+        sequence=sequence,
+        allowed_kids=index.announced_kids,
+        certificates=index.certificates,
     )
     check_entries(payload)
     return payload, len(response.body)

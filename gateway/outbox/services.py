@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from gateway.outbox.models import Change, TrustState
@@ -15,13 +15,28 @@ STATE_ID = 1
 
 def record_change(*, kind: str, at: dt.datetime, country: str = "", thumbprint: str = "") -> Change:
     """Call inside the transaction that changes trust state, as its last write: the state row
-    is locked from here to the commit, so keeping this last keeps the lock short."""
-    change = Change.objects.create(kind=kind, at=at, country=country, thumbprint=thumbprint)
+    is locked from here to the commit, so keeping this last keeps the lock short.
+
+    The state row is locked *before* the outbox row takes its id, so outbox ids are handed out
+    in commit order: a reader that sees change N sees every change below N. The publisher relies
+    on it (its high-water mark is the highest id its snapshot sees, and each delta holds the
+    changes above the previous one's); taking the id first, a transaction could commit id 11
+    while id 10 still waited for the lock, and a publication in between would skip 10 for good.
+    """
+    with transaction.atomic(savepoint=False):  # no savepoint inside the caller's transaction
+        if not _increment(at):
+            try:
+                with transaction.atomic():  # the first change ever (or since a test flushed the table)
+                    TrustState.objects.create(pk=STATE_ID, version=1, changed_at=at)
+            except IntegrityError:  # created meanwhile by a transaction that has committed since
+                _increment(at)
+        change = Change.objects.create(kind=kind, at=at, country=country, thumbprint=thumbprint)
     transaction.on_commit(lambda: change_committed.send(sender=Change, change_id=change.pk))
-    updated = TrustState.objects.filter(pk=STATE_ID).update(version=F("version") + 1, changed_at=at)
-    if not updated:
-        TrustState.objects.create(pk=STATE_ID, version=1, changed_at=at)
     return change
+
+
+def _increment(at: dt.datetime) -> int:
+    return TrustState.objects.filter(pk=STATE_ID).update(version=F("version") + 1, changed_at=at)
 
 
 def trust_state_version() -> int:

@@ -1,22 +1,36 @@
-"""Payloads and signed encodings of the published artifacts (docs/publication-format.md)."""
+"""Payloads and signed encodings of the published artifacts (docs/publication-format.md).
+
+Small artifacts (deltas, the index) are built in memory. The full lists are streamed: their JSON
+is written entry by entry into the JWS encoder, which base64url-encodes it block by block into
+the file (and its gzip twin) while hashing the signing input, and signs the digest at the end.
+Nothing holds the whole payload, its base64url form and the compact JWS at once.
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import pycountry
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
-from gateway.pki.signer import Signer
-from trustlist.publication.snapshot import Entry, Snapshot, iso
+from gateway.pki.signer import Signer, key_id
+from trustlist.publication import files
+from trustlist.publication.snapshot import Changes, State, iso, revoked_json, trusted_json
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # trust list, revocation list, delta
+INDEX_VERSION = 2  # 2: the full lists an index names may be of an earlier sequence
 MEDIA_TYPE = "application/jose"
+BLOCK = 3 << 18  # 768 KiB of payload per base64url block (a multiple of 3: no padding inside)
+ORDER = attrgetter("country", "type", "thumbprint")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -25,7 +39,21 @@ def canonical_json(value: Any) -> bytes:
 
 
 @dataclass(frozen=True)
+class Written:
+    """A file in the publish folder, by hash and length (its bytes are not kept)."""
+
+    path: str  # relative to the publish folder
+    sha256: str
+    length: int
+
+    def descriptor(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "length": self.length}
+
+
+@dataclass(frozen=True)
 class Artifact:
+    """A small artifact held in memory."""
+
     path: str  # relative to the publish folder
     data: bytes
 
@@ -37,57 +65,127 @@ class Artifact:
         return {"path": self.path, "sha256": self.sha256, "length": len(self.data)}
 
 
-def _jws(signer: Signer, kind: str, payload: dict[str, Any]) -> bytes:
-    headers = {"typ": f"{kind}+jws", "cty": "application/json"}
-    return signer.sign_jws(canonical_json(payload), headers).encode("ascii")
+@dataclass(frozen=True)
+class FullLists:
+    """The full trust and revocation lists of one sequence, as an index names them."""
+
+    sequence: int
+    trust_list: Written
+    trusted: int
+    revocation_list: Written
+    revoked: int
 
 
 def sequence_dir(sequence: int) -> str:
     return f"sequences/{sequence}"
 
 
-def trust_list(signer: Signer, snapshot: Snapshot, *, sequence: int, issued_at: dt.datetime) -> Artifact:
-    entries = sorted(snapshot.trusted.values(), key=_order)
-    payload = {
-        "type": "trust-list",
-        "version": FORMAT_VERSION,
-        "sequence": sequence,
-        "issuedAt": iso(issued_at),
-        "entries": entries,
-    }
-    return Artifact(f"{sequence_dir(sequence)}/trustlist.jws", _jws(signer, "trust-list", payload))
+# --- JWS --------------------------------------------------------------------------------------------
 
 
-def revocation_list(signer: Signer, snapshot: Snapshot, *, sequence: int, issued_at: dt.datetime) -> Artifact:
-    entries = sorted(snapshot.revoked.values(), key=_order)
-    payload = {
-        "type": "revocation-list",
-        "version": FORMAT_VERSION,
-        "sequence": sequence,
-        "issuedAt": iso(issued_at),
-        "entries": entries,
-    }
-    return Artifact(f"{sequence_dir(sequence)}/revocations.jws", _jws(signer, "revocation-list", payload))
+def b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-def delta(
-    signer: Signer, snapshot: Snapshot, *, sequence: int, previous: int | None, issued_at: dt.datetime
-) -> Artifact:
-    """What changed since ``previous``: the current state of every certificate touched since then."""
-    upsert = [snapshot.trusted[t] for t in sorted(snapshot.touched) if t in snapshot.trusted]
-    remove = sorted(t for t in snapshot.touched if t not in snapshot.trusted)
-    revoked = [snapshot.revoked[t] for t in sorted(snapshot.touched) if t in snapshot.revoked]
+def header(signer: Signer, kind: str | None, *, chain: bool = True, extra: dict[str, Any] | None = None) -> bytes:
+    """The protected header, base64url-encoded. Without ``chain`` it carries the ``kid`` only:
+    the verifier takes the certificate from the index's ``publisherKeys`` (deltas)."""
+    value: dict[str, Any] = {"alg": "ES256", "kid": key_id(signer.chain[0]), **(extra or {})}
+    if kind is not None:
+        value.update({"typ": f"{kind}+jws", "cty": "application/json"})
+    if chain:
+        value["x5c"] = [base64.b64encode(der).decode("ascii") for der in signer.chain]
+    return b64url(canonical_json(value))
+
+
+def sign_digest(signer: Signer, digest: bytes) -> bytes:
+    """ES256 over a SHA-256 digest, as the raw r‖s JWS wants. An HSM signer provides
+    ``sign_digest`` itself (PKCS#11 CKM_ECDSA signs a digest too); a file signer uses its key."""
+    own = getattr(signer, "sign_digest", None)
+    if own is not None:
+        return bytes(own(digest))
+    der = signer.private_key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))  # type: ignore[attr-defined]
+    r, s = decode_dss_signature(der)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def jws(signer: Signer, kind: str, payload: bytes, *, chain: bool = True) -> bytes:
+    signing_input = header(signer, kind, chain=chain) + b"." + b64url(payload)
+    return signing_input + b"." + b64url(sign_digest(signer, hashlib.sha256(signing_input).digest()))
+
+
+def write_jws(stream: files.Stream, signer: Signer, kind: str, pieces: Iterable[bytes], *, chain: bool = True) -> None:
+    """Stream a compact JWS whose payload is the concatenation of ``pieces``."""
+    prefix = header(signer, kind, chain=chain) + b"."
+    digest = hashlib.sha256(prefix)
+    stream.write(prefix)
+    pending = bytearray()
+    for piece in pieces:
+        pending += piece
+        if len(pending) >= BLOCK:
+            cut = len(pending) - len(pending) % 3
+            encoded = base64.urlsafe_b64encode(pending[:cut])  # aligned: no padding
+            del pending[:cut]
+            digest.update(encoded)
+            stream.write(encoded)
+    encoded = b64url(bytes(pending))
+    digest.update(encoded)
+    stream.write(encoded)
+    stream.write(b"." + b64url(sign_digest(signer, digest.digest())))
+
+
+# --- full lists -------------------------------------------------------------------------------------
+
+
+def _entries(records: Iterable[Any], to_json: Any) -> Iterator[bytes]:
+    """The JSON array's members, comma-separated, in blocks of 1,000 entries."""
+    ordered = sorted(records, key=ORDER)
+    for start in range(0, len(ordered), 1000):
+        text = ",".join([to_json(record) for record in ordered[start : start + 1000]])
+        yield (b"," if start else b"") + text.encode("utf-8")
+
+
+def _list_pieces(
+    kind: str, records: Iterable[Any], to_json: Any, sequence: int, issued_at: dt.datetime
+) -> Iterator[bytes]:
+    # Canonical JSON: "entries" sorts before "issuedAt", "sequence", "type" and "version".
+    yield b'{"entries":['
+    yield from _entries(records, to_json)
+    tail = {"issuedAt": iso(issued_at), "sequence": sequence, "type": kind, "version": FORMAT_VERSION}
+    yield b"]," + canonical_json(tail)[1:]
+
+
+def write_full_lists(root: Path, signer: Signer, state: State, *, sequence: int, issued_at: dt.datetime) -> FullLists:
+    """Stream the trust list and the revocation list of ``sequence`` (with their .gz twins)."""
+    written = []
+    for kind, name, records, to_json in (
+        ("trust-list", "trustlist.jws", state.trusted.values(), trusted_json),
+        ("revocation-list", "revocations.jws", state.revoked.values(), revoked_json),
+    ):
+        path = f"{sequence_dir(sequence)}/{name}"
+        with files.streamed(root, path, with_gzip=True) as stream:
+            write_jws(stream, signer, kind, _list_pieces(kind, records, to_json, sequence, issued_at))
+        written.append(Written(path, stream.sha256, stream.length))
+    return FullLists(sequence, written[0], len(state.trusted), written[1], len(state.revoked))
+
+
+# --- delta and index ----------------------------------------------------------------------------------
+
+
+def delta(signer: Signer, changes: Changes, *, sequence: int, previous: int | None, issued_at: dt.datetime) -> Artifact:
+    """What changed since ``previous``: the state at ``sequence`` of every certificate touched since.
+    Signed with a kid-only header: the index that lists it announces the certificate."""
     payload = {
         "type": "delta",
         "version": FORMAT_VERSION,
         "sequence": sequence,
         "previous": previous,
         "issuedAt": iso(issued_at),
-        "upsert": upsert,
-        "remove": remove,
-        "revoked": revoked,
+        "upsert": changes.upsert,
+        "remove": changes.remove,
+        "revoked": changes.revoked,
     }
-    return Artifact(f"{sequence_dir(sequence)}/delta.jws", _jws(signer, "delta", payload))
+    return Artifact(f"{sequence_dir(sequence)}/delta.jws", jws(signer, "delta", canonical_json(payload), chain=False))
 
 
 def index(
@@ -96,86 +194,27 @@ def index(
     sequence: int,
     issued_at: dt.datetime,
     expires_at: dt.datetime,
-    trust: Artifact,
-    revocations: Artifact,
-    trusted_count: int,
-    revoked_count: int,
+    full: FullLists,
     deltas: Iterable[dict[str, Any]],
     publisher_keys: Iterable[dict[str, str]],
     checkpoint: dict[str, Any] | None,
 ) -> Artifact:
     payload = {
         "type": "index",
-        "version": FORMAT_VERSION,
+        "version": INDEX_VERSION,
         "sequence": sequence,
         "issuedAt": iso(issued_at),
         "expiresAt": iso(expires_at),
-        "trustList": {**trust.descriptor(), "entries": trusted_count},
-        "revocationList": {**revocations.descriptor(), "entries": revoked_count},
+        "trustList": {**full.trust_list.descriptor(), "sequence": full.sequence, "entries": full.trusted},
+        "revocationList": {**full.revocation_list.descriptor(), "sequence": full.sequence, "entries": full.revoked},
         "deltas": list(deltas),
         "publisherKeys": list(publisher_keys),
         "checkpoint": checkpoint,
     }
-    return Artifact("index.jws", _jws(signer, "index", payload))
+    return Artifact("index.jws", jws(signer, "index", canonical_json(payload)))
 
 
-def _order(entry: Entry) -> tuple[str, str, str]:
-    return entry["country"], entry["type"], entry["thumbprint"]
-
-
-# --- DID document (WHO GDHCN / TNG trust list, gateway-api.md §6.3) ------------------------------
-
-
-def alpha3(code: str, virtual: dict[str, str]) -> str:
-    if code in virtual:
-        return virtual[code]
-    country = pycountry.countries.get(alpha_2=code)
-    return country.alpha_3 if country else f"X{code}"
-
-
-def did_document(
-    signer: Signer, snapshot: Snapshot, *, did: str, issued_at: dt.datetime, virtual: dict[str, str]
-) -> Artifact:
-    """JsonWebKey2020 entries with x5c [DSC, issuing CSCA], signed with a JsonWebSignature2020
-    proof: a detached JWS (RFC 7797, b64=false) over the canonical JSON of the document
-    without its proof. (TNG's ld-signatures use RDF canonicalisation; we sign JCS-style
-    canonical JSON instead and say so in the format document.)"""
-    methods = []
-    for entry in sorted(snapshot.trusted.values(), key=_order):
-        jwk = snapshot.jwks.get(entry["thumbprint"], {})
-        if entry["type"] != "DSC" or "kty" not in jwk:
-            continue
-        participant = f"{did}:{alpha3(entry['country'], virtual).lower()}"
-        chain = [entry["certificate"]]
-        issuer = snapshot.trusted.get(entry["issuer"])
-        if issuer is not None:
-            chain.append(issuer["certificate"])
-        methods.append(
-            {
-                "id": f"{participant}#{quote(entry['kid'], safe='')}",
-                "type": "JsonWebKey2020",
-                "controller": participant,
-                "publicKeyJwk": {**jwk, "kid": entry["kid"], "x5c": chain},
-            }
-        )
-    document: dict[str, Any] = {
-        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"],
-        "id": did,
-        "controller": did,
-        "verificationMethod": methods,
-    }
-    unsigned = canonical_json(document)
-    jws = signer.sign_jws(unsigned, {"b64": False, "crit": ["b64"]}, detached=True)
-    proof = {
-        "type": "JsonWebSignature2020",
-        "created": iso(issued_at),
-        "proofPurpose": "assertionMethod",
-        "verificationMethod": f"{did}#publisher",
-        "jws": jws,
-    }
-    # Canonical JSON sorts "proof" just before "verificationMethod": splice it in rather than
-    # serialising the whole (large) document a second time. The result is byte-identical.
-    marker = b',"verificationMethod":'
-    cut = unsigned.index(marker)
-    signed = unsigned[:cut] + b',"proof":' + canonical_json(proof) + unsigned[cut:]
-    return Artifact("did.json", signed)
+def payload_of(compact: bytes) -> dict[str, Any]:
+    """The payload of a JWS we wrote ourselves (no verification: for rolling our own state forward)."""
+    part = compact.split(b".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)))

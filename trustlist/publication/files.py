@@ -4,33 +4,97 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gzip
+import hashlib
 import os
 import shutil
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+
+# Pre-compressed copies for nginx gzip_static and the Django view. Level 1: measured at 100,000
+# DSCs it compresses the trust list 1.7x faster than level 6 for 13% more bytes
+# (docs/benchmarks-publication.md).
+GZIP_LEVEL = 1
 
 
 def write_atomically(root: Path, relative: str, data: bytes, *, with_gzip: bool = False) -> None:
     """Temporary file in the same folder, fsync, rename over the target, fsync the folder."""
+    with streamed(root, relative, with_gzip=with_gzip) as stream:
+        stream.write(data)
+
+
+class Stream:
+    """Bytes written to a temporary file (and its gzip twin), hashed and counted on the way."""
+
+    def __init__(self, target: Path, with_gzip: bool) -> None:
+        self.target = target
+        self.temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        self.handle = open(self.temporary, "wb")
+        self.digest = hashlib.sha256()
+        self.length = 0
+        self.gzip_target = target.with_name(target.name + ".gz") if with_gzip else None
+        self.gzip_temporary = (
+            self.gzip_target.with_name(f".{self.gzip_target.name}.{os.getpid()}.tmp") if self.gzip_target else None
+        )
+        self.gzip_handle = open(self.gzip_temporary, "wb") if self.gzip_temporary else None
+        # wbits 31: a gzip member with a header whose mtime is 0, as gzip.compress(mtime=0) writes.
+        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if with_gzip else None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        self.handle.write(data)
+        self.digest.update(data)
+        self.length += len(data)
+        if self.compressor is not None and self.gzip_handle is not None:
+            self.gzip_handle.write(self.compressor.compress(data))
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.hexdigest()
+
+    def finish(self) -> None:
+        if self.compressor is not None and self.gzip_handle is not None:
+            self.gzip_handle.write(self.compressor.flush())
+            _close_synced(self.gzip_handle)
+        _close_synced(self.handle)
+        # The plain file last: a reader that finds it also finds its .gz twin up to date.
+        if self.gzip_temporary is not None and self.gzip_target is not None:
+            os.replace(self.gzip_temporary, self.gzip_target)
+        os.replace(self.temporary, self.target)
+        _fsync_directory(self.target.parent)
+
+    def abort(self) -> None:
+        for handle in (self.handle, self.gzip_handle):
+            if handle is not None and not handle.closed:
+                handle.close()
+        for path in (self.temporary, self.gzip_temporary):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def streamed(root: Path, relative: str, *, with_gzip: bool = False) -> Iterator[Stream]:
+    """Write a file piece by piece; it appears (renamed into place) only if the block succeeds."""
     target = root / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write(target, data)
-    if with_gzip:
-        # Pre-compressed for nginx gzip_static and the Django view. Level 1: measured at 100,000
-        # DSCs it compresses the trust list 1.7x faster than level 6 for 13% more bytes, and it
-        # sits on the publication's critical path (docs/benchmarks-publication.md).
-        _write(target.with_name(target.name + ".gz"), gzip.compress(data, compresslevel=1, mtime=0))
+    stream = Stream(target, with_gzip)
+    try:
+        yield stream
+    except BaseException:
+        stream.abort()
+        raise
+    stream.finish()
 
 
-def _write(target: Path, data: bytes) -> None:
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    directory = os.open(target.parent, os.O_RDONLY)
+def _close_synced(handle: object) -> None:
+    handle.flush()  # type: ignore[attr-defined]
+    os.fsync(handle.fileno())  # type: ignore[attr-defined]
+    handle.close()  # type: ignore[attr-defined]
+
+
+def _fsync_directory(folder: Path) -> None:
+    directory = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
@@ -38,10 +102,10 @@ def _write(target: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def folder_lock(root: Path) -> Iterator[None]:
+def folder_lock(root: Path, name: str = ".lock") -> Iterator[None]:
     """Exclusive lock on the publish folder across processes of this machine."""
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "a+b") as handle:
+    with open(root / name, "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -49,8 +113,12 @@ def folder_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def prune(root: Path, *, keep_full: set[int], keep_any: set[int]) -> None:
-    """Delete sequence folders outside ``keep_any`` and full lists outside ``keep_full``."""
+def prune(root: Path, *, floor: int, keep_full: set[int], keep_above: int) -> None:
+    """Delete sequence folders below ``floor``, and full lists outside ``keep_full``.
+
+    Nothing above ``keep_above`` (the newest sequence whose full lists an index names) loses its
+    full lists: a rebuild may be writing them for an index yet to come.
+    """
     sequences = root / "sequences"
     if not sequences.is_dir():
         return
@@ -58,8 +126,8 @@ def prune(root: Path, *, keep_full: set[int], keep_any: set[int]) -> None:
         if not folder.name.isdigit():
             continue
         number = int(folder.name)
-        if number not in keep_any:
+        if number < floor and number not in keep_full:
             shutil.rmtree(folder, ignore_errors=True)
-        elif number not in keep_full:
+        elif number not in keep_full and number <= keep_above:
             for name in ("trustlist.jws", "trustlist.jws.gz", "revocations.jws", "revocations.jws.gz"):
                 (folder / name).unlink(missing_ok=True)

@@ -1,11 +1,29 @@
-"""Publishing: level-triggered, idempotent, serialised, atomic (docs/publication-format.md).
+"""Publishing: incremental, level-triggered, idempotent, serialised, atomic (docs/publication-format.md).
 
-publish() signs a snapshot of the database. It does nothing when nothing changed since the
-last publication and that publication is not yet due for renewal, so a redelivered or
-duplicated task publishes nothing new. Publishers are serialised by a PostgreSQL advisory lock
-(several machines) and a lock on the publish folder (several processes of one machine); the
-sequence number is a database-assigned id, reserved in its own committed transaction so that
-it can never be handed out twice, even after a crash.
+Two operations:
+
+- :func:`publish` (per change, milliseconds): reads only the outbox rows after the last published
+  high-water mark and the rows they name, and publishes them as the delta of a new sequence S and
+  a new index. The index names the most recent full lists, of a sequence F ≤ S, and lists every
+  delta from F+1 to S (and older ones, up to the window), so a verifier holding the full lists of
+  F, or any sequence whose delta is listed, reaches S.
+- :func:`rebuild_full` (background, seconds at 100,000 DSCs): reads everything, rolls that state
+  forward to a published sequence F through F's own deltas, writes the full lists of F, and
+  publishes a new index that names them; then the DID document.
+
+Both do nothing when there is nothing to do, so a redelivered or duplicated task publishes nothing
+new. Publishers are serialised by a PostgreSQL advisory lock (several machines) and a lock on the
+publish folder (several processes of one machine). The sequence number is a database-assigned id,
+reserved in its own committed transaction, so it can never be handed out twice, even after a
+crash. Rebuilds are serialised among themselves by a second pair of locks and take the publishers'
+lock only for the milliseconds of publishing an index, so a change is never queued behind one.
+
+The delta of sequence S is derived from exactly the state of S's predecessor: it holds, for every
+certificate touched by an outbox change in (hw(prev), hw(S)], its state at hw(S), read in one
+snapshot; outbox ids are handed out in commit order, so a snapshot that sees change hw sees every
+change before it. The full lists of F are that state at hw(F) exactly: a rebuild's snapshot (at
+some hw) lies between two published sequences K-1 and K, and applying the deltas of K..F to it gives
+the state at hw(F), since a certificate that no delta touched has not changed.
 """
 
 from __future__ import annotations
@@ -13,7 +31,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
-import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +45,15 @@ from gateway.audit.services import record_event
 from gateway.outbox.models import Change
 from gateway.pki.signer import FileSigner, key_id
 from trustlist.models import Publication, PublisherKeyState
-from trustlist.publication import artifacts, files, keys, snapshot
+from trustlist.publication import artifacts, did, files, keys, snapshot
 
 logger = logging.getLogger(__name__)
 
-_ADVISORY_LOCK_KEY = 0x7472757374  # "trust"
+_ADVISORY_LOCK_KEY = 0x7472757374  # "trust": publishers
+_REBUILD_LOCK_KEY = 0x7472757375  # rebuilds of the full lists
+# If the background rebuild falls this many windows behind, a publication builds the full lists
+# itself rather than let the index (which lists every delta since F) grow without bound.
+CHAIN_LIMIT_WINDOWS = 10
 
 
 class PublicationRefused(Exception):
@@ -43,144 +64,173 @@ def publish_dir() -> Path:
     return Path(settings.GATEWAY_PUBLISH_DIR)
 
 
-def publish(*, at: dt.datetime | None = None, force: bool = False) -> Publication | None:
-    """Publish if there are unpublished changes or the last publication is due for renewal.
+def latest() -> Publication | None:
+    return Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+
+
+# --- per change ----------------------------------------------------------------------------------------
+
+
+def publish(*, at: dt.datetime | None = None, force: bool = False, full: bool = False) -> Publication | None:
+    """Publish outstanding changes as the delta of a new sequence and a new index, or renew the
+    index when it is due. ``force`` publishes a new sequence even without changes; ``full`` (and
+    the very first publication) also writes the full lists of the new sequence, synchronously.
 
     ``at`` defaults to the clock read *after* the lock is taken, so that issue times increase
     with sequence numbers even when publishers queue up behind each other.
     """
     with _serialised():
-        last = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
-        at = at or timezone.now()
-        if last is not None and at < last.issued_at:
-            at = last.issued_at
-        since = last.change_high_water if last else 0
-        pending = Change.objects.filter(id__gt=since).exists()
-        renew = last is None or at >= last.issued_at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_RENEW_AFTER)
-        if not (force or pending or renew):
-            return None
-        if not keys.announced_keys():
-            logger.warning("no publisher key is installed: nothing published (see `manage.py publisher_key`)")
-            return None
-        signer = keys.current_signer()
-        with transaction.atomic():
-            reserved = Publication.objects.create(
-                issued_at=at,
-                expires_at=at,
-                previous=last.id if last else None,
-                change_high_water=since,
-                trust_list_sha256="",
-                trust_list_length=0,
-                revocation_list_sha256="",
-                revocation_list_length=0,
-                delta_sha256="",
-                delta_length=0,
-                index_sha256="",
-                publisher_kid="",
-                trusted_count=0,
-                revoked_count=0,
-            )
-        _refuse_if_not_forward(reserved.id)
-        # Three steps, so that no lock or snapshot is held while signing and writing megabytes:
-        # a read-only snapshot, the sequence's files outside any transaction, then one short
-        # transaction for the checkpoint, the index and the bookkeeping.
-        with transaction.atomic():
-            _repeatable_read()
-            state = snapshot.take(since_change=since)
-        written = _write_sequence(signer, state, reserved, at)
-        with transaction.atomic():
-            publication = _finish(signer, state, reserved, written, at)
-            Change.objects.filter(id__lte=state.high_water, published_at__isnull=True).update(published_at=at)
-            record_event(
-                action=Action.PUBLISH,
-                outcome=Outcome.SUCCESS,
-                at=at,
-                actor="publisher",
-                details={
-                    "sequence": publication.id,
-                    "trusted": publication.trusted_count,
-                    "revoked": publication.revoked_count,
-                    "changes": state.high_water - since,
-                },
-            )
-        _prune(publication.id)
-        logger.info(
-            "published sequence %s (%s trusted, %s revoked)",
-            publication.id,
-            publication.trusted_count,
-            publication.revoked_count,
-        )
-        return publication
+        return _publish_locked(at=at, force=force, full=full)
 
 
-def _write_sequence(
-    signer: FileSigner, state: snapshot.Snapshot, reserved: Publication, at: dt.datetime
-) -> tuple[artifacts.Artifact, artifacts.Artifact, artifacts.Artifact]:
-    """The sequence's own files (and the DID document); nothing refers to them until the index."""
-    sequence, root = reserved.id, publish_dir()
-    trust = artifacts.trust_list(signer, state, sequence=sequence, issued_at=at)
-    revocations = artifacts.revocation_list(signer, state, sequence=sequence, issued_at=at)
-    delta = artifacts.delta(signer, state, sequence=sequence, previous=reserved.previous, issued_at=at)
-    for artifact in (trust, revocations, delta):
-        files.write_atomically(root, artifact.path, artifact.data, with_gzip=artifact is not delta)
-    if settings.GATEWAY_PUBLISH_DID:
-        did = artifacts.did_document(
-            signer, state, did=settings.GATEWAY_DID_ID, issued_at=at, virtual=settings.GATEWAY_VIRTUAL_COUNTRY_ALPHA3
+def _publish_locked(
+    *, at: dt.datetime | None, force: bool, full: bool, named: artifacts.FullLists | None = None
+) -> Publication | None:
+    last = latest()
+    at = at or timezone.now()
+    if last is not None and at < last.issued_at:
+        at = last.issued_at
+    since = last.change_high_water if last else 0
+    current = _named_full(last)
+    newer = named is not None and (current is None or named.sequence > current.sequence)
+    pending = Change.objects.filter(id__gt=since).exists()
+    renew = last is None or at >= last.issued_at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_RENEW_AFTER)
+    if not (force or full or pending or renew or newer):
+        return None
+    if not keys.announced_keys():
+        logger.warning("no publisher key is installed: nothing published (see `manage.py publisher_key`)")
+        return None
+    signer = keys.current_signer()
+    if current is None or _chain_since(current.sequence) >= CHAIN_LIMIT_WINDOWS * settings.GATEWAY_PUBLISH_DELTA_WINDOW:
+        full = True
+    with transaction.atomic():
+        reserved = Publication.objects.create(
+            issued_at=at,
+            expires_at=at,
+            previous=last.id if last else None,
+            change_high_water=since,
+            trust_list_sha256="",
+            trust_list_length=0,
+            revocation_list_sha256="",
+            revocation_list_length=0,
+            delta_sha256="",
+            delta_length=0,
+            index_sha256="",
+            publisher_kid="",
+            trusted_count=0,
+            revoked_count=0,
         )
-        files.write_atomically(root, did.path, did.data, with_gzip=True)
-    return trust, revocations, delta
+    _refuse_if_not_forward(reserved.id)
+    # No lock or snapshot is held while signing and writing: a read-only snapshot, the
+    # sequence's files outside any transaction, then one short transaction for the bookkeeping.
+    with _read_snapshot():
+        state = snapshot.take_full() if full else None
+        if last is None and state is not None:
+            changes = snapshot.Changes(high_water=state.high_water)  # no verifier holds "nothing"
+        else:
+            changes = snapshot.take_changes(since)
+    if state is not None:
+        assert state.high_water == changes.high_water, "one snapshot"
+        named = artifacts.write_full_lists(publish_dir(), signer, state, sequence=reserved.id, issued_at=at)
+    elif not newer:
+        named = current
+    assert named is not None
+    delta = artifacts.delta(signer, changes, sequence=reserved.id, previous=reserved.previous, issued_at=at)
+    files.write_atomically(publish_dir(), delta.path, delta.data)
+    with transaction.atomic():
+        publication, index = _finish(signer, reserved, changes, named, delta, at)
+        Change.objects.filter(id__lte=changes.high_water, published_at__isnull=True).update(published_at=at)
+        record_event(
+            action=Action.PUBLISH,
+            outcome=Outcome.SUCCESS,
+            at=at,
+            actor="publisher",
+            details={
+                "sequence": publication.id,
+                "full": named.sequence,
+                "changes": changes.high_water - since,
+                "touched": len(changes.touched),
+            },
+        )
+    # The index goes last, after the commit: until it is renamed into place, readers follow the
+    # previous one, and every file it names (this delta, the earlier ones, the full lists) exists.
+    _refuse_if_not_forward(publication.id)
+    files.write_atomically(publish_dir(), index.path, index.data)
+    if state is not None and settings.GATEWAY_PUBLISH_DID:
+        _write_did(signer, state, at)
+    _prune(publication)
+    logger.info(
+        "published sequence %s (%s change(s), full lists of %s)", publication.id, len(changes.touched), named.sequence
+    )
+    return publication
 
 
 def _finish(
     signer: FileSigner,
-    state: snapshot.Snapshot,
     reserved: Publication,
-    written: tuple[artifacts.Artifact, artifacts.Artifact, artifacts.Artifact],
+    changes: snapshot.Changes,
+    named: artifacts.FullLists,
+    delta: artifacts.Artifact,
     at: dt.datetime,
-) -> Publication:
-    trust, revocations, delta = written
-    sequence, root = reserved.id, publish_dir()
+) -> tuple[Publication, artifacts.Artifact]:
     expires_at = at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY)
     reserved.issued_at, reserved.expires_at = at, expires_at
-    reserved.change_high_water = state.high_water
-    reserved.trust_list_sha256, reserved.trust_list_length = trust.sha256, len(trust.data)
-    reserved.revocation_list_sha256, reserved.revocation_list_length = revocations.sha256, len(revocations.data)
+    reserved.change_high_water = changes.high_water
+    reserved.full_sequence = named.sequence
+    reserved.trust_list_sha256, reserved.trust_list_length = named.trust_list.sha256, named.trust_list.length
+    reserved.revocation_list_sha256 = named.revocation_list.sha256
+    reserved.revocation_list_length = named.revocation_list.length
+    reserved.trusted_count, reserved.revoked_count = named.trusted, named.revoked
     reserved.delta_sha256, reserved.delta_length = delta.sha256, len(delta.data)
-    reserved.trusted_count, reserved.revoked_count = len(state.trusted), len(state.revoked)
     reserved.publisher_kid = key_id(signer.chain[0])
     index = artifacts.index(
         signer,
-        sequence=sequence,
+        sequence=reserved.id,
         issued_at=at,
         expires_at=expires_at,
-        trust=trust,
-        revocations=revocations,
-        trusted_count=len(state.trusted),
-        revoked_count=len(state.revoked),
+        full=named,
         deltas=[
-            *_recent_deltas(exclude=sequence),
-            {**delta.descriptor(), "sequence": sequence, "previous": reserved.previous},
+            *_listed_deltas(exclude=reserved.id, full_sequence=named.sequence),
+            {**delta.descriptor(), "sequence": reserved.id, "previous": reserved.previous},
         ],
         publisher_keys=_announced_keys(),
         checkpoint=_checkpoint(signer, at),
     )
     reserved.index_sha256 = index.sha256
     reserved.save()
-    # The index goes last: until it is renamed into place, readers follow the previous one.
-    files.write_atomically(root, index.path, index.data)
-    return reserved
+    return reserved, index
 
 
-def _checkpoint(signer: FileSigner, at: dt.datetime) -> dict[str, object] | None:
-    """Sign the audit log's current head (if it grew) and put the latest one in the index."""
-    audit_log.make_checkpoint(at=at, signer=signer)
-    latest = Checkpoint.objects.first()
-    return audit_log.exported(latest) if latest else None
+def _named_full(publication: Publication | None) -> artifacts.FullLists | None:
+    """The full lists the index of ``publication`` names."""
+    if publication is None or publication.full_sequence is None:
+        return None
+    folder = artifacts.sequence_dir(publication.full_sequence)
+    return artifacts.FullLists(
+        sequence=publication.full_sequence,
+        trust_list=artifacts.Written(
+            f"{folder}/trustlist.jws", publication.trust_list_sha256, publication.trust_list_length
+        ),
+        trusted=publication.trusted_count,
+        revocation_list=artifacts.Written(
+            f"{folder}/revocations.jws", publication.revocation_list_sha256, publication.revocation_list_length
+        ),
+        revoked=publication.revoked_count,
+    )
 
 
-def _recent_deltas(*, exclude: int) -> list[dict[str, object]]:
-    window = settings.GATEWAY_PUBLISH_DELTA_WINDOW - 1
-    rows = Publication.objects.filter(index_sha256__gt="").exclude(id=exclude).order_by("-id")[:window]
+def _published() -> object:
+    return Publication.objects.filter(index_sha256__gt="")
+
+
+def _chain_since(full_sequence: int) -> int:
+    return _published().filter(id__gt=full_sequence).count()  # type: ignore[attr-defined]
+
+
+def _listed_deltas(*, exclude: int, full_sequence: int) -> list[dict[str, object]]:
+    """Every published delta after ``full_sequence``, and older ones up to the window, oldest first."""
+    count = max(settings.GATEWAY_PUBLISH_DELTA_WINDOW - 1, _chain_since(full_sequence))
+    rows = _published().exclude(id=exclude).order_by("-id")[:count]  # type: ignore[attr-defined]
     return [
         {
             "path": f"{artifacts.sequence_dir(row.id)}/delta.jws",
@@ -191,6 +241,13 @@ def _recent_deltas(*, exclude: int) -> list[dict[str, object]]:
         }
         for row in reversed(rows)
     ]
+
+
+def _checkpoint(signer: FileSigner, at: dt.datetime) -> dict[str, object] | None:
+    """Sign the audit log's current head (if it grew) and put the latest one in the index."""
+    audit_log.make_checkpoint(at=at, signer=signer)
+    latest_checkpoint = Checkpoint.objects.first()
+    return audit_log.exported(latest_checkpoint) if latest_checkpoint else None
 
 
 def _announced_keys() -> list[dict[str, str]]:
@@ -218,41 +275,152 @@ def published_sequence(root: Path) -> int | None:
         compact = (root / "index.jws").read_bytes()
     except FileNotFoundError:
         return None
-    payload = compact.split(b".")[1]
-    return int(json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))["sequence"])
+    return int(artifacts.payload_of(compact)["sequence"])
 
 
-def _prune(sequence: int) -> None:
-    recent = list(
-        Publication.objects.filter(index_sha256__gt="")
-        .order_by("-id")
-        .values_list("id", flat=True)[: settings.GATEWAY_PUBLISH_DELTA_WINDOW]
+def _prune(publication: Publication) -> None:
+    """Keep every file an index of the last window names: the deltas listed, and the full lists of
+    the last ``GATEWAY_PUBLISH_KEEP_FULL`` distinct full sequences (an index cached by a CDN for
+    its max-age may still name an older one). Never touch newer full lists: a rebuild may be
+    writing them for an index yet to come."""
+    named = publication.full_sequence or publication.id
+    listed = max(settings.GATEWAY_PUBLISH_DELTA_WINDOW, _chain_since(named) + 1)
+    recent = list(_published().order_by("-id").values_list("id", flat=True)[:listed])  # type: ignore[attr-defined]
+    keep_full = (
+        set(
+            _published()  # type: ignore[attr-defined]
+            .exclude(full_sequence__isnull=True)
+            .order_by("-full_sequence")
+            .values_list("full_sequence", flat=True)
+            .distinct()[: settings.GATEWAY_PUBLISH_KEEP_FULL]
+        )
+        | {named}
     )
-    files.prune(
+    files.prune(publish_dir(), floor=min([*recent, *keep_full]), keep_full=keep_full, keep_above=named)
+
+
+# --- background rebuild of the full lists -------------------------------------------------------------------
+
+
+def rebuild_due(at: dt.datetime | None = None) -> float | None:
+    """Seconds until the full lists should be rebuilt (0 or less: now), or None if they are current.
+
+    Due when ``GATEWAY_PUBLISH_FULL_AFTER_DELTAS`` deltas with changes followed the full lists the
+    index names, or ``GATEWAY_PUBLISH_FULL_AFTER_SECONDS`` after the first of them was published.
+    """
+    at = at or timezone.now()
+    last = latest()
+    if last is None or last.full_sequence is None:
+        return None
+    base = Publication.objects.filter(id=last.full_sequence).values_list("change_high_water", flat=True).first()
+    if base is None or base >= last.change_high_water:
+        return None  # only renewals (empty deltas) since
+    behind = _published().filter(id__gt=last.full_sequence, change_high_water__gt=base)  # type: ignore[attr-defined]
+    if behind.count() >= settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS:
+        return 0.0
+    first = behind.order_by("id").values_list("issued_at", flat=True).first()
+    if first is None:
+        return None
+    return (first + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_FULL_AFTER_SECONDS) - at).total_seconds()
+
+
+def rebuild_full(*, at: dt.datetime | None = None) -> Publication | None:
+    """Rebuild the full lists (and the DID document) outside the publishers' lock, and publish an
+    index that names them. Returns that publication, or None if the full lists were current."""
+    with _serialised(rebuild=True):
+        last = latest()
+        if last is None or last.full_sequence is None:
+            return publish(at=at, full=True)
+        base = Publication.objects.filter(id=last.full_sequence).values_list("change_high_water", flat=True).first()
+        if (
+            base is not None
+            and base >= last.change_high_water
+            and not Change.objects.filter(id__gt=last.change_high_water).exists()
+        ):
+            return None
+        with _read_snapshot():
+            state = snapshot.take_full()
+        target = latest()
+        if target is None or target.change_high_water < state.high_water:
+            # The snapshot holds changes not published yet: publish them, so that a sequence at
+            # or after the snapshot exists to roll forward to.
+            publish(at=at)
+            target = latest()
+            if target is None or target.change_high_water < state.high_water:
+                return None
+        _roll_forward(state, target)
+        signer = keys.current_signer()
+        built_at = at or timezone.now()
+        lists = artifacts.write_full_lists(publish_dir(), signer, state, sequence=target.id, issued_at=built_at)
+        with _serialised():
+            publication = _publish_locked(at=at, force=False, full=False, named=lists)
+        if publication is not None and settings.GATEWAY_PUBLISH_DID:
+            _write_did(signer, state, built_at)
+        logger.info(
+            "rebuilt the full lists of sequence %s (%s trusted, %s revoked)", target.id, lists.trusted, lists.revoked
+        )
+        return publication
+
+
+def _roll_forward(state: snapshot.State, target: Publication) -> None:
+    """Apply to ``state`` the published deltas that changed anything after its high-water mark,
+    up to ``target``: the state of ``target`` exactly (see the module's docstring)."""
+    rows = (
+        _published()  # type: ignore[attr-defined]
+        .filter(id__lte=target.id, change_high_water__gt=state.high_water)
+        .order_by("id")
+        .values_list("id", "delta_sha256")
+    )
+    for sequence, sha256 in rows:
+        data = (publish_dir() / artifacts.sequence_dir(sequence) / "delta.jws").read_bytes()
+        if artifacts.Artifact("", data).sha256 != sha256:
+            raise PublicationRefused(f"the delta of sequence {sequence} on disk is not the one published")
+        payload = artifacts.payload_of(data)
+        for entry in payload["upsert"]:
+            state.trusted[entry["thumbprint"]] = snapshot.trusted_from_entry(entry)
+        for thumbprint in payload["remove"]:
+            state.trusted.pop(thumbprint, None)
+        for entry in payload["revoked"]:
+            state.revoked[entry["thumbprint"]] = snapshot.revoked_from_entry(entry)
+    state.high_water = target.change_high_water
+
+
+def _write_did(signer: FileSigner, state: snapshot.State, at: dt.datetime) -> None:
+    did.write_did_document(
         publish_dir(),
-        keep_full=set(recent[: settings.GATEWAY_PUBLISH_KEEP_FULL]) | {sequence},
-        keep_any=set(recent) | {sequence},
+        signer,
+        state,
+        did=settings.GATEWAY_DID_ID,
+        issued_at=at,
+        virtual=settings.GATEWAY_VIRTUAL_COUNTRY_ALPHA3,
     )
 
 
-def _repeatable_read() -> None:
-    # The lists and the outbox high-water mark must describe one instant (PostgreSQL's default
-    # READ COMMITTED gives each statement its own snapshot). SQLite transactions are serialisable.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+# --- locks and snapshots ------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _serialised() -> Iterator[None]:
-    with files.folder_lock(publish_dir()):
+def _read_snapshot() -> Iterator[None]:
+    # The rows and the outbox high-water mark must describe one instant (PostgreSQL's default
+    # READ COMMITTED gives each statement its own snapshot). SQLite transactions are serialisable.
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+@contextlib.contextmanager
+def _serialised(*, rebuild: bool = False) -> Iterator[None]:
+    key = _REBUILD_LOCK_KEY if rebuild else _ADVISORY_LOCK_KEY
+    with files.folder_lock(publish_dir(), ".rebuild.lock" if rebuild else ".lock"):
         if connection.vendor != "postgresql":
             yield
             return
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [_ADVISORY_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
         try:
             yield
         finally:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_LOCK_KEY])
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
