@@ -320,10 +320,19 @@ def test_rotation_with_overlap(pki, xa, publisher, frozen):
     assert info.value.reason == "UNANNOUNCED_KEY"
 
 
-def test_status_and_verify_commands(pki, xa, publisher, capsys):
+def test_status_and_verify_commands(client, pki, xa, publisher, incremental, capsys):
     call_command("publish")
     call_command("publication_status")
     assert "sequence" in capsys.readouterr().out
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    call_command("publication_status")
+    out = capsys.readouterr().out
+    assert "1 delta(s) since" in out
+    assert "rebuild due" in out
+    call_command("publish", "--rebuild")
+    assert "naming the full lists of" in capsys.readouterr().out
+    call_command("publish", "--rebuild")
+    assert "the full lists are current" in capsys.readouterr().out
     call_command("verify_publication", "--dir", str(publish_root()), "--at", NOW.isoformat())
     assert "verified" in capsys.readouterr().out
 
@@ -715,3 +724,27 @@ def test_outbox_ids_are_handed_out_in_commit_order(db, monkeypatch):
     final = sorted(Change.objects.values_list("id", flat=True))
     assert len(final) == 2
     assert all(ids == final[: len(ids)] for ids in seen), "a later id was visible before an earlier one"
+
+
+def test_a_rebuild_task_does_not_wait_for_a_running_rebuild(client, pki, xa, publisher, incremental):
+    """A worker process must not sit out another's rebuild while changes wait: the task leaves at
+    once, and the running rebuild's task asks for the next one when it ends."""
+    import time
+
+    from django.core.cache import cache
+
+    from trustlist import tasks
+    from trustlist.publication import service
+
+    publish(at=NOW)
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    cache.set(tasks.REBUILD_PENDING, 1, 60)
+    with service._serialised(rebuild=True):  # another rebuild is running
+        began = time.monotonic()
+        assert tasks.rebuild_full_lists() is None
+        assert time.monotonic() - began < 1
+        assert cache.get(tasks.REBUILD_PENDING), "left to the running rebuild to clear"
+    assert tasks.rebuild_full_lists() is not None
+    assert cache.get(tasks.REBUILD_PENDING) is None
+    index = _index(pki)
+    assert index.full_sequence == index.sequence - 1

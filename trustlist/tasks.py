@@ -15,13 +15,14 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from trustlist.publication.service import publish, rebuild_due, rebuild_full
+from trustlist.publication.service import RebuildRunning, publish, rebuild_due, rebuild_full
 
 logger = logging.getLogger(__name__)
 
 PENDING = "publication:pending"  # a publish_changes task is queued and has not started yet
 REBUILD_PENDING = "publication:rebuild-pending"  # a rebuild_full_lists task is queued
 FLAG_SECONDS = 10
+REBUILD_FLAG_SECONDS = 300
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -44,9 +45,19 @@ def publish_if_due() -> int | None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def rebuild_full_lists() -> int | None:
-    """Rebuild the full lists and the DID document in the background; a new index names them."""
+    """Rebuild the full lists and the DID document in the background; a new index names them.
+
+    ``REBUILD_PENDING`` stands for "a rebuild is queued or running": it is cleared when a rebuild
+    ends, which then asks for the next one if changes were published meanwhile. A task that
+    finds another rebuild running leaves at once (that one will ask), so no worker process waits
+    on the rebuild lock while changes wait to be published."""
+    try:
+        publication = rebuild_full(wait=False)
+    except RebuildRunning:
+        return None
     _clear(REBUILD_PENDING)
-    publication = rebuild_full()
+    if publication is not None:
+        request_rebuild()
     return publication.id if publication else None
 
 
@@ -79,7 +90,9 @@ def request_rebuild() -> None:
             rebuild_full_lists.delay()
         return
     try:
-        if cache.add(REBUILD_PENDING, 1, int(countdown) + 60):
+        # The flag outlives the countdown and a rebuild (seconds at 100,000 DSCs): if the task is
+        # lost, the next request after it expires queues another.
+        if cache.add(REBUILD_PENDING, 1, int(countdown) + REBUILD_FLAG_SECONDS):
             rebuild_full_lists.apply_async(countdown=countdown)
     except Exception:
         _clear(REBUILD_PENDING)

@@ -102,11 +102,12 @@ def _fsync_directory(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def folder_lock(root: Path, name: str = ".lock") -> Iterator[None]:
-    """Exclusive lock on the publish folder across processes of this machine."""
+def folder_lock(root: Path, name: str = ".lock", *, wait: bool = True) -> Iterator[None]:
+    """Exclusive lock on the publish folder across processes of this machine (without ``wait``,
+    BlockingIOError if another process holds it)."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / name, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
             yield
         finally:

@@ -324,10 +324,17 @@ def rebuild_due(at: dt.datetime | None = None) -> float | None:
     return (first + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_FULL_AFTER_SECONDS) - at).total_seconds()
 
 
-def rebuild_full(*, at: dt.datetime | None = None) -> Publication | None:
+class RebuildRunning(Exception):
+    """Another rebuild holds the rebuild lock (and will see the changes it may miss: its task
+    requests the next rebuild when it ends)."""
+
+
+def rebuild_full(*, at: dt.datetime | None = None, wait: bool = True) -> Publication | None:
     """Rebuild the full lists (and the DID document) outside the publishers' lock, and publish an
-    index that names them. Returns that publication, or None if the full lists were current."""
-    with _serialised(rebuild=True):
+    index that names them. Returns that publication, or None if the full lists were current.
+    Without ``wait``, raise :class:`RebuildRunning` rather than wait for another rebuild (a
+    worker process must not sit out a rebuild while changes wait to be published)."""
+    with _serialised(rebuild=True, wait=wait):
         last = latest()
         if last is None or last.full_sequence is None:
             return publish(at=at, full=True)
@@ -411,16 +418,28 @@ def _read_snapshot() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _serialised(*, rebuild: bool = False) -> Iterator[None]:
+def _serialised(*, rebuild: bool = False, wait: bool = True) -> Iterator[None]:
     key = _REBUILD_LOCK_KEY if rebuild else _ADVISORY_LOCK_KEY
-    with files.folder_lock(publish_dir(), ".rebuild.lock" if rebuild else ".lock"):
+    try:
+        folder = files.folder_lock(publish_dir(), ".rebuild.lock" if rebuild else ".lock", wait=wait)
+        folder.__enter__()
+    except BlockingIOError as exc:
+        raise RebuildRunning("another rebuild holds the publish folder's rebuild lock") from exc
+    try:
         if connection.vendor != "postgresql":
             yield
             return
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+            if wait:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+            else:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+                if not cursor.fetchone()[0]:
+                    raise RebuildRunning("another rebuild holds the rebuild lock")
         try:
             yield
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    finally:
+        folder.__exit__(None, None, None)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from gateway.outbox.models import Change
 from trustlist.models import Publication
+from trustlist.publication.service import rebuild_due
 
 
 class Command(BaseCommand):
@@ -26,14 +27,27 @@ class Command(BaseCommand):
             ("sequence", f"{p.id}"),
             ("issued", f"{p.issued_at.isoformat()} ({(now - p.issued_at).total_seconds():.0f} s ago)"),
             ("expires", f"{p.expires_at.isoformat()} (in {(p.expires_at - now).total_seconds():.0f} s)"),
+            ("full lists of", f"sequence {p.full_sequence} ({_deltas_since(p)} delta(s) since)"),
             ("trust list", f"{p.trusted_count} entries, {p.trust_list_length} bytes, sha256 {p.trust_list_sha256}"),
             (
                 "revocation list",
                 f"{p.revoked_count} entries, {p.revocation_list_length} bytes, sha256 {p.revocation_list_sha256}",
             ),
+            ("rebuild due", _rebuild()),
             ("index", f"sha256 {p.index_sha256}"),
             ("publisher key", p.publisher_kid),
             ("unpublished", f"{pending} change(s)"),
         ]
         for label, value in lines:
             self.stdout.write(f"{label:<16}{value}")
+
+
+def _deltas_since(publication: Publication) -> int:
+    return Publication.objects.filter(index_sha256__gt="", id__gt=publication.full_sequence or publication.id).count()
+
+
+def _rebuild() -> str:
+    due = rebuild_due()
+    if due is None:
+        return "no (the full lists are current)"
+    return "now" if due <= 0 else f"in {due:.0f} s"
