@@ -509,7 +509,7 @@ def test_did_document_is_rebuilt_in_the_background_only(client, pki, xa, publish
 
 
 def test_index_lists_every_delta_since_its_full_lists_and_prune_keeps_them(
-    client, pki, xa, publisher, incremental, settings
+    client, pki, xa, publisher, incremental, settings, frozen
 ):
     settings.GATEWAY_PUBLISH_DELTA_WINDOW = 3
     settings.GATEWAY_PUBLISH_KEEP_FULL = 1
@@ -523,13 +523,17 @@ def test_index_lists_every_delta_since_its_full_lists_and_prune_keeps_them(
     assert (publish_root() / first.trust_list.path).exists()
     assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
     rebuild_full()
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    assert (publish_root() / first.trust_list.path).exists(), "named by an index issued a moment ago"
+    later = NOW + dt.timedelta(seconds=121)
+    frozen.move_to(later)
     for _ in range(3):
         upload(client, xa, xa.cms_b64(xa.dsc().der))
-    later = _index(pki)
-    assert len(later.deltas) == 4, "since the rebuilt full lists: the rebuild's own delta and three changes"
-    assert not (publish_root() / first.trust_list.path).exists(), "full lists no index names any more are pruned"
+    current = _index(pki, at=later)
+    assert len(current.deltas) == 5, "since the rebuilt full lists: the rebuild's own delta and four changes"
+    assert not (publish_root() / first.trust_list.path).exists(), "full lists no index in use names are pruned"
     assert not (publish_root() / f"sequences/{first.sequence}").exists()
-    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
+    assert verify_folder(publish_root(), anchors(pki), later).problems == []
 
 
 def test_prune_spares_full_lists_being_built_for_a_newer_sequence(pki, xa, publisher, incremental, settings):

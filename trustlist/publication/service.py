@@ -54,6 +54,9 @@ _REBUILD_LOCK_KEY = 0x7472757375  # rebuilds of the full lists
 # If the background rebuild falls this many windows behind, a publication builds the full lists
 # itself rather than let the index (which lists every delta since F) grow without bound.
 CHAIN_LIMIT_WINDOWS = 10
+# Files named by an index issued this recently are kept: twice the index's max-age (60 s,
+# trustlist/api/published.py), for CDN and client caches.
+RETAIN_SECONDS = 120
 
 
 class PublicationRefused(Exception):
@@ -279,24 +282,28 @@ def published_sequence(root: Path) -> int | None:
 
 
 def _prune(publication: Publication) -> None:
-    """Keep every file an index of the last window names: the deltas listed, and the full lists of
-    the last ``GATEWAY_PUBLISH_KEEP_FULL`` distinct full sequences (an index cached by a CDN for
-    its max-age may still name an older one). Never touch newer full lists: a rebuild may be
-    writing them for an index yet to come."""
+    """Keep every file that an index still in use may name: the deltas the current index lists;
+    the full lists of the last ``GATEWAY_PUBLISH_KEEP_FULL`` distinct full sequences; and every
+    file of an index issued in the last ``RETAIN_SECONDS`` (a CDN or a client may hold it for its
+    max-age). Never touch newer full lists: a rebuild may be writing them for an index to come."""
     named = publication.full_sequence or publication.id
     listed = max(settings.GATEWAY_PUBLISH_DELTA_WINDOW, _chain_since(named) + 1)
-    recent = list(_published().order_by("-id").values_list("id", flat=True)[:listed])  # type: ignore[attr-defined]
+    published = _published()
+    recent = list(published.order_by("-id").values_list("id", flat=True)[:listed])  # type: ignore[attr-defined]
     keep_full = (
-        set(
-            _published()  # type: ignore[attr-defined]
-            .exclude(full_sequence__isnull=True)
+        {named}
+        | set(
+            published.exclude(full_sequence__isnull=True)  # type: ignore[attr-defined]
             .order_by("-full_sequence")
             .values_list("full_sequence", flat=True)
             .distinct()[: settings.GATEWAY_PUBLISH_KEEP_FULL]
         )
-        | {named}
     )
-    files.prune(publish_dir(), floor=min([*recent, *keep_full]), keep_full=keep_full, keep_above=named)
+    cutoff = publication.issued_at - dt.timedelta(seconds=RETAIN_SECONDS)
+    cached = list(published.filter(issued_at__gte=cutoff).values_list("id", "full_sequence"))  # type: ignore[attr-defined]
+    keep_full |= {full for _, full in cached if full is not None}
+    floor = min([*recent, *keep_full, *(sequence for sequence, _ in cached)])
+    files.prune(publish_dir(), floor=floor, keep_full=keep_full, keep_above=named)
 
 
 # --- background rebuild of the full lists -------------------------------------------------------------------
