@@ -752,3 +752,34 @@ def test_a_rebuild_task_does_not_wait_for_a_running_rebuild(client, pki, xa, pub
     assert cache.get(tasks.REBUILD_PENDING) is None
     index = _index(pki)
     assert index.full_sequence == index.sequence - 1
+
+
+def test_a_change_that_names_no_certificate_resets_the_chain(client, pki, xa, publisher, incremental, tmp_path):
+    """An outbox row without a thumbprint (a bulk import, say) cannot be published as a delta:
+    the sequence gets full lists and no delta, and a verifier downloads them."""
+    from unittest import mock
+
+    from gateway.outbox.models import Change
+    from gateway.outbox.services import record_change
+    from tests.test_verifier_sync import BASE, Server
+    from verifier.sync import sync
+
+    publish(at=NOW)
+    state, server = tmp_path / "verifier", Server(publish_root())
+    assert sync(BASE, state, anchors(pki), NOW, fetch=server).mode == "full"
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    imported = xa.dsc()
+    with mock.patch("trustlist.tasks.request_publication"):
+        upload(client, xa, xa.cms_b64(imported.der))
+        Change.objects.filter(thumbprint=thumbprint(imported.der)).delete()  # imported in bulk:
+        record_change(kind="IMPORT", at=NOW)  # one outbox row that names no certificate
+    reset = publish(at=NOW)
+    index = _index(pki)
+    assert (index.sequence, index.full_sequence, index.deltas) == (reset.id, reset.id, ())
+    assert thumbprint(imported.der) in {e["thumbprint"] for e in _payload(pki, index, "trust_list")["entries"]}
+    assert sync(BASE, state, anchors(pki), NOW, fetch=server).mode == "full"
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    after = _index(pki)
+    assert [d.previous for d in after.deltas] == [reset.id], "the chain starts again at the reset"
+    assert sync(BASE, state, anchors(pki), NOW, fetch=server).mode == "delta"
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []

@@ -127,19 +127,23 @@ def _publish_locked(
     # No lock or snapshot is held while signing and writing: a read-only snapshot, the
     # sequence's files outside any transaction, then one short transaction for the bookkeeping.
     with _read_snapshot():
-        state = snapshot.take_full() if full else None
-        if last is None and state is not None:
-            changes = snapshot.Changes(high_water=state.high_water)  # no verifier holds "nothing"
-        else:
-            changes = snapshot.take_changes(since)
+        changes = snapshot.take_changes(since) if last is not None else None
+        # An outbox row that names no certificate (a bulk import, say) cannot be a delta: the
+        # sequence gets full lists and no delta, and every verifier downloads them ("reset").
+        reset = last is None or (changes is not None and changes.reset)
+        state = snapshot.take_full() if full or reset else None
     if state is not None:
-        assert state.high_water == changes.high_water, "one snapshot"
+        assert changes is None or state.high_water == changes.high_water, "one snapshot"
         named = artifacts.write_full_lists(publish_dir(), signer, state, sequence=reserved.id, issued_at=at)
+        changes = changes or snapshot.Changes(high_water=state.high_water)
     elif not newer:
         named = current
     assert named is not None
-    delta = artifacts.delta(signer, changes, sequence=reserved.id, previous=reserved.previous, issued_at=at)
-    files.write_atomically(publish_dir(), delta.path, delta.data)
+    assert changes is not None
+    delta = None
+    if not reset:
+        delta = artifacts.delta(signer, changes, sequence=reserved.id, previous=reserved.previous, issued_at=at)
+        files.write_atomically(publish_dir(), delta.path, delta.data)
     with transaction.atomic():
         publication, index = _finish(signer, reserved, changes, named, delta, at)
         Change.objects.filter(id__lte=changes.high_water, published_at__isnull=True).update(published_at=at)
@@ -153,6 +157,7 @@ def _publish_locked(
                 "full": named.sequence,
                 "changes": changes.high_water - since,
                 "touched": len(changes.touched),
+                "reset": reset,
             },
         )
     # The index goes last, after the commit: until it is renamed into place, readers follow the
@@ -173,7 +178,7 @@ def _finish(
     reserved: Publication,
     changes: snapshot.Changes,
     named: artifacts.FullLists,
-    delta: artifacts.Artifact,
+    delta: artifacts.Artifact | None,
     at: dt.datetime,
 ) -> tuple[Publication, artifacts.Artifact]:
     expires_at = at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY)
@@ -184,18 +189,21 @@ def _finish(
     reserved.revocation_list_sha256 = named.revocation_list.sha256
     reserved.revocation_list_length = named.revocation_list.length
     reserved.trusted_count, reserved.revoked_count = named.trusted, named.revoked
-    reserved.delta_sha256, reserved.delta_length = delta.sha256, len(delta.data)
     reserved.publisher_kid = key_id(signer.chain[0])
+    deltas: list[dict[str, object]] = []
+    if delta is not None:  # else a reset: no chain leads here, the full lists of this sequence do
+        reserved.delta_sha256, reserved.delta_length = delta.sha256, len(delta.data)
+        deltas = [
+            *_listed_deltas(exclude=reserved.id, full_sequence=named.sequence),
+            {**delta.descriptor(), "sequence": reserved.id, "previous": reserved.previous},
+        ]
     index = artifacts.index(
         signer,
         sequence=reserved.id,
         issued_at=at,
         expires_at=expires_at,
         full=named,
-        deltas=[
-            *_listed_deltas(exclude=reserved.id, full_sequence=named.sequence),
-            {**delta.descriptor(), "sequence": reserved.id, "previous": reserved.previous},
-        ],
+        deltas=deltas,
         publisher_keys=_announced_keys(),
         checkpoint=_checkpoint(signer, at),
     )
@@ -233,7 +241,12 @@ def _chain_since(full_sequence: int) -> int:
 def _listed_deltas(*, exclude: int, full_sequence: int) -> list[dict[str, object]]:
     """Every published delta after ``full_sequence``, and older ones up to the window, oldest first."""
     count = max(settings.GATEWAY_PUBLISH_DELTA_WINDOW - 1, _chain_since(full_sequence))
-    rows = _published().exclude(id=exclude).order_by("-id")[:count]  # type: ignore[attr-defined]
+    rows = list(_published().exclude(id=exclude).order_by("-id")[:count])  # type: ignore[attr-defined]
+    chained = []
+    for row in rows:  # newest first, back to a reset (a sequence without a delta) at most
+        if not row.delta_sha256:
+            break
+        chained.append(row)
     return [
         {
             "path": f"{artifacts.sequence_dir(row.id)}/delta.jws",
@@ -242,7 +255,7 @@ def _listed_deltas(*, exclude: int, full_sequence: int) -> list[dict[str, object
             "sequence": row.id,
             "previous": row.previous,
         }
-        for row in reversed(rows)
+        for row in reversed(chained)
     ]
 
 
@@ -386,7 +399,9 @@ def _roll_forward(state: snapshot.State, target: Publication) -> None:
         .values_list("id", "delta_sha256")
     )
     for sequence, sha256 in rows:
-        data = (publish_dir() / artifacts.sequence_dir(sequence) / "delta.jws").read_bytes()
+        data = (publish_dir() / artifacts.sequence_dir(sequence) / "delta.jws").read_bytes() if sha256 else b""
+        if not sha256:
+            raise PublicationRefused(f"sequence {sequence} was a reset: its full lists are newer than this snapshot")
         if artifacts.Artifact("", data).sha256 != sha256:
             raise PublicationRefused(f"the delta of sequence {sequence} on disk is not the one published")
         payload = artifacts.payload_of(data)

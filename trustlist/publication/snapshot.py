@@ -99,6 +99,7 @@ class Changes:
     """What changed after a high-water mark, in the state of ``high_water`` (a delta's body)."""
 
     high_water: int
+    reset: bool = False  # an outbox row named no certificate: anything may have changed
     touched: frozenset[str] = frozenset()
     upsert: list[Entry] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
@@ -126,9 +127,10 @@ def take_changes(since: int) -> Changes:
     mark = high_water()
     if mark <= since:
         return Changes(high_water=max(mark, since))
-    named = set(
-        Change.objects.filter(id__gt=since, id__lte=mark).exclude(thumbprint="").values_list("thumbprint", flat=True)
-    )
+    changed = Change.objects.filter(id__gt=since, id__lte=mark)
+    if changed.filter(thumbprint="").exists():
+        return Changes(high_water=mark, reset=True)
+    named = set(changed.values_list("thumbprint", flat=True))
     parties = list(_chunked(TrustedParty.objects.local(), named))
     touched = set(named)
     # A CSCA's DSCs are trusted only while it is: a change to it changes each of them.
