@@ -783,3 +783,21 @@ def test_a_change_that_names_no_certificate_resets_the_chain(client, pki, xa, pu
     assert [d.previous for d in after.deltas] == [reset.id], "the chain starts again at the reset"
     assert sync(BASE, state, anchors(pki), NOW, fetch=server).mode == "delta"
     assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
+
+
+def test_a_rebuild_overtaken_by_a_reset_names_nothing(client, pki, xa, publisher, incremental, monkeypatch):
+    from gateway.outbox.services import record_change
+    from trustlist.publication import service, snapshot
+
+    publish(at=NOW)
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    with service._read_snapshot():
+        slow = snapshot.take_full()  # read while the reset below is published
+    with monkeypatch.context() as patched:
+        patched.setattr("trustlist.tasks.request_publication", lambda: None)
+        record_change(kind="IMPORT", at=NOW)
+    reset = publish(at=NOW)
+    upload(client, xa, xa.cms_b64(xa.dsc().der))  # a delta after the reset: a rebuild is due
+    monkeypatch.setattr(service.snapshot, "take_full", lambda: slow)
+    assert rebuild_full() is None, "its snapshot is older than the reset's full lists"
+    assert _index(pki).full_sequence == reset.id

@@ -344,6 +344,10 @@ def rebuild_due(at: dt.datetime | None = None) -> float | None:
     return (first + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_FULL_AFTER_SECONDS) - at).total_seconds()
 
 
+class _Superseded(Exception):
+    """Full lists newer than the rebuild's snapshot were published meanwhile (a reset)."""
+
+
 class RebuildRunning(Exception):
     """Another rebuild holds the rebuild lock (and will see the changes it may miss: its task
     requests the next rebuild when it ends)."""
@@ -375,7 +379,11 @@ def rebuild_full(*, at: dt.datetime | None = None, wait: bool = True) -> Publica
             target = latest()
             if target is None or target.change_high_water < state.high_water:
                 return None
-        _roll_forward(state, target)
+        try:
+            _roll_forward(state, target)
+        except _Superseded as exc:
+            logger.info("rebuild not needed: %s", exc)
+            return None
         signer = keys.current_signer()
         built_at = at or timezone.now()
         lists = artifacts.write_full_lists(publish_dir(), signer, state, sequence=target.id, issued_at=built_at)
@@ -401,7 +409,7 @@ def _roll_forward(state: snapshot.State, target: Publication) -> None:
     for sequence, sha256 in rows:
         data = (publish_dir() / artifacts.sequence_dir(sequence) / "delta.jws").read_bytes() if sha256 else b""
         if not sha256:
-            raise PublicationRefused(f"sequence {sequence} was a reset: its full lists are newer than this snapshot")
+            raise _Superseded(f"sequence {sequence} was a reset: its full lists are newer than this snapshot")
         if artifacts.Artifact("", data).sha256 != sha256:
             raise PublicationRefused(f"the delta of sequence {sequence} on disk is not the one published")
         payload = artifacts.payload_of(data)
