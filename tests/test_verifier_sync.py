@@ -385,3 +385,21 @@ def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, i
     last.update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
     world["server"].override["index.jws"] = _sign_index(payload)
     _refused(pki, world, "UNANNOUNCED_KEY")
+
+
+def test_index_versions(pki, world):
+    """A version 1 index (full lists of its own sequence, no "sequence" in their descriptors) is
+    still read; an unknown version is refused."""
+    from verifier.publication import verify_index
+
+    publish(force=True, full=True)
+    payload = _index_payload()
+    assert payload["version"] == 2
+    assert payload["trustList"]["sequence"] == payload["sequence"]
+    legacy = {**payload, "version": 1}
+    for name in ("trustList", "revocationList"):
+        legacy[name] = {k: v for k, v in payload[name].items() if k != "sequence"}
+    assert verify_index(_sign_index(legacy), anchors(pki), NOW).full_sequence == payload["sequence"]
+    with pytest.raises(VerificationError) as info:
+        verify_index(_sign_index({**payload, "version": 3}), anchors(pki), NOW)
+    assert info.value.reason == "UNSUPPORTED_VERSION"
