@@ -230,7 +230,7 @@ logs.configure_structlog()
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # Take nginx's X-Request-ID ($request_id) instead of making one; only behind the proxy.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = env.bool("GATEWAY_TRUST_UPSTREAM_REQUEST_ID", default=False)
-DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # nginx logs the client address with the same request id
 # /health/ fails when a committed change has waited longer than this to be published (seconds).
 GATEWAY_HEALTH_MAX_PUBLICATION_LAG = env.int("GATEWAY_HEALTH_MAX_PUBLICATION_LAG", default=300)
 
