@@ -50,6 +50,8 @@ def logging_config(*, json_format: bool, level: str) -> dict[str, Any]:
             # One line per request already comes from django-structlog's middleware.
             "django.server": {"level": "WARNING"},
             "django.request": {"level": "ERROR"},
+            # django-axes announces itself at every start, management commands included.
+            "axes.apps": {"level": "WARNING"},
         },
     }
 
