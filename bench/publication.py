@@ -618,7 +618,7 @@ def _catch_up(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
     downloads: the new index and the deltas after its sequence."""
     from tests.publishing import served_trust_list
     from trustlist.publication.service import published_sequence
-    from verifier.publication import check_entries, verify_artifact, verify_index
+    from verifier.publication import apply_delta, check_entries, verify_artifact, verify_index
 
     old = verify_index((bench.root / "index.jws").read_bytes(), bench.anchors, _now())
     state = served_trust_list(bench.root, bench.anchors, _now())  # what a verifier at the old index holds
@@ -651,10 +651,7 @@ def _catch_up(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
         )
         check_entries(delta)
         assert delta["previous"] == position, "the delta chain has a gap"
-        for entry in delta["upsert"]:
-            state[entry["thumbprint"]] = entry
-        for gone in delta["remove"]:
-            state.pop(gone, None)
+        apply_delta(state, delta)
         position = descriptor.sequence
     assert state == served_trust_list(bench.root, bench.anchors, _now()), "old state + deltas != full lists + deltas"
     gz = bench.root / (new.trust_list.path + ".gz")

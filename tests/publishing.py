@@ -13,7 +13,7 @@ from gateway.pki.certs import certificate_der
 from tests.factory import NOW, Pki
 from trustlist.models import PublisherKey
 from trustlist.publication import keys
-from verifier.publication import load_anchor
+from verifier.publication import apply_delta, load_anchor
 
 
 def install_publisher(pki: Pki, label: str = "p1", at: dt.datetime = NOW) -> PublisherKey:
@@ -62,9 +62,6 @@ def served_trust_list(root: Path, trust_anchors: list[x509.Certificate], now: dt
             certificates=index.certificates,
         )
         assert delta["previous"] == position, "the delta chain has a gap"
-        for entry in delta["upsert"]:
-            state[entry["thumbprint"]] = entry
-        for gone in delta["remove"]:
-            state.pop(gone, None)
+        apply_delta(state, delta)
         position = descriptor.sequence
     return state

@@ -24,6 +24,7 @@ from trustlist.publication import keys
 from trustlist.publication.service import PublicationRefused, publish, rebuild_full
 from verifier.publication import (
     VerificationError,
+    apply_delta,
     verify_artifact,
     verify_folder,
     verify_index,
@@ -79,10 +80,7 @@ def _replay(pki, index, state, start):
     for descriptor in chain:
         delta = _delta(pki, index, descriptor)
         assert delta["previous"] == position
-        for entry in delta["upsert"]:
-            state[entry["thumbprint"]] = entry
-        for gone in delta["remove"]:
-            state.pop(gone, None)
+        apply_delta(state, delta)
         position = descriptor.sequence
     return state
 

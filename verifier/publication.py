@@ -304,6 +304,20 @@ def verify_artifact(
     return payload
 
 
+def apply_delta(
+    trusted: dict[str, dict[str, Any]], delta: dict[str, Any], revoked: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Bring a trust list (and a revocation list), keyed by thumbprint, forward by one verified
+    delta: its upserts replace, its removals drop, its revocations are added."""
+    for entry in delta["upsert"]:
+        trusted[entry["thumbprint"]] = entry
+    for thumbprint in delta["remove"]:
+        trusted.pop(thumbprint, None)
+    if revoked is not None:
+        for entry in delta["revoked"]:
+            revoked[entry["thumbprint"]] = entry
+
+
 def check_entries(payload: dict[str, Any]) -> None:
     """Each certificate's thumbprint is the SHA-256 of the DER it carries."""
     for entry in payload.get("entries", []) + payload.get("upsert", []):

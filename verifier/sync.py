@@ -26,6 +26,7 @@ from verifier.publication import (
     INDEX_MAX_BYTES,
     VerificationError,
     VerifiedIndex,
+    apply_delta,
     check_entries,
     verify_artifact,
     verify_index,
@@ -207,12 +208,7 @@ def _artifact(
 
 
 def _apply(state: SyncState, delta: dict[str, Any]) -> None:
-    for entry in delta["upsert"]:
-        state.trusted[entry["thumbprint"]] = entry
-    for thumbprint in delta["remove"]:
-        state.trusted.pop(thumbprint, None)
-    for entry in delta["revoked"]:
-        state.revoked[entry["thumbprint"]] = entry
+    apply_delta(state.trusted, delta, state.revoked)
 
 
 def http_fetch(
