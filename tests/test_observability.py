@@ -251,3 +251,11 @@ def test_production_settings_pass_check_deploy(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_an_unreadable_index_is_a_problem(tmp_path, db):
+    (tmp_path / "index.jws").write_bytes(b"not a JWS")
+    state = freshness.read_state(tmp_path)
+    assert freshness.problems(state, now=NOW, max_lag=dt.timedelta(seconds=60)) == [
+        "the published index cannot be read"
+    ]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from gateway.outbox.models import Change
 
+UNREADABLE = -1  # the sequence reported for an index file that is there but cannot be decoded
+
 
 @dataclass(frozen=True)
 class PublicationState:
@@ -43,6 +45,8 @@ def problems(state: PublicationState, *, now: dt.datetime, max_lag: dt.timedelta
     found = []
     if state.sequence is None:
         found.append("nothing is published")
+    elif state.sequence == UNREADABLE:
+        found.append("the published index cannot be read")
     elif state.expires_at is not None and now >= state.expires_at:
         found.append("the published index has expired")
     if state.oldest_unpublished_at is not None and now - state.oldest_unpublished_at > max_lag:
@@ -59,7 +63,7 @@ def _index_payload(path: Path) -> dict[str, object] | None:
         payload = compact.split(b".")[1]
         return json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
-        return {"sequence": -1}  # present but unreadable: reported as published, never as fresh
+        return {"sequence": UNREADABLE}
 
 
 def _time(value: object) -> dt.datetime | None:
