@@ -41,7 +41,6 @@ import json
 import os
 import random
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,7 +122,7 @@ def _run(args: argparse.Namespace) -> None:
         print(f"\nTotal run time {time.perf_counter() - started:.0f} s.\n")
         print(log_summary())
     finally:
-        _cleanup(args, env, folder)
+        common.cleanup(args, env, folder, database=POSTGRES_DB)
 
 
 # --- synthetic events ---------------------------------------------------------------------------------------
@@ -1132,22 +1131,6 @@ def _many_heads(count: int) -> dict[str, Any]:
         "heads_bytes": heads_bytes,
         "peak": max(_proc_status("VmHWM"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
     }
-
-
-def _cleanup(args: argparse.Namespace, env: common.Environment, folder: Path) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    if args.keep:
-        print(f"\nKept: {folder}, {env.workdir}, database {env.database_url}")
-        return
-    shutil.rmtree(folder, ignore_errors=True)
-    shutil.rmtree(env.workdir, ignore_errors=True)
-    if args.db == "postgres":
-        import psycopg
-
-        with psycopg.connect(common.POSTGRES_ADMIN_URL, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DB}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

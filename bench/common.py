@@ -467,3 +467,20 @@ class Profiler:
             print("```")
             print(stream.getvalue().strip())
             print("```")
+
+
+def cleanup(args: argparse.Namespace, env: Environment, folder: Path, *, database: str) -> None:
+    """Remove a run's folders and its PostgreSQL database, unless ``--keep`` asked to keep them."""
+    from django.db import connections
+
+    connections.close_all()
+    if args.keep:
+        print(f"\nKept: {folder}, {env.workdir}, database {env.database_url}")
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(env.workdir, ignore_errors=True)
+    if args.db == "postgres":
+        import psycopg
+
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

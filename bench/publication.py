@@ -59,7 +59,6 @@ import math
 import os
 import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -235,7 +234,7 @@ def _run(args: argparse.Namespace) -> None:
     print()
     print(log_summary())
     sys.stdout.flush()
-    _cleanup(args, env, folder)
+    common.cleanup(args, env, folder, database=POSTGRES_DB)
 
 
 def _key_pool() -> list[Any]:
@@ -1230,22 +1229,6 @@ def _print_summary(db: str, results: dict[int, dict[str, Any]]) -> None:
                 f"(< {PUBLISH_TARGET_S:.0f} s: {'met' if rebuild['wall'] < PUBLISH_TARGET_S else 'NOT met'}), "
                 f"peak RSS {_mib(rebuild['rss_peak'])}{scope}"
             )
-
-
-def _cleanup(args: argparse.Namespace, env: common.Environment, folder: Path) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    if args.keep:
-        print(f"\nKept: {folder}, {env.workdir}, database {env.database_url}")
-        return
-    shutil.rmtree(folder, ignore_errors=True)
-    shutil.rmtree(env.workdir, ignore_errors=True)
-    if args.db == "postgres":
-        import psycopg
-
-        with psycopg.connect(common.POSTGRES_ADMIN_URL, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DB}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
