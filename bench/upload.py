@@ -193,10 +193,18 @@ def main() -> None:
         )
     if args.breakdown:
         print()
-        print(f"Where an upload's time goes (wall clock per upload, {args.n} uploads, instrumented run):")
+        print(
+            "Where an upload's time goes (wall clock and this process's CPU per upload, "
+            f"{args.n} uploads, instrumented run):"
+        )
         print()
         request_seconds = sum(runs[0].latencies)
-        print(table(["phase", "calls", "ms", "share"], breakdown.rows(args.n, request_seconds)))
+        print(
+            table(
+                ["phase", "calls", "wall ms", "share", "CPU ms"],
+                breakdown.rows(args.n, request_seconds, runs[0].cpu),
+            )
+        )
         if breakdown.missing:
             print(f"Not in the current code (not timed): {', '.join(breakdown.missing)}")
     print()

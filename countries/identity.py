@@ -20,13 +20,14 @@ import functools
 import hmac
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest
 
 from countries import trust_anchor
@@ -54,6 +55,19 @@ class ClientIdentity:
     thumbprint: str
     party_id: int
     roles: frozenset[str] = field(default_factory=frozenset)
+    # The country's active, local onboarded rows of the types the endpoint asked for, read in the
+    # authentication row's query (one round trip less per upload). Not yet verified: the service
+    # re-verifies them as it would rows it read itself. None when the endpoint asked for none.
+    prefetched: PrefetchedParties | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PrefetchedParties:
+    certificate_types: frozenset[str]
+    rows: tuple[TrustedParty, ...]
+
+    def covers(self, certificate_types: Iterable[str]) -> bool:
+        return set(certificate_types) <= self.certificate_types
 
 
 @dataclass(frozen=True)
@@ -67,8 +81,13 @@ class _Presented:
     not_after: dt.datetime | None = None
 
 
-def authenticate(request: HttpRequest, *, at: dt.datetime, roles: Iterable[str] = ()) -> ClientIdentity:
-    """Return the country backend behind ``request`` or raise the DGCG problem (0x400-0x403)."""
+def authenticate(
+    request: HttpRequest, *, at: dt.datetime, roles: Iterable[str] = (), parties: Sequence[str] = ()
+) -> ClientIdentity:
+    """Return the country backend behind ``request`` or raise the DGCG problem (0x400-0x403).
+
+    ``parties``: certificate types (UPLOAD, CSCA, ...) of the country's onboarded rows the
+    endpoint will need; they come back in ``prefetched``, read in the same query."""
     presented = _presented(request)
     if presented.thumbprint is None or presented.dn is None:
         _refuse(401, "0x400", "No thumbprint or distinguish name", "MISSING_CLIENT_IDENTITY", at=at)
@@ -86,9 +105,7 @@ def authenticate(request: HttpRequest, *, at: dt.datetime, roles: Iterable[str] 
             thumb=presented.thumbprint,
         )
     country = countries[0]
-    party = TrustedParty.objects.filter(
-        thumbprint=presented.thumbprint, country=country, certificate_type=CertificateType.AUTHENTICATION
-    ).first()
+    party, prefetched = _load(country, presented.thumbprint, parties)
     if party is None or not trust_anchor.is_intact(party):
         _refuse(
             401,
@@ -148,7 +165,36 @@ def authenticate(request: HttpRequest, *, at: dt.datetime, roles: Iterable[str] 
             thumb=presented.thumbprint,
             details=", ".join(sorted(missing)),
         )
-    return ClientIdentity(country=country, thumbprint=party.thumbprint, party_id=party.pk, roles=granted)
+    return ClientIdentity(
+        country=country, thumbprint=party.thumbprint, party_id=party.pk, roles=granted, prefetched=prefetched
+    )
+
+
+def _load(
+    country: str, presented_thumbprint: str, parties: Sequence[str]
+) -> tuple[TrustedParty | None, PrefetchedParties | None]:
+    """The AUTHENTICATION row presented (whatever its status: a suspended one is refused by name)
+    and, in the same query, the active local rows of the ``parties`` types."""
+    wanted = Q(certificate_type=CertificateType.AUTHENTICATION, thumbprint=presented_thumbprint)
+    if parties:
+        wanted |= Q(certificate_type__in=list(parties), status=Status.ACTIVE, source_gateway="")
+    rows = list(TrustedParty.objects.filter(wanted, country=country).order_by("pk"))
+    party = next(
+        (
+            row
+            for row in rows
+            if row.certificate_type == CertificateType.AUTHENTICATION and row.thumbprint == presented_thumbprint
+        ),
+        None,
+    )
+    if not parties:
+        return party, None
+    others = tuple(
+        row
+        for row in rows
+        if row.certificate_type in parties and row.status == Status.ACTIVE and not row.source_gateway
+    )
+    return party, PrefetchedParties(frozenset(parties), others)
 
 
 def from_trusted_proxy(request: HttpRequest) -> bool:

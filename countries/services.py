@@ -7,11 +7,13 @@ outbox row. Refusals raise :class:`~gateway.pki.errors.Rejected` and are audited
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
 from countries import trust_anchor
 from countries.codes import is_valid_country
+from countries.identity import PrefetchedParties
 from countries.models import CertificateType, Membership, Role, Status, TrustedParty, TrustedPartyRole
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event, record_rejection
@@ -168,9 +170,16 @@ def verified_parties(*, country: str, certificate_type: str) -> list[TrustedPart
     return verified_parties_by_type(country=country, certificate_types=[certificate_type])[certificate_type]
 
 
-def verified_parties_by_type(*, country: str, certificate_types: list[str]) -> dict[str, list[TrustedParty]]:
-    """The same for several types, in one query."""
-    rows = TrustedParty.objects.active().local().for_country(country).filter(certificate_type__in=certificate_types)
+def verified_parties_by_type(
+    *, country: str, certificate_types: list[str], prefetched: PrefetchedParties | None = None
+) -> dict[str, list[TrustedParty]]:
+    """The same for several types, in one query, or none when the identity check already read
+    the rows (``prefetched``); they are re-verified here either way."""
+    rows: Iterable[TrustedParty]
+    if prefetched is not None and prefetched.covers(certificate_types):
+        rows = (row for row in prefetched.rows if row.certificate_type in certificate_types)
+    else:
+        rows = TrustedParty.objects.active().local().for_country(country).filter(certificate_type__in=certificate_types)
     found: dict[str, list[TrustedParty]] = {certificate_type: [] for certificate_type in certificate_types}
     for party in trust_anchor.verified(rows):
         found[party.certificate_type].append(party)

@@ -20,8 +20,13 @@ from trustlist.models import SignerCertificate
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "admin"
 
 
@@ -48,8 +53,12 @@ def world(pki, client, django_user_model):
     device = TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
     foreign = xb.dsc(at=timezone.now())
     assert upload(client, xb, xb.cms_b64(foreign.der)).status_code == 201
-    return {"xa": xa, "alice": alice, "device": device,
-            "foreign": SignerCertificate.objects.get(thumbprint=thumbprint(foreign.der))}
+    return {
+        "xa": xa,
+        "alice": alice,
+        "device": device,
+        "foreign": SignerCertificate.objects.get(thumbprint=thumbprint(foreign.der)),
+    }
 
 
 def test_country_admin_uploads_revokes_and_is_refused_elsewhere(live_server, browser, world, client):

@@ -8,6 +8,8 @@ import datetime as dt
 
 import pytest
 from cryptography import x509
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from countries.models import Status, TrustedParty
 from gateway.audit.models import Action, Outcome
@@ -36,6 +38,16 @@ def test_upload_stores_dsc_with_detached_uploader_signature(client, xa):
     assert (event.action, event.outcome, event.country) == (Action.UPLOAD, Outcome.SUCCESS, "XA")
     assert event.subject_thumbprint == row.thumbprint
     assert event.authentication_thumbprint == xa.auth_thumbprint
+
+
+def test_accepted_upload_reads_parties_once_and_checks_duplicates_by_index(client, xa):
+    # The identity query also brings the UPLOAD and CSCA rows; duplicates are left to the unique
+    # indexes of the insert. Both save a round trip per upload (bench/upload.py).
+    with CaptureQueriesContext(connection) as captured:
+        assert upload(client, xa, xa.cms_b64(xa.dsc().der)).status_code == 201
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert sum('FROM "countries_trustedparty"' in sql for sql in statements) == 1, statements
+    assert not any(sql.startswith("SELECT") and 'FROM "trustlist_signercertificate"' in sql for sql in statements)
 
 
 def _refused(client, country, body: bytes, status: int, code: str, reason: str):
@@ -253,6 +265,39 @@ def test_policy_switch_relaxes_its_check(client, xa, settings):
     settings.GATEWAY_POLICY_CHECK_VALIDITY = False
     expired = xa.dsc(not_before=NOW - dt.timedelta(days=400), not_after=NOW - dt.timedelta(days=1))
     assert upload(client, xa, xa.cms_b64(expired.der)).status_code == 201
+
+
+def test_duplicate_is_named_before_a_policy_refusal(client, xa, settings):
+    # DGCG's duplicate check comes before our policy checks: a DSC stored under a relaxed
+    # policy and uploaded again under the strict one is a duplicate, not an expired certificate.
+    settings.GATEWAY_POLICY_CHECK_VALIDITY = False
+    expired = xa.dsc(not_before=NOW - dt.timedelta(days=400), not_after=NOW - dt.timedelta(days=1))
+    body = xa.cms_b64(expired.der)
+    assert upload(client, xa, body).status_code == 201
+    settings.GATEWAY_POLICY_CHECK_VALIDITY = True
+    _refused(client, xa, body, 409, "0x002", "ALREADY_EXISTS")
+    # a new DSC with the same defect is refused by the policy check
+    also_expired = xa.dsc(not_before=NOW - dt.timedelta(days=400), not_after=NOW - dt.timedelta(days=1))
+    _refused(client, xa, xa.cms_b64(also_expired.der), 400, "0x004", "EXPIRED")
+
+
+def test_custom_kid_collision_is_named(client, xa):
+    first = client.post(
+        "/trustedCertificate",
+        {"cms": xa.cms_b64(xa.dsc().der).decode(), "kid": "my-kid"},
+        content_type="application/json",
+        **xa.headers(),
+    )
+    assert first.status_code == 201
+    second = client.post(
+        "/trustedCertificate",
+        {"cms": xa.cms_b64(xa.dsc().der).decode(), "kid": "my-kid"},
+        content_type="application/json",
+        **xa.headers(),
+    )
+    assert second.status_code == 400
+    assert second.json()["reason"] == "KID_EXISTS"
+    assert SignerCertificate.objects.count() == 1
 
 
 def test_self_signed_csca_as_dsc_needs_the_switch(client, xa, settings):

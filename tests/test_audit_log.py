@@ -237,7 +237,7 @@ def test_consistent_rewrite_is_caught_by_the_checkpoint(signed_log):
 def test_altered_subtree_hash_is_found(signed_log):
     """Proofs are served from stored subtree hashes: an altered one must not go unnoticed."""
     with _as_intruder() as cursor:
-        cursor.execute("UPDATE audit_auditnode SET hash = %s WHERE level = 2 AND \"index\" = 1", [b"\x00" * 32])
+        cursor.execute('UPDATE audit_auditnode SET hash = %s WHERE level = 2 AND "index" = 1', [b"\x00" * 32])
     assert _verify_fails().endswith("first bad index: 4")
 
 

@@ -17,14 +17,18 @@ def test_installs_alone_and_imports_no_django(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], capture_output=True, text=True,
-                             timeout=600, check=False)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", str(ROOT)], capture_output=True, text=True, timeout=600, check=False
+    )
     assert install.returncode == 0, install.stderr[-2000:]
-    probe = ("import sys, verifier.sync, verifier.hcert, verifier.publication, verifier.trust, verifier.qr;"
-             "bad = [m for m in sys.modules if m.split('.')[0] in ('django', 'gateway', 'countries', 'trustlist')];"
-             "assert not bad, bad; print('clean')")
+    probe = (
+        "import sys, verifier.sync, verifier.hcert, verifier.publication, verifier.trust, verifier.qr;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('django', 'gateway', 'countries', 'trustlist')];"
+        "assert not bad, bad; print('clean')"
+    )
     result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert result.stdout.strip() == "clean", result.stderr
-    help_text = subprocess.run([str(venv / "bin" / "dcc-verifier"), "--help"], capture_output=True, text=True,
-                               cwd=tmp_path, check=False)
+    help_text = subprocess.run(
+        [str(venv / "bin" / "dcc-verifier"), "--help"], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
     assert "sync" in help_text.stdout

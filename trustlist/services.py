@@ -21,8 +21,9 @@ from django.db.models import Q
 
 from countries.identity import ClientIdentity
 from countries.models import CertificateType, TrustedParty
-from countries.services import verified_parties, verified_parties_by_type
+from countries.services import verified_parties_by_type
 from countries.trust_anchor import certificate_of
+from gateway import dbwrite
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event, record_rejection
 from gateway.outbox.services import record_change
@@ -61,6 +62,11 @@ class _Checked:
     thumbprint: str
 
 
+# The onboarded rows each endpoint needs, read with the identity (countries.identity.authenticate).
+UPLOAD_PARTIES = (CertificateType.UPLOAD, CertificateType.CSCA, CertificateType.DECA)
+REVOKE_PARTIES = (CertificateType.UPLOAD,)
+
+
 def upload_signer_certificate(
     *, identity: ClientIdentity, cms_der: bytes, at: dt.datetime, options: UploadOptions | None = None, actor: str = ""
 ) -> SignerCertificate:
@@ -70,7 +76,9 @@ def upload_signer_certificate(
         checked = _parse(cms_der)
         issuer_type = CertificateType.DECA if options.group == Group.DESC else CertificateType.CSCA
         parties = verified_parties_by_type(
-            country=identity.country, certificate_types=[CertificateType.UPLOAD, issuer_type]
+            country=identity.country,
+            certificate_types=[CertificateType.UPLOAD, issuer_type],
+            prefetched=identity.prefetched,
         )
         _check_uploader(checked, identity, parties[CertificateType.UPLOAD])
         if options.group == Group.DSC:
@@ -86,13 +94,19 @@ def upload_signer_certificate(
             at=at,
             require_valid_csca=policy.require_valid_csca,
         )
-        _check_not_present(checked, options)
-        check_dsc(
-            checked.certificate,
-            at=at,
-            policy=policy,
-            is_onboarded_csca=checked.der in {certificate_der(c) for c in issuer_certs},
-        )
+        try:
+            check_dsc(
+                checked.certificate,
+                at=at,
+                policy=policy,
+                is_onboarded_csca=checked.der in {certificate_der(c) for c in issuer_certs},
+            )
+        except Rejected:
+            # DGCG's checks 4 and 5 (duplicate, kid) come before our policy checks: report them
+            # first. Only refusals pay for this query; an accepted upload is checked by the
+            # unique indexes of its insert instead (see _store).
+            _check_not_present(checked, options)
+            raise
         return _store(checked, identity, options, at, actor, issuer_thumbprint=thumbprint(certificate_der(issuer)))
     except Rejected as exc:
         _audit_refusal(Action.UPLOAD, exc, identity, checked, at, actor, group=options.group)
@@ -107,9 +121,10 @@ def revoke_signer_certificate(
     checked: _Checked | None = None
     try:
         checked = _parse(cms_der)
-        _check_uploader(
-            checked, identity, verified_parties(country=identity.country, certificate_type=CertificateType.UPLOAD)
-        )
+        uploaders = verified_parties_by_type(
+            country=identity.country, certificate_types=[CertificateType.UPLOAD], prefetched=identity.prefetched
+        )[CertificateType.UPLOAD]
+        _check_uploader(checked, identity, uploaders)
         _check_country(checked, identity)
         with transaction.atomic():
             row = (
@@ -227,8 +242,8 @@ def _check_options(options: UploadOptions) -> None:
 
 def _check_not_present(checked: _Checked, options: UploadOptions) -> None:
     """DGCG checks 4 and 5 in one query: the same certificate (duplicate, or revoked), or another
-    one with the same kid or custom kid (collision). The database's unique indexes stay the guard
-    against concurrent uploads."""
+    one with the same kid or custom kid (collision). Asked only once an upload is refused (by a
+    policy check or by a unique index of the insert), to name the reason."""
     clash = Q(thumbprint=checked.thumbprint) | Q(kid=kid(checked.der))
     if options.custom_kid:
         clash |= Q(custom_kid=options.custom_kid)
@@ -254,23 +269,25 @@ def _store(
     signature = base64.b64encode(cms.detach(checked.message.cms_der)).decode("ascii")
     try:
         with transaction.atomic():
-            row = SignerCertificate.objects.create(
-                country=identity.country,
-                thumbprint=checked.thumbprint,
-                kid=kid(checked.der),
-                custom_kid=options.custom_kid or None,
-                raw_data=checked.der,
-                signature=signature,
-                uploader_thumbprint=thumbprint(checked.message.signer_der),
-                group=options.group,
-                domain=options.domain,
-                properties=dict(options.properties),
-                not_before=checked.certificate.not_valid_before_utc,
-                not_after=checked.certificate.not_valid_after_utc,
-                usages=list(dcc_usages(checked.certificate)),
-                public_key_jwk=public_jwk(checked.certificate),
-                issuer_thumbprint=issuer_thumbprint,
-                created_at=at,
+            row = dbwrite.insert(  # the statement is built once (gateway.dbwrite): every upload inserts
+                SignerCertificate(
+                    country=identity.country,
+                    thumbprint=checked.thumbprint,
+                    kid=kid(checked.der),
+                    custom_kid=options.custom_kid or None,
+                    raw_data=checked.der,
+                    signature=signature,
+                    uploader_thumbprint=thumbprint(checked.message.signer_der),
+                    group=options.group,
+                    domain=options.domain,
+                    properties=dict(options.properties),
+                    not_before=checked.certificate.not_valid_before_utc,
+                    not_after=checked.certificate.not_valid_after_utc,
+                    usages=list(dcc_usages(checked.certificate)),
+                    public_key_jwk=public_jwk(checked.certificate),
+                    issuer_thumbprint=issuer_thumbprint,
+                    created_at=at,
+                )
             )
             record_event(
                 action=Action.UPLOAD,
@@ -285,7 +302,9 @@ def _store(
             )
             record_change(kind="UPLOAD", at=at, country=row.country, thumbprint=row.thumbprint)
     except IntegrityError:
-        # A concurrent upload committed first; answer as the checks would have.
+        # The unique indexes on thumbprint, kid and custom kid are DGCG's checks 4 and 5: the
+        # insert is the transaction's first statement, so nothing else was written. Name the
+        # clash (duplicate, revoked, kid) as the checks do.
         _check_not_present(checked, options)
         raise Rejected(Reason.ALREADY_EXISTS, "Uploaded certificate already exists") from None
     return row

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from gateway import dbwrite
 from gateway.audit.models import AuditEvent, AuditLogHead, AuditNode, Checkpoint
 from gateway.pki import leaf, merkle
 
@@ -24,17 +25,33 @@ def append(fields: dict[str, Any]) -> AuditEvent:
     No savepoint: if the append fails, the change it records must not commit either.
     """
     with transaction.atomic(savepoint=False):
-        head, _ = AuditLogHead.objects.select_for_update().get_or_create(pk=HEAD_ID)
-        index = head.size
+        index, packed_frontier = _lock_head()
         leaf_bytes = leaf.encode({**fields, "leaf_index": index})
         leaf_hash = merkle.leaf_hash(leaf_bytes)
-        frontier, completed = merkle.extend_frontier(merkle.unpack_frontier(bytes(head.frontier)), index, leaf_hash)
-        event = AuditEvent.objects.create(leaf_index=index, leaf_bytes=leaf_bytes, leaf_hash=leaf_hash, **fields)
+        frontier, completed = merkle.extend_frontier(merkle.unpack_frontier(packed_frontier), index, leaf_hash)
+        # Statements built once (gateway.dbwrite): an append is on every upload's path.
+        event = dbwrite.insert(AuditEvent(leaf_index=index, leaf_bytes=leaf_bytes, leaf_hash=leaf_hash, **fields))
         if completed:
-            AuditNode.objects.bulk_create(AuditNode(level=lv, index=ix, hash=h) for lv, ix, h in completed)
-        head.size, head.frontier = index + 1, merkle.pack_frontier(frontier)
-        head.save(update_fields=["size", "frontier"])
+            dbwrite.insert_rows(AuditNode, [{"level": lv, "index": ix, "hash": h} for lv, ix, h in completed])
+        dbwrite.execute(
+            'UPDATE "audit_auditloghead" SET "size" = %s, "frontier" = %s WHERE "id" = %s',
+            [index + 1, merkle.pack_frontier(frontier), HEAD_ID],
+        )
         return event
+
+
+def _lock_head() -> tuple[int, bytes]:
+    """Size and frontier of the head row, locked until the transaction ends (created if absent)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "size", "frontier" FROM "audit_auditloghead" WHERE "id" = %s{dbwrite.for_update()}',  # noqa: S608 - a fixed clause
+            [HEAD_ID],
+        )
+        row = cursor.fetchone()
+    if row is None:  # the first event ever: create the row, then lock it like any other
+        head, _ = AuditLogHead.objects.select_for_update().get_or_create(pk=HEAD_ID)
+        return head.size, bytes(head.frontier)
+    return int(row[0]), bytes(row[1])
 
 
 def current_tree() -> tuple[int, bytes]:

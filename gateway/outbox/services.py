@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 
+from gateway import dbwrite
 from gateway.outbox.models import Change, TrustState
 from gateway.outbox.signals import change_committed
 
@@ -30,13 +30,17 @@ def record_change(*, kind: str, at: dt.datetime, country: str = "", thumbprint: 
                     TrustState.objects.create(pk=STATE_ID, version=1, changed_at=at)
             except IntegrityError:  # created meanwhile by a transaction that has committed since
                 _increment(at)
-        change = Change.objects.create(kind=kind, at=at, country=country, thumbprint=thumbprint)
+        change = dbwrite.insert(Change(kind=kind, at=at, country=country, thumbprint=thumbprint))
     transaction.on_commit(lambda: change_committed.send(sender=Change, change_id=change.pk))
     return change
 
 
 def _increment(at: dt.datetime) -> int:
-    return TrustState.objects.filter(pk=STATE_ID).update(version=F("version") + 1, changed_at=at)
+    changed_at = TrustState._meta.get_field("changed_at").get_db_prep_save(at, connection)  # noqa: SLF001
+    return dbwrite.execute(
+        'UPDATE "outbox_truststate" SET "version" = "version" + 1, "changed_at" = %s WHERE "id" = %s',
+        [changed_at, STATE_ID],
+    )
 
 
 def trust_state_version() -> int:

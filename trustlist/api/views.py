@@ -104,7 +104,7 @@ class SignerCertificateView(APIView):
     )
     def post(self, request: Request) -> HttpResponse:
         at = _now()
-        identity = authenticate(request._request, at=at)  # noqa: SLF001
+        identity = authenticate(request._request, at=at, parties=services.UPLOAD_PARTIES)  # noqa: SLF001
         body = _cms_body(request)
         try:
             services.upload_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "UPLOAD"), at=at)
@@ -149,7 +149,7 @@ class TrustedCertificateView(APIView):
     )
     def post(self, request: Request) -> HttpResponse:
         at = _now()
-        identity = authenticate(request._request, at=at)  # noqa: SLF001
+        identity = authenticate(request._request, at=at, parties=services.UPLOAD_PARTIES)  # noqa: SLF001
         content_type = (request.content_type or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             raise Problem(
@@ -200,7 +200,7 @@ class TrustedCertificateDeleteAliasView(APIView):
 def _revoke(request: Request) -> HttpResponse:
     """DGCG's revoke, shared by DELETE /signerCertificate, /trustedCertificate and their aliases."""
     at = _now()
-    identity = authenticate(request._request, at=at)  # noqa: SLF001
+    identity = authenticate(request._request, at=at, parties=services.REVOKE_PARTIES)  # noqa: SLF001
     body = _cms_body(request)
     try:
         services.revoke_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "REVOKE"), at=at)
