@@ -136,7 +136,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "gateway.cache.RedisCache",  # one client per pool, not per call
             "LOCATION": REDIS_URL,
             # The request path asks the cache whether a publication is pending: a Redis that
             # hangs costs an upload 2 s (redis-py's default: 5 s), then the beat sweeper publishes.
