@@ -13,9 +13,9 @@ from tests import processes
 
 def test_one_client_per_pool_not_per_call():
     cache = RedisCache("redis://127.0.0.1:1/0", {})  # no connection is opened to build clients
-    client = cache._cache.get_client(write=True)  # noqa: SLF001
-    assert cache._cache.get_client(write=True) is client  # noqa: SLF001
-    assert cache._cache.get_client() is client  # noqa: SLF001 - one server: reads use the same pool
+    client = cache._cache.get_client(write=True)
+    assert cache._cache.get_client(write=True) is client
+    assert cache._cache.get_client() is client
 
 
 @pytest.mark.postgres  # the run with the real services
