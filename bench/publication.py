@@ -308,7 +308,8 @@ def _seed(bench: SimpleNamespace, start: int, count: int, revoked_start: int, re
 
 
 def _fill_window() -> tuple[int, float]:
-    """Publish until the index lists GATEWAY_PUBLISH_DELTA_WINDOW deltas, as a running gateway's does."""
+    """Publish until the chain of deltas reaches GATEWAY_PUBLISH_DELTA_WINDOW sequences back, as a
+    running gateway's does."""
     from django.conf import settings
 
     from trustlist.models import Publication
@@ -318,8 +319,11 @@ def _fill_window() -> tuple[int, float]:
     began = time.perf_counter()
     filled = 0
     while (latest := Publication.objects.filter(index_sha256__gt="").order_by("-id").first()) is not None:
-        listed = len(artifacts.payload_of((Path(settings.GATEWAY_PUBLISH_DIR) / "index.jws").read_bytes())["deltas"])
-        if listed >= settings.GATEWAY_PUBLISH_DELTA_WINDOW or filled > 2 * settings.GATEWAY_PUBLISH_DELTA_WINDOW:
+        index = artifacts.payload_of((Path(settings.GATEWAY_PUBLISH_DIR) / "index.jws").read_bytes())
+        reachable = Publication.objects.filter(
+            index_sha256__gt="", id__gt=index["chainStart"], id__lte=index["sequence"]
+        ).count()
+        if reachable >= settings.GATEWAY_PUBLISH_DELTA_WINDOW or filled > 2 * settings.GATEWAY_PUBLISH_DELTA_WINDOW:
             break
         publish(force=True)  # a delta (empty) and an index each
         filled += 1
@@ -617,7 +621,7 @@ def _catch_up(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
     downloads: the new index and the deltas after its sequence."""
     from tests.publishing import served_trust_list
     from trustlist.publication.service import published_sequence
-    from verifier.publication import apply_delta, check_entries, verify_artifact, verify_index
+    from verifier.publication import apply_delta, folder_loader, verify_index, walk_chain
 
     old = verify_index((bench.root / "index.jws").read_bytes(), bench.anchors, _now())
     state = served_trust_list(bench.root, bench.anchors, _now())  # what a verifier at the old index holds
@@ -630,25 +634,14 @@ def _catch_up(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
         assert after is not None, "nothing is published"
         assert before is None or after > before, "the upload was not published as a new sequence"
     new = verify_index((bench.root / "index.jws").read_bytes(), bench.anchors, _now(), previous=old)
-    deltas = new.chain_from(old.sequence)
-    assert deltas is not None, f"no chain of deltas from {old.sequence}"
+    # Walked back from the head, each delta checked against its successor (or the index), the
+    # oldest one against the head of the old index: what verifier.sync downloads.
+    walked = walk_chain(new, old.sequence, folder_loader(bench.root, new, bench.anchors, _now()), link=old.head)
+    deltas = [descriptor for descriptor, _ in walked]
     assert len(deltas) == changes, f"expected {changes} deltas after {old.sequence}"
     position = old.sequence
-    downloaded = len(new.raw)
-    for descriptor in deltas:
-        data = (bench.root / descriptor.path).read_bytes()
-        downloaded += len(data)
-        delta = verify_artifact(
-            data,
-            descriptor,
-            bench.anchors,
-            _now(),
-            kind="delta",
-            sequence=descriptor.sequence,
-            allowed_kids=new.announced_kids,
-            certificates=new.certificates,
-        )
-        check_entries(delta)
+    downloaded = len(new.raw) + sum(descriptor.length for descriptor in deltas)
+    for descriptor, delta in walked:
         assert delta["previous"] == position, "the delta chain has a gap"
         apply_delta(state, delta)
         position = descriptor.sequence
@@ -662,7 +655,7 @@ def _catch_up(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
         "deltas_gz": gzipped,
         "delta_lengths": [delta.length for delta in deltas],
         "downloaded": downloaded,
-        "listed": len(new.deltas),
+        "listed": new.sequence - new.chain_start,
         "trust_list": new.trust_list.length,
         "trust_list_gz": gz.stat().st_size if gz.exists() else 0,
         "upload_seconds": uploads,
@@ -727,18 +720,17 @@ class _Follower:
 
     def poll(self, thumb: str) -> bool:
         """Download a newer index and the deltas after the held sequence; True if one holds ``thumb``."""
-        from verifier.publication import check_entries, verify_artifact, verify_index
+        from verifier.publication import check_entries, verify_artifact, verify_index, walk_chain
 
         bench = self.bench
         response = call(bench.app, "GET", "/publication/index.jws", headers={"HTTP_IF_NONE_MATCH": self.etag})
         if response.status == 304:
             return False
         index = verify_index(response.body, bench.anchors, _now(), previous=self.index)
-        chain = index.chain_from(self.index.sequence)
-        if chain is None:
+        if not index.reaches(self.index.sequence):
             raise SystemExit(f"sequence {self.index.sequence} fell out of the window of index {index.sequence}")
-        found, position = False, self.index.sequence
-        for descriptor in chain:
+
+        def load(descriptor: Any) -> dict[str, Any]:
             served = call(bench.app, "GET", f"/publication/{descriptor.path}")
             delta = verify_artifact(
                 served.body,
@@ -751,10 +743,14 @@ class _Follower:
                 certificates=index.certificates,
             )
             check_entries(delta)
+            self.bytes += len(served.body)
+            return delta
+
+        found, position = False, self.index.sequence
+        for descriptor, delta in walk_chain(index, self.index.sequence, load, link=self.index.head):
             assert delta["previous"] == position, "the delta chain has a gap"
             position = descriptor.sequence
             found = found or any(entry["thumbprint"] == thumb for entry in delta["upsert"])
-            self.bytes += len(served.body)
         self.index, self.etag = index, response.headers["ETag"]
         self.bytes += len(response.body)
         return found
@@ -1075,8 +1071,8 @@ def _print_rebuild(rebuild: dict[str, Any]) -> None:
 def _print_catch_up(catch: dict[str, Any]) -> None:
     gz = catch["index_gz"] + catch["deltas_gz"]
     print(
-        f"\nCatch-up after {len(catch['delta_lengths'])} uploads (each its own sequence; index lists "
-        f"{catch['listed']} deltas): index {_bytes(catch['index'])} + deltas {_bytes(catch['deltas'])} "
+        f"\nCatch-up after {len(catch['delta_lengths'])} uploads (each its own sequence; the chain of deltas "
+        f"reaches {catch['listed']} sequences back): index {_bytes(catch['index'])} + deltas {_bytes(catch['deltas'])} "
         f"(each {min(catch['delta_lengths']):,}-{max(catch['delta_lengths']):,} B) = {_bytes(catch['downloaded'])}: "
         f"{catch['downloaded'] / catch['trust_list']:.3%} of the trust list JWS ({_bytes(catch['trust_list'])}). "
         f"Gzip-encoded on the wire (level 6): index {catch['index_gz']:,} B + deltas {catch['deltas_gz']:,} B = "

@@ -36,7 +36,7 @@ def anchors(pki: Pki) -> list[x509.Certificate]:
 def served_trust_list(root: Path, trust_anchors: list[x509.Certificate], now: dt.datetime) -> dict[str, dict]:
     """What a verifier holds after syncing from the folder: the full trust list the index names
     (of sequence F), then every delta from F to the index, each verified and checked to follow."""
-    from verifier.publication import verify_artifact, verify_index
+    from verifier.publication import folder_loader, verify_artifact, verify_index, walk_chain
 
     index = verify_index((root / "index.jws").read_bytes(), trust_anchors, now)
     trust = verify_artifact(
@@ -50,17 +50,8 @@ def served_trust_list(root: Path, trust_anchors: list[x509.Certificate], now: dt
     )
     state = {entry["thumbprint"]: entry for entry in trust["entries"]}
     position = index.full_sequence
-    for descriptor in index.chain_from(index.full_sequence) or []:
-        delta = verify_artifact(
-            (root / descriptor.path).read_bytes(),
-            descriptor,
-            trust_anchors,
-            now,
-            kind="delta",
-            sequence=descriptor.sequence,
-            allowed_kids=index.announced_kids,
-            certificates=index.certificates,
-        )
+    chain = walk_chain(index, position, folder_loader(root, index, trust_anchors, now), check_link=False)
+    for descriptor, delta in chain:
         assert delta["previous"] == position, "the delta chain has a gap"
         apply_delta(state, delta)
         position = descriptor.sequence

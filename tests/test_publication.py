@@ -25,10 +25,12 @@ from trustlist.publication.service import PublicationRefused, publish, rebuild_f
 from verifier.publication import (
     VerificationError,
     apply_delta,
+    folder_loader,
     verify_artifact,
     verify_folder,
     verify_index,
     verify_jws,
+    walk_chain,
 )
 
 # Real commits, so that on-commit publication runs as in production (eagerly here).
@@ -71,13 +73,17 @@ def _delta(pki, index, descriptor):
     )
 
 
+def _chain_from(pki, index, start):
+    """The deltas from ``start`` to the index, walked back from its head as a verifier does."""
+    walked = walk_chain(index, start, folder_loader(publish_root(), index, anchors(pki), NOW), check_link=False)
+    return [descriptor for descriptor, _ in walked]
+
+
 def _replay(pki, index, state, start):
-    """Apply the deltas ``index`` lists after sequence ``start`` to ``state`` (a trust list by
+    """Apply the deltas from sequence ``start`` to ``index`` to ``state`` (a trust list by
     thumbprint), checking each link, as a verifier does."""
     position = start
-    chain = index.chain_from(start)
-    assert chain is not None, f"the index lists no chain from {start}"
-    for descriptor in chain:
+    for descriptor in _chain_from(pki, index, start):
         delta = _delta(pki, index, descriptor)
         assert delta["previous"] == position
         apply_delta(state, delta)
@@ -230,7 +236,7 @@ def test_deltas_rebuild_the_trust_list(client, pki, xa, publisher, incremental):
     revoke(client, xa, xa.cms_b64(dscs[0].der))
     end = _index(pki)
     assert end.full_sequence == start.sequence, "no rebuild yet: the index still names the first full lists"
-    assert len(end.chain_from(start.sequence)) == 7
+    assert len(_chain_from(pki, end, start.sequence)) == 7
     _replay(pki, end, state, start.sequence)
     assert thumbprint(dscs[0].der) not in state
     assert {thumbprint(dsc.der) for dsc in dscs[1:]} <= set(state)
@@ -335,11 +341,11 @@ def test_status_and_verify_commands(client, pki, xa, publisher, incremental, cap
     assert "verified" in capsys.readouterr().out
 
 
-def test_jws_header_carries_the_chain(pki, xa, publisher):
+def test_jws_header_carries_the_publisher_certificate_only(pki, xa, publisher):
     publish(at=NOW)
     header, _, kid = verify_jws((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW)
-    assert base64.b64decode(header["x5c"][1]) == pki.ta.der
-    assert header["kid"] == kid
+    (publisher_der,) = (base64.b64decode(der) for der in header["x5c"])  # the TA is pinned, not sent
+    assert header["kid"] == kid == hashlib.sha256(publisher_der).hexdigest()
 
 
 def test_audit_events_committed_during_a_publication_do_not_break_it(pki, xa, publisher, monkeypatch):
@@ -388,7 +394,7 @@ def test_a_change_is_published_as_a_delta_naming_the_earlier_full_lists(client, 
     assert index.trust_list == first.trust_list, "the same full list, named again"
     assert not (publish_root() / f"sequences/{index.sequence}/trustlist.jws").exists(), "no full list per change"
     assert thumbprint(dsc.der) not in {e["thumbprint"] for e in _payload(pki, index, "trust_list")["entries"]}
-    (latest,) = index.chain_from(first.sequence)
+    (latest,) = _chain_from(pki, index, first.sequence)
     delta = _delta(pki, index, latest)
     assert [e["thumbprint"] for e in delta["upsert"]] == [thumbprint(dsc.der)]
     assert thumbprint(dsc.der) in _trusted(pki, index)
@@ -438,7 +444,7 @@ def test_a_removed_csca_withdraws_its_dscs_in_the_delta(client, pki, xa, publish
     csca = TrustedParty.objects.get(thumbprint=thumbprint(xa.csca.der))
     onboarding_services.set_status(party_id=csca.pk, status=Status.REMOVED, reason="compromised", actor="t", at=NOW)
     index = _index(pki, previous=before)
-    (descriptor,) = index.chain_from(before.sequence)
+    (descriptor,) = _chain_from(pki, index, before.sequence)
     delta = _delta(pki, index, descriptor)
     assert set(delta["remove"]) == {csca.thumbprint, *(thumbprint(d.der) for d in dscs)}
     assert [e["thumbprint"] for e in delta["revoked"]] == [csca.thumbprint]
@@ -506,7 +512,7 @@ def test_did_document_is_rebuilt_in_the_background_only(client, pki, xa, publish
     assert [base64.b64decode(m["publicKeyJwk"]["x5c"][0]) for m in document["verificationMethod"]] == [dsc.der]
 
 
-def test_index_lists_every_delta_since_its_full_lists_and_prune_keeps_them(
+def test_the_chain_reaches_every_delta_since_its_full_lists_and_prune_keeps_them(
     client, pki, xa, publisher, incremental, settings, frozen
 ):
     settings.GATEWAY_PUBLISH_DELTA_WINDOW = 3
@@ -517,7 +523,8 @@ def test_index_lists_every_delta_since_its_full_lists_and_prune_keeps_them(
         upload(client, xa, xa.cms_b64(xa.dsc().der))
     index = _index(pki)
     assert index.full_sequence == first.sequence
-    assert len(index.deltas) == 6, "beyond the window: every delta since the full lists"
+    assert index.chain_start == first.sequence, "beyond the window: every delta since the full lists"
+    assert len(_chain_from(pki, index, first.sequence)) == 6
     assert (publish_root() / first.trust_list.path).exists()
     assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
     rebuild_full()
@@ -528,7 +535,8 @@ def test_index_lists_every_delta_since_its_full_lists_and_prune_keeps_them(
     for _ in range(3):
         upload(client, xa, xa.cms_b64(xa.dsc().der))
     current = _index(pki, at=later)
-    assert len(current.deltas) == 5, "since the rebuilt full lists: the rebuild's own delta and four changes"
+    # since the rebuilt full lists: the rebuild's own delta and four changes
+    assert len(_chain_from(pki, current, current.chain_start)) == 5
     assert not (publish_root() / first.trust_list.path).exists(), "full lists no index in use names are pruned"
     assert not (publish_root() / f"sequences/{first.sequence}").exists()
     assert verify_folder(publish_root(), anchors(pki), later).problems == []
@@ -773,12 +781,12 @@ def test_a_change_that_names_no_certificate_resets_the_chain(client, pki, xa, pu
         record_change(kind="IMPORT", at=NOW)  # one outbox row that names no certificate
     reset = publish(at=NOW)
     index = _index(pki)
-    assert (index.sequence, index.full_sequence, index.deltas) == (reset.id, reset.id, ())
+    assert (index.sequence, index.full_sequence, index.head, index.chain_start) == (reset.id, reset.id, None, reset.id)
     assert thumbprint(imported.der) in {e["thumbprint"] for e in _payload(pki, index, "trust_list")["entries"]}
     assert sync(BASE, state, anchors(pki), NOW, fetch=server).mode == "full"
     upload(client, xa, xa.cms_b64(xa.dsc().der))
     after = _index(pki)
-    assert [d.previous for d in after.deltas] == [reset.id], "the chain starts again at the reset"
+    assert (after.head.previous, after.chain_start) == (reset.id, reset.id), "the chain starts again at the reset"
     assert sync(BASE, state, anchors(pki), NOW, fetch=server).mode == "delta"
     assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
 

@@ -264,8 +264,10 @@ def test_new_verifier_downloads_the_full_lists_of_f_then_the_deltas(client, pki,
     assert full < index["sequence"]
     result = _sync(pki, world)
     assert result.mode == "full"
-    deltas = [d["path"] for d in index["deltas"] if d["sequence"] > full]
-    assert len(deltas) == 4  # the sequence of the last rebuild (which named F) and three changes
+    # the chain walked back from the head to F: the sequence of the last rebuild (which named F)
+    # and three changes, newest first
+    deltas = _chain_paths(index, down_to=full)
+    assert len(deltas) == 4
     assert world["server"].requests == [
         "index.jws",
         index["trustList"]["path"],
@@ -279,6 +281,43 @@ def test_new_verifier_downloads_the_full_lists_of_f_then_the_deltas(client, pki,
     assert sync(BASE, fresh, anchors(pki), NOW, fetch=world["server"]).mode == "full"
     assert json.loads(_payload((publish_root() / "index.jws").read_bytes()))["trustList"]["sequence"] > full
     assert _state(fresh) == _state(world["state"])
+
+
+def test_verifier_behind_by_ten_downloads_the_index_and_ten_deltas_only(client, pki, xa, world, incremental):
+    _sync(pki, world)
+    for _ in range(10):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    world["server"].requests.clear()
+    result = _sync(pki, world)
+    assert result.mode == "delta"
+    index = _index_payload()
+    assert world["server"].requests == ["index.jws", *_chain_paths(index, down_to=index["sequence"] - 10)]
+    sizes = (publish_root() / "index.jws").stat().st_size + sum(
+        (publish_root() / path).stat().st_size for path in world["server"].requests[1:]
+    )
+    assert result.downloaded_bytes == sizes
+
+
+def _chain_paths(index: dict, *, down_to: int) -> list[str]:
+    """Paths of the deltas from the index's head back to the one after ``down_to``, newest first."""
+    paths, link = [], index["head"]
+    while link is not None and link["sequence"] > down_to:
+        paths.append(link["path"])
+        link = json.loads(_payload((publish_root() / link["path"]).read_bytes()))["previousDelta"]
+    return paths
+
+
+def _forge_head(payload: dict, change, served: dict[str, bytes]) -> None:
+    """Re-sign the head delta after ``change`` edits its payload, serve it, and bind it in the index
+    payload."""
+    from trustlist.publication import artifacts
+
+    head = payload["head"]
+    delta = json.loads(_payload((publish_root() / head["path"]).read_bytes()))
+    change(delta)
+    forged = artifacts.jws(_current_signer(), "delta", artifacts.canonical_json(delta), chain=False)
+    served[head["path"]] = forged
+    head.update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
 
 
 def test_verifier_in_the_window_downloads_only_deltas_across_a_rebuild(client, pki, xa, world, incremental):
@@ -304,24 +343,20 @@ def test_delta_chain_that_skips_a_sequence_is_refused(client, pki, xa, world, in
     for _ in range(3):
         upload(client, xa, xa.cms_b64(xa.dsc().der))
     payload = _index_payload()
-    del payload["deltas"][-2]  # hide one change: the next delta no longer follows the one before
+    before = json.loads(_payload((publish_root() / payload["head"]["path"]).read_bytes()))["previousDelta"]
+    skipped = json.loads(_payload((publish_root() / before["path"]).read_bytes()))["previousDelta"]
+    # hide one change: the head names the delta two back as the one before it
+    _forge_head(payload, lambda delta: delta.update(previousDelta=skipped), world["server"].override)
     world["server"].override["index.jws"] = _sign_index(payload)
     _refused(pki, world, "DELTA_CHAIN")
 
 
 def test_delta_that_does_not_follow_the_held_sequence_is_refused(client, pki, xa, world, incremental):
     """A validly signed delta (and an index binding it) claiming another predecessor: a fork."""
-    from trustlist.publication import artifacts
-
     _sync(pki, world)
     upload(client, xa, xa.cms_b64(xa.dsc().der))
     payload = _index_payload()
-    last = payload["deltas"][-1]
-    delta = json.loads(_payload((publish_root() / last["path"]).read_bytes()))
-    delta["previous"] = last["previous"] - 1
-    forged = artifacts.jws(_current_signer(), "delta", artifacts.canonical_json(delta), chain=False)
-    world["server"].override[last["path"]] = forged
-    last.update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
+    _forge_head(payload, lambda delta: delta.update(previous=delta["previous"] - 1), world["server"].override)
     world["server"].override["index.jws"] = _sign_index(payload)
     _refused(pki, world, "DELTA_CHAIN")
 
@@ -331,8 +366,12 @@ def test_changed_history_is_refused_as_a_fork(client, pki, xa, world, incrementa
     seen = SyncState.load(world["state"]).sequence
     upload(client, xa, xa.cms_b64(xa.dsc().der))
     payload = _index_payload()
-    earlier = next(d for d in payload["deltas"] if d["sequence"] == seen)
-    earlier["sha256"] = hashlib.sha256(b"another history").hexdigest()  # a delta the verifier saw listed
+    assert payload["head"]["previous"] == seen
+
+    def rewrite(delta):  # the delta of the sequence the verifier holds (whose head it saw) is another
+        delta["previousDelta"]["sha256"] = hashlib.sha256(b"another history").hexdigest()
+
+    _forge_head(payload, rewrite, world["server"].override)
     world["server"].override["index.jws"] = _sign_index(payload)
     _refused(pki, world, "FORK")
 
@@ -362,7 +401,7 @@ def test_index_whose_full_lists_are_older_than_its_window_is_refused(client, pki
     for _ in range(4):
         upload(client, xa, xa.cms_b64(xa.dsc().der))
     payload = _index_payload()
-    payload["deltas"] = payload["deltas"][-2:]  # the chain from F to the index is no longer listed
+    payload["chainStart"] = payload["head"]["previous"]  # the chain from F is no longer reachable
     world["server"].override["index.jws"] = _sign_index(payload)
     with pytest.raises(VerificationError) as info:
         _sync(pki, world)
@@ -378,7 +417,7 @@ def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, i
     certificate = issuance.issue(issuance.name("Unannounced publisher"), at=NOW, issuer=pki.ta, key=key)
     rogue = FileSigner(key, certificate.certificate, (certificate.der, pki.ta.der))
     payload = _index_payload()
-    last = payload["deltas"][-1]
+    last = payload["head"]
     delta = _payload((publish_root() / last["path"]).read_bytes())
     forged = artifacts.jws(rogue, "delta", delta, chain=False)  # kid-only: the index must announce it
     world["server"].override[last["path"]] = forged
@@ -388,18 +427,16 @@ def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, i
 
 
 def test_index_versions(pki, world):
-    """A version 1 index (full lists of its own sequence, no "sequence" in their descriptors) is
-    still read; an unknown version is refused."""
+    """Version 3 (the head of a hash chain of deltas) is read; versions 1 and 2 (every delta listed
+    in the index) and unknown ones are refused by name."""
     from verifier.publication import verify_index
 
     publish(force=True, full=True)
     payload = _index_payload()
-    assert payload["version"] == 2
+    assert payload["version"] == 3
     assert payload["trustList"]["sequence"] == payload["sequence"]
-    legacy = {**payload, "version": 1}
-    for name in ("trustList", "revocationList"):
-        legacy[name] = {k: v for k, v in payload[name].items() if k != "sequence"}
-    assert verify_index(_sign_index(legacy), anchors(pki), NOW).full_sequence == payload["sequence"]
-    with pytest.raises(VerificationError) as info:
-        verify_index(_sign_index({**payload, "version": 3}), anchors(pki), NOW)
-    assert info.value.reason == "UNSUPPORTED_VERSION"
+    assert verify_index(_sign_index(payload), anchors(pki), NOW).full_sequence == payload["sequence"]
+    for version in (1, 2, 4):
+        with pytest.raises(VerificationError) as info:
+            verify_index(_sign_index({**payload, "version": version}), anchors(pki), NOW)
+        assert info.value.reason == "UNSUPPORTED_VERSION"

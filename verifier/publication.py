@@ -2,10 +2,10 @@
 
 Every artifact is a compact JWS (ES256) signed by a publisher certificate: carried in its ``x5c``
 header (index, lists), or named by its ``kid`` header alone and announced, with its certificate,
-by the index that lists the artifact (deltas). That certificate must be issued by a pinned trust
-anchor and valid at the verification time, and its SHA-256 must equal the ``kid``. The index binds
-by SHA-256 and length the most recent full lists (of a sequence F at most its own, S) and the
-chain of deltas from F to S, each delta linking the sequence before it.
+by the index (deltas). That certificate must be issued by a pinned trust anchor and valid at the
+verification time, and its SHA-256 must equal the ``kid``. The index binds by SHA-256 and length
+the most recent full lists (of a sequence F at most its own, S) and the head of the chain of
+deltas (S's own); each delta binds the one before it the same way, back to ``chainStart``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,7 @@ class DeltaDescriptor(Descriptor):
     previous: int | None = None
 
 
-SUPPORTED_INDEX_VERSIONS = (1, 2)  # 1: the full lists are always the index's own sequence
+SUPPORTED_INDEX_VERSIONS = (3,)  # 3: the index names the head of a hash chain of deltas
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ class VerifiedIndex:
     expires_at: dt.datetime
     trust_list: FullDescriptor
     revocation_list: FullDescriptor
-    deltas: tuple[DeltaDescriptor, ...]
+    head: DeltaDescriptor | None  # this sequence's delta; None for a reset (its full lists start anew)
+    chain_start: int  # the oldest sequence the chain of deltas leads from
     announced_kids: frozenset[str]
     signer_kid: str
     checkpoint: Any
@@ -85,15 +86,74 @@ class VerifiedIndex:
         """F: the sequence of the full lists this index names."""
         return self.trust_list.sequence
 
-    def chain_from(self, sequence: int) -> list[DeltaDescriptor] | None:
-        """The listed deltas leading from ``sequence`` to this index's sequence, oldest first, or
-        None if the list does not reach back to it ([] if ``sequence`` is this index's own)."""
-        if sequence == self.sequence:
-            return []
-        for position, delta in enumerate(self.deltas):
-            if delta.previous == sequence:
-                return list(self.deltas[position:])
-        return None
+    def reaches(self, sequence: int) -> bool:
+        """Can a verifier holding ``sequence`` get here with deltas alone?"""
+        return sequence == self.sequence or (self.head is not None and self.chain_start <= sequence < self.sequence)
+
+
+# Loads the delta a descriptor names and returns its verified payload (see ``walk_chain``).
+DeltaLoader = Callable[[DeltaDescriptor], dict[str, Any]]
+
+
+def delta_descriptor(value: Any) -> DeltaDescriptor:
+    try:
+        previous = value.get("previous")
+        return DeltaDescriptor(
+            str(value["path"]),
+            str(value["sha256"]),
+            int(value["length"]),
+            int(value["sequence"]),
+            None if previous is None else int(previous),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise VerificationError("MALFORMED_INDEX", f"bad delta descriptor: {exc}") from exc
+
+
+def walk_chain(
+    index: VerifiedIndex,
+    sequence: int,
+    load: DeltaLoader,
+    *,
+    link: DeltaDescriptor | None = None,
+    check_link: bool = True,
+) -> list[tuple[DeltaDescriptor, dict[str, Any]]]:
+    """The deltas from ``sequence`` to the index's sequence, oldest first, each verified.
+
+    From the head the index names, back through each delta's ``previousDelta`` until the one that
+    follows ``sequence``: a delta is trusted because the index or the verified delta after it
+    binds its SHA-256 and length. ``load`` fetches a delta and checks it against its descriptor
+    (``verify_artifact``). ``link``: what the verifier saw as the head of ``sequence``'s index,
+    which the oldest delta walked must name as its predecessor (else history was rewritten: FORK).
+    """
+    if sequence == index.sequence:
+        return []
+    if not index.reaches(sequence):
+        raise VerificationError("OUTSIDE_WINDOW", f"no chain of deltas leads from {sequence} to {index.sequence}")
+    assert index.head is not None
+    walked: list[tuple[DeltaDescriptor, dict[str, Any]]] = []
+    descriptor = index.head
+    while True:
+        payload = load(descriptor)
+        if payload.get("previous") != descriptor.previous:
+            raise VerificationError(
+                "DELTA_CHAIN", f"delta {descriptor.sequence} says it follows {payload.get('previous')}"
+            )
+        walked.append((descriptor, payload))
+        if descriptor.previous == sequence:
+            named = payload.get("previousDelta")
+            if check_link and (None if named is None else delta_descriptor(named)) != link:
+                raise VerificationError("FORK", f"the delta after {sequence} names another delta before it than we saw")
+            return list(reversed(walked))
+        if descriptor.previous is None or descriptor.previous < sequence or payload.get("previousDelta") is None:
+            raise VerificationError(
+                "DELTA_CHAIN", f"the chain of deltas from {index.sequence} does not lead back to {sequence}"
+            )
+        earlier = delta_descriptor(payload["previousDelta"])
+        if earlier.sequence != descriptor.previous or (earlier.previous or 0) >= earlier.sequence:
+            raise VerificationError(
+                "DELTA_CHAIN", f"delta {descriptor.sequence} follows {descriptor.previous} but names {earlier.sequence}"
+            )
+        descriptor = earlier
 
 
 def load_anchor(pem_or_der: bytes) -> x509.Certificate:
@@ -176,16 +236,8 @@ def verify_index(
             expires_at=_time(payload["expiresAt"]),
             trust_list=_full_descriptor(payload["trustList"], sequence),
             revocation_list=_full_descriptor(payload["revocationList"], sequence),
-            deltas=tuple(
-                DeltaDescriptor(
-                    str(d["path"]),
-                    str(d["sha256"]),
-                    int(d["length"]),
-                    int(d["sequence"]),
-                    None if d.get("previous") is None else int(d["previous"]),
-                )
-                for d in payload["deltas"]
-            ),
+            head=None if payload["head"] is None else delta_descriptor(payload["head"]),
+            chain_start=int(payload["chainStart"]),
             announced_kids=frozenset(certificates),
             signer_kid=signer_kid,
             checkpoint=payload.get("checkpoint"),
@@ -229,38 +281,27 @@ def _full_descriptor(value: dict[str, Any], index_sequence: int) -> FullDescript
 
 
 def _check_chain(index: VerifiedIndex) -> None:
-    """The listed deltas form one chain, ascending, ending at the index's sequence, and reach back
-    to the sequence of the full lists it names (else a verifier holding them could not get here)."""
-    for before, after in zip(index.deltas, index.deltas[1:], strict=False):
-        if after.previous != before.sequence or after.sequence <= before.sequence:
-            raise VerificationError(
-                "DELTA_CHAIN", f"delta {after.sequence} follows {after.previous}, but the index lists {before.sequence}"
-            )
-    if index.deltas and index.deltas[-1].sequence != index.sequence:
-        raise VerificationError("DELTA_CHAIN", f"the deltas end at {index.deltas[-1].sequence}, not {index.sequence}")
+    """The head is this sequence's delta, the chain starts no later than the full lists (a verifier
+    holding them can get here), and both full lists are of one sequence."""
+    head = index.head
+    if head is not None and (head.sequence != index.sequence or (head.previous or 0) >= index.sequence):
+        raise VerificationError("DELTA_CHAIN", f"the head delta is of {head.sequence}, not {index.sequence}")
+    if head is None and index.chain_start != index.sequence:
+        raise VerificationError("DELTA_CHAIN", "an index without a delta (a reset) starts its chain at itself")
+    if index.chain_start > index.sequence:
+        raise VerificationError("DELTA_CHAIN", f"the chain starts at {index.chain_start}, after {index.sequence}")
     if index.trust_list.sequence != index.revocation_list.sequence:
         raise VerificationError("MIX_AND_MATCH", "the trust list and the revocation list are of different sequences")
     full = index.full_sequence
-    if full > index.sequence or index.chain_from(full) is None:
+    if full > index.sequence or not (full == index.sequence or index.reaches(full)):
         raise VerificationError(
-            "FULL_OUTSIDE_WINDOW", f"no listed chain of deltas leads from the full lists of {full} to {index.sequence}"
+            "FULL_OUTSIDE_WINDOW", f"no chain of deltas leads from the full lists of {full} to {index.sequence}"
         )
 
 
 def _check_consistent(previous: VerifiedIndex, index: VerifiedIndex) -> None:
-    """History does not change: a delta (or the full lists of a sequence) that both indexes
-    describe must be the same file. Otherwise the publisher forked, or someone serves a fork."""
-    earlier = {delta.sequence: delta for delta in previous.deltas}
-    for delta in index.deltas:
-        seen = earlier.get(delta.sequence)
-        if seen is not None and (seen.sha256, seen.length, seen.previous) != (
-            delta.sha256,
-            delta.length,
-            delta.previous,
-        ):
-            raise VerificationError(
-                "FORK", f"the delta of sequence {delta.sequence} differs from the one listed before"
-            )
+    """History does not change: the full lists of a sequence both indexes name must be the same
+    files, and never older ones. (Deltas: ``walk_chain`` checks the link to the held head.)"""
     for before, now_listed in (
         (previous.trust_list, index.trust_list),
         (previous.revocation_list, index.revocation_list),
@@ -363,7 +404,6 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
         (index.trust_list, "trust-list", index.full_sequence),
         (index.revocation_list, "revocation-list", index.full_sequence),
     ]
-    listed += [(delta, "delta", delta.sequence) for delta in index.deltas]
     for descriptor, kind, sequence in listed:
         try:
             payload = verify_artifact(
@@ -377,8 +417,6 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
                 certificates=index.certificates,
             )
             check_entries(payload)
-            if isinstance(descriptor, DeltaDescriptor) and payload.get("previous") != descriptor.previous:
-                raise VerificationError("DELTA_CHAIN", f"the delta says it follows {payload.get('previous')}")
             if isinstance(descriptor, FullDescriptor) and descriptor.entries not in (None, len(payload["entries"])):
                 raise VerificationError(
                     "ENTRY_COUNT", f"{len(payload['entries'])} entries, the index says {descriptor.entries}"
@@ -386,6 +424,7 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
             report.checked.append(descriptor.path)
         except (OSError, VerificationError, KeyError, ValueError) as exc:
             report.problems.append(f"{descriptor.path}: {exc}")
+    _check_folder_chain(root, index, anchors, now, report)
     did = root / "did.json"
     if did.exists():
         try:
@@ -394,6 +433,48 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
         except VerificationError as exc:
             report.problems.append(f"did.json: {exc}")
     return report
+
+
+def folder_loader(
+    root: Path, index: VerifiedIndex, anchors: Sequence[x509.Certificate], now: dt.datetime
+) -> DeltaLoader:
+    """A ``walk_chain`` loader reading deltas from a publish folder (or a mirror of it)."""
+
+    def load(descriptor: DeltaDescriptor) -> dict[str, Any]:
+        payload = verify_artifact(
+            (root / descriptor.path).read_bytes(),
+            descriptor,
+            anchors,
+            now,
+            kind="delta",
+            sequence=descriptor.sequence,
+            allowed_kids=index.announced_kids,
+            certificates=index.certificates,
+        )
+        check_entries(payload)
+        return payload
+
+    return load
+
+
+def _check_folder_chain(
+    root: Path, index: VerifiedIndex, anchors: Sequence[x509.Certificate], now: dt.datetime, report: FolderReport
+) -> None:
+    """Every delta of the chain, from the head back to its start, as a verifier would walk it."""
+    if index.head is None:
+        return
+    read = folder_loader(root, index, anchors, now)
+
+    def load(descriptor: DeltaDescriptor) -> dict[str, Any]:
+        payload = read(descriptor)
+        report.checked.append(descriptor.path)
+        return payload
+
+    try:
+        # The oldest delta may name its predecessor (pruned since): nothing to compare it with.
+        walk_chain(index, index.chain_start, load, check_link=False)
+    except (OSError, VerificationError, KeyError, ValueError) as exc:
+        report.problems.append(f"delta chain: {exc}")
 
 
 @functools.lru_cache(maxsize=64)

@@ -2,8 +2,9 @@
 
 Implements the algorithm of docs/publication-format.md: conditional download of the index,
 verification against the pinned trust anchor, refusal of rollback, freeze, equivocation, forks,
-unannounced keys and oversized bodies; the listed deltas when they chain from the held sequence,
-otherwise the full lists the index names (of a sequence F) and the deltas from F; and an atomic
+unannounced keys and oversized bodies; the chain of deltas back from the index's head when it
+reaches the held sequence (and links to the head held: no rewritten history), otherwise the full
+lists the index names (of a sequence F) and the deltas from F; and an atomic
 write of the new state. Nothing is stored unless everything verified.
 """
 
@@ -24,12 +25,14 @@ from cryptography import x509
 
 from verifier.publication import (
     INDEX_MAX_BYTES,
+    DeltaDescriptor,
     VerificationError,
     VerifiedIndex,
     apply_delta,
     check_entries,
     verify_artifact,
     verify_index,
+    walk_chain,
 )
 
 STATE_FILE = "state.json"
@@ -126,9 +129,18 @@ def sync(
         return SyncResult(held.sequence, False, downloaded, "unchanged")
 
     state = SyncState(sequence=held.sequence, trusted=dict(held.trusted), revoked=dict(held.revoked))
-    chain = index.chain_from(held.sequence) if previous is not None else None
+    downloads: list[int] = []
+
+    def load(descriptor: DeltaDescriptor) -> dict[str, Any]:
+        payload, size = _artifact(fetch, base, descriptor, anchors, now, "delta", descriptor.sequence, index, progress)
+        downloads.append(size)
+        return payload
+
     mode = "delta"
-    if chain is None:
+    if previous is not None and index.reaches(held.sequence):
+        # The held index's head is what the oldest delta walked must name before it (else FORK).
+        chain = walk_chain(index, held.sequence, load, link=previous.head)
+    else:
         # Too far behind (or new): the full lists of F, then the deltas from F to the index.
         mode = "full"
         full = index.full_sequence
@@ -146,11 +158,11 @@ def sync(
         state.trusted = {e["thumbprint"]: e for e in trust["entries"]}
         state.revoked = {e["thumbprint"]: e for e in revocations["entries"]}
         state.sequence = full
-        chain = index.chain_from(full)
-        assert chain is not None, "verify_index checked that the deltas reach back to the full lists"
-    for descriptor in chain:
-        payload, size = _artifact(fetch, base, descriptor, anchors, now, "delta", descriptor.sequence, index, progress)
-        downloaded += size
+        # verify_index checked that the chain reaches back to the full lists; the delta before
+        # the oldest one walked is not ours to compare.
+        chain = walk_chain(index, full, load, check_link=False)
+    downloaded += sum(downloads)
+    for descriptor, payload in chain:
         if payload.get("previous") != state.sequence:
             raise VerificationError("DELTA_CHAIN", f"delta {descriptor.sequence} does not follow {state.sequence}")
         _apply(state, payload)

@@ -1,8 +1,9 @@
 """Signing of published artifacts behind an interface, so that an HSM can replace the key file.
 
 A :class:`Signer` produces compact JWS (RFC 7515) with ES256 and carries its certificate chain
-(publisher certificate, then the trust anchor that certified it) for the ``x5c`` header
-(RFC 7515 §4.1.6). :class:`FileSigner` keeps the key in a PEM file that only its owner may read.
+(publisher certificate, then the trust anchor that certified it). The ``x5c`` header (RFC 7515
+§4.1.6) carries the publisher certificate only: verifiers pin the trust anchor and must not take
+it from a message. :class:`FileSigner` keeps the key in a PEM file that only its owner may read.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class FileSigner:
         full_headers = {
             **headers,
             "kid": key_id(self.chain[0]),
-            "x5c": [base64.b64encode(der).decode("ascii") for der in self.chain],
+            "x5c": [base64.b64encode(self.chain[0]).decode("ascii")],
         }
         return jwt.api_jws.encode(
             payload, self.private_key, algorithm="ES256", headers=full_headers, is_payload_detached=detached

@@ -27,7 +27,8 @@ from trustlist.publication import files
 from trustlist.publication.snapshot import Changes, State, iso, revoked_json, trusted_json
 
 FORMAT_VERSION = 1  # trust list, revocation list, delta
-INDEX_VERSION = 2  # 2: the full lists an index names may be of an earlier sequence
+FORMAT_VERSION_DELTA = 2  # 2: a delta names the delta before it (previousDelta): a hash chain
+INDEX_VERSION = 3  # 2: the full lists may be of an earlier sequence; 3: the head of the delta chain only
 MEDIA_TYPE = "application/jose"
 BLOCK = 3 << 18  # 768 KiB of payload per base64url block (a multiple of 3: no padding inside)
 ORDER = attrgetter("country", "type", "thumbprint")
@@ -94,7 +95,9 @@ def header(signer: Signer, kind: str | None, *, chain: bool = True, extra: dict[
     if kind is not None:
         value.update({"typ": f"{kind}+jws", "cty": "application/json"})
     if chain:
-        value["x5c"] = [base64.b64encode(der).decode("ascii") for der in signer.chain]
+        # The publisher certificate only: verifiers pin the trust anchor and must not take it from
+        # the message (RFC 7515 §4.1.6 lets the chain stop there); 0.9 kB less per index.
+        value["x5c"] = [base64.b64encode(signer.chain[0]).decode("ascii")]
     return b64url(canonical_json(value))
 
 
@@ -172,14 +175,28 @@ def write_full_lists(root: Path, signer: Signer, state: State, *, sequence: int,
 # --- delta and index ----------------------------------------------------------------------------------
 
 
-def delta(signer: Signer, changes: Changes, *, sequence: int, previous: int | None, issued_at: dt.datetime) -> Artifact:
+def delta(
+    signer: Signer,
+    changes: Changes,
+    *,
+    sequence: int,
+    previous: int | None,
+    previous_delta: dict[str, Any] | None,
+    issued_at: dt.datetime,
+) -> Artifact:
     """What changed since ``previous``: the state at ``sequence`` of every certificate touched since.
-    Signed with a kid-only header: the index that lists it announces the certificate."""
+    Signed with a kid-only header: the index that lists it announces the certificate.
+
+    ``previous_delta`` describes the delta of ``previous`` (path, SHA-256, length, its own
+    sequence and previous), or is None when ``previous`` has none (a reset). The deltas thus form
+    a hash chain whose head the signed index names: a verifier checks each one it walks through
+    against its successor, so the index need not list them (docs/publication-format.md)."""
     payload = {
         "type": "delta",
-        "version": FORMAT_VERSION,
+        "version": FORMAT_VERSION_DELTA,
         "sequence": sequence,
         "previous": previous,
+        "previousDelta": previous_delta,
         "issuedAt": iso(issued_at),
         "upsert": changes.upsert,
         "remove": changes.remove,
@@ -195,10 +212,13 @@ def index(
     issued_at: dt.datetime,
     expires_at: dt.datetime,
     full: FullLists,
-    deltas: Iterable[dict[str, Any]],
+    head: dict[str, Any] | None,
+    chain_start: int,
     publisher_keys: Iterable[dict[str, str]],
     checkpoint: dict[str, Any] | None,
 ) -> Artifact:
+    """``head``: the descriptor of this sequence's delta (None for a reset); ``chain_start``: the
+    oldest sequence a verifier can walk the chain back to (the window's start, at most F)."""
     payload = {
         "type": "index",
         "version": INDEX_VERSION,
@@ -207,7 +227,8 @@ def index(
         "expiresAt": iso(expires_at),
         "trustList": {**full.trust_list.descriptor(), "sequence": full.sequence, "entries": full.trusted},
         "revocationList": {**full.revocation_list.descriptor(), "sequence": full.sequence, "entries": full.revoked},
-        "deltas": list(deltas),
+        "head": head,
+        "chainStart": chain_start,
         "publisherKeys": list(publisher_keys),
         "checkpoint": checkpoint,
     }

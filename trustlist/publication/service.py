@@ -142,7 +142,14 @@ def _publish_locked(
     assert changes is not None
     delta = None
     if not reset:
-        delta = artifacts.delta(signer, changes, sequence=reserved.id, previous=reserved.previous, issued_at=at)
+        delta = artifacts.delta(
+            signer,
+            changes,
+            sequence=reserved.id,
+            previous=reserved.previous,
+            previous_delta=_delta_descriptor(last) if last is not None and last.delta_sha256 else None,
+            issued_at=at,
+        )
         files.write_atomically(publish_dir(), delta.path, delta.data)
     with transaction.atomic():
         publication, index = _finish(signer, reserved, changes, named, delta, at)
@@ -190,20 +197,20 @@ def _finish(
     reserved.revocation_list_length = named.revocation_list.length
     reserved.trusted_count, reserved.revoked_count = named.trusted, named.revoked
     reserved.publisher_kid = key_id(signer.chain[0])
-    deltas: list[dict[str, object]] = []
+    head: dict[str, object] | None = None
+    chain_start = reserved.id
     if delta is not None:  # else a reset: no chain leads here, the full lists of this sequence do
         reserved.delta_sha256, reserved.delta_length = delta.sha256, len(delta.data)
-        deltas = [
-            *_listed_deltas(exclude=reserved.id, full_sequence=named.sequence),
-            {**delta.descriptor(), "sequence": reserved.id, "previous": reserved.previous},
-        ]
+        head = _delta_descriptor(reserved)
+        chain_start = _chain_start(reserved, full_sequence=named.sequence)
     index = artifacts.index(
         signer,
         sequence=reserved.id,
         issued_at=at,
         expires_at=expires_at,
         full=named,
-        deltas=deltas,
+        head=head,
+        chain_start=chain_start,
         publisher_keys=_announced_keys(),
         checkpoint=_checkpoint(signer, at),
     )
@@ -238,25 +245,29 @@ def _chain_since(full_sequence: int) -> int:
     return _published().filter(id__gt=full_sequence).count()  # type: ignore[attr-defined]
 
 
-def _listed_deltas(*, exclude: int, full_sequence: int) -> list[dict[str, object]]:
-    """Every published delta after ``full_sequence``, and older ones up to the window, oldest first."""
+def _delta_descriptor(publication: Publication) -> dict[str, object]:
+    """How an index (the head) or the next delta (``previousDelta``) names a sequence's delta."""
+    return {
+        "path": f"{artifacts.sequence_dir(publication.id)}/delta.jws",
+        "sha256": publication.delta_sha256,
+        "length": publication.delta_length,
+        "sequence": publication.id,
+        "previous": publication.previous,
+    }
+
+
+def _chain_start(head: Publication, *, full_sequence: int) -> int:
+    """The oldest sequence the chain of deltas ending at ``head`` leads from, within the window:
+    every delta after the full lists, and older ones up to GATEWAY_PUBLISH_DELTA_WINDOW in all,
+    back to a reset (a sequence without a delta) at most. Pruning keeps exactly these files."""
     count = max(settings.GATEWAY_PUBLISH_DELTA_WINDOW - 1, _chain_since(full_sequence))
-    rows = list(_published().exclude(id=exclude).order_by("-id")[:count])  # type: ignore[attr-defined]
-    chained = []
-    for row in rows:  # newest first, back to a reset (a sequence without a delta) at most
-        if not row.delta_sha256:
+    rows = _published().exclude(id=head.id).order_by("-id").values_list("id", "previous", "delta_sha256")[:count]  # type: ignore[attr-defined]
+    start = head.previous if head.previous is not None else head.id
+    for _, previous, delta_sha256 in rows:  # newest first
+        if not delta_sha256 or previous is None:
             break
-        chained.append(row)
-    return [
-        {
-            "path": f"{artifacts.sequence_dir(row.id)}/delta.jws",
-            "sha256": row.delta_sha256,
-            "length": row.delta_length,
-            "sequence": row.id,
-            "previous": row.previous,
-        }
-        for row in reversed(chained)
-    ]
+        start = previous
+    return start
 
 
 def _checkpoint(signer: FileSigner, at: dt.datetime) -> dict[str, object] | None:
