@@ -204,12 +204,15 @@ def _rows(country: str, presented_thumbprint: str, parties: tuple[str, ...]) -> 
 
 @functools.cache
 def _statement(parties: tuple[str, ...]) -> str:
-    table = TrustedParty._meta.db_table  # noqa: SLF001 - Django's public model metadata API
+    meta = TrustedParty._meta  # noqa: SLF001 - Django's public model metadata API
+    # Columns named, not *: a prepared statement (server-side binding) must not change its result
+    # shape when a migration adds a column while old connections still run it.
+    columns = ", ".join(f'"{field.column}"' for field in meta.concrete_fields)
     wanted = '("certificate_type" = %s AND "thumbprint" = %s)'
     if parties:
         marks = ", ".join(["%s"] * len(parties))
         wanted += f' OR ("certificate_type" IN ({marks}) AND "status" = %s AND "source_gateway" = %s)'
-    return f'SELECT * FROM "{table}" WHERE "country" = %s AND ({wanted}) ORDER BY "id"'  # noqa: S608 - no values
+    return f'SELECT {columns} FROM "{meta.db_table}" WHERE "country" = %s AND ({wanted}) ORDER BY "id"'  # noqa: S608 - no values
 
 
 def from_trusted_proxy(request: HttpRequest) -> bool:

@@ -440,3 +440,44 @@ def test_index_versions(pki, world):
         with pytest.raises(VerificationError) as info:
             verify_index(_sign_index({**payload, "version": version}), anchors(pki), NOW)
         assert info.value.reason == "UNSUPPORTED_VERSION"
+
+
+def test_a_verifier_holding_an_index_of_an_older_format_syncs_afresh(client, pki, xa, world, incremental):
+    """After the upgrade to index version 3, a verifier whose stored index is of version 2 cannot
+    read it any more: it downloads the full lists once, and still refuses to go back."""
+    _sync(pki, world)
+    held = SyncState.load(world["state"])
+    legacy = json.loads(_payload(held.index))
+    legacy["version"] = 2
+    held.index = _sign_index(legacy)
+    held.save(world["state"])
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    assert _sync(pki, world).mode == "full"
+    assert SyncState.load(world["state"]).sequence == _index_payload()["sequence"]
+
+    ahead = SyncState.load(world["state"])
+    legacy["sequence"] = ahead.sequence + 5
+    ahead.index, ahead.sequence = _sign_index(legacy), ahead.sequence + 5
+    ahead.save(world["state"])
+    _refused(pki, world, "ROLLBACK")
+
+
+def test_the_chain_stops_at_a_delta_that_names_no_predecessor(client, pki, xa, world, incremental):
+    """Deltas published before index version 3 (no chain_start recorded) name no previous delta:
+    the chain reaches the sequence before the last of them and no further."""
+    from trustlist.models import Publication
+    from verifier.publication import verify_folder
+
+    for _ in range(3):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    Publication.objects.update(chain_start=None)  # as if published before the upgrade
+    last_old = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+    _sync(pki, world)  # a verifier holding the last sequence published before the upgrade
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    index = _index_payload()
+    assert index["head"]["previous"] == last_old.id
+    assert index["chainStart"] == last_old.previous
+    # the full lists were older than the chain now reaches: this sequence got full lists of its own
+    assert index["trustList"]["sequence"] == index["sequence"]
+    assert _sync(pki, world).mode == "delta", "the verifier at the last old sequence still walks one delta"
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []

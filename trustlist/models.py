@@ -119,6 +119,12 @@ class Publication(models.Model):
     revocation_list_length = models.BigIntegerField()
     delta_sha256 = models.CharField(max_length=64)
     delta_length = models.BigIntegerField()
+    chain_start = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="oldest sequence the index's chain of deltas leads from; empty for indexes of version 2 "
+        "and older, whose deltas name no previous delta",
+    )
     index_sha256 = models.CharField(max_length=64)
     publisher_kid = models.CharField(max_length=64)
     trusted_count = models.IntegerField()

@@ -114,8 +114,15 @@ def sync(
     fetch = fetch or http_fetch
     base = base_url.rstrip("/") + "/"
     held = SyncState.load(folder)
-    previous = _held_index(held, anchors, now)
-    headers = {"If-None-Match": held.etag} if held.etag else {}
+    try:
+        previous = _held_index(held, anchors, now)
+    except VerificationError as error:
+        if error.reason != "UNSUPPORTED_VERSION":
+            raise
+        # Held from before an index format change: sync afresh (full lists), still never going
+        # below the sequence held.
+        previous = None
+    headers = {"If-None-Match": held.etag} if held.etag and previous is not None else {}
     response = fetch(base + "index.jws", headers, INDEX_MAX_BYTES, None)
     downloaded = len(response.body)
     if response.status == 304 and previous is not None:
@@ -125,6 +132,8 @@ def sync(
     if response.status != 200:
         raise VerificationError("HTTP_ERROR", f"index: HTTP {response.status}")
     index = verify_index(response.body, anchors, now, previous=previous)
+    if index.sequence < held.sequence:
+        raise VerificationError("ROLLBACK", f"sequence {index.sequence} is below the {held.sequence} held")
     if previous is not None and index.sequence == previous.sequence:
         return SyncResult(held.sequence, False, downloaded, "unchanged")
 

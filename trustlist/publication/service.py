@@ -4,9 +4,10 @@ Two operations:
 
 - :func:`publish` (per change, milliseconds): reads only the outbox rows after the last published
   high-water mark and the rows they name, and publishes them as the delta of a new sequence S and
-  a new index. The index names the most recent full lists, of a sequence F ≤ S, and lists every
-  delta from F+1 to S (and older ones, up to the window), so a verifier holding the full lists of
-  F, or any sequence whose delta is listed, reaches S.
+  a new index. The index names the most recent full lists, of a sequence F ≤ S, and the head of
+  the hash chain of deltas (each names the one before it) that reaches back to F and older
+  sequences, up to the window, so a verifier holding the full lists of F, or the state of any
+  sequence the chain reaches, gets to S.
 - :func:`rebuild_full` (background, seconds at 100,000 DSCs): reads everything, rolls that state
   forward to a published sequence F through F's own deltas, writes the full lists of F, and
   publishes a new index that names them; then the DID document.
@@ -52,7 +53,7 @@ logger = logging.getLogger(__name__)
 _ADVISORY_LOCK_KEY = 0x7472757374  # "trust": publishers
 _REBUILD_LOCK_KEY = 0x7472757375  # rebuilds of the full lists
 # If the background rebuild falls this many windows behind, a publication builds the full lists
-# itself rather than let the index (which lists every delta since F) grow without bound.
+# itself rather than let the chain a new verifier walks from F (every delta since F) grow without bound.
 CHAIN_LIMIT_WINDOWS = 10
 # Files named by an index issued this recently are kept: twice the index's max-age (60 s,
 # trustlist/api/published.py), for CDN and client caches.
@@ -124,6 +125,11 @@ def _publish_locked(
             revoked_count=0,
         )
     _refuse_if_not_forward(reserved.id)
+    target = named if newer else current
+    if target is not None and _chain_start(reserved, full_sequence=target.sequence) > target.sequence:
+        # The chain of deltas no longer reaches the full lists (their deltas predate index
+        # version 3 and name no predecessor): this sequence gets full lists of its own.
+        full = True
     # No lock or snapshot is held while signing and writing: a read-only snapshot, the
     # sequence's files outside any transaction, then one short transaction for the bookkeeping.
     with _read_snapshot():
@@ -203,6 +209,7 @@ def _finish(
         reserved.delta_sha256, reserved.delta_length = delta.sha256, len(delta.data)
         head = _delta_descriptor(reserved)
         chain_start = _chain_start(reserved, full_sequence=named.sequence)
+    reserved.chain_start = chain_start
     index = artifacts.index(
         signer,
         sequence=reserved.id,
@@ -259,14 +266,23 @@ def _delta_descriptor(publication: Publication) -> dict[str, object]:
 def _chain_start(head: Publication, *, full_sequence: int) -> int:
     """The oldest sequence the chain of deltas ending at ``head`` leads from, within the window:
     every delta after the full lists, and older ones up to GATEWAY_PUBLISH_DELTA_WINDOW in all,
-    back to a reset (a sequence without a delta) at most. Pruning keeps exactly these files."""
+    back to a reset (a sequence without a delta) at most. Walking back past a sequence needs its
+    delta to name the one before it: a delta published before index version 3 (no ``chain_start``
+    recorded) does not, so the chain reaches its predecessor and stops there."""
     count = max(settings.GATEWAY_PUBLISH_DELTA_WINDOW - 1, _chain_since(full_sequence))
-    rows = _published().exclude(id=head.id).order_by("-id").values_list("id", "previous", "delta_sha256")[:count]  # type: ignore[attr-defined]
+    rows = (
+        _published()  # type: ignore[attr-defined]
+        .exclude(id=head.id)
+        .order_by("-id")
+        .values_list("previous", "delta_sha256", "chain_start")[:count]
+    )
     start = head.previous if head.previous is not None else head.id
-    for _, previous, delta_sha256 in rows:  # newest first
+    for previous, delta_sha256, chain_start in rows:  # newest first: each row is the one before
         if not delta_sha256 or previous is None:
             break
         start = previous
+        if chain_start is None:  # its delta names no predecessor: the walk ends here
+            break
     return start
 
 
@@ -324,9 +340,10 @@ def _prune(publication: Publication) -> None:
         )
     )
     cutoff = publication.issued_at - dt.timedelta(seconds=RETAIN_SECONDS)
-    cached = list(published.filter(issued_at__gte=cutoff).values_list("id", "full_sequence"))  # type: ignore[attr-defined]
-    keep_full |= {full for _, full in cached if full is not None}
-    floor = min([*recent, *keep_full, *(sequence for sequence, _ in cached)])
+    cached = list(published.filter(issued_at__gte=cutoff).values_list("id", "full_sequence", "chain_start"))  # type: ignore[attr-defined]
+    keep_full |= {full for _, full, _ in cached if full is not None}
+    # A verifier following a cached index walks its chain back as far as that index's start.
+    floor = min([*recent, *keep_full, *(sequence for sequence, _, _ in cached), *(s for _, _, s in cached if s)])
     files.prune(publish_dir(), floor=floor, keep_full=keep_full, keep_above=named)
 
 
