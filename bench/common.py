@@ -263,6 +263,27 @@ def background_cpu_percent(seconds: float = 1.0) -> float:
     return max(after[0] - before[0], 0.0) / total if total else 0.0
 
 
+def cpu_reference() -> str:
+    """A fixed single-core workload (Python bytecode, SHA-256, zlib), best of 3: the same kind of
+    VM has run at quite different speeds from one session to the next (up to 1.8x on the same
+    code), so figures from different days compare only through this."""
+    import hashlib
+    import zlib
+
+    data = bytes(range(256)) * 4096  # 1 MiB
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        total = 0
+        for number in range(300_000):
+            total += number * number % 7
+        for _ in range(8):
+            hashlib.sha256(data).digest()
+            zlib.compress(data, 1)
+        best = min(best, time.process_time() - start)
+    return f"{best * 1000:.0f} ms (lower is faster; bench/common.py cpu_reference)"
+
+
 def machine_description() -> str:
     import cryptography
     import django
@@ -277,6 +298,7 @@ def machine_description() -> str:
         ("RAM", _memory_gib()),
         ("Load average (1/5/15 min)", load),
         ("CPU busy just before the run", f"{busy:.0%} of all cores (1 s sample)"),
+        ("CPU speed reference", cpu_reference()),
         ("OS", platform.platform()),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("Django", django.get_version()),
