@@ -12,6 +12,7 @@ the callers): nothing else of ``Model.save`` is skipped.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.db import connection
@@ -32,30 +33,89 @@ def _insert_statement(model: type[Model], vendor: str) -> tuple[str, tuple[Field
     return statement, fields
 
 
-def insert(instance: M) -> M:
-    """INSERT ``instance`` (a new, unsaved row with an auto primary key) and set its key."""
-    statement, fields = _insert_statement(type(instance), connection.vendor)
-    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(statement, values)
-        (primary_key,) = cursor.fetchone()
+# One SQL statement and its parameters.
+Statement = tuple[str, list[Any]]
+
+
+def _values(instance: Model, fields: tuple[Field, ...]) -> list[Any]:
+    return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+
+
+def _saved(instance: M, primary_key: Any) -> M:
     instance.pk = primary_key
     instance._state.adding = False  # noqa: SLF001 - what Model.save sets after an insert
     instance._state.db = connection.alias  # noqa: SLF001
     return instance
 
 
-def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> None:
-    """INSERT several rows of ``model`` (same keys each, no primary key) in one statement."""
+def insert(instance: M, *, along: Sequence[Statement | None] = ()) -> M:
+    """INSERT ``instance`` (a new, unsaved row with an auto primary key) and set its key.
+
+    ``along``: statements that belong with the insert and whose order among themselves does not
+    matter (the caller already holds the locks they need). On PostgreSQL they run in the same
+    statement as data-modifying CTEs (one round trip); elsewhere one after another.
+    """
+    statement, fields = _insert_statement(type(instance), connection.vendor)
+    values = _values(instance, fields)
+    others = [item for item in along if item is not None]
+    if others and connection.vendor == "postgresql":
+        ctes = [f"inserted AS ({statement})"] + [f"along_{n} AS ({sql})" for n, (sql, _) in enumerate(others)]
+        statement = "WITH " + ", ".join(ctes) + " SELECT * FROM inserted"  # noqa: S608 - statements built here
+        values = values + [value for _, params in others for value in params]
+        others = []
+    with connection.cursor() as cursor:
+        cursor.execute(statement, values)
+        (primary_key,) = cursor.fetchone()
+        for sql, params in others:
+            cursor.execute(sql, params)
+    return _saved(instance, primary_key)
+
+
+def insert_after(instance: M, first: Statement) -> M | None:
+    """Run ``first`` (an UPDATE that locks a row), then INSERT ``instance`` only if it changed a
+    row; None if it changed none (nothing inserted).
+
+    The insert starts after ``first`` holds its lock, so the new row's id is drawn under it. On
+    PostgreSQL both are one statement: the INSERT selects from the UPDATE's RETURNING, which
+    orders them (CTEs otherwise run in no set order); the values carry explicit casts because a
+    SELECT list does not take its types from the target columns.
+    """
+    sql, params = first
+    statement, fields = _insert_statement(type(instance), connection.vendor)
+    values = _values(instance, fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            quote = connection.ops.quote_name
+            meta = type(instance)._meta  # noqa: SLF001 - Django's public model metadata API
+            columns = ", ".join(quote(field.column) for field in fields)
+            casts = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
+            cursor.execute(
+                f"WITH first AS ({sql} RETURNING 1) INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
+                f"SELECT {casts} FROM first RETURNING {quote(meta.pk.column)}",
+                [*params, *values],
+            )
+            row = cursor.fetchone()
+            return None if row is None else _saved(instance, row[0])
+        cursor.execute(sql, params)
+        if cursor.rowcount == 0:
+            return None
+        cursor.execute(statement, values)
+        (primary_key,) = cursor.fetchone()
+    return _saved(instance, primary_key)
+
+
+def rows_statement(model: type[Model], rows: list[dict[str, Any]]) -> Statement | None:
+    """INSERT several rows of ``model`` (same keys each, no primary key) in one statement; None
+    for no rows."""
     if not rows:
-        return
+        return None
     meta = model._meta  # noqa: SLF001 - Django's public model metadata API
     fields = [meta.get_field(name) for name in rows[0]]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     marks = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
     values = [field.get_db_prep_save(row[field.name], connection) for row in rows for field in fields]
-    execute(f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {marks}", values)  # noqa: S608 - names from the model
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {marks}", values  # noqa: S608 - names from the model
 
 
 def for_update() -> str:

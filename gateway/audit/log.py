@@ -29,15 +29,19 @@ def append(fields: dict[str, Any]) -> AuditEvent:
         leaf_bytes = leaf.encode({**fields, "leaf_index": index})
         leaf_hash = merkle.leaf_hash(leaf_bytes)
         frontier, completed = merkle.extend_frontier(merkle.unpack_frontier(packed_frontier), index, leaf_hash)
-        # Statements built once (gateway.dbwrite): an append is on every upload's path.
-        event = dbwrite.insert(AuditEvent(leaf_index=index, leaf_bytes=leaf_bytes, leaf_hash=leaf_hash, **fields))
-        if completed:
-            dbwrite.insert_rows(AuditNode, [{"level": lv, "index": ix, "hash": h} for lv, ix, h in completed])
-        dbwrite.execute(
-            'UPDATE "audit_auditloghead" SET "size" = %s, "frontier" = %s WHERE "id" = %s',
-            [index + 1, merkle.pack_frontier(frontier), HEAD_ID],
+        # Statements built once, and on PostgreSQL the event, its completed subtree hashes and
+        # the new head in one round trip (gateway.dbwrite): an append is on every upload's path,
+        # and it runs under the head lock.
+        return dbwrite.insert(
+            AuditEvent(leaf_index=index, leaf_bytes=leaf_bytes, leaf_hash=leaf_hash, **fields),
+            along=[
+                dbwrite.rows_statement(AuditNode, [{"level": lv, "index": ix, "hash": h} for lv, ix, h in completed]),
+                (
+                    'UPDATE "audit_auditloghead" SET "size" = %s, "frontier" = %s WHERE "id" = %s',
+                    [index + 1, merkle.pack_frontier(frontier), HEAD_ID],
+                ),
+            ],
         )
-        return event
 
 
 def _lock_head() -> tuple[int, bytes]:

@@ -24,20 +24,23 @@ def record_change(*, kind: str, at: dt.datetime, country: str = "", thumbprint: 
     while id 10 still waited for the lock, and a publication in between would skip 10 for good.
     """
     with transaction.atomic(savepoint=False):  # no savepoint inside the caller's transaction
-        if not _increment(at):
+        row = Change(kind=kind, at=at, country=country, thumbprint=thumbprint)
+        change = dbwrite.insert_after(row, _increment(at))  # one round trip on PostgreSQL
+        if change is None:
             try:
                 with transaction.atomic():  # the first change ever (or since a test flushed the table)
                     TrustState.objects.create(pk=STATE_ID, version=1, changed_at=at)
             except IntegrityError:  # created meanwhile by a transaction that has committed since
-                _increment(at)
-        change = dbwrite.insert(Change(kind=kind, at=at, country=country, thumbprint=thumbprint))
+                dbwrite.execute(*_increment(at))
+            change = dbwrite.insert(row)
     transaction.on_commit(lambda: change_committed.send(sender=Change, change_id=change.pk))
     return change
 
 
-def _increment(at: dt.datetime) -> int:
+def _increment(at: dt.datetime) -> dbwrite.Statement:
+    """The trust state's version goes up by one; the UPDATE locks its row until the commit."""
     changed_at = TrustState._meta.get_field("changed_at").get_db_prep_save(at, connection)  # noqa: SLF001
-    return dbwrite.execute(
+    return (
         'UPDATE "outbox_truststate" SET "version" = "version" + 1, "changed_at" = %s WHERE "id" = %s',
         [changed_at, STATE_ID],
     )
