@@ -5,8 +5,8 @@ row, an audit event, an outbox row per upload) that compilation was about a fift
 request's CPU (``bench/upload.py --breakdown``). The statement text depends only on the model
 and the database vendor, so it is built once here; the values still go through each field's own
 ``get_db_prep_save`` (datetimes, JSON, binary), exactly as the ORM prepares them, and are bound
-as parameters. Only for models without save signals or custom ``save`` (checked by the tests of
-the callers): nothing else of ``Model.save`` is skipped.
+as parameters. Only for models without save signals or custom ``save`` (tests/test_dbwrite.py
+checks those it writes): nothing else of ``Model.save`` is skipped.
 """
 
 from __future__ import annotations
