@@ -256,7 +256,13 @@ GATEWAY_PUBLISH_DIR = env.str("GATEWAY_PUBLISH_DIR", default=str(VAR_DIR / "publ
 GATEWAY_PUBLISHER_KEY_DIR = env.str("GATEWAY_PUBLISHER_KEY_DIR", default=str(VAR_DIR / "publisher"))
 GATEWAY_PUBLISH_VALIDITY = env.int("GATEWAY_PUBLISH_VALIDITY", default=48 * 3600)  # seconds an index is valid
 GATEWAY_PUBLISH_RENEW_AFTER = env.int("GATEWAY_PUBLISH_RENEW_AFTER", default=12 * 3600)  # re-sign when older
-GATEWAY_PUBLISH_DELTA_WINDOW = env.int("GATEWAY_PUBLISH_DELTA_WINDOW", default=100)  # deltas the index lists
+# How far back the chain of deltas reaches (docs/publication-format.md): at least this many
+# sequences, and every sequence of the last GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS (so a verifier that
+# syncs daily catches up by deltas), but not more than GATEWAY_PUBLISH_DELTA_WINDOW_MAX sequences
+# (beyond, the full lists cost a verifier less than walking the chain); always back to the full lists.
+GATEWAY_PUBLISH_DELTA_WINDOW = env.int("GATEWAY_PUBLISH_DELTA_WINDOW", default=100)
+GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS = env.int("GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS", default=86400)
+GATEWAY_PUBLISH_DELTA_WINDOW_MAX = env.int("GATEWAY_PUBLISH_DELTA_WINDOW_MAX", default=1000)
 GATEWAY_PUBLISH_KEEP_FULL = env.int("GATEWAY_PUBLISH_KEEP_FULL", default=3)  # sequences with full lists on disk
 GATEWAY_PUBLISH_DID = env.bool("GATEWAY_PUBLISH_DID", default=True)
 # Full lists are rebuilt in the background after this many deltas, or seconds after the first

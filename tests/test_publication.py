@@ -516,6 +516,7 @@ def test_the_chain_reaches_every_delta_since_its_full_lists_and_prune_keeps_them
     client, pki, xa, publisher, incremental, settings, frozen
 ):
     settings.GATEWAY_PUBLISH_DELTA_WINDOW = 3
+    settings.GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS = 0  # the window by count alone here
     settings.GATEWAY_PUBLISH_KEEP_FULL = 1
     publish(at=NOW)
     first = _index(pki)
@@ -572,6 +573,46 @@ def test_rebuild_is_due_after_enough_deltas_or_time(client, pki, xa, publisher, 
     assert rebuild_due(NOW) == 0
     rebuild_full(at=NOW)
     assert rebuild_due(NOW) is None
+
+
+def test_the_chain_reaches_back_a_day_of_sequences_within_its_cap(
+    client, pki, xa, publisher, incremental, settings, frozen
+):
+    """A verifier that syncs daily catches up by deltas: the chain reaches every sequence of the
+    last GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS, beyond the count window, up to the cap."""
+    settings.GATEWAY_PUBLISH_DELTA_WINDOW = 2
+    settings.GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS = 3600
+    settings.GATEWAY_PUBLISH_DELTA_WINDOW_MAX = 6
+    publish(at=NOW)
+    for _ in range(3):
+        old = publish(at=NOW, force=True)  # two hours before the sequences below
+    later = NOW + dt.timedelta(hours=2)
+    frozen.move_to(later)
+    first_recent = publish(at=later, force=True)
+    upload(client, xa, xa.cms_b64(xa.dsc(at=later).der))  # a change, published on commit
+    assert rebuild_full(at=later) is not None  # full lists of a recent sequence: the chain reaches them
+    publish(at=later, force=True)
+    index = _index(pki, at=later)
+    assert old.id < first_recent.id < index.full_sequence
+    assert index.chain_start == first_recent.previous == old.id, "every sequence of the last hour, and no older"
+    assert len(_chain_from(pki, index, index.chain_start)) == 4
+    assert verify_folder(publish_root(), anchors(pki), later).problems == []
+    settings.GATEWAY_PUBLISH_KEEP_FULL = 1
+    later = later + dt.timedelta(minutes=5)  # past the indexes a cache may still hold
+    frozen.move_to(later)
+    for _ in range(5):  # now 9 sequences in the last hour: the cap (6) bounds the chain
+        publish(at=later, force=True)
+    capped = _index(pki, at=later)
+    # the cap, or the full lists if further back: here F, behind 6 sequences of the last hour
+    assert capped.chain_start == max(capped.sequence - 7, capped.full_sequence)
+    assert (publish_root() / f"sequences/{first_recent.id}").exists(), "an index issued a moment ago reaches it"
+    later = later + dt.timedelta(minutes=3)
+    frozen.move_to(later)
+    assert publish(at=later, force=True) is not None
+    newest = _index(pki, at=later)
+    assert newest.chain_start == newest.full_sequence > first_recent.id
+    assert not (publish_root() / f"sequences/{first_recent.id}").exists(), "pruned: no index in use reaches it"
+    assert verify_folder(publish_root(), anchors(pki), later).problems == []
 
 
 def test_full_lists_are_written_inline_when_rebuilds_fall_far_behind(pki, xa, publisher, incremental, settings):

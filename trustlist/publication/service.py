@@ -263,13 +263,22 @@ def _delta_descriptor(publication: Publication) -> dict[str, object]:
     }
 
 
+def _window(head: Publication, *, full_sequence: int) -> int:
+    """How many published sequences before ``head`` its chain should reach: the last
+    GATEWAY_PUBLISH_DELTA_WINDOW, or those of the last GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS if
+    more, at most GATEWAY_PUBLISH_DELTA_WINDOW_MAX; and every one since the full lists."""
+    by_count = settings.GATEWAY_PUBLISH_DELTA_WINDOW - 1
+    since = head.issued_at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS)
+    by_time = _published().exclude(id=head.id).filter(issued_at__gte=since).count()  # type: ignore[attr-defined]
+    return max(min(max(by_count, by_time), settings.GATEWAY_PUBLISH_DELTA_WINDOW_MAX), _chain_since(full_sequence))
+
+
 def _chain_start(head: Publication, *, full_sequence: int) -> int:
-    """The oldest sequence the chain of deltas ending at ``head`` leads from, within the window:
-    every delta after the full lists, and older ones up to GATEWAY_PUBLISH_DELTA_WINDOW in all,
-    back to a reset (a sequence without a delta) at most. Walking back past a sequence needs its
-    delta to name the one before it: a delta published before index version 3 (no ``chain_start``
-    recorded) does not, so the chain reaches its predecessor and stops there."""
-    count = max(settings.GATEWAY_PUBLISH_DELTA_WINDOW - 1, _chain_since(full_sequence))
+    """The oldest sequence the chain of deltas ending at ``head`` leads from, within the window
+    (``_window``), back to a reset (a sequence without a delta) at most. Walking back past a
+    sequence needs its delta to name the one before it: a delta published before index version 3
+    (no ``chain_start`` recorded) does not, so the chain reaches its predecessor and stops there."""
+    count = _window(head, full_sequence=full_sequence)
     rows = (
         _published()  # type: ignore[attr-defined]
         .exclude(id=head.id)
@@ -322,14 +331,13 @@ def published_sequence(root: Path) -> int | None:
 
 
 def _prune(publication: Publication) -> None:
-    """Keep every file that an index still in use may name: the deltas the current index lists;
-    the full lists of the last ``GATEWAY_PUBLISH_KEEP_FULL`` distinct full sequences; and every
-    file of an index issued in the last ``RETAIN_SECONDS`` (a CDN or a client may hold it for its
-    max-age). Never touch newer full lists: a rebuild may be writing them for an index to come."""
+    """Keep every file that an index still in use may name: the deltas the current index's chain
+    reaches; the full lists of the last ``GATEWAY_PUBLISH_KEEP_FULL`` distinct full sequences; and
+    every file of an index issued in the last ``RETAIN_SECONDS`` (a CDN or a client may hold it for
+    its max-age). Never touch newer full lists: a rebuild may be writing them for an index to come."""
     named = publication.full_sequence or publication.id
-    listed = max(settings.GATEWAY_PUBLISH_DELTA_WINDOW, _chain_since(named) + 1)
     published = _published()
-    recent = list(published.order_by("-id").values_list("id", flat=True)[:listed])  # type: ignore[attr-defined]
+    reached = publication.chain_start if publication.chain_start is not None else publication.id
     keep_full = (
         {named}
         | set(
@@ -343,7 +351,7 @@ def _prune(publication: Publication) -> None:
     cached = list(published.filter(issued_at__gte=cutoff).values_list("id", "full_sequence", "chain_start"))  # type: ignore[attr-defined]
     keep_full |= {full for _, full, _ in cached if full is not None}
     # A verifier following a cached index walks its chain back as far as that index's start.
-    floor = min([*recent, *keep_full, *(sequence for sequence, _, _ in cached), *(s for _, _, s in cached if s)])
+    floor = min([reached, *keep_full, *(sequence for sequence, _, _ in cached), *(s for _, _, s in cached if s)])
     files.prune(publish_dir(), floor=floor, keep_full=keep_full, keep_above=named)
 
 
