@@ -481,3 +481,32 @@ def test_the_chain_stops_at_a_delta_that_names_no_predecessor(client, pki, xa, w
     assert index["trustList"]["sequence"] == index["sequence"]
     assert _sync(pki, world).mode == "delta", "the verifier at the last old sequence still walks one delta"
     assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
+
+
+def test_a_delta_the_server_no_longer_has_falls_back_to_the_full_lists(client, pki, xa, world, incremental):
+    _sync(pki, world)
+    held = SyncState.load(world["state"]).sequence
+    for _ in range(2):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    assert rebuild_full() is not None
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    index = _index_payload()
+    full = index["trustList"]["sequence"]
+    before_full = [path for path in _chain_paths(index, down_to=held) if int(path.split("/")[1]) <= full]
+    (publish_root() / before_full[-1]).unlink()  # gone from a lagging mirror; the lists of F and after are there
+    result = _sync(pki, world)
+    assert result.mode == "full"
+    assert SyncState.load(world["state"]).sequence == index["sequence"]
+    fresh = world["state"].parent / "fresh"
+    assert sync(BASE, fresh, anchors(pki), NOW, fetch=world["server"]).mode == "full"
+    assert _state(fresh) == _state(world["state"])
+
+
+def test_a_delta_that_does_not_verify_is_refused_not_skipped(client, pki, xa, world, incremental):
+    _sync(pki, world)
+    for _ in range(3):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    index = _index_payload()
+    middle = _chain_paths(index, down_to=index["sequence"] - 3)[1]
+    world["server"].override[middle] = b"x" * len((publish_root() / middle).read_bytes())
+    _refused(pki, world, "HASH_MISMATCH")

@@ -146,10 +146,18 @@ def sync(
         return payload
 
     mode = "delta"
+    chain = None
     if previous is not None and index.reaches(held.sequence):
-        # The held index's head is what the oldest delta walked must name before it (else FORK).
-        chain = walk_chain(index, held.sequence, load, link=previous.head)
-    else:
+        try:
+            # The held index's head is what the oldest delta walked must name before it (else FORK).
+            chain = walk_chain(index, held.sequence, load, link=previous.head)
+        except VerificationError as error:
+            if error.reason != "HTTP_ERROR":
+                raise
+            # A delta of the chain is not served (a mirror that lags, or pruned under an index a
+            # cache still held): the full lists, verified the same way, instead. Only the missing
+            # file is forgiven; a delta that does not verify is refused.
+    if chain is None:
         # Too far behind (or new): the full lists of F, then the deltas from F to the index.
         mode = "full"
         full = index.full_sequence
