@@ -720,7 +720,7 @@ class _Follower:
 
     def poll(self, thumb: str) -> bool:
         """Download a newer index and the deltas after the held sequence; True if one holds ``thumb``."""
-        from verifier.publication import check_entries, verify_artifact, verify_index, walk_chain
+        from verifier.publication import verify_index, verify_named, walk_chain
 
         bench = self.bench
         response = call(bench.app, "GET", "/publication/index.jws", headers={"HTTP_IF_NONE_MATCH": self.etag})
@@ -732,19 +732,10 @@ class _Follower:
 
         def load(descriptor: Any) -> dict[str, Any]:
             served = call(bench.app, "GET", f"/publication/{descriptor.path}")
-            delta = verify_artifact(
-                served.body,
-                descriptor,
-                bench.anchors,
-                _now(),
-                kind="delta",
-                sequence=descriptor.sequence,
-                allowed_kids=index.announced_kids,
-                certificates=index.certificates,
-            )
-            check_entries(delta)
             self.bytes += len(served.body)
-            return delta
+            return verify_named(
+                served.body, descriptor, index, bench.anchors, _now(), kind="delta", sequence=descriptor.sequence
+            )
 
         found, position = False, self.index.sequence
         for descriptor, delta in walk_chain(index, self.index.sequence, load, link=self.index.head):

@@ -185,11 +185,8 @@ def _load(
     )
     if not parties:
         return party, None
-    others = tuple(
-        row
-        for row in rows
-        if row.certificate_type in parties and row.status == Status.ACTIVE and not row.source_gateway
-    )
+    # The statement already kept only active, local rows of these types.
+    others = tuple(row for row in rows if row.certificate_type in parties)
     return party, PrefetchedParties(frozenset(parties), others)
 
 

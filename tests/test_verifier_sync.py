@@ -250,6 +250,13 @@ def _sign_index(payload: dict, signer=None) -> bytes:
     return artifacts.jws(signer or _current_signer(), "index", artifacts.canonical_json(payload))
 
 
+def _assert_a_new_verifier_agrees(pki, world, name: str = "fresh") -> None:
+    """A verifier syncing from scratch (full lists) holds what the one in ``world`` holds."""
+    fresh = world["state"].parent / name
+    assert sync(BASE, fresh, anchors(pki), NOW, fetch=world["server"]).mode == "full"
+    assert _state(fresh) == _state(world["state"])
+
+
 def _state(folder: Path) -> tuple[dict, dict]:
     held = SyncState.load(folder)
     return held.trusted, held.revoked
@@ -277,10 +284,8 @@ def test_new_verifier_downloads_the_full_lists_of_f_then_the_deltas(client, pki,
     trusted, _ = _state(world["state"])
     assert {thumbprint(d.der) for d in dscs} <= set(trusted)
     rebuild_full()
-    fresh = world["state"].parent / "after-rebuild"
-    assert sync(BASE, fresh, anchors(pki), NOW, fetch=world["server"]).mode == "full"
+    _assert_a_new_verifier_agrees(pki, world, "after-rebuild")
     assert json.loads(_payload((publish_root() / "index.jws").read_bytes()))["trustList"]["sequence"] > full
-    assert _state(fresh) == _state(world["state"])
 
 
 def test_verifier_behind_by_ten_downloads_the_index_and_ten_deltas_only(client, pki, xa, world, incremental):
@@ -333,9 +338,7 @@ def test_verifier_in_the_window_downloads_only_deltas_across_a_rebuild(client, p
     assert result.mode == "delta"
     assert not [path for path in world["server"].requests if "trustlist" in path or "revocations" in path]
     assert thumbprint(late.der) in SyncState.load(world["state"]).trusted
-    fresh = world["state"].parent / "fresh"
-    assert sync(BASE, fresh, anchors(pki), NOW, fetch=world["server"]).mode == "full"
-    assert _state(fresh) == _state(world["state"])
+    _assert_a_new_verifier_agrees(pki, world)
 
 
 def test_delta_chain_that_skips_a_sequence_is_refused(client, pki, xa, world, incremental):
@@ -497,9 +500,7 @@ def test_a_delta_the_server_no_longer_has_falls_back_to_the_full_lists(client, p
     result = _sync(pki, world)
     assert result.mode == "full"
     assert SyncState.load(world["state"]).sequence == index["sequence"]
-    fresh = world["state"].parent / "fresh"
-    assert sync(BASE, fresh, anchors(pki), NOW, fetch=world["server"]).mode == "full"
-    assert _state(fresh) == _state(world["state"])
+    _assert_a_new_verifier_agrees(pki, world)
 
 
 def test_a_delta_that_does_not_verify_is_refused_not_skipped(client, pki, xa, world, incremental):

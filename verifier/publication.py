@@ -96,16 +96,13 @@ DeltaLoader = Callable[[DeltaDescriptor], dict[str, Any]]
 
 
 def delta_descriptor(value: Any) -> DeltaDescriptor:
+    plain = Descriptor.of(value)
     try:
         previous = value.get("previous")
         return DeltaDescriptor(
-            str(value["path"]),
-            str(value["sha256"]),
-            int(value["length"]),
-            int(value["sequence"]),
-            None if previous is None else int(previous),
+            plain.path, plain.sha256, plain.length, int(value["sequence"]), None if previous is None else int(previous)
         )
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise VerificationError("MALFORMED_INDEX", f"bad delta descriptor: {exc}") from exc
 
 
@@ -345,6 +342,32 @@ def verify_artifact(
     return payload
 
 
+def verify_named(
+    data: bytes,
+    descriptor: Descriptor,
+    index: VerifiedIndex,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    *,
+    kind: str,
+    sequence: int,
+) -> dict[str, Any]:
+    """An artifact ``index`` names (a full list, or a delta of its chain): ``verify_artifact``
+    with the keys the index announces, then every entry's thumbprint."""
+    payload = verify_artifact(
+        data,
+        descriptor,
+        anchors,
+        now,
+        kind=kind,
+        sequence=sequence,
+        allowed_kids=index.announced_kids,
+        certificates=index.certificates,
+    )
+    check_entries(payload)
+    return payload
+
+
 def apply_delta(
     trusted: dict[str, dict[str, Any]], delta: dict[str, Any], revoked: dict[str, dict[str, Any]] | None = None
 ) -> None:
@@ -406,17 +429,8 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
     ]
     for descriptor, kind, sequence in listed:
         try:
-            payload = verify_artifact(
-                (root / descriptor.path).read_bytes(),
-                descriptor,
-                anchors,
-                now,
-                kind=kind,
-                sequence=sequence,
-                allowed_kids=index.announced_kids,
-                certificates=index.certificates,
-            )
-            check_entries(payload)
+            data = (root / descriptor.path).read_bytes()
+            payload = verify_named(data, descriptor, index, anchors, now, kind=kind, sequence=sequence)
             if isinstance(descriptor, FullDescriptor) and descriptor.entries not in (None, len(payload["entries"])):
                 raise VerificationError(
                     "ENTRY_COUNT", f"{len(payload['entries'])} entries, the index says {descriptor.entries}"
@@ -441,18 +455,8 @@ def folder_loader(
     """A ``walk_chain`` loader reading deltas from a publish folder (or a mirror of it)."""
 
     def load(descriptor: DeltaDescriptor) -> dict[str, Any]:
-        payload = verify_artifact(
-            (root / descriptor.path).read_bytes(),
-            descriptor,
-            anchors,
-            now,
-            kind="delta",
-            sequence=descriptor.sequence,
-            allowed_kids=index.announced_kids,
-            certificates=index.certificates,
-        )
-        check_entries(payload)
-        return payload
+        data = (root / descriptor.path).read_bytes()
+        return verify_named(data, descriptor, index, anchors, now, kind="delta", sequence=descriptor.sequence)
 
     return load
 

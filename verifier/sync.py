@@ -29,9 +29,8 @@ from verifier.publication import (
     VerificationError,
     VerifiedIndex,
     apply_delta,
-    check_entries,
-    verify_artifact,
     verify_index,
+    verify_named,
     walk_chain,
 )
 
@@ -222,18 +221,9 @@ def _artifact(
     response = fetch(base + descriptor.path, {}, descriptor.length, progress)
     if response.status != 200:
         raise VerificationError("HTTP_ERROR", f"{descriptor.path}: HTTP {response.status}")
-    payload = verify_artifact(
-        response.body,
-        descriptor,
-        anchors,
-        now,
-        kind=kind,
-        sequence=sequence,
-        allowed_kids=index.announced_kids,
-        certificates=index.certificates,
+    return verify_named(response.body, descriptor, index, anchors, now, kind=kind, sequence=sequence), len(
+        response.body
     )
-    check_entries(payload)
-    return payload, len(response.body)
 
 
 def _apply(state: SyncState, delta: dict[str, Any]) -> None:

@@ -126,7 +126,10 @@ def _publish_locked(
         )
     _refuse_if_not_forward(reserved.id)
     target = named if newer else current
-    if target is not None and _chain_start(reserved, full_sequence=target.sequence) > target.sequence:
+    # (head's chain start, for the full lists it was computed for): reused by _finish when the
+    # index names those lists, as every per-change publication does.
+    chain = None if target is None else (_chain_start(reserved, full_sequence=target.sequence), target.sequence)
+    if chain is not None and chain[0] > chain[1]:
         # The chain of deltas no longer reaches the full lists (their deltas predate index
         # version 3 and name no predecessor): this sequence gets full lists of its own.
         full = True
@@ -158,7 +161,7 @@ def _publish_locked(
         )
         files.write_atomically(publish_dir(), delta.path, delta.data)
     with transaction.atomic():
-        publication, index = _finish(signer, reserved, changes, named, delta, at)
+        publication, index = _finish(signer, reserved, changes, named, delta, at, chain=chain)
         Change.objects.filter(id__lte=changes.high_water, published_at__isnull=True).update(published_at=at)
         record_event(
             action=Action.PUBLISH,
@@ -193,6 +196,8 @@ def _finish(
     named: artifacts.FullLists,
     delta: artifacts.Artifact | None,
     at: dt.datetime,
+    *,
+    chain: tuple[int, int] | None,
 ) -> tuple[Publication, artifacts.Artifact]:
     expires_at = at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY)
     reserved.issued_at, reserved.expires_at = at, expires_at
@@ -208,7 +213,10 @@ def _finish(
     if delta is not None:  # else a reset: no chain leads here, the full lists of this sequence do
         reserved.delta_sha256, reserved.delta_length = delta.sha256, len(delta.data)
         head = _delta_descriptor(reserved)
-        chain_start = _chain_start(reserved, full_sequence=named.sequence)
+        if chain is not None and chain[1] == named.sequence:
+            chain_start = chain[0]
+        else:  # the index names other full lists than those the chain start was computed for
+            chain_start = _chain_start(reserved, full_sequence=named.sequence)
     reserved.chain_start = chain_start
     index = artifacts.index(
         signer,
