@@ -105,10 +105,26 @@ def test_checkpoints_are_signed_and_published(client, pki, xa):
     checkpoint = index.checkpoint
     assert checkpoint["size"] >= 5
     latest = client.get("/audit/checkpoint").json()
-    assert latest == checkpoint
+    assert {**checkpoint, "jws": latest["jws"]} == latest  # the index's signature covers its copy
     size, root = checkpoint["size"], base64.b64decode(checkpoint["root"])
     assert log.root_at(size) == root
     call_command("verify_audit_log", "--against", str(publish_root() / "index.jws"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_index_whose_tree_head_was_edited_is_not_a_checkpoint(pki, xa, tmp_path):
+    """The index carries the tree head under its own signature: an edited copy does not verify."""
+    install_publisher(pki)
+    _events(3)
+    publish(force=True)
+    header, payload, signature = (publish_root() / "index.jws").read_bytes().split(b".")
+    data = json.loads(base64.urlsafe_b64decode(payload + b"=="))
+    data["checkpoint"]["size"] += 1
+    edited = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=")
+    forged = tmp_path / "index.jws"
+    forged.write_bytes(b".".join([header, edited, signature]))
+    with pytest.raises(CommandError, match="not a verifiable checkpoint"):
+        call_command("verify_audit_log", "--against", str(forged))
 
 
 @pytest.mark.django_db(transaction=True)

@@ -342,10 +342,28 @@ def test_status_and_verify_commands(client, pki, xa, publisher, incremental, cap
 
 
 def test_jws_header_carries_the_publisher_certificate_only(pki, xa, publisher):
-    publish(at=NOW)
-    header, _, kid = verify_jws((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW)
+    publication = publish(at=NOW)
+    folder = publish_root() / f"sequences/{publication.full_sequence}"
+    header, _, kid = verify_jws((folder / "trustlist.jws").read_bytes(), anchors(pki), NOW)
     (publisher_der,) = (base64.b64decode(der) for der in header["x5c"])  # the TA is pinned, not sent
     assert header["kid"] == kid == hashlib.sha256(publisher_der).hexdigest()
+
+
+def test_index_names_its_signer_by_kid_and_announces_the_certificate_once(pki, xa, publisher):
+    """Index version 4: no x5c (the certificate is in publisherKeys, which the signature covers),
+    and the audit tree head without a JWS of its own."""
+    publish(at=NOW)
+    data = (publish_root() / "index.jws").read_bytes()
+    header = json.loads(base64.urlsafe_b64decode(data.split(b".")[0] + b"=="))
+    assert "x5c" not in header
+    index = verify_index(data, anchors(pki), NOW)
+    assert index.signer_kid == header["kid"]
+    assert set(index.certificates) == {header["kid"]}
+    assert set(index.checkpoint) == {"size", "root", "issuedAt", "origin"}
+    assert json.loads(base64.urlsafe_b64decode(data.split(b".")[1] + b"=="))["version"] == 4
+    with pytest.raises(VerificationError) as info:  # without the announcement there is no key
+        verify_jws(data, anchors(pki), NOW, certificates={})
+    assert info.value.reason == "UNANNOUNCED_KEY"
 
 
 def test_audit_events_committed_during_a_publication_do_not_break_it(pki, xa, publisher, monkeypatch):

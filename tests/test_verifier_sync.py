@@ -247,7 +247,7 @@ def _index_payload() -> dict:
 def _sign_index(payload: dict, signer=None) -> bytes:
     from trustlist.publication import artifacts
 
-    return artifacts.jws(signer or _current_signer(), "index", artifacts.canonical_json(payload))
+    return artifacts.jws(signer or _current_signer(), "index", artifacts.canonical_json(payload), chain=False)
 
 
 def _assert_a_new_verifier_agrees(pki, world, name: str = "fresh") -> None:
@@ -430,16 +430,21 @@ def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, i
 
 
 def test_index_versions(pki, world):
-    """Version 3 (the head of a hash chain of deltas) is read; versions 1 and 2 (every delta listed
-    in the index) and unknown ones are refused by name."""
+    """Version 4 (kid-only header) and version 3 (the same with x5c, as gateways wrote it before)
+    are read; versions 1 and 2 (every delta listed in the index) and unknown ones are refused by
+    name."""
+    from trustlist.publication import artifacts
     from verifier.publication import verify_index
 
     publish(force=True, full=True)
     payload = _index_payload()
-    assert payload["version"] == 3
+    assert payload["version"] == 4
     assert payload["trustList"]["sequence"] == payload["sequence"]
     assert verify_index(_sign_index(payload), anchors(pki), NOW).full_sequence == payload["sequence"]
-    for version in (1, 2, 4):
+    version_3 = artifacts.jws(_current_signer(), "index", artifacts.canonical_json({**payload, "version": 3}))
+    assert b"x5c" in base64.urlsafe_b64decode(version_3.split(b".")[0] + b"==")
+    assert verify_index(version_3, anchors(pki), NOW).full_sequence == payload["sequence"]
+    for version in (1, 2, 5):
         with pytest.raises(VerificationError) as info:
             verify_index(_sign_index({**payload, "version": version}), anchors(pki), NOW)
         assert info.value.reason == "UNSUPPORTED_VERSION"

@@ -1,11 +1,12 @@
 """Verification of published artifacts (docs/publication-format.md).
 
 Every artifact is a compact JWS (ES256) signed by a publisher certificate: carried in its ``x5c``
-header (index, lists), or named by its ``kid`` header alone and announced, with its certificate,
-by the index (deltas). That certificate must be issued by a pinned trust anchor and valid at the
-verification time, and its SHA-256 must equal the ``kid``. The index binds by SHA-256 and length
-the most recent full lists (of a sequence F at most its own, S) and the head of the chain of
-deltas (S's own); each delta binds the one before it the same way, back to ``chainStart``.
+header (full lists; an index before version 4), or named by its ``kid`` header alone and
+announced, with its certificate, by the index (the index itself, deltas). That certificate must
+be issued by a pinned trust anchor and valid at the verification time, and its SHA-256 must equal
+the ``kid``. The index binds by SHA-256 and length the most recent full lists (of a sequence F at
+most its own, S) and the head of the chain of deltas (S's own); each delta binds the one before
+it the same way, back to ``chainStart``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ class DeltaDescriptor(Descriptor):
     previous: int | None = None
 
 
-SUPPORTED_INDEX_VERSIONS = (3,)  # 3: the index names the head of a hash chain of deltas
+# 3: the index names the head of a hash chain of deltas; 4: the same, its header names the signer by
+# kid only (the certificate is in its publisherKeys) and its checkpoint carries no JWS of its own
+SUPPORTED_INDEX_VERSIONS = (3, 4)
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ def verify_index(
     """Check an index's signature, freshness, and that it does not go back from ``previous``."""
     if len(data) > max_bytes:
         raise VerificationError("OVERSIZE", f"index of {len(data)} bytes exceeds {max_bytes}")
-    _, payload_bytes, signer_kid = verify_jws(data, anchors, now)
+    _, payload_bytes, signer_kid = verify_jws(data, anchors, now, certificates=announced_certificates(data))
     payload = _json(payload_bytes, "index")
     if payload.get("version") not in SUPPORTED_INDEX_VERSIONS:
         raise VerificationError("UNSUPPORTED_VERSION", f"index version {payload.get('version')!r}")
@@ -263,6 +266,18 @@ def verify_index(
     if previous is not None:
         _check_consistent(previous, index)
     return index
+
+
+def announced_certificates(index_jws: bytes) -> dict[str, bytes]:
+    """The publisher certificates an index announces, read *before* its signature is checked:
+    its header names the signer by kid only (version 4). Nothing here is trusted yet:
+    ``verify_jws`` then checks the one named against the pinned trust anchor and verifies the
+    signature, which covers this list (a forged list fails there)."""
+    try:
+        payload = json.loads(_b64url(index_jws.decode("ascii").strip().split(".")[1]))
+        return {str(k["kid"]): base64.b64decode(k["certificate"], validate=True) for k in payload["publisherKeys"]}
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, binascii.Error) as exc:
+        raise VerificationError("MALFORMED_INDEX", f"no readable publisherKeys ({exc})") from exc
 
 
 def _full_descriptor(value: dict[str, Any], index_sequence: int) -> FullDescriptor:

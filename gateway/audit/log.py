@@ -195,12 +195,16 @@ def make_checkpoint(*, at: dt.datetime, signer: Any, min_interval: dt.timedelta 
     return Checkpoint.objects.create(tree_size=size, root_hash=root, issued_at=at, origin=origin, jws=jws)
 
 
-def exported(checkpoint: Checkpoint) -> dict[str, Any]:
-    """The form published in the index and served to auditors."""
+def tree_head(checkpoint: Checkpoint) -> dict[str, Any]:
+    """What the published index carries (its own signature covers it)."""
     return {
         "size": checkpoint.tree_size,
         "root": base64.b64encode(bytes(checkpoint.root_hash)).decode("ascii"),
         "issuedAt": checkpoint.issued_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "origin": checkpoint.origin,
-        "jws": checkpoint.jws,
     }
+
+
+def exported(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The form served to auditors and exported: the tree head with the checkpoint's own JWS."""
+    return {**tree_head(checkpoint), "jws": checkpoint.jws}

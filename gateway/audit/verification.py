@@ -21,7 +21,7 @@ from django.db import connection
 
 from gateway.audit.models import AuditEvent, AuditLogHead, Checkpoint
 from gateway.pki import leaf, merkle
-from verifier.publication import VerificationError, verify_jws
+from verifier.publication import VerificationError, announced_certificates, verify_jws
 
 FIELD_NAMES = [name for name in leaf.FIELDS if name != "leaf_index"]
 
@@ -57,6 +57,17 @@ def head_from_jws(jws: str, anchors: Sequence[x509.Certificate], at: dt.datetime
     if data.get("type") != "checkpoint":
         raise VerificationError("WRONG_TYPE", f"{label} is not a checkpoint")
     return SignedHead(int(data["size"]), base64.b64decode(data["root"]), label)
+
+
+def head_from_index(index_jws: bytes, anchors: Sequence[x509.Certificate], at: dt.datetime, label: str) -> SignedHead:
+    """The audit tree head a published index carries, as its signature covers it (the index may
+    have expired since: only its signature and the publisher certificate's validity at ``at``
+    matter here)."""
+    _, payload, _ = verify_jws(index_jws, anchors, at, certificates=announced_certificates(index_jws))
+    data = json.loads(payload)
+    if data.get("type") != "index" or not data.get("checkpoint"):
+        raise VerificationError("WRONG_TYPE", f"{label} is not an index that carries a checkpoint")
+    return SignedHead(int(data["checkpoint"]["size"]), base64.b64decode(data["checkpoint"]["root"]), label)
 
 
 def stored_heads(anchors: Sequence[x509.Certificate], at: dt.datetime, report: LogReport) -> list[SignedHead]:

@@ -28,7 +28,7 @@ from trustlist.publication.snapshot import Changes, State, iso, revoked_json, tr
 
 FORMAT_VERSION = 1  # trust list, revocation list, delta
 FORMAT_VERSION_DELTA = 2  # 2: a delta names the delta before it (previousDelta): a hash chain
-INDEX_VERSION = 3  # 2: the full lists may be of an earlier sequence; 3: the head of the delta chain only
+INDEX_VERSION = 4  # 2: full lists may be of an earlier sequence; 3: the chain head only; 4: kid-only header
 MEDIA_TYPE = "application/jose"
 BLOCK = 3 << 18  # 768 KiB of payload per base64url block (a multiple of 3: no padding inside)
 ORDER = attrgetter("country", "type", "thumbprint")
@@ -90,7 +90,7 @@ def b64url(data: bytes) -> bytes:
 
 def header(signer: Signer, kind: str | None, *, chain: bool = True, extra: dict[str, Any] | None = None) -> bytes:
     """The protected header, base64url-encoded. Without ``chain`` it carries the ``kid`` only:
-    the verifier takes the certificate from the index's ``publisherKeys`` (deltas)."""
+    the verifier takes the certificate from the index's ``publisherKeys`` (the index, deltas)."""
     value: dict[str, Any] = {"alg": "ES256", "kid": key_id(signer.chain[0]), **(extra or {})}
     if kind is not None:
         value.update({"typ": f"{kind}+jws", "cty": "application/json"})
@@ -218,7 +218,11 @@ def index(
     checkpoint: dict[str, Any] | None,
 ) -> Artifact:
     """``head``: the descriptor of this sequence's delta (None for a reset); ``chain_start``: the
-    oldest sequence a verifier can walk the chain back to (the window's start, at most F)."""
+    oldest sequence a verifier can walk the chain back to (the window's start, at most F).
+
+    The header names the signer by ``kid`` only: its certificate is in ``publisherKeys``, which a
+    verifier needs anyway, so an ``x5c`` would send it twice to every verifier at every change.
+    ``checkpoint`` is the audit log's tree head without its own JWS: this signature covers it."""
     payload = {
         "type": "index",
         "version": INDEX_VERSION,
@@ -232,7 +236,7 @@ def index(
         "publisherKeys": list(publisher_keys),
         "checkpoint": checkpoint,
     }
-    return Artifact("index.jws", jws(signer, "index", canonical_json(payload)))
+    return Artifact("index.jws", jws(signer, "index", canonical_json(payload), chain=False))
 
 
 def payload_of(compact: bytes) -> dict[str, Any]:

@@ -307,7 +307,7 @@ def _checkpoint(signer: FileSigner, at: dt.datetime) -> dict[str, object] | None
     """Sign the audit log's current head (if it grew) and put the latest one in the index."""
     audit_log.make_checkpoint(at=at, signer=signer)
     latest_checkpoint = Checkpoint.objects.first()
-    return audit_log.exported(latest_checkpoint) if latest_checkpoint else None
+    return audit_log.tree_head(latest_checkpoint) if latest_checkpoint else None
 
 
 def _announced_keys() -> list[dict[str, str]]:

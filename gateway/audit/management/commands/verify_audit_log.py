@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from gateway.audit.verification import LogReport, head_from_jws, stored_heads, verify_log
+from gateway.audit.verification import LogReport, SignedHead, head_from_index, head_from_jws, stored_heads, verify_log
 from verifier.publication import VerificationError, load_anchor
 
 
@@ -36,8 +37,8 @@ class Command(BaseCommand):
         heads = stored_heads(anchors, at, report)
         for path in options["against"] or []:
             try:
-                heads.append(head_from_jws(_checkpoint_jws(Path(path)), anchors, at, f"exported {path}"))
-            except (OSError, ValueError, KeyError, VerificationError) as exc:
+                heads.append(_exported_head(Path(path), anchors, at))
+            except (OSError, ValueError, KeyError, TypeError, VerificationError) as exc:
                 raise CommandError(f"{path}: not a verifiable checkpoint ({exc})") from exc
         verify_log(heads, report)
         for problem in report.problems:
@@ -47,12 +48,10 @@ class Command(BaseCommand):
         self.stdout.write(f"audit log of {report.size} leaves verified against {report.checked_heads} checkpoint(s)")
 
 
-def _checkpoint_jws(path: Path) -> str:
-    text = path.read_text().strip()
-    if text.startswith("{"):
-        return json.loads(text)["jws"]
-    # a published index: its payload carries the checkpoint
-    import base64
-
-    payload = json.loads(base64.urlsafe_b64decode(text.split(".")[1] + "=="))
-    return payload["checkpoint"]["jws"]
+def _exported_head(path: Path, anchors: list[x509.Certificate], at: dt.datetime) -> SignedHead:
+    """A checkpoint exported as JSON (its own JWS), or a published index (whose signature covers
+    the tree head it carries)."""
+    data = path.read_bytes().strip()
+    if data.startswith(b"{"):
+        return head_from_jws(json.loads(data)["jws"], anchors, at, f"exported {path}")
+    return head_from_index(data, anchors, at, f"index {path}")
