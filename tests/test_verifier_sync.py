@@ -20,7 +20,8 @@ from gateway.pki.signer import FileSigner
 from tests.factory import NOW, Pki
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
-from trustlist.publication.service import publish, rebuild_full
+from trustlist.models import Publication
+from trustlist.publication.service import RETAIN_SECONDS, publish, rebuild_full
 from verifier.publication import VerificationError
 from verifier.sync import Response, SyncState, http_fetch, sync
 
@@ -516,3 +517,137 @@ def test_a_delta_that_does_not_verify_is_refused_not_skipped(client, pki, xa, wo
     middle = _chain_paths(index, down_to=index["sequence"] - 3)[1]
     world["server"].override[middle] = b"x" * len((publish_root() / middle).read_bytes())
     _refused(pki, world, "HASH_MISMATCH")
+
+
+# --- spans: verifiers beyond the chain of deltas ---------------------------------------------------------
+
+
+@pytest.fixture
+def spans(settings):
+    """A chain of deltas three sequences long, rebuilds only when a test asks for them, and a span
+    at every rebuild that follows three or more sequences (the count rule; the clock is frozen)."""
+    settings.GATEWAY_PUBLISH_DELTA_WINDOW = 3
+    settings.GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS = 0
+    settings.GATEWAY_PUBLISH_DELTA_WINDOW_MAX = 3
+    settings.GATEWAY_PUBLISH_FULL_AFTER_SECONDS = 3600
+    settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS = 1000
+    settings.GATEWAY_PUBLISH_SPAN_SECONDS = 3600
+
+
+def _rounds(client, xa, count: int, *, per_round: int = 3) -> list:
+    """``count`` rounds of ``per_round`` uploads, each round closed by a rebuild of the full lists."""
+    dscs = []
+    for _ in range(count):
+        for _ in range(per_round):
+            dscs.append(xa.dsc())
+            assert upload(client, xa, xa.cms_b64(dscs[-1].der)).status_code == 201
+        assert rebuild_full() is not None
+    return dscs
+
+
+def _span_paths(index: dict, *, down_to: int) -> list[str]:
+    """Paths of the spans from the index's newest back to the one that covers ``down_to``, newest first."""
+    paths, link = [], index["span"]
+    while link is not None:
+        paths.append(link["path"])
+        if link["previous"] <= down_to:
+            break
+        link = json.loads(_payload((publish_root() / link["path"]).read_bytes()))["previousSpan"]
+    return paths
+
+
+def test_a_verifier_beyond_the_chain_of_deltas_catches_up_by_spans(client, pki, xa, spans, world):
+    _rounds(client, xa, 1)
+    assert _sync(pki, world).mode == "full"
+    held = SyncState.load(world["state"]).sequence
+    dscs = _rounds(client, xa, 4)
+    revoke(client, xa, xa.cms_b64(dscs[0].der))
+    index = _index_payload()
+    assert index["chainStart"] > held, "the chain of deltas no longer reaches the verifier"
+    assert index["spanStart"] <= held < index["span"]["sequence"]
+    world["server"].requests.clear()
+    result = _sync(pki, world)
+    assert result.mode == "span"
+    spans_walked = _span_paths(index, down_to=held)
+    assert len(spans_walked) == 4
+    assert world["server"].requests == [
+        "index.jws",
+        *spans_walked,
+        *_chain_paths(index, down_to=index["span"]["sequence"]),
+    ]
+    assert not any("trustlist" in path for path in world["server"].requests)
+    served = sum((publish_root() / path).stat().st_size for path in world["server"].requests)
+    assert result.downloaded_bytes == served
+    assert served < (publish_root() / index["trustList"]["path"]).stat().st_size
+    trusted, revoked = _state(world["state"])
+    assert thumbprint(dscs[0].der) in revoked and thumbprint(dscs[0].der) not in trusted
+    assert {thumbprint(d.der) for d in dscs[1:]} <= set(trusted)
+    _assert_a_new_verifier_agrees(pki, world)
+
+
+def test_a_span_also_brings_a_state_from_inside_it(client, pki, xa, spans, world):
+    """A verifier that synced between two full-list sequences holds a state no span starts from:
+    the span across it replaces what changed since, and leaves the rest."""
+    _rounds(client, xa, 1)
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    _sync(pki, world)
+    held = SyncState.load(world["state"]).sequence
+    assert not Publication.objects.filter(id=held, span_start__isnull=False).exists(), "no span ends here"
+    _rounds(client, xa, 3)
+    index = _index_payload()
+    assert index["chainStart"] > held
+    assert _sync(pki, world).mode == "span"
+    _assert_a_new_verifier_agrees(pki, world)
+
+
+def test_a_span_that_does_not_verify_is_refused_and_a_missing_one_means_full_lists(client, pki, xa, spans, world):
+    _rounds(client, xa, 1)
+    _sync(pki, world)
+    _rounds(client, xa, 3)
+    index = _index_payload()
+    path = index["span"]["path"]
+    tampered = bytearray((publish_root() / path).read_bytes())
+    middle = len(tampered) // 2
+    tampered[middle] = ord("A") if tampered[middle] != ord("A") else ord("B")
+    world["server"].override[path] = bytes(tampered)
+    _refused(pki, world, "HASH_MISMATCH")
+    del world["server"].override[path]
+    (publish_root() / path).rename(publish_root() / f"{path}.away")  # a mirror that lags
+    assert _sync(pki, world).mode == "full"
+    _assert_a_new_verifier_agrees(pki, world)
+
+
+def test_spans_stop_at_a_reset_and_at_their_age_limit(client, pki, xa, spans, world, settings):
+    from unittest import mock
+
+    from gateway.outbox.services import record_change
+
+    _rounds(client, xa, 1)
+    _sync(pki, world)
+    before_reset = world["state"].parent / "before-reset"
+    shutil.copytree(world["state"], before_reset)
+    with mock.patch("trustlist.tasks.request_publication"):
+        record_change(kind="IMPORT", at=NOW)  # anything may have changed: no delta, no span across
+    reset = publish(at=NOW)
+    _rounds(client, xa, 2)
+    index = _index_payload()
+    assert index["spanStart"] == reset.id
+    world["state"] = before_reset
+    assert _sync(pki, world).mode == "full"
+    # Spans whose end is older than GATEWAY_PUBLISH_SPAN_KEEP_SECONDS leave the chain (and the disk).
+    settings.GATEWAY_PUBLISH_SPAN_KEEP_SECONDS = 0
+    oldest = index["span"]["path"]
+    later = NOW + dt.timedelta(seconds=RETAIN_SECONDS + 5)  # no index that names it is cached any more
+    for _ in range(3):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    assert rebuild_full(at=later) is not None
+    index = _index_payload()
+    assert index["spanStart"] == index["span"]["previous"], "only the newest span is young enough"
+    assert not (publish_root() / oldest).exists()
+    assert verify_folder_problems(pki) == []
+
+
+def verify_folder_problems(pki) -> list[str]:
+    from verifier.publication import verify_folder
+
+    return verify_folder(publish_root(), anchors(pki), NOW).problems

@@ -125,6 +125,19 @@ class Publication(models.Model):
         help_text="oldest sequence the index's chain of deltas leads from; empty for indexes of version 2 "
         "and older, whose deltas name no previous delta",
     )
+    # Spans: the changes from one full-list sequence to a later one, for verifiers beyond the reach
+    # of the chain of deltas. Set on a full-list sequence X once an index names its full lists.
+    span_start = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="for a full-list sequence X that ends a chain of spans: the oldest sequence that chain "
+        "leads from (X itself when none leads to X: a reset, or the first)",
+    )
+    span_previous = models.BigIntegerField(
+        null=True, blank=True, help_text="the sequence X's span starts from (empty: no span ends at X)"
+    )
+    span_sha256 = models.CharField(max_length=64, blank=True, default="")
+    span_length = models.BigIntegerField(default=0)
     index_sha256 = models.CharField(max_length=64)
     publisher_kid = models.CharField(max_length=64)
     trusted_count = models.IntegerField()

@@ -83,6 +83,8 @@ class VerifiedIndex:
     checkpoint: Any
     raw: bytes = field(repr=False)
     certificates: dict[str, bytes] = field(default_factory=dict, repr=False)  # announced, by kid
+    span: DeltaDescriptor | None = None  # the newest span: full lists of span.previous -> span.sequence
+    span_start: int | None = None  # the oldest sequence the chain of spans leads from
 
     @property
     def full_sequence(self) -> int:
@@ -92,6 +94,12 @@ class VerifiedIndex:
     def reaches(self, sequence: int) -> bool:
         """Can a verifier holding ``sequence`` get here with deltas alone?"""
         return sequence == self.sequence or (self.head is not None and self.chain_start <= sequence < self.sequence)
+
+    def spans_from(self, sequence: int) -> bool:
+        """Can a verifier holding ``sequence`` get to the newest span's end with spans (and from
+        there here with deltas)?"""
+        span, start = self.span, self.span_start
+        return span is not None and start is not None and start <= sequence < span.sequence
 
 
 # Loads the delta a descriptor names and returns its verified payload (see ``walk_chain``).
@@ -152,6 +160,38 @@ def walk_chain(
         if earlier.sequence != descriptor.previous or (earlier.previous or 0) >= earlier.sequence:
             raise VerificationError(
                 "DELTA_CHAIN", f"delta {descriptor.sequence} follows {descriptor.previous} but names {earlier.sequence}"
+            )
+        descriptor = earlier
+
+
+def walk_spans(index: VerifiedIndex, sequence: int, load: DeltaLoader) -> list[tuple[DeltaDescriptor, dict[str, Any]]]:
+    """The spans from the one that covers ``sequence`` to the newest, oldest first, each verified
+    (``load``, as for deltas, with kind "span"): from the span the index names back through each
+    span's ``previousSpan`` until one that starts at or before ``sequence``.
+
+    A span from E to X holds the state at X of everything changed in between, so it brings any
+    state from E to X (not only E's) to X. The link to the verifier's own history cannot be
+    checked here, as with the full lists: what the verifier holds is replaced where it changed."""
+    if not index.spans_from(sequence):
+        raise VerificationError("OUTSIDE_WINDOW", f"no chain of spans leads from {sequence}")
+    assert index.span is not None
+    walked: list[tuple[DeltaDescriptor, dict[str, Any]]] = []
+    descriptor = index.span
+    while True:
+        payload = load(descriptor)
+        if payload.get("previous") != descriptor.previous:
+            raise VerificationError(
+                "SPAN_CHAIN", f"span {descriptor.sequence} says it starts at {payload.get('previous')}"
+            )
+        walked.append((descriptor, payload))
+        if descriptor.previous is not None and descriptor.previous <= sequence:
+            return list(reversed(walked))
+        if payload.get("previousSpan") is None:
+            raise VerificationError("SPAN_CHAIN", f"the chain of spans does not lead back to {sequence}")
+        earlier = delta_descriptor(payload["previousSpan"])
+        if earlier.sequence != descriptor.previous or earlier.previous is None or earlier.previous >= earlier.sequence:
+            raise VerificationError(
+                "SPAN_CHAIN", f"span {descriptor.sequence} starts at {descriptor.previous} but names {earlier.sequence}"
             )
         descriptor = earlier
 
@@ -243,6 +283,8 @@ def verify_index(
             checkpoint=payload.get("checkpoint"),
             raw=data,
             certificates=certificates,
+            span=None if payload.get("span") is None else delta_descriptor(payload["span"]),
+            span_start=None if payload.get("spanStart") is None else int(payload["spanStart"]),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise VerificationError("MALFORMED_INDEX", str(exc)) from exc
@@ -309,6 +351,16 @@ def _check_chain(index: VerifiedIndex) -> None:
         raise VerificationError(
             "FULL_OUTSIDE_WINDOW", f"no chain of deltas leads from the full lists of {full} to {index.sequence}"
         )
+    span = index.span
+    if (span is None) != (index.span_start is None):
+        raise VerificationError("SPAN_CHAIN", "a span without where its chain starts, or the reverse")
+    if span is not None and not (
+        index.span_start is not None
+        and span.previous is not None
+        and index.span_start <= span.previous < span.sequence <= full
+        and index.reaches(span.sequence)
+    ):
+        raise VerificationError("SPAN_CHAIN", f"the span to {span.sequence} does not end where the deltas go on")
 
 
 def _check_consistent(previous: VerifiedIndex, index: VerifiedIndex) -> None:
@@ -465,13 +517,14 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
 
 
 def folder_loader(
-    root: Path, index: VerifiedIndex, anchors: Sequence[x509.Certificate], now: dt.datetime
+    root: Path, index: VerifiedIndex, anchors: Sequence[x509.Certificate], now: dt.datetime, *, kind: str = "delta"
 ) -> DeltaLoader:
-    """A ``walk_chain`` loader reading deltas from a publish folder (or a mirror of it)."""
+    """A ``walk_chain`` (or, with kind "span", ``walk_spans``) loader reading from a publish
+    folder (or a mirror of it)."""
 
     def load(descriptor: DeltaDescriptor) -> dict[str, Any]:
         data = (root / descriptor.path).read_bytes()
-        return verify_named(data, descriptor, index, anchors, now, kind="delta", sequence=descriptor.sequence)
+        return verify_named(data, descriptor, index, anchors, now, kind=kind, sequence=descriptor.sequence)
 
     return load
 
@@ -494,6 +547,19 @@ def _check_folder_chain(
         walk_chain(index, index.chain_start, load, check_link=False)
     except (OSError, VerificationError, KeyError, ValueError) as exc:
         report.problems.append(f"delta chain: {exc}")
+    if index.span is None or index.span_start is None:
+        return
+    read_span = folder_loader(root, index, anchors, now, kind="span")
+
+    def load_span(descriptor: DeltaDescriptor) -> dict[str, Any]:
+        payload = read_span(descriptor)
+        report.checked.append(descriptor.path)
+        return payload
+
+    try:
+        walk_spans(index, index.span_start, load_span)
+    except (OSError, VerificationError, KeyError, ValueError) as exc:
+        report.problems.append(f"span chain: {exc}")
 
 
 @functools.lru_cache(maxsize=64)

@@ -3,8 +3,9 @@
 Implements the algorithm of docs/publication-format.md: conditional download of the index,
 verification against the pinned trust anchor, refusal of rollback, freeze, equivocation, forks,
 unannounced keys and oversized bodies; the chain of deltas back from the index's head when it
-reaches the held sequence (and links to the head held: no rewritten history), otherwise the full
-lists the index names (of a sequence F) and the deltas from F; and an atomic
+reaches the held sequence (and links to the head held: no rewritten history), or else the chain of
+spans (from one full-list sequence to a later one) when it does, then the deltas after the newest
+span; otherwise the full lists the index names (of a sequence F) and the deltas from F; and an atomic
 write of the new state. Nothing is stored unless everything verified.
 """
 
@@ -32,6 +33,7 @@ from verifier.publication import (
     verify_index,
     verify_named,
     walk_chain,
+    walk_spans,
 )
 
 STATE_FILE = "state.json"
@@ -96,7 +98,7 @@ class SyncResult:
     sequence: int
     changed: bool
     downloaded_bytes: int
-    mode: str  # "unchanged", "delta" or "full"
+    mode: str  # "unchanged", "delta", "span" (spans, then deltas) or "full"
 
 
 def sync(
@@ -144,18 +146,30 @@ def sync(
         downloads.append(size)
         return payload
 
+    def load_span(descriptor: DeltaDescriptor) -> dict[str, Any]:
+        payload, size = _artifact(fetch, base, descriptor, anchors, now, "span", descriptor.sequence, index, progress)
+        downloads.append(size)
+        return payload
+
     mode = "delta"
     chain = None
-    if previous is not None and index.reaches(held.sequence):
-        try:
+    spans: list[tuple[DeltaDescriptor, dict[str, Any]]] = []
+    try:
+        if previous is not None and index.reaches(held.sequence):
             # The held index's head is what the oldest delta walked must name before it (else FORK).
             chain = walk_chain(index, held.sequence, load, link=previous.head)
-        except VerificationError as error:
-            if error.reason != "HTTP_ERROR":
-                raise
-            # A delta of the chain is not served (a mirror that lags, or pruned under an index a
-            # cache still held): the full lists, verified the same way, instead. Only the missing
-            # file is forgiven; a delta that does not verify is refused.
+        elif previous is not None and index.spans_from(held.sequence) and index.span is not None:
+            # Beyond the chain of deltas: spans to the newest span's end, then deltas from there.
+            spans = walk_spans(index, held.sequence, load_span)
+            chain = walk_chain(index, index.span.sequence, load, check_link=False)
+            mode = "span"
+    except VerificationError as error:
+        if error.reason != "HTTP_ERROR":
+            raise
+        # A delta or span is not served (a mirror that lags, or pruned under an index a cache
+        # still held): the full lists, verified the same way, instead. Only the missing file is
+        # forgiven; one that does not verify is refused.
+        chain, spans, mode = None, [], "delta"
     if chain is None:
         # Too far behind (or new): the full lists of F, then the deltas from F to the index.
         mode = "full"
@@ -178,6 +192,9 @@ def sync(
         # the oldest one walked is not ours to compare.
         chain = walk_chain(index, full, load, check_link=False)
     downloaded += sum(downloads)
+    for descriptor, payload in spans:
+        _apply(state, payload)
+        state.sequence = descriptor.sequence
     for descriptor, payload in chain:
         if payload.get("previous") != state.sequence:
             raise VerificationError("DELTA_CHAIN", f"delta {descriptor.sequence} does not follow {state.sequence}")

@@ -28,6 +28,7 @@ from trustlist.publication.snapshot import Changes, State, iso, revoked_json, tr
 
 FORMAT_VERSION = 1  # trust list, revocation list, delta
 FORMAT_VERSION_DELTA = 2  # 2: a delta names the delta before it (previousDelta): a hash chain
+FORMAT_VERSION_SPAN = 1
 INDEX_VERSION = 4  # 2: full lists may be of an earlier sequence; 3: the chain head only; 4: kid-only header
 MEDIA_TYPE = "application/jose"
 BLOCK = 3 << 18  # 768 KiB of payload per base64url block (a multiple of 3: no padding inside)
@@ -205,6 +206,33 @@ def delta(
     return Artifact(f"{sequence_dir(sequence)}/delta.jws", jws(signer, "delta", canonical_json(payload), chain=False))
 
 
+def span(
+    signer: Signer,
+    changes: Changes,
+    *,
+    sequence: int,
+    previous: int,
+    previous_span: dict[str, Any] | None,
+    issued_at: dt.datetime,
+) -> Artifact:
+    """What changed from the full-list sequence ``previous`` to the full-list sequence ``sequence``:
+    a delta's body over many sequences, for verifiers beyond the chain of deltas. Spans form a hash
+    chain of their own (``previousSpan``: the span that ends at ``previous``, or None where the
+    chain starts); the index names its head. Kid-only header, like a delta."""
+    payload = {
+        "type": "span",
+        "version": FORMAT_VERSION_SPAN,
+        "sequence": sequence,
+        "previous": previous,
+        "previousSpan": previous_span,
+        "issuedAt": iso(issued_at),
+        "upsert": changes.upsert,
+        "remove": changes.remove,
+        "revoked": changes.revoked,
+    }
+    return Artifact(f"{sequence_dir(sequence)}/span.jws", jws(signer, "span", canonical_json(payload), chain=False))
+
+
 def index(
     signer: Signer,
     *,
@@ -214,11 +242,15 @@ def index(
     full: FullLists,
     head: dict[str, Any] | None,
     chain_start: int,
+    span: dict[str, Any] | None,
+    span_start: int | None,
     publisher_keys: Iterable[dict[str, str]],
     checkpoint: dict[str, Any] | None,
 ) -> Artifact:
     """``head``: the descriptor of this sequence's delta (None for a reset); ``chain_start``: the
-    oldest sequence a verifier can walk the chain back to (the window's start, at most F).
+    oldest sequence a verifier can walk the chain back to (the window's start, at most F);
+    ``span``: the descriptor of the newest span (it ends at a sequence the chain reaches) and
+    ``span_start`` the oldest sequence the chain of spans leads from, or both None.
 
     The header names the signer by ``kid`` only: its certificate is in ``publisherKeys``, which a
     verifier needs anyway, so an ``x5c`` would send it twice to every verifier at every change.
@@ -233,6 +265,8 @@ def index(
         "revocationList": {**full.revocation_list.descriptor(), "sequence": full.sequence, "entries": full.revoked},
         "head": head,
         "chainStart": chain_start,
+        "span": span,
+        "spanStart": span_start,
         "publisherKeys": list(publisher_keys),
         "checkpoint": checkpoint,
     }

@@ -159,11 +159,15 @@ def folder_lock(root: Path, name: str = ".lock", *, wait: bool = True) -> Iterat
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def prune(root: Path, *, floor: int, keep_full: set[int], keep_above: int) -> None:
-    """Delete sequence folders below ``floor``, and full lists outside ``keep_full``.
+FULL_LIST_FILES = ("trustlist.jws", "trustlist.jws.gz", "revocations.jws", "revocations.jws.gz")
+
+
+def prune(root: Path, *, floor: int, keep_full: set[int], keep_above: int, span_floor: int | None = None) -> None:
+    """Delete the deltas of sequences below ``floor``, full lists outside ``keep_full``, and spans
+    ending at or below ``span_floor`` (None: every span); a folder left with nothing goes.
 
     Nothing above ``keep_above`` (the newest sequence whose full lists an index names) loses its
-    full lists: a rebuild may be writing them for an index yet to come.
+    full lists or its span: a rebuild may be writing them for an index yet to come.
     """
     sequences = root / "sequences"
     if not sequences.is_dir():
@@ -172,8 +176,16 @@ def prune(root: Path, *, floor: int, keep_full: set[int], keep_above: int) -> No
         if not folder.name.isdigit():
             continue
         number = int(folder.name)
-        if number < floor and number not in keep_full:
+        keep_delta = number >= floor
+        keep_lists = number in keep_full or number > keep_above
+        keep_span = number > keep_above or (span_floor is not None and number > span_floor)
+        if not (keep_delta or keep_lists or keep_span):
             shutil.rmtree(folder, ignore_errors=True)
-        elif number not in keep_full and number <= keep_above:
-            for name in ("trustlist.jws", "trustlist.jws.gz", "revocations.jws", "revocations.jws.gz"):
-                (folder / name).unlink(missing_ok=True)
+            continue
+        doomed = [] if keep_lists else list(FULL_LIST_FILES)
+        doomed += [] if keep_delta else ["delta.jws"]
+        doomed += [] if keep_span else ["span.jws"]
+        for name in doomed:
+            (folder / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: something in it is kept
+            folder.rmdir()

@@ -34,7 +34,9 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -88,7 +90,12 @@ def publish(*, at: dt.datetime | None = None, force: bool = False, full: bool = 
 
 
 def _publish_locked(
-    *, at: dt.datetime | None, force: bool, full: bool, named: artifacts.FullLists | None = None
+    *,
+    at: dt.datetime | None,
+    force: bool,
+    full: bool,
+    named: artifacts.FullLists | None = None,
+    named_span: _Span | None = None,
 ) -> Publication | None:
     last = latest()
     at = at or timezone.now()
@@ -147,6 +154,7 @@ def _publish_locked(
         changes = changes or snapshot.Changes(high_water=state.high_water)
     elif not newer:
         named = current
+    span = named_span if newer else None
     assert named is not None
     assert changes is not None
     delta = None
@@ -160,8 +168,10 @@ def _publish_locked(
             issued_at=at,
         )
         files.write_atomically(publish_dir(), delta.path, delta.data)
+    if state is not None:
+        span = _make_span(signer, state, reserved.id, at, own=None if reset else changes.touched)
     with transaction.atomic():
-        publication, index = _finish(signer, reserved, changes, named, delta, at, chain=chain)
+        publication, index = _finish(signer, reserved, changes, named, delta, at, chain=chain, span=span)
         Change.objects.filter(id__lte=changes.high_water, published_at__isnull=True).update(published_at=at)
         record_event(
             action=Action.PUBLISH,
@@ -198,6 +208,7 @@ def _finish(
     at: dt.datetime,
     *,
     chain: tuple[int, int] | None,
+    span: _Span | None,
 ) -> tuple[Publication, artifacts.Artifact]:
     expires_at = at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY)
     reserved.issued_at, reserved.expires_at = at, expires_at
@@ -218,6 +229,9 @@ def _finish(
         else:  # the index names other full lists than those the chain start was computed for
             chain_start = _chain_start(reserved, full_sequence=named.sequence)
     reserved.chain_start = chain_start
+    if span is not None and span.sequence == named.sequence:
+        _record_span(reserved, span)
+    span_head, span_start = _newest_span(reserved, chain_start)
     index = artifacts.index(
         signer,
         sequence=reserved.id,
@@ -226,6 +240,8 @@ def _finish(
         full=named,
         head=head,
         chain_start=chain_start,
+        span=span_head,
+        span_start=span_start,
         publisher_keys=_announced_keys(),
         checkpoint=_checkpoint(signer, at),
     )
@@ -360,7 +376,19 @@ def _prune(publication: Publication) -> None:
     keep_full |= {full for _, full, _ in cached if full is not None}
     # A verifier following a cached index walks its chain back as far as that index's start.
     floor = min([reached, *keep_full, *(sequence for sequence, _, _ in cached), *(s for _, _, s in cached if s)])
-    files.prune(publish_dir(), floor=floor, keep_full=keep_full, keep_above=named)
+    # The next span is made of the deltas after the newest span's end. Spans: those of the chains
+    # the current and the cached indexes name (each names the newest span of its time, whose
+    # recorded start is where its chain begins).
+    span_floor = None
+    anchors = _anchors()
+    newest_span = anchors.order_by("-id").values_list("id", flat=True).first()  # type: ignore[attr-defined]
+    if newest_span is not None:
+        floor = min(floor, newest_span)
+        oldest_named = min([named, *(full for _, full, _ in cached if full is not None)])
+        first_in_use = anchors.filter(id__lte=oldest_named).order_by("-id").values_list("id", flat=True).first()  # type: ignore[attr-defined]
+        starts = anchors.filter(id__gte=first_in_use or 0).values_list("span_start", flat=True)  # type: ignore[attr-defined]
+        span_floor = min(starts, default=None)
+    files.prune(publish_dir(), floor=floor, keep_full=keep_full, keep_above=named, span_floor=span_floor)
 
 
 # --- background rebuild of the full lists -------------------------------------------------------------------
@@ -431,8 +459,9 @@ def rebuild_full(*, at: dt.datetime | None = None, wait: bool = True) -> Publica
         signer = keys.current_signer()
         built_at = at or timezone.now()
         lists = artifacts.write_full_lists(publish_dir(), signer, state, sequence=target.id, issued_at=built_at)
+        span = _make_span(signer, state, target.id, built_at, own=None)
         with _serialised():
-            publication = _publish_locked(at=at, force=False, full=False, named=lists)
+            publication = _publish_locked(at=at, force=False, full=False, named=lists, named_span=span)
         if publication is not None and settings.GATEWAY_PUBLISH_DID:
             _write_did(signer, state, built_at)
         logger.info(
@@ -451,12 +480,9 @@ def _roll_forward(state: snapshot.State, target: Publication) -> None:
         .values_list("id", "delta_sha256")
     )
     for sequence, sha256 in rows:
-        data = (publish_dir() / artifacts.sequence_dir(sequence) / "delta.jws").read_bytes() if sha256 else b""
         if not sha256:
             raise _Superseded(f"sequence {sequence} was a reset: its full lists are newer than this snapshot")
-        if artifacts.Artifact("", data).sha256 != sha256:
-            raise PublicationRefused(f"the delta of sequence {sequence} on disk is not the one published")
-        payload = artifacts.payload_of(data)
+        payload = _published_delta(sequence, sha256)
         for entry in payload["upsert"]:
             state.trusted[entry["thumbprint"]] = snapshot.trusted_from_entry(entry)
         for thumbprint in payload["remove"]:
@@ -464,6 +490,128 @@ def _roll_forward(state: snapshot.State, target: Publication) -> None:
         for entry in payload["revoked"]:
             state.revoked[entry["thumbprint"]] = snapshot.revoked_from_entry(entry)
     state.high_water = target.change_high_water
+
+
+def _published_delta(sequence: int, sha256: str) -> dict[str, Any]:
+    """The payload of a published delta, read back from the publish folder (we wrote it; its hash
+    must still be the one recorded)."""
+    data = (publish_dir() / artifacts.sequence_dir(sequence) / "delta.jws").read_bytes()
+    if artifacts.Artifact("", data).sha256 != sha256:
+        raise PublicationRefused(f"the delta of sequence {sequence} on disk is not the one published")
+    return artifacts.payload_of(data)
+
+
+# --- spans: from one full-list sequence to a later one ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Span:
+    """What to record on full-list sequence ``sequence`` when an index first names its lists."""
+
+    sequence: int
+    start: int  # the oldest sequence the chain of spans ending here leads from
+    previous: int | None  # where this span starts; None: no span, a chain starts here
+    artifact: artifacts.Artifact | None
+
+
+def _anchors() -> object:
+    """Full-list sequences recorded as the end of a chain of spans (of zero spans, for a start)."""
+    return _published().filter(span_start__isnull=False)  # type: ignore[attr-defined]
+
+
+def _make_span(
+    signer: FileSigner, state: snapshot.State, sequence: int, at: dt.datetime, *, own: frozenset[str] | None
+) -> _Span | None:
+    """Whether the full lists of ``sequence`` (``state``) end a span from the last sequence that
+    did, E; if so, write it. ``own``: the certificates ``sequence``'s own delta touched when it is
+    not published yet (None: published, or a reset when ``sequence`` is not).
+
+    A span holds, for every certificate a delta of (E, sequence] touched, its state at
+    ``sequence``: applied to the state of any sequence from E to ``sequence``, it gives the state
+    of ``sequence`` (what no delta touched did not change). A new span is due
+    GATEWAY_PUBLISH_SPAN_SECONDS after E, or once GATEWAY_PUBLISH_DELTA_WINDOW sequences followed
+    it (so that the chain of deltas always reaches the newest span's end). A reset in between
+    (changes no delta describes) starts a new chain of spans."""
+    anchor = _anchors().filter(id__lt=sequence).order_by("-id").first()  # type: ignore[attr-defined]
+    fresh = _Span(sequence, sequence, None, None)
+    if anchor is None:
+        return fresh
+    between = list(
+        _published()  # type: ignore[attr-defined]
+        .filter(id__gt=anchor.id, id__lte=sequence)
+        .order_by("id")
+        .values_list("id", "delta_sha256")
+    )
+    published_here = any(number == sequence for number, _ in between)
+    if any(not sha256 for _, sha256 in between) or (not published_here and own is None):
+        return fresh  # a reset: no delta says what changed
+    due = at - anchor.issued_at >= dt.timedelta(seconds=settings.GATEWAY_PUBLISH_SPAN_SECONDS)
+    if not due and len(between) + (0 if published_here else 1) < settings.GATEWAY_PUBLISH_DELTA_WINDOW:
+        return None
+    touched: set[str] = set(own or ())
+    for number, sha256 in between:
+        payload = _published_delta(number, sha256)
+        touched.update(entry["thumbprint"] for entry in payload["upsert"])
+        touched.update(payload["remove"])
+        touched.update(entry["thumbprint"] for entry in payload["revoked"])
+    artifact = artifacts.span(
+        signer,
+        snapshot.changes_in(state, touched),
+        sequence=sequence,
+        previous=anchor.id,
+        previous_span=_span_descriptor(anchor),
+        issued_at=at,
+    )
+    files.write_atomically(publish_dir(), artifact.path, artifact.data)
+    cutoff = at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_SPAN_KEEP_SECONDS)
+    return _Span(sequence, _span_chain_start(anchor.id, cutoff), anchor.id, artifact)
+
+
+def _span_chain_start(end: int, cutoff: dt.datetime) -> int:
+    """Walk back from the span chain ending at ``end`` through the spans whose end was published
+    after ``cutoff``, to the oldest sequence they lead from."""
+    spans = dict(
+        _anchors().filter(id__lte=end, issued_at__gte=cutoff).values_list("id", "span_previous")  # type: ignore[attr-defined]
+    )
+    start = end
+    while (earlier := spans.get(start)) is not None:
+        start = earlier
+    return start
+
+
+def _span_descriptor(end: Publication) -> dict[str, object] | None:
+    if end.span_previous is None:
+        return None
+    return {
+        "path": f"{artifacts.sequence_dir(end.id)}/span.jws",
+        "sha256": end.span_sha256,
+        "length": end.span_length,
+        "sequence": end.id,
+        "previous": end.span_previous,
+    }
+
+
+def _record_span(reserved: Publication, span: _Span) -> None:
+    fields = {
+        "span_start": span.start,
+        "span_previous": span.previous,
+        "span_sha256": span.artifact.sha256 if span.artifact else "",
+        "span_length": len(span.artifact.data) if span.artifact else 0,
+    }
+    if span.sequence == reserved.id:
+        for name, value in fields.items():
+            setattr(reserved, name, value)
+    else:
+        Publication.objects.filter(id=span.sequence).update(**fields)
+
+
+def _newest_span(reserved: Publication, chain_start: int) -> tuple[dict[str, object] | None, int | None]:
+    """The head of the chain of spans an index names, and where that chain starts: the newest
+    span, provided the chain of deltas reaches its end (else a verifier could not go on)."""
+    end = reserved if reserved.span_start is not None else _anchors().order_by("-id").first()  # type: ignore[attr-defined]
+    if end is None or end.span_previous is None or not (chain_start <= end.id <= reserved.id):
+        return None, None
+    return _span_descriptor(end), end.span_start
 
 
 def _write_did(signer: FileSigner, state: snapshot.State, at: dt.datetime) -> None:

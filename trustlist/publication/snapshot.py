@@ -154,6 +154,20 @@ def take_changes(since: int) -> Changes:
     )
 
 
+def changes_in(state: State, touched: Iterable[str]) -> Changes:
+    """The state in ``state`` of every certificate in ``touched``, as a delta's body: what a span
+    holds (the certificates its deltas touched, in the state of its last sequence)."""
+    ordered = sorted(set(touched))
+    trusted, revoked = state.trusted, state.revoked
+    return Changes(
+        high_water=state.high_water,
+        touched=frozenset(ordered),
+        upsert=[trusted_entry(trusted[t]) for t in ordered if t in trusted],
+        remove=[t for t in ordered if t not in trusted],
+        revoked=[revoked_entry(revoked[t]) for t in ordered if t in revoked],
+    )
+
+
 def _chunked(queryset: Any, thumbprints: Iterable[str]) -> Iterator[Any]:
     ordered = sorted(thumbprints)
     for start in range(0, len(ordered), CHUNK):
