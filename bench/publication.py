@@ -16,6 +16,9 @@ temporary folders:
    no rebuild in between); a verifier at the old index downloads the new index and the 10 deltas
    after its sequence, verifies them and replays them; the result must equal what a new verifier
    gets from the full lists of F and the deltas from F.
+4b. Far behind (``--far-sizes``, default 1k and 10k): ``--far-changes`` (1,100) uploads, the full
+   lists rebuilt every GATEWAY_PUBLISH_FULL_AFTER_DELTAS of them; a verifier at the old index,
+   beyond the chain of deltas, walks the spans and then the deltas: bytes against the full lists.
 5. Commit-to-visible: a real Celery worker (``celery -A gateway worker --concurrency 2``, prefork,
    as scripts/stack.py runs it) on a private redis-server; this process queues its tasks there and
    shares that Redis as its cache (the publication-pending flag). Time from an upload's commit
@@ -82,7 +85,7 @@ VISIBLE_TARGET_S = 2.0
 TARGET_SIZE = 100_000
 KEY_POOL = 100
 MIB = 1 << 20
-EXPERIMENTS = ("publish", "rebuild", "sizes", "catch-up", "visible", "trigger", "gets", "concurrent")
+EXPERIMENTS = ("publish", "rebuild", "sizes", "catch-up", "far-behind", "visible", "trigger", "gets", "concurrent")
 
 
 def main() -> None:
@@ -99,6 +102,15 @@ def main() -> None:
         "--visible-pause", type=float, default=0.5, help="seconds between those uploads (default 0.5)"
     )
     arguments.add_argument("--changes", type=int, default=10, help="uploads for the catch-up figure (default 10)")
+    arguments.add_argument(
+        "--far-changes",
+        type=int,
+        default=1100,
+        help="uploads a verifier misses for the far-behind figure (default 1100: beyond the chain of deltas)",
+    )
+    arguments.add_argument(
+        "--far-sizes", default="1000,10000", help="sizes at which to measure far-behind (default 1000,10000)"
+    )
     arguments.add_argument("--requests", type=int, default=2000, help="requests per conditional GET figure")
     arguments.add_argument("--full-requests", type=int, default=500, help="full GETs of the index")
     arguments.add_argument("--revoked-share", type=float, default=0.01, help="revoked DSCs seeded, share of N")
@@ -137,6 +149,7 @@ def main() -> None:
 def _run(args: argparse.Namespace) -> None:
     sizes = sorted(int(size) for size in args.sizes.split(",") if size.strip())
     visible_sizes = {int(size) for size in args.visible_sizes.split(",") if size.strip()}
+    far_sizes = {int(size) for size in args.far_sizes.split(",") if size.strip()}
     experiments = {name.strip() for name in args.experiments.split(",") if name.strip()}
     if unknown := experiments - set(EXPERIMENTS):
         raise SystemExit(f"unknown experiments: {', '.join(sorted(unknown))} (choose from {', '.join(EXPERIMENTS)})")
@@ -217,6 +230,9 @@ def _run(args: argparse.Namespace) -> None:
         if "catch-up" in experiments:
             result["catch_up"] = _catch_up(bench, args.changes)
             _print_catch_up(result["catch_up"])
+        if "far-behind" in experiments and size in far_sizes:
+            result["far_behind"] = _far_behind(bench, args.far_changes)
+            _print_far_behind(result["far_behind"])
         if "visible" in experiments and size in visible_sizes:
             result["visible"] = _commit_to_visible(bench, size, args.visible_repeats)
             _print_visible(result["visible"])
@@ -660,6 +676,72 @@ def _catch_up(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
         "trust_list_gz": gz.stat().st_size if gz.exists() else 0,
         "upload_seconds": uploads,
     }
+
+
+def _far_behind(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
+    """A verifier that misses ``changes`` uploads, more than the chain of deltas reaches, while the
+    full lists are rebuilt every GATEWAY_PUBLISH_FULL_AFTER_DELTAS changes (as the background task
+    does): it catches up by spans, then deltas, instead of the full lists."""
+    from django.conf import settings
+
+    from tests.publishing import served_trust_list
+    from trustlist.publication.service import rebuild_full
+    from verifier.publication import apply_delta, folder_loader, verify_index, walk_chain, walk_spans
+
+    old = verify_index((bench.root / "index.jws").read_bytes(), bench.anchors, _now())
+    state = served_trust_list(bench.root, bench.anchors, _now())
+    every = settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS if settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS < changes else 50
+    rebuilds = []
+    for number in range(changes):
+        _upload(bench, number)
+        if (number + 1) % every == 0:
+            began = time.perf_counter()
+            assert rebuild_full() is not None
+            rebuilds.append(time.perf_counter() - began)
+    began = time.perf_counter()
+    rebuild_full()
+    rebuilds.append(time.perf_counter() - began)
+    new = verify_index((bench.root / "index.jws").read_bytes(), bench.anchors, _now(), previous=old)
+    assert not new.reaches(old.sequence), "still within the chain of deltas: raise --far-changes"
+    assert new.spans_from(old.sequence), "no chain of spans reaches the verifier"
+    assert new.span is not None
+    now = _now()
+    spans = walk_spans(new, old.sequence, folder_loader(bench.root, new, bench.anchors, now, kind="span"))
+    deltas = walk_chain(new, new.span.sequence, folder_loader(bench.root, new, bench.anchors, now), check_link=False)
+    for _, payload in [*spans, *deltas]:
+        apply_delta(state, payload)
+    assert state == served_trust_list(bench.root, bench.anchors, _now()), "spans + deltas != full lists + deltas"
+    span_bytes = sum(descriptor.length for descriptor, _ in spans)
+    delta_bytes = sum(descriptor.length for descriptor, _ in deltas)
+    return {
+        "changes": changes,
+        "behind": new.sequence - old.sequence,
+        "chain": new.sequence - new.chain_start,
+        "index": len(new.raw),
+        "spans": [descriptor.length for descriptor, _ in spans],
+        "span_bytes": span_bytes,
+        "span_gz": sum(len(gzip.compress((bench.root / d.path).read_bytes(), 6)) for d, _ in spans),
+        "deltas": len(deltas),
+        "delta_bytes": delta_bytes,
+        "downloaded": len(new.raw) + span_bytes + delta_bytes,
+        "full": new.trust_list.length + new.revocation_list.length,
+        "trust_list_gz": (bench.root / (new.trust_list.path + ".gz")).stat().st_size,
+        "rebuild_seconds": rebuilds,
+    }
+
+
+def _print_far_behind(far: dict[str, Any]) -> None:
+    print(
+        f"\nFar behind: a verifier that missed {far['changes']:,} uploads ({far['behind']:,} sequences; the chain of "
+        f"deltas reaches {far['chain']:,} back) downloads the index {_bytes(far['index'])}, {len(far['spans'])} spans "
+        f"{_bytes(far['span_bytes'])} (each {min(far['spans']):,}-{max(far['spans']):,} B; gzip "
+        f"{_bytes(far['span_gz'])}) and {far['deltas']} deltas {_bytes(far['delta_bytes'])}: "
+        f"{_bytes(far['downloaded'])} = {far['downloaded'] / far['full']:.1%} of the full lists "
+        f"({_bytes(far['full'])}; trust list .gz {_bytes(far['trust_list_gz'])}). Replayed onto its old state: equal "
+        f"to the full lists + deltas. {len(far['rebuild_seconds'])} rebuilds (full lists, span, index, DID document), "
+        f"median {statistics.median(far['rebuild_seconds']):.2f} s."
+    )
+    sys.stdout.flush()
 
 
 # --- 4. commit-to-visible with a Celery worker -------------------------------------------------------
