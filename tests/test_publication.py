@@ -286,7 +286,10 @@ def test_did_document_entries(client, pki, xa, publisher):
     document = json.loads(raw)
     from trustlist.publication.artifacts import canonical_json
 
-    assert raw == canonical_json(document), "did.json is exactly the canonical JSON of the signed document"
+    unsigned = {name: value for name, value in document.items() if name != "proof"}
+    assert raw == canonical_json(unsigned)[:-1] + b',"proof":' + canonical_json(document["proof"]) + b"}", (
+        "did.json is the canonical JSON of the signed document with its proof appended"
+    )
     (method,) = document["verificationMethod"]
     assert method["controller"].endswith(":xxa")
     jwk = method["publicKeyJwk"]
@@ -866,3 +869,24 @@ def test_a_rebuild_overtaken_by_a_reset_names_nothing(client, pki, xa, publisher
     monkeypatch.setattr(service.snapshot, "take_full", lambda: slow)
     assert rebuild_full() is None, "its snapshot is older than the reset's full lists"
     assert _index(pki).full_sequence == reset.id
+
+
+@pytest.mark.parametrize(
+    "jwk",
+    [
+        {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue6"},
+        {"kty": "EC", "crv": "P-384", "x": "a+/b", "y": 'c"d\u00e9'},
+        {"kty": "RSA", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7a", "e": "AQAB"},
+        {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+        {"kty": "EC", "crv": "P-256", "x": "AA", "y": "BB", "alg": "ES256"},
+    ],
+)
+def test_did_jwk_rendering_is_canonical_json(jwk):
+    """The templates for the usual key shapes give exactly the canonical JSON of the JWK with its
+    kid and x5c, like the member-by-member path for other shapes."""
+    from trustlist.publication import did
+    from trustlist.publication.artifacts import canonical_json
+
+    x5c = ["MIIB", "MIIC+/="]
+    rendered = did._jwk_json(jwk, "qroU+hDDovs=", json.dumps(x5c, separators=(",", ":")))
+    assert rendered.encode() == canonical_json({**jwk, "kid": "qroU+hDDovs=", "x5c": x5c})
