@@ -264,8 +264,8 @@ GATEWAY_PUBLISH_DELTA_WINDOW = env.int("GATEWAY_PUBLISH_DELTA_WINDOW", default=1
 GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS = env.int("GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS", default=86400)
 GATEWAY_PUBLISH_DELTA_WINDOW_MAX = env.int("GATEWAY_PUBLISH_DELTA_WINDOW_MAX", default=1000)
 # Spans (the changes from one full-list sequence to a later one) keep verifiers beyond the chain
-# of deltas on changes: one at most every GATEWAY_PUBLISH_SPAN_SECONDS (sooner once
-# GATEWAY_PUBLISH_DELTA_WINDOW sequences followed the last), kept GATEWAY_PUBLISH_SPAN_KEEP_SECONDS.
+# of deltas on changes: one at most every GATEWAY_PUBLISH_SPAN_SECONDS (sooner once nearly as many
+# sequences followed the last as the chain of deltas reaches), kept GATEWAY_PUBLISH_SPAN_KEEP_SECONDS.
 GATEWAY_PUBLISH_SPAN_SECONDS = env.int("GATEWAY_PUBLISH_SPAN_SECONDS", default=3600)
 GATEWAY_PUBLISH_SPAN_KEEP_SECONDS = env.int("GATEWAY_PUBLISH_SPAN_KEEP_SECONDS", default=30 * 86400)
 GATEWAY_PUBLISH_KEEP_FULL = env.int("GATEWAY_PUBLISH_KEEP_FULL", default=3)  # sequences with full lists on disk

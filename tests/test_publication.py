@@ -321,10 +321,34 @@ def test_rotation_with_overlap(pki, xa, publisher, frozen):
     # An index whose signer the previous one did not announce is refused.
     unannounced = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW)
     early = verify_index(announcing.raw, anchors(pki), NOW)
-    object.__setattr__(early, "announced_kids", frozenset({early.signer_kid}))
+    object.__setattr__(early, "signing_kids", frozenset({early.signer_kid}))
     with pytest.raises(VerificationError) as info:
         verify_index(unannounced.raw, anchors(pki), NOW, previous=early)
     assert info.value.reason == "UNANNOUNCED_KEY"
+    # The retired key stays announced, as "retired", for the files it signed (full lists, deltas,
+    # spans still named); an index it signs is refused all the same.
+    statuses = {k["kid"]: k["status"] for k in _index_payload_of(rotated)["publisherKeys"]}
+    assert statuses == {announcing.signer_kid: "retired", rotated.signer_kid: "current"}
+    assert announcing.signer_kid in rotated.announced_kids
+    assert announcing.signer_kid not in rotated.signing_kids
+    from pathlib import Path
+
+    from gateway.pki.certs import load_der_certificate
+    from gateway.pki.signer import FileSigner
+    from trustlist.publication import artifacts
+
+    retired = PublisherKey.objects.get(label="p1")
+    old_key = FileSigner.load(Path(retired.key_path), load_der_certificate(bytes(retired.certificate)), ())
+    newer = {**_index_payload_of(rotated), "sequence": rotated.sequence + 1}
+    forged = artifacts.jws(old_key, "index", artifacts.canonical_json(newer), chain=False)
+    with pytest.raises(VerificationError) as info:
+        verify_index(forged, anchors(pki), NOW, previous=rotated)
+    assert info.value.reason == "UNANNOUNCED_KEY"
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == [], "full lists signed by the retired key"
+
+
+def _index_payload_of(index) -> dict:
+    return json.loads(base64.urlsafe_b64decode(index.raw.split(b".")[1] + b"=="))
 
 
 def test_status_and_verify_commands(client, pki, xa, publisher, incremental, capsys):

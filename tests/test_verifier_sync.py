@@ -652,3 +652,141 @@ def verify_folder_problems(pki) -> list[str]:
     from verifier.publication import verify_folder
 
     return verify_folder(publish_root(), anchors(pki), NOW).problems
+
+
+def test_spans_signed_before_a_key_rotation_still_verify(client, pki, xa, spans, world):
+    """The retired key stays announced (as "retired") while files it signed are on a chain."""
+    from trustlist.publication import keys
+
+    _rounds(client, xa, 1)
+    install_publisher(pki, label="p2")
+    publish(force=True)  # announces p2 as next: a verifier learns it before p2 signs anything
+    _sync(pki, world)
+    _rounds(client, xa, 2)
+    keys.activate_next(at=NOW, actor="test")
+    _rounds(client, xa, 2)
+    statuses = sorted(k["status"] for k in _index_payload()["publisherKeys"])
+    assert statuses == ["current", "retired"]
+    assert _sync(pki, world).mode == "span"
+    _assert_a_new_verifier_agrees(pki, world)
+
+
+def test_a_verifier_at_the_end_of_an_older_span_walks_the_later_ones(client, pki, xa, spans, world):
+    _rounds(client, xa, 2)
+    _sync(pki, world)
+    held = SyncState.load(world["state"]).sequence
+    first_end = _index_payload()["span"]["sequence"]
+    _rounds(client, xa, 3)
+    index = _index_payload()
+    assert index["chainStart"] > held >= first_end
+    result = _sync(pki, world)
+    assert result.mode == "span"
+    _assert_a_new_verifier_agrees(pki, world)
+
+
+def test_a_held_state_the_spans_do_not_lead_from_is_replaced_by_the_full_lists(client, pki, xa, spans, world):
+    """Spans have no link to the verifier's history; their end state's digest catches a held
+    state that was not the gateway's (here an entry slipped into the state file)."""
+    _rounds(client, xa, 1)
+    _sync(pki, world)
+    state_file = world["state"] / "state.json"
+    data = json.loads(state_file.read_text())
+    stray = dict(data["trusted"][0], thumbprint="f" * 64)
+    data["trusted"].append(stray)
+    state_file.write_text(json.dumps(data))
+    _rounds(client, xa, 3)
+    assert _sync(pki, world).mode == "full"
+    assert "f" * 64 not in _state(world["state"])[0]
+    _assert_a_new_verifier_agrees(pki, world)
+
+
+def test_a_rebuild_does_not_rewrite_full_lists_a_publication_wrote_for_itself(client, pki, xa, spans, world):
+    upload(client, xa, xa.cms_b64(xa.dsc().der))
+    own = publish(force=True, full=True)
+    before = {path: path.read_bytes() for path in (publish_root() / f"sequences/{own.id}").iterdir()}
+    assert rebuild_full() is None
+    assert {path: path.read_bytes() for path in (publish_root() / f"sequences/{own.id}").iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda p: p.update(spanStart=None), "SPAN_CHAIN"),
+        (lambda p: p["span"].update(sequence=p["trustList"]["sequence"] + 1), "SPAN_CHAIN"),
+        (lambda p: p.update(spanStart=p["span"]["previous"] + 1), "SPAN_CHAIN"),
+        (lambda p: p["span"].update(sequence=p["chainStart"] - 1, previous=p["spanStart"]), "SPAN_CHAIN"),
+    ],
+)
+def test_an_index_naming_spans_it_cannot_lead_from_is_refused(client, pki, xa, spans, world, change, reason):
+    from verifier.publication import verify_index
+
+    _rounds(client, xa, 2)
+    payload = _index_payload()
+    assert payload["span"] is not None
+    assert payload["spanStart"] < payload["chainStart"] - 1, "room for a span the chain does not reach"
+    change(payload)
+    with pytest.raises(VerificationError) as info:
+        verify_index(_sign_index(payload), anchors(pki), NOW)
+    assert info.value.reason == reason
+
+
+def test_a_span_that_names_another_span_before_it_is_refused(client, pki, xa, spans, world):
+    from trustlist.publication import artifacts
+
+    _rounds(client, xa, 1)
+    _sync(pki, world)
+    _rounds(client, xa, 3)
+    payload = _index_payload()
+    newest = json.loads(_payload((publish_root() / payload["span"]["path"]).read_bytes()))
+    newest["previousSpan"]["sequence"] -= 1  # a chain that skips
+    forged = artifacts.jws(_current_signer(), "span", artifacts.canonical_json(newest), chain=False)
+    world["server"].override[payload["span"]["path"]] = forged
+    payload["span"].update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
+    world["server"].override["index.jws"] = _sign_index(payload)
+    _refused(pki, world, "SPAN_CHAIN")
+
+
+def _set_csca(xa, status) -> None:
+    from countries.models import CertificateType, TrustedParty
+    from countries.services import set_status
+
+    csca = TrustedParty.objects.get(country="XA", certificate_type=CertificateType.CSCA)
+    set_status(party_id=csca.id, status=status, reason="test", actor="test", at=NOW)
+
+
+def test_a_suspended_csca_inside_a_span_takes_its_dscs_out(client, pki, xa, xb, spans, world):
+    from countries.models import Status
+
+    _rounds(client, xa, 1)
+    _sync(pki, world)
+    xa_dscs = {t for t, e in _state(world["state"])[0].items() if e["country"] == "XA" and e["type"] == "DSC"}
+    _set_csca(xa, Status.SUSPENDED)
+    _rounds(client, xb, 3)
+    assert _sync(pki, world).mode == "span"
+    assert not xa_dscs & set(_state(world["state"])[0])
+    _assert_a_new_verifier_agrees(pki, world)
+
+
+def test_spans_that_weigh_more_than_the_full_lists_are_not_walked(client, pki, xa, xb, spans, world):
+    """Each suspension or reactivation of a CSCA touches every DSC it issued: spans that repeat
+    them cost more than the full lists, which the verifier then takes instead."""
+    from countries.models import Status
+
+    _rounds(client, xa, 2)
+    _sync(pki, world)
+    for _ in range(3):
+        _set_csca(xa, Status.SUSPENDED)
+        _rounds(client, xb, 1, per_round=1)
+        _set_csca(xa, Status.ACTIVE)
+        _rounds(client, xb, 1, per_round=1)
+    index = _index_payload()
+    assert index["chainStart"] > SyncState.load(world["state"]).sequence
+    world["server"].requests.clear()
+    assert index["spanStart"] <= SyncState.load(world["state"]).sequence, "spans do reach the verifier"
+    assert _sync(pki, world).mode == "full"
+    requests = world["server"].requests
+    assert any(path.endswith("span.jws") for path in requests), "it started on the spans"
+    assert requests.index(index["trustList"]["path"]) > max(
+        i for i, path in enumerate(requests) if path.endswith("span.jws")
+    ), "and took the full lists once they cost more"
+    _assert_a_new_verifier_agrees(pki, world)

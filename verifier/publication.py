@@ -78,13 +78,14 @@ class VerifiedIndex:
     revocation_list: FullDescriptor
     head: DeltaDescriptor | None  # this sequence's delta; None for a reset (its full lists start anew)
     chain_start: int  # the oldest sequence the chain of deltas leads from
-    announced_kids: frozenset[str]
+    announced_kids: frozenset[str]  # every key it announces: files on its chains may be signed by any
     signer_kid: str
     checkpoint: Any
     raw: bytes = field(repr=False)
     certificates: dict[str, bytes] = field(default_factory=dict, repr=False)  # announced, by kid
     span: DeltaDescriptor | None = None  # the newest span: full lists of span.previous -> span.sequence
     span_start: int | None = None  # the oldest sequence the chain of spans leads from
+    signing_kids: frozenset[str] = frozenset()  # the current and next keys: the only ones an index may be signed by
 
     @property
     def full_sequence(self) -> int:
@@ -196,6 +197,16 @@ def walk_spans(index: VerifiedIndex, sequence: int, load: DeltaLoader) -> list[t
         descriptor = earlier
 
 
+def state_digest(trusted: Iterable[str], revoked: Iterable[str]) -> dict[str, Any]:
+    """A span's ``state``: the number of trusted and revoked entries and the SHA-256 of their
+    sorted thumbprints (trusted, a line feed, revoked), computed over what a verifier holds."""
+    trusted, revoked = sorted(trusted), sorted(revoked)
+    hashed = hashlib.sha256("".join(trusted).encode("ascii"))
+    hashed.update(b"\n")
+    hashed.update("".join(revoked).encode("ascii"))
+    return {"trusted": len(trusted), "revoked": len(revoked), "sha256": hashed.hexdigest()}
+
+
 def load_anchor(pem_or_der: bytes) -> x509.Certificate:
     if pem_or_der.lstrip().startswith(b"-----"):
         return x509.load_pem_x509_certificate(pem_or_der)
@@ -270,6 +281,8 @@ def verify_index(
         certificates = {
             str(k["kid"]): base64.b64decode(k["certificate"], validate=True) for k in payload["publisherKeys"]
         }
+        # "retired": announced for the files it signed that a chain still names, not for indexes
+        signing = frozenset(str(k["kid"]) for k in payload["publisherKeys"] if k.get("status") != "retired")
         index = VerifiedIndex(
             sequence=sequence,
             issued_at=_time(payload["issuedAt"]),
@@ -285,14 +298,15 @@ def verify_index(
             certificates=certificates,
             span=None if payload.get("span") is None else delta_descriptor(payload["span"]),
             span_start=None if payload.get("spanStart") is None else int(payload["spanStart"]),
+            signing_kids=signing,
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise VerificationError("MALFORMED_INDEX", str(exc)) from exc
     for kid, der in certificates.items():
         if hashlib.sha256(der).hexdigest() != kid:
             raise VerificationError("KID_MISMATCH", f"announced key {kid[:16]}… is not the SHA-256 of its certificate")
-    if signer_kid not in index.announced_kids:
-        raise VerificationError("UNANNOUNCED_KEY", "the index is signed by a key it does not announce")
+    if signer_kid not in index.signing_kids:
+        raise VerificationError("UNANNOUNCED_KEY", "the index is signed by a key it does not announce as signing")
     if now >= index.expires_at:
         raise VerificationError("EXPIRED", f"the index expired at {index.expires_at.isoformat()} (freeze attack?)")
     if index.issued_at > now + dt.timedelta(minutes=5):
@@ -302,7 +316,7 @@ def verify_index(
             raise VerificationError("ROLLBACK", f"sequence {index.sequence} is below {previous.sequence}")
         if index.sequence == previous.sequence and data != previous.raw:
             raise VerificationError("EQUIVOCATION", f"two different indexes claim sequence {index.sequence}")
-        if signer_kid not in previous.announced_kids:
+        if signer_kid not in previous.signing_kids:
             raise VerificationError("UNANNOUNCED_KEY", "signed by a key the previous index did not announce")
     _check_chain(index)
     if previous is not None:

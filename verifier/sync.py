@@ -30,6 +30,7 @@ from verifier.publication import (
     VerificationError,
     VerifiedIndex,
     apply_delta,
+    state_digest,
     verify_index,
     verify_named,
     walk_chain,
@@ -37,6 +38,8 @@ from verifier.publication import (
 )
 
 STATE_FILE = "state.json"
+# Reasons to take the full lists instead of the deltas or spans (anything else is refused).
+FALL_BACK = frozenset({"HTTP_ERROR", "SPAN_BUDGET", "STATE_DIGEST"})
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
 
 
@@ -146,7 +149,13 @@ def sync(
         downloads.append(size)
         return payload
 
+    span_budget = index.trust_list.length + index.revocation_list.length
+
     def load_span(descriptor: DeltaDescriptor) -> dict[str, Any]:
+        nonlocal span_budget
+        span_budget -= descriptor.length
+        if span_budget < 0:  # the full lists cost less than the spans left to walk
+            raise VerificationError("SPAN_BUDGET", "the spans from here weigh more than the full lists")
         payload, size = _artifact(fetch, base, descriptor, anchors, now, "span", descriptor.sequence, index, progress)
         downloads.append(size)
         return payload
@@ -161,14 +170,16 @@ def sync(
         elif previous is not None and index.spans_from(held.sequence) and index.span is not None:
             # Beyond the chain of deltas: spans to the newest span's end, then deltas from there.
             spans = walk_spans(index, held.sequence, load_span)
+            _check_span_end(state, spans)
             chain = walk_chain(index, index.span.sequence, load, check_link=False)
             mode = "span"
     except VerificationError as error:
-        if error.reason != "HTTP_ERROR":
+        if error.reason not in FALL_BACK:
             raise
         # A delta or span is not served (a mirror that lags, or pruned under an index a cache
-        # still held): the full lists, verified the same way, instead. Only the missing file is
-        # forgiven; one that does not verify is refused.
+        # still held), the spans cost more than the full lists, or the state they lead to is not
+        # the one the newest says (what we held was not the gateway's): the full lists, verified
+        # the same way, instead. A file that is served but does not verify is refused.
         chain, spans, mode = None, [], "delta"
     if chain is None:
         # Too far behind (or new): the full lists of F, then the deltas from F to the index.
@@ -205,6 +216,15 @@ def sync(
     state.checkpoint = index.checkpoint
     state.save(folder)
     return SyncResult(index.sequence, True, downloaded, mode)
+
+
+def _check_span_end(state: SyncState, spans: list[tuple[DeltaDescriptor, dict[str, Any]]]) -> None:
+    """Apply the spans to a copy of the held state: it must be the state the newest describes."""
+    trusted, revoked = dict(state.trusted), dict(state.revoked)
+    for _, payload in spans:
+        apply_delta(trusted, payload, revoked)
+    if state_digest(trusted, revoked) != spans[-1][1].get("state"):
+        raise VerificationError("STATE_DIGEST", "the spans do not lead to the state they describe from the one held")
 
 
 def _held_index(held: SyncState, anchors: Sequence[x509.Certificate], now: dt.datetime) -> VerifiedIndex | None:

@@ -214,11 +214,14 @@ def span(
     previous: int,
     previous_span: dict[str, Any] | None,
     issued_at: dt.datetime,
+    digest: dict[str, Any],
 ) -> Artifact:
     """What changed from the full-list sequence ``previous`` to the full-list sequence ``sequence``:
     a delta's body over many sequences, for verifiers beyond the chain of deltas. Spans form a hash
     chain of their own (``previousSpan``: the span that ends at ``previous``, or None where the
-    chain starts); the index names its head. Kid-only header, like a delta."""
+    chain starts); the index names its head. Kid-only header, like a delta. ``digest`` describes
+    the state at ``sequence`` (``snapshot.digest``): a verifier that catches up by spans checks
+    that it holds exactly that, having no link to its own history to check."""
     payload = {
         "type": "span",
         "version": FORMAT_VERSION_SPAN,
@@ -226,6 +229,7 @@ def span(
         "previous": previous,
         "previousSpan": previous_span,
         "issuedAt": iso(issued_at),
+        "state": digest,
         "upsert": changes.upsert,
         "remove": changes.remove,
         "revoked": changes.revoked,

@@ -10,7 +10,7 @@ import queue
 import shutil
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 # Pre-compressed copies for nginx gzip_static and the Django view. Level 1: measured at 100,000
@@ -162,9 +162,11 @@ def folder_lock(root: Path, name: str = ".lock", *, wait: bool = True) -> Iterat
 FULL_LIST_FILES = ("trustlist.jws", "trustlist.jws.gz", "revocations.jws", "revocations.jws.gz")
 
 
-def prune(root: Path, *, floor: int, keep_full: set[int], keep_above: int, span_floor: int | None = None) -> None:
+def prune(
+    root: Path, *, floor: int, keep_full: set[int], keep_above: int, keep_spans: Collection[int] = frozenset()
+) -> None:
     """Delete the deltas of sequences below ``floor``, full lists outside ``keep_full``, and spans
-    ending at or below ``span_floor`` (None: every span); a folder left with nothing goes.
+    outside ``keep_spans``; a folder left with nothing goes.
 
     Nothing above ``keep_above`` (the newest sequence whose full lists an index names) loses its
     full lists or its span: a rebuild may be writing them for an index yet to come.
@@ -178,7 +180,7 @@ def prune(root: Path, *, floor: int, keep_full: set[int], keep_above: int, span_
         number = int(folder.name)
         keep_delta = number >= floor
         keep_lists = number in keep_full or number > keep_above
-        keep_span = number > keep_above or (span_floor is not None and number > span_floor)
+        keep_span = number > keep_above or number in keep_spans
         if not (keep_delta or keep_lists or keep_span):
             shutil.rmtree(folder, ignore_errors=True)
             continue

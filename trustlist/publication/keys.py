@@ -113,6 +113,14 @@ def announced_keys() -> list[PublisherKey]:
     return list(PublisherKey.objects.filter(state__in=[PublisherKeyState.CURRENT, PublisherKeyState.NEXT]))
 
 
+def recently_retired(*, since: dt.datetime) -> list[PublisherKey]:
+    """Keys retired after ``since``: deltas, spans and full lists they signed may still be named
+    (the index announces them as "retired": good for those files, never for an index)."""
+    return list(
+        PublisherKey.objects.filter(state=PublisherKeyState.RETIRED, state_changed_at__gte=since).order_by("id")
+    )
+
+
 def certificate_pem(key: PublisherKey) -> str:
     return load_der_certificate(bytes(key.certificate or b"")).public_bytes(Encoding.PEM).decode()
 

@@ -242,7 +242,7 @@ def _finish(
         chain_start=chain_start,
         span=span_head,
         span_start=span_start,
-        publisher_keys=_announced_keys(),
+        publisher_keys=_announced_keys(at),
         checkpoint=_checkpoint(signer, at),
     )
     reserved.index_sha256 = index.sha256
@@ -326,15 +326,22 @@ def _checkpoint(signer: FileSigner, at: dt.datetime) -> dict[str, object] | None
     return audit_log.tree_head(latest_checkpoint) if latest_checkpoint else None
 
 
-def _announced_keys() -> list[dict[str, str]]:
+def _announced_keys(at: dt.datetime) -> list[dict[str, str]]:
+    """The current and next keys; and, while the files they signed may still be on a chain a
+    verifier walks (the chain of spans reaches back GATEWAY_PUBLISH_SPAN_KEEP_SECONDS), the keys
+    retired since."""
+    since = at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_SPAN_KEEP_SECONDS + RETAIN_SECONDS)
+    announced = [
+        key for key in keys.announced_keys() if key.state in (PublisherKeyState.CURRENT, PublisherKeyState.NEXT)
+    ]
     return [
         {
             "kid": key_id(keys.der_of(key)),
             "status": key.state.lower(),
             "certificate": base64.b64encode(keys.der_of(key)).decode("ascii"),
         }
-        for key in keys.announced_keys()
-        if key.state in (PublisherKeyState.CURRENT, PublisherKeyState.NEXT)
+        for key in [*announced, *keys.recently_retired(since=since)]
+        if key.certificate
     ]
 
 
@@ -379,7 +386,7 @@ def _prune(publication: Publication) -> None:
     # The next span is made of the deltas after the newest span's end. Spans: those of the chains
     # the current and the cached indexes name (each names the newest span of its time, whose
     # recorded start is where its chain begins).
-    span_floor = None
+    keep_spans: set[int] = set()
     anchors = _anchors()
     newest_span = anchors.order_by("-id").values_list("id", flat=True).first()  # type: ignore[attr-defined]
     if newest_span is not None:
@@ -387,8 +394,9 @@ def _prune(publication: Publication) -> None:
         oldest_named = min([named, *(full for _, full, _ in cached if full is not None)])
         first_in_use = anchors.filter(id__lte=oldest_named).order_by("-id").values_list("id", flat=True).first()  # type: ignore[attr-defined]
         starts = anchors.filter(id__gte=first_in_use or 0).values_list("span_start", flat=True)  # type: ignore[attr-defined]
-        span_floor = min(starts, default=None)
-    files.prune(publish_dir(), floor=floor, keep_full=keep_full, keep_above=named, span_floor=span_floor)
+        span_floor = min(starts, default=newest_span)
+        keep_spans = set(anchors.filter(id__gt=span_floor).values_list("id", flat=True))  # type: ignore[attr-defined]
+    files.prune(publish_dir(), floor=floor, keep_full=keep_full, keep_above=named, keep_spans=keep_spans)
 
 
 # --- background rebuild of the full lists -------------------------------------------------------------------
@@ -451,6 +459,11 @@ def rebuild_full(*, at: dt.datetime | None = None, wait: bool = True) -> Publica
             target = latest()
             if target is None or target.change_high_water < state.high_water:
                 return None
+        if target.full_sequence == target.id:
+            # Its own publication wrote its full lists (a reset, the chain limit, a forced full
+            # publication) while this snapshot was read: they are current, and immutable.
+            logger.info("rebuild not needed: sequence %s has full lists of its own", target.id)
+            return None
         try:
             _roll_forward(state, target)
         except _Superseded as exc:
@@ -546,14 +559,19 @@ def _make_span(
     if any(not sha256 for _, sha256 in between) or (not published_here and own is None):
         return fresh  # a reset: no delta says what changed
     due = at - anchor.issued_at >= dt.timedelta(seconds=settings.GATEWAY_PUBLISH_SPAN_SECONDS)
-    if not due and len(between) + (0 if published_here else 1) < settings.GATEWAY_PUBLISH_DELTA_WINDOW:
+    if not due and len(between) + (0 if published_here else 1) < _span_after(at):
         return None
     touched: set[str] = set(own or ())
-    for number, sha256 in between:
-        payload = _published_delta(number, sha256)
-        touched.update(entry["thumbprint"] for entry in payload["upsert"])
-        touched.update(payload["remove"])
-        touched.update(entry["thumbprint"] for entry in payload["revoked"])
+    try:
+        for number, sha256 in between:
+            payload = _published_delta(number, sha256)
+            touched.update(entry["thumbprint"] for entry in payload["upsert"])
+            touched.update(payload["remove"])
+            touched.update(entry["thumbprint"] for entry in payload["revoked"])
+    except FileNotFoundError:
+        # Pruned meanwhile: a publication with full lists of its own overtook this rebuild (and
+        # its index will name them, not these); no span this time.
+        return None
     artifact = artifacts.span(
         signer,
         snapshot.changes_in(state, touched),
@@ -561,10 +579,21 @@ def _make_span(
         previous=anchor.id,
         previous_span=_span_descriptor(anchor),
         issued_at=at,
+        digest=snapshot.digest(state),
     )
     files.write_atomically(publish_dir(), artifact.path, artifact.data)
     cutoff = at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_SPAN_KEEP_SECONDS)
     return _Span(sequence, _span_chain_start(anchor.id, cutoff), anchor.id, artifact)
+
+
+def _span_after(at: dt.datetime) -> int:
+    """Sequences after which a span is due whatever the time: the newest span's end must stay
+    where the chain of deltas reaches (its window: _window) until the next rebuild, at most
+    GATEWAY_PUBLISH_FULL_AFTER_DELTAS sequences later, can write the next span."""
+    since = at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS)
+    recent = _published().filter(issued_at__gte=since).count()  # type: ignore[attr-defined]
+    reach = min(max(settings.GATEWAY_PUBLISH_DELTA_WINDOW, recent), settings.GATEWAY_PUBLISH_DELTA_WINDOW_MAX)
+    return max(1, reach - settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS)
 
 
 def _span_chain_start(end: int, cutoff: dt.datetime) -> int:

@@ -44,6 +44,7 @@ from gateway.outbox.models import Change
 from gateway.pki.certs import kid as compute_kid
 from gateway.pki.certs import load_der_certificate, public_jwk
 from trustlist.models import SignerCertificate
+from verifier.publication import state_digest
 
 Entry = dict[str, Any]
 CHUNK = 500  # thumbprints per IN (...) query: far below SQLite's variable limit
@@ -166,6 +167,12 @@ def changes_in(state: State, touched: Iterable[str]) -> Changes:
         remove=[t for t in ordered if t not in trusted],
         revoked=[revoked_entry(revoked[t]) for t in ordered if t in revoked],
     )
+
+
+def digest(state: State) -> dict[str, Any]:
+    """What a span says its end state holds (``verifier.publication.state_digest``: one definition
+    for the publisher and the verifier)."""
+    return state_digest(state.trusted, state.revoked)
 
 
 def _chunked(queryset: Any, thumbprints: Iterable[str]) -> Iterator[Any]:
