@@ -542,9 +542,9 @@ def _make_span(
     A span holds, for every certificate a delta of (E, sequence] touched, its state at
     ``sequence``: applied to the state of any sequence from E to ``sequence``, it gives the state
     of ``sequence`` (what no delta touched did not change). A new span is due
-    GATEWAY_PUBLISH_SPAN_SECONDS after E, or once GATEWAY_PUBLISH_DELTA_WINDOW sequences followed
-    it (so that the chain of deltas always reaches the newest span's end). A reset in between
-    (changes no delta describes) starts a new chain of spans."""
+    GATEWAY_PUBLISH_SPAN_SECONDS after E, or once ``_span_after`` sequences followed it (so that
+    the chain of deltas always reaches the newest span's end). A reset in between (changes no
+    delta describes) starts a new chain of spans."""
     anchor = _anchors().filter(id__lt=sequence).order_by("-id").first()  # type: ignore[attr-defined]
     fresh = _Span(sequence, sequence, None, None)
     if anchor is None:
