@@ -139,28 +139,49 @@ def walk_chain(
     if not index.reaches(sequence):
         raise VerificationError("OUTSIDE_WINDOW", f"no chain of deltas leads from {sequence} to {index.sequence}")
     assert index.head is not None
-    walked: list[tuple[DeltaDescriptor, dict[str, Any]]] = []
-    descriptor = index.head
-    while True:
-        payload = load(descriptor)
-        if payload.get("previous") != descriptor.previous:
-            raise VerificationError(
-                "DELTA_CHAIN", f"delta {descriptor.sequence} says it follows {payload.get('previous')}"
-            )
-        walked.append((descriptor, payload))
+
+    def reached(descriptor: DeltaDescriptor) -> bool:
         if descriptor.previous == sequence:
-            named = payload.get("previousDelta")
-            if check_link and (None if named is None else delta_descriptor(named)) != link:
-                raise VerificationError("FORK", f"the delta after {sequence} names another delta before it than we saw")
-            return list(reversed(walked))
-        if descriptor.previous is None or descriptor.previous < sequence or payload.get("previousDelta") is None:
+            return True
+        if descriptor.previous is None or descriptor.previous < sequence:
             raise VerificationError(
                 "DELTA_CHAIN", f"the chain of deltas from {index.sequence} does not lead back to {sequence}"
             )
-        earlier = delta_descriptor(payload["previousDelta"])
+        return False
+
+    walked = _walk_back(index.head, load, link="previousDelta", reason="DELTA_CHAIN", reached=reached)
+    named = walked[0][1].get("previousDelta")
+    if check_link and (None if named is None else delta_descriptor(named)) != link:
+        raise VerificationError("FORK", f"the delta after {sequence} names another delta before it than we saw")
+    return walked
+
+
+def _walk_back(
+    newest: DeltaDescriptor,
+    load: DeltaLoader,
+    *,
+    link: str,
+    reason: str,
+    reached: Callable[[DeltaDescriptor], bool],
+) -> list[tuple[DeltaDescriptor, dict[str, Any]]]:
+    """Walk a hash chain (deltas, or spans) back from ``newest``: each file, verified by ``load``
+    against the descriptor its successor (or the index) gave, must say it starts where that
+    descriptor says, and names the one before it under ``link``, until ``reached``. Oldest first."""
+    walked: list[tuple[DeltaDescriptor, dict[str, Any]]] = []
+    descriptor = newest
+    while True:
+        payload = load(descriptor)
+        if payload.get("previous") != descriptor.previous:
+            raise VerificationError(reason, f"{descriptor.path} says it follows {payload.get('previous')}")
+        walked.append((descriptor, payload))
+        if reached(descriptor):
+            return list(reversed(walked))
+        if payload.get(link) is None:
+            raise VerificationError(reason, f"{descriptor.path} names nothing before it")
+        earlier = delta_descriptor(payload[link])
         if earlier.sequence != descriptor.previous or (earlier.previous or 0) >= earlier.sequence:
             raise VerificationError(
-                "DELTA_CHAIN", f"delta {descriptor.sequence} follows {descriptor.previous} but names {earlier.sequence}"
+                reason, f"{descriptor.path} follows {descriptor.previous} but names {earlier.sequence}"
             )
         descriptor = earlier
 
@@ -176,25 +197,13 @@ def walk_spans(index: VerifiedIndex, sequence: int, load: DeltaLoader) -> list[t
     if not index.spans_from(sequence):
         raise VerificationError("OUTSIDE_WINDOW", f"no chain of spans leads from {sequence}")
     assert index.span is not None
-    walked: list[tuple[DeltaDescriptor, dict[str, Any]]] = []
-    descriptor = index.span
-    while True:
-        payload = load(descriptor)
-        if payload.get("previous") != descriptor.previous:
-            raise VerificationError(
-                "SPAN_CHAIN", f"span {descriptor.sequence} says it starts at {payload.get('previous')}"
-            )
-        walked.append((descriptor, payload))
-        if descriptor.previous is not None and descriptor.previous <= sequence:
-            return list(reversed(walked))
-        if payload.get("previousSpan") is None:
-            raise VerificationError("SPAN_CHAIN", f"the chain of spans does not lead back to {sequence}")
-        earlier = delta_descriptor(payload["previousSpan"])
-        if earlier.sequence != descriptor.previous or earlier.previous is None or earlier.previous >= earlier.sequence:
-            raise VerificationError(
-                "SPAN_CHAIN", f"span {descriptor.sequence} starts at {descriptor.previous} but names {earlier.sequence}"
-            )
-        descriptor = earlier
+
+    def reached(descriptor: DeltaDescriptor) -> bool:
+        if descriptor.previous is None:
+            raise VerificationError("SPAN_CHAIN", f"{descriptor.path} starts nowhere")
+        return descriptor.previous <= sequence
+
+    return _walk_back(index.span, load, link="previousSpan", reason="SPAN_CHAIN", reached=reached)
 
 
 def state_digest(trusted: Iterable[str], revoked: Iterable[str]) -> dict[str, Any]:
