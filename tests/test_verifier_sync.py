@@ -790,3 +790,26 @@ def test_spans_that_weigh_more_than_the_full_lists_are_not_walked(client, pki, x
         i for i, path in enumerate(requests) if path.endswith("span.jws")
     ), "and took the full lists once they cost more"
     _assert_a_new_verifier_agrees(pki, world)
+
+
+def test_a_span_ending_at_a_publication_with_full_lists_of_its_own_counts_its_own_changes(
+    client, pki, xa, spans, world
+):
+    """A publication that writes full lists itself (the chain limit, `publish --full`) ends a span
+    that includes the changes of its own delta, which is not published yet when the span is made."""
+    from unittest import mock
+
+    _rounds(client, xa, 1)
+    _sync(pki, world)
+    _rounds(client, xa, 1)
+    own = xa.dsc()
+    with mock.patch("trustlist.tasks.request_publication"):  # committed, not yet published
+        assert upload(client, xa, xa.cms_b64(own.der)).status_code == 201
+    full = publish(full=True)
+    assert Publication.objects.get(id=full.id).span_previous is not None, "it ends a span"
+    span = json.loads(_payload((publish_root() / f"sequences/{full.id}/span.jws").read_bytes()))
+    assert thumbprint(own.der) in {entry["thumbprint"] for entry in span["upsert"]}
+    _rounds(client, xa, 2)
+    assert _index_payload()["chainStart"] > SyncState.load(world["state"]).sequence
+    assert _sync(pki, world).mode == "span"
+    _assert_a_new_verifier_agrees(pki, world)
