@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -42,6 +43,10 @@ def browser():
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield instance
         instance.close()
+        # While Playwright's event loop runs in this thread, Django's connections are per context
+        # (asgiref.local): the ORM calls made meanwhile used a connection of their own. Close it
+        # here, in that context, or it outlives the test and blocks dropping the test database.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
