@@ -281,15 +281,14 @@ def verify_index(
     """Check an index's signature, freshness, and that it does not go back from ``previous``."""
     if len(data) > max_bytes:
         raise VerificationError("OVERSIZE", f"index of {len(data)} bytes exceeds {max_bytes}")
-    _, payload_bytes, signer_kid = verify_jws(data, anchors, now, certificates=announced_certificates(data))
+    # Read before the signature is checked, and covered by it once it is: the same bytes.
+    certificates = announced_certificates(data)
+    _, payload_bytes, signer_kid = verify_jws(data, anchors, now, certificates=certificates)
     payload = _json(payload_bytes, "index")
     if payload.get("version") not in SUPPORTED_INDEX_VERSIONS:
         raise VerificationError("UNSUPPORTED_VERSION", f"index version {payload.get('version')!r}")
     try:
         sequence = int(payload["sequence"])
-        certificates = {
-            str(k["kid"]): base64.b64decode(k["certificate"], validate=True) for k in payload["publisherKeys"]
-        }
         # "retired": announced for the files it signed that a chain still names, not for indexes
         signing = frozenset(str(k["kid"]) for k in payload["publisherKeys"] if k.get("status") != "retired")
         index = VerifiedIndex(

@@ -162,15 +162,14 @@ def sync(
 
     mode = "delta"
     chain = None
-    spans: list[tuple[DeltaDescriptor, dict[str, Any]]] = []
+    spanned: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]] | None = None
     try:
         if previous is not None and index.reaches(held.sequence):
             # The held index's head is what the oldest delta walked must name before it (else FORK).
             chain = walk_chain(index, held.sequence, load, link=previous.head)
         elif previous is not None and index.spans_from(held.sequence) and index.span is not None:
             # Beyond the chain of deltas: spans to the newest span's end, then deltas from there.
-            spans = walk_spans(index, held.sequence, load_span)
-            _check_span_end(state, spans)
+            spanned = _through_spans(state, walk_spans(index, held.sequence, load_span))
             chain = walk_chain(index, index.span.sequence, load, check_link=False)
             mode = "span"
     except VerificationError as error:
@@ -180,7 +179,7 @@ def sync(
         # still held), the spans cost more than the full lists, or the state they lead to is not
         # the one the newest says (what we held was not the gateway's): the full lists, verified
         # the same way, instead. A file that is served but does not verify is refused.
-        chain, spans, mode = None, [], "delta"
+        chain, spanned, mode = None, None, "delta"
     if chain is None:
         # Too far behind (or new): the full lists of F, then the deltas from F to the index.
         mode = "full"
@@ -203,9 +202,9 @@ def sync(
         # the oldest one walked is not ours to compare.
         chain = walk_chain(index, full, load, check_link=False)
     downloaded += sum(downloads)
-    for descriptor, payload in spans:
-        _apply(state, payload)
-        state.sequence = descriptor.sequence
+    if spanned is not None and index.span is not None:
+        state.trusted, state.revoked = spanned
+        state.sequence = index.span.sequence
     for descriptor, payload in chain:
         if payload.get("previous") != state.sequence:
             raise VerificationError("DELTA_CHAIN", f"delta {descriptor.sequence} does not follow {state.sequence}")
@@ -218,13 +217,17 @@ def sync(
     return SyncResult(index.sequence, True, downloaded, mode)
 
 
-def _check_span_end(state: SyncState, spans: list[tuple[DeltaDescriptor, dict[str, Any]]]) -> None:
-    """Apply the spans to a copy of the held state: it must be the state the newest describes."""
+def _through_spans(
+    state: SyncState, spans: list[tuple[DeltaDescriptor, dict[str, Any]]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The held state with the spans applied (to copies: nothing changes unless all of it holds),
+    which must be the state the newest span describes."""
     trusted, revoked = dict(state.trusted), dict(state.revoked)
     for _, payload in spans:
         apply_delta(trusted, payload, revoked)
     if state_digest(trusted, revoked) != spans[-1][1].get("state"):
         raise VerificationError("STATE_DIGEST", "the spans do not lead to the state they describe from the one held")
+    return trusted, revoked
 
 
 def _held_index(held: SyncState, anchors: Sequence[x509.Certificate], now: dt.datetime) -> VerifiedIndex | None:

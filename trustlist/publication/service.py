@@ -47,8 +47,9 @@ from gateway.audit.models import Action, Checkpoint, Outcome
 from gateway.audit.services import record_event
 from gateway.outbox.models import Change
 from gateway.pki.signer import FileSigner, key_id
-from trustlist.models import Publication, PublisherKeyState
+from trustlist.models import Publication
 from trustlist.publication import artifacts, did, files, keys, snapshot
+from verifier.publication import state_digest
 
 logger = logging.getLogger(__name__)
 
@@ -291,10 +292,18 @@ def _window(head: Publication, *, full_sequence: int) -> int:
     """How many published sequences before ``head`` its chain should reach: the last
     GATEWAY_PUBLISH_DELTA_WINDOW, or those of the last GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS if
     more, at most GATEWAY_PUBLISH_DELTA_WINDOW_MAX; and every one since the full lists."""
-    by_count = settings.GATEWAY_PUBLISH_DELTA_WINDOW - 1
-    since = head.issued_at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS)
-    by_time = _published().exclude(id=head.id).filter(issued_at__gte=since).count()  # type: ignore[attr-defined]
-    return max(min(max(by_count, by_time), settings.GATEWAY_PUBLISH_DELTA_WINDOW_MAX), _chain_since(full_sequence))
+    return max(_reach(head.issued_at, besides=head.id), _chain_since(full_sequence))
+
+
+def _reach(at: dt.datetime, *, besides: int | None = None) -> int:
+    """The window's part that does not depend on the full lists: the last
+    GATEWAY_PUBLISH_DELTA_WINDOW sequences, or those published in the
+    GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS before ``at`` if more (other than ``besides``), at most
+    GATEWAY_PUBLISH_DELTA_WINDOW_MAX."""
+    since = at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS)
+    recent = _published().filter(issued_at__gte=since)  # type: ignore[attr-defined]
+    by_time = (recent if besides is None else recent.exclude(id=besides)).count()
+    return min(max(settings.GATEWAY_PUBLISH_DELTA_WINDOW - 1, by_time), settings.GATEWAY_PUBLISH_DELTA_WINDOW_MAX)
 
 
 def _chain_start(head: Publication, *, full_sequence: int) -> int:
@@ -331,16 +340,13 @@ def _announced_keys(at: dt.datetime) -> list[dict[str, str]]:
     verifier walks (the chain of spans reaches back GATEWAY_PUBLISH_SPAN_KEEP_SECONDS), the keys
     retired since."""
     since = at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_SPAN_KEEP_SECONDS + RETAIN_SECONDS)
-    announced = [
-        key for key in keys.announced_keys() if key.state in (PublisherKeyState.CURRENT, PublisherKeyState.NEXT)
-    ]
     return [
         {
             "kid": key_id(keys.der_of(key)),
             "status": key.state.lower(),
             "certificate": base64.b64encode(keys.der_of(key)).decode("ascii"),
         }
-        for key in [*announced, *keys.recently_retired(since=since)]
+        for key in [*keys.announced_keys(), *keys.recently_retired(since=since)]
         if key.certificate
     ]
 
@@ -579,7 +585,7 @@ def _make_span(
         previous=anchor.id,
         previous_span=_span_descriptor(anchor),
         issued_at=at,
-        digest=snapshot.digest(state),
+        digest=state_digest(state.trusted, state.revoked),  # one definition with the verifier's
     )
     files.write_atomically(publish_dir(), artifact.path, artifact.data)
     cutoff = at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_SPAN_KEEP_SECONDS)
@@ -590,10 +596,7 @@ def _span_after(at: dt.datetime) -> int:
     """Sequences after which a span is due whatever the time: the newest span's end must stay
     where the chain of deltas reaches (its window: _window) until the next rebuild, at most
     GATEWAY_PUBLISH_FULL_AFTER_DELTAS sequences later, can write the next span."""
-    since = at - dt.timedelta(seconds=settings.GATEWAY_PUBLISH_DELTA_WINDOW_SECONDS)
-    recent = _published().filter(issued_at__gte=since).count()  # type: ignore[attr-defined]
-    reach = min(max(settings.GATEWAY_PUBLISH_DELTA_WINDOW, recent), settings.GATEWAY_PUBLISH_DELTA_WINDOW_MAX)
-    return max(1, reach - settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS)
+    return max(1, _reach(at) - settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS)
 
 
 def _span_chain_start(end: int, cutoff: dt.datetime) -> int:

@@ -44,7 +44,6 @@ from gateway.outbox.models import Change
 from gateway.pki.certs import kid as compute_kid
 from gateway.pki.certs import load_der_certificate, public_jwk
 from trustlist.models import SignerCertificate
-from verifier.publication import state_digest
 
 Entry = dict[str, Any]
 CHUNK = 500  # thumbprints per IN (...) query: far below SQLite's variable limit
@@ -146,18 +145,12 @@ def take_changes(since: int) -> Changes:
     )
     removed = [party for party in parties if party.status == Status.REMOVED]
     trusted, revoked = _assemble(cscas, iter(rows), removed)
-    return Changes(
-        high_water=mark,
-        touched=frozenset(touched),
-        upsert=[trusted_entry(trusted[t]) for t in sorted(touched) if t in trusted],
-        remove=sorted(t for t in touched if t not in trusted),
-        revoked=[revoked_entry(revoked[t]) for t in sorted(touched) if t in revoked],
-    )
+    return changes_in(State(trusted=trusted, revoked=revoked, high_water=mark), touched)
 
 
 def changes_in(state: State, touched: Iterable[str]) -> Changes:
-    """The state in ``state`` of every certificate in ``touched``, as a delta's body: what a span
-    holds (the certificates its deltas touched, in the state of its last sequence)."""
+    """The state in ``state`` of every certificate in ``touched``, as a delta's body (a delta's,
+    and a span's: the certificates its deltas touched, in the state of its last sequence)."""
     ordered = sorted(set(touched))
     trusted, revoked = state.trusted, state.revoked
     return Changes(
@@ -167,12 +160,6 @@ def changes_in(state: State, touched: Iterable[str]) -> Changes:
         remove=[t for t in ordered if t not in trusted],
         revoked=[revoked_entry(revoked[t]) for t in ordered if t in revoked],
     )
-
-
-def digest(state: State) -> dict[str, Any]:
-    """What a span says its end state holds (``verifier.publication.state_digest``: one definition
-    for the publisher and the verifier)."""
-    return state_digest(state.trusted, state.revoked)
 
 
 def _chunked(queryset: Any, thumbprints: Iterable[str]) -> Iterator[Any]:
