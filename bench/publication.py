@@ -599,7 +599,7 @@ def _artifact_sizes(root: Path) -> dict[str, int]:
         "trustlist.jws.gz": folder / "trustlist.jws.gz",
         "revocations.jws": folder / "revocations.jws",
         "revocations.jws.gz": folder / "revocations.jws.gz",
-        "delta.jws (no change)": root / "sequences" / str(latest.id) / "delta.jws",
+        "delta.json (no change)": root / "sequences" / str(latest.id) / "delta.json",
         "index.jws": root / "index.jws",
         "did.json": root / "did.json",
         "did.json.gz": root / "did.json.gz",

@@ -247,7 +247,7 @@ PUBLICATION_KINDS = (
     ("index.jws", "GET /publication/index.jws"),
     ("trustlist", "GET /publication/…/trustlist.jws"),
     ("revocations", "GET /publication/…/revocations.jws"),
-    ("delta", "GET /publication/…/delta.jws"),
+    ("delta", "GET /publication/…/delta.json"),
 )
 
 

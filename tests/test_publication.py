@@ -27,6 +27,7 @@ from verifier.publication import (
     apply_delta,
     folder_loader,
     verify_artifact,
+    verify_named,
     verify_folder,
     verify_index,
     verify_jws,
@@ -61,15 +62,15 @@ def _payload(pki, index, which):
 
 
 def _delta(pki, index, descriptor):
-    return verify_artifact(
+    """A delta as a verifier reads it: checked against its descriptor, its entries expanded."""
+    return verify_named(
         (publish_root() / descriptor.path).read_bytes(),
         descriptor,
+        index,
         anchors(pki),
         NOW,
         kind="delta",
         sequence=descriptor.sequence,
-        allowed_kids=index.announced_kids,
-        certificates=index.certificates,
     )
 
 
@@ -377,8 +378,8 @@ def test_jws_header_carries_the_publisher_certificate_only(pki, xa, publisher):
 
 
 def test_index_names_its_signer_by_kid_and_announces_the_certificate_once(pki, xa, publisher):
-    """Index version 4: no x5c (the certificate is in publisherKeys, which the signature covers),
-    and the audit tree head without a JWS of its own."""
+    """Index version 4 on: no x5c (the certificate is in publisherKeys, which the signature
+    covers), and the audit tree head without a JWS of its own."""
     publish(at=NOW)
     data = (publish_root() / "index.jws").read_bytes()
     header = json.loads(base64.urlsafe_b64decode(data.split(b".")[0] + b"=="))
@@ -387,7 +388,7 @@ def test_index_names_its_signer_by_kid_and_announces_the_certificate_once(pki, x
     assert index.signer_kid == header["kid"]
     assert set(index.certificates) == {header["kid"]}
     assert set(index.checkpoint) == {"size", "root", "issuedAt", "origin"}
-    assert json.loads(base64.urlsafe_b64decode(data.split(b".")[1] + b"=="))["version"] == 4
+    assert json.loads(base64.urlsafe_b64decode(data.split(b".")[1] + b"=="))["version"] == 5
     with pytest.raises(VerificationError) as info:  # without the announcement there is no key
         verify_jws(data, anchors(pki), NOW, certificates={})
     assert info.value.reason == "UNANNOUNCED_KEY"
@@ -443,8 +444,16 @@ def test_a_change_is_published_as_a_delta_naming_the_earlier_full_lists(client, 
     delta = _delta(pki, index, latest)
     assert [e["thumbprint"] for e in delta["upsert"]] == [thumbprint(dsc.der)]
     assert thumbprint(dsc.der) in _trusted(pki, index)
-    header = json.loads(base64.urlsafe_b64decode((publish_root() / latest.path).read_bytes().split(b".")[0] + b"=="))
-    assert "x5c" not in header, "deltas name their key by kid; the index announces its certificate"
+    # Plain JSON (the index binds it by hash), without what the certificate gives, nor empty lists
+    published = json.loads((publish_root() / latest.path).read_bytes())
+    assert latest.path.endswith("/delta.json")
+    assert set(published) == {"type", "version", "sequence", "previous", "previousDelta", "issuedAt", "upsert"}
+    (entry,) = published["upsert"]
+    assert set(entry) == {"type", "country", "certificate", "domain", "issuer"}
+    assert published["previousDelta"] is None, "the sequence before it was a reset"
+    assert upload(client, xa, xa.cms_b64(xa.dsc().der)).status_code == 201
+    newest = json.loads((publish_root() / _index(pki).head.path).read_bytes())
+    assert newest["previousDelta"] == {"sha256": latest.sha256, "length": latest.length}, "named by hash alone"
     assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
 
 

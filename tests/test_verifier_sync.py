@@ -201,6 +201,17 @@ def _payload(compact: bytes) -> bytes:
     return base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
 
 
+def _read(path: str) -> dict:
+    """A published delta or span: plain JSON (a JWS before index version 5)."""
+    data = (publish_root() / path).read_bytes()
+    return json.loads(data if data[:1] == b"{" else _payload(data))
+
+
+def _earlier(link: dict, sequence: int, kind: str) -> str:
+    """The path of the file a delta or span names before it, at ``sequence``."""
+    return link.get("path") or f"sequences/{sequence}/{kind}.json"
+
+
 def _current_artifact(name: str) -> bytes:
     path = json.loads(_payload((publish_root() / "index.jws").read_bytes()))[name]["path"]
     return (publish_root() / path).read_bytes()
@@ -306,22 +317,25 @@ def test_verifier_behind_by_ten_downloads_the_index_and_ten_deltas_only(client, 
 
 def _chain_paths(index: dict, *, down_to: int) -> list[str]:
     """Paths of the deltas from the index's head back to the one after ``down_to``, newest first."""
-    paths, link = [], index["head"]
-    while link is not None and link["sequence"] > down_to:
-        paths.append(link["path"])
-        link = json.loads(_payload((publish_root() / link["path"]).read_bytes()))["previousDelta"]
+    paths, path, sequence = [], index["head"]["path"], index["head"]["sequence"]
+    while sequence > down_to:
+        paths.append(path)
+        delta = _read(path)
+        if delta["previousDelta"] is None:
+            break
+        path, sequence = _earlier(delta["previousDelta"], delta["previous"], "delta"), delta["previous"]
     return paths
 
 
 def _forge_head(payload: dict, change, served: dict[str, bytes]) -> None:
-    """Re-sign the head delta after ``change`` edits its payload, serve it, and bind it in the index
-    payload."""
+    """Rewrite the head delta after ``change`` edits its payload, serve it, and bind it in the index
+    payload (which the caller re-signs)."""
     from trustlist.publication import artifacts
 
     head = payload["head"]
-    delta = json.loads(_payload((publish_root() / head["path"]).read_bytes()))
+    delta = _read(head["path"])
     change(delta)
-    forged = artifacts.jws(_current_signer(), "delta", artifacts.canonical_json(delta), chain=False)
+    forged = artifacts.canonical_json(delta)
     served[head["path"]] = forged
     head.update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
 
@@ -347,10 +361,19 @@ def test_delta_chain_that_skips_a_sequence_is_refused(client, pki, xa, world, in
     for _ in range(3):
         upload(client, xa, xa.cms_b64(xa.dsc().der))
     payload = _index_payload()
-    before = json.loads(_payload((publish_root() / payload["head"]["path"]).read_bytes()))["previousDelta"]
-    skipped = json.loads(_payload((publish_root() / before["path"]).read_bytes()))["previousDelta"]
-    # hide one change: the head names the delta two back as the one before it
+    head = _read(payload["head"]["path"])
+    skipped = _read(_earlier(head["previousDelta"], head["previous"], "delta"))["previousDelta"]
+    # hide one change: the head names the delta two back as the one before it, which is not the
+    # file of the sequence it says it follows; or names that sequence too, which is not the one
     _forge_head(payload, lambda delta: delta.update(previousDelta=skipped), world["server"].override)
+    world["server"].override["index.jws"] = _sign_index(payload)
+    _refused(pki, world, "HASH_MISMATCH")
+    payload = _index_payload()
+    _forge_head(
+        payload,
+        lambda delta: delta.update(previousDelta={**skipped, "sequence": delta["previous"] - 1}),
+        world["server"].override,
+    )
     world["server"].override["index.jws"] = _sign_index(payload)
     _refused(pki, world, "DELTA_CHAIN")
 
@@ -413,6 +436,8 @@ def test_index_whose_full_lists_are_older_than_its_window_is_refused(client, pki
 
 
 def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, incremental):
+    """A delta in the JWS form of index versions 3 and 4 is still checked as one: its signer must
+    be announced (a plain-JSON delta has no signature; its hash binds it)."""
     from trustlist.publication import artifacts
 
     _sync(pki, world)
@@ -422,7 +447,7 @@ def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, i
     rogue = FileSigner(key, certificate.certificate, (certificate.der, pki.ta.der))
     payload = _index_payload()
     last = payload["head"]
-    delta = _payload((publish_root() / last["path"]).read_bytes())
+    delta = (publish_root() / last["path"]).read_bytes()
     forged = artifacts.jws(rogue, "delta", delta, chain=False)  # kid-only: the index must announce it
     world["server"].override[last["path"]] = forged
     last.update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
@@ -431,21 +456,22 @@ def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, i
 
 
 def test_index_versions(pki, world):
-    """Version 4 (kid-only header) and version 3 (the same with x5c, as gateways wrote it before)
-    are read; versions 1 and 2 (every delta listed in the index) and unknown ones are refused by
-    name."""
+    """Version 5 (plain-JSON deltas and spans), 4 (the same index, JWS deltas) and 3 (the same
+    with x5c, as gateways wrote it before) are read; versions 1 and 2 (every delta listed in the
+    index) and unknown ones are refused by name."""
     from trustlist.publication import artifacts
     from verifier.publication import verify_index
 
     publish(force=True, full=True)
     payload = _index_payload()
-    assert payload["version"] == 4
+    assert payload["version"] == 5
     assert payload["trustList"]["sequence"] == payload["sequence"]
+    assert verify_index(_sign_index({**payload, "version": 4}), anchors(pki), NOW).sequence == payload["sequence"]
     assert verify_index(_sign_index(payload), anchors(pki), NOW).full_sequence == payload["sequence"]
     version_3 = artifacts.jws(_current_signer(), "index", artifacts.canonical_json({**payload, "version": 3}))
     assert b"x5c" in base64.urlsafe_b64decode(version_3.split(b".")[0] + b"==")
     assert verify_index(version_3, anchors(pki), NOW).full_sequence == payload["sequence"]
-    for version in (1, 2, 5):
+    for version in (1, 2, 6):
         with pytest.raises(VerificationError) as info:
             verify_index(_sign_index({**payload, "version": version}), anchors(pki), NOW)
         assert info.value.reason == "UNSUPPORTED_VERSION"
@@ -547,13 +573,13 @@ def _rounds(client, xa, count: int, *, per_round: int = 3) -> list:
 
 def _span_paths(index: dict, *, down_to: int) -> list[str]:
     """Paths of the spans from the index's newest back to the one that covers ``down_to``, newest first."""
-    paths, link = [], index["span"]
-    while link is not None:
-        paths.append(link["path"])
-        if link["previous"] <= down_to:
-            break
-        link = json.loads(_payload((publish_root() / link["path"]).read_bytes()))["previousSpan"]
-    return paths
+    paths, path = [], index["span"]["path"]
+    while True:
+        paths.append(path)
+        span = _read(path)
+        if span["previous"] <= down_to or span["previousSpan"] is None:
+            return paths
+        path = _earlier(span["previousSpan"], span["previous"], "span")
 
 
 def test_a_verifier_beyond_the_chain_of_deltas_catches_up_by_spans(client, pki, xa, spans, world):
@@ -737,9 +763,9 @@ def test_a_span_that_names_another_span_before_it_is_refused(client, pki, xa, sp
     _sync(pki, world)
     _rounds(client, xa, 3)
     payload = _index_payload()
-    newest = json.loads(_payload((publish_root() / payload["span"]["path"]).read_bytes()))
-    newest["previousSpan"]["sequence"] -= 1  # a chain that skips
-    forged = artifacts.jws(_current_signer(), "span", artifacts.canonical_json(newest), chain=False)
+    newest = _read(payload["span"]["path"])
+    newest["previousSpan"]["sequence"] = newest["previous"] - 1  # a chain that skips
+    forged = artifacts.canonical_json(newest)
     world["server"].override[payload["span"]["path"]] = forged
     payload["span"].update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
     world["server"].override["index.jws"] = _sign_index(payload)
@@ -785,9 +811,9 @@ def test_spans_that_weigh_more_than_the_full_lists_are_not_walked(client, pki, x
     assert index["spanStart"] <= SyncState.load(world["state"]).sequence, "spans do reach the verifier"
     assert _sync(pki, world).mode == "full"
     requests = world["server"].requests
-    assert any(path.endswith("span.jws") for path in requests), "it started on the spans"
+    assert any(path.endswith("span.json") for path in requests), "it started on the spans"
     assert requests.index(index["trustList"]["path"]) > max(
-        i for i, path in enumerate(requests) if path.endswith("span.jws")
+        i for i, path in enumerate(requests) if path.endswith("span.json")
     ), "and took the full lists once they cost more"
     _assert_a_new_verifier_agrees(pki, world)
 
@@ -807,8 +833,8 @@ def test_a_span_ending_at_a_publication_with_full_lists_of_its_own_counts_its_ow
         assert upload(client, xa, xa.cms_b64(own.der)).status_code == 201
     full = publish(full=True)
     assert Publication.objects.get(id=full.id).span_previous is not None, "it ends a span"
-    span = json.loads(_payload((publish_root() / f"sequences/{full.id}/span.jws").read_bytes()))
-    assert thumbprint(own.der) in {entry["thumbprint"] for entry in span["upsert"]}
+    span = _read(f"sequences/{full.id}/span.json")
+    assert own.der in {base64.b64decode(entry["certificate"]) for entry in span["upsert"]}
     _rounds(client, xa, 2)
     assert _index_payload()["chainStart"] > SyncState.load(world["state"]).sequence
     assert _sync(pki, world).mode == "span"

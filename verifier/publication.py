@@ -1,18 +1,21 @@
 """Verification of published artifacts (docs/publication-format.md).
 
-Every artifact is a compact JWS (ES256) signed by a publisher certificate: carried in its ``x5c``
-header (full lists; an index before version 4), or named by its ``kid`` header alone and
-announced, with its certificate, by the index (the index itself, deltas). That certificate must
-be issued by a pinned trust anchor and valid at the verification time, and its SHA-256 must equal
-the ``kid``. The index binds by SHA-256 and length the most recent full lists (of a sequence F at
-most its own, S) and the head of the chain of deltas (S's own); each delta binds the one before
-it the same way, back to ``chainStart``.
+The index and the full lists are compact JWS (ES256) signed by a publisher certificate: carried
+in its ``x5c`` header (full lists; an index before version 4), or named by its ``kid`` header
+alone and announced, with its certificate, by the index itself. That certificate must be issued
+by a pinned trust anchor and valid at the verification time, and its SHA-256 must equal the
+``kid``. The index binds by SHA-256 and length the most recent full lists (of a sequence F at
+most its own, S), the head of the chain of deltas (S's own) and the newest span; each delta (and
+span) binds the one before it the same way, back to ``chainStart``. Deltas and spans are
+therefore plain JSON (from index version 5): the signed index authenticates them through the
+chain, as TUF's signed metadata authenticates its targets by hash. Before, they were JWS too.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -27,6 +30,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+
+from verifier.entries import EntryError, restore_body
 
 INDEX_MAX_BYTES = 1 << 20
 
@@ -65,8 +70,12 @@ class DeltaDescriptor(Descriptor):
 
 
 # 3: the index names the head of a hash chain of deltas; 4: the same, its header names the signer by
-# kid only (the certificate is in its publisherKeys) and its checkpoint carries no JWS of its own
-SUPPORTED_INDEX_VERSIONS = (3, 4)
+# kid only (the certificate is in its publisherKeys) and its checkpoint carries no JWS of its own;
+# 5: the same, and its new deltas and spans are plain JSON with compact entries (older ones on its
+# chains may still be JWS: a file is read by what it is, its hash having been checked first)
+SUPPORTED_INDEX_VERSIONS = (3, 4, 5)
+# Files the hash chains authenticate, rather than a signature of their own (from index version 5).
+CHAINED_KINDS = frozenset({"delta", "span"})
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,32 @@ def delta_descriptor(value: Any) -> DeltaDescriptor:
         raise VerificationError("MALFORMED_INDEX", f"bad delta descriptor: {exc}") from exc
 
 
+def chain_path(sequence: int, kind: str) -> str:
+    """Where a plain-JSON delta or span (``kind``) of ``sequence`` is published."""
+    return f"sequences/{sequence}/{kind}.json"
+
+
+def linked_descriptor(value: Any, *, sequence: int, kind: str, reason: str) -> DeltaDescriptor:
+    """The file before one on a chain, as that file names it (``previousDelta``, ``previousSpan``):
+    by SHA-256 and length, of the sequence the naming file says it follows; at ``chain_path``
+    unless a ``path`` is given (a JWS from before index version 5, which also gave its sequence
+    and previous). Where it starts itself is read from it once it is loaded (``_walk_back``)."""
+    try:
+        given = value.get("sequence")
+        if given is not None and int(given) != sequence:
+            raise VerificationError(reason, f"the {kind} after {sequence} names one of {given} before it")
+        previous = value.get("previous")
+        return DeltaDescriptor(
+            str(value.get("path") or chain_path(sequence, kind)),
+            str(value["sha256"]),
+            int(value["length"]),
+            sequence,
+            None if previous is None else int(previous),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise VerificationError(reason, f"bad link to the {kind} of {sequence}: {exc}") from exc
+
+
 def walk_chain(
     index: VerifiedIndex,
     sequence: int,
@@ -149,41 +184,49 @@ def walk_chain(
             )
         return False
 
-    walked = _walk_back(index.head, load, link="previousDelta", reason="DELTA_CHAIN", reached=reached)
+    walked = _walk_back(index.head, load, kind="delta", reason="DELTA_CHAIN", reached=reached)
     named = walked[0][1].get("previousDelta")
-    if check_link and (None if named is None else delta_descriptor(named)) != link:
+    if check_link and not _names(named, link, sequence):
         raise VerificationError("FORK", f"the delta after {sequence} names another delta before it than we saw")
     return walked
+
+
+def _names(named: Any, held: DeltaDescriptor | None, sequence: int) -> bool:
+    """Does the link ``named`` (the oldest delta walked names the one before it) name ``held``,
+    the head of the index held at ``sequence``? The same bytes: SHA-256 and length."""
+    if named is None or held is None:
+        return named is None and held is None
+    linked = linked_descriptor(named, sequence=sequence, kind="delta", reason="DELTA_CHAIN")
+    return (linked.sha256, linked.length, held.sequence) == (held.sha256, held.length, sequence)
 
 
 def _walk_back(
     newest: DeltaDescriptor,
     load: DeltaLoader,
     *,
-    link: str,
+    kind: str,
     reason: str,
     reached: Callable[[DeltaDescriptor], bool],
 ) -> list[tuple[DeltaDescriptor, dict[str, Any]]]:
-    """Walk a hash chain (deltas, or spans) back from ``newest``: each file, verified by ``load``
-    against the descriptor its successor (or the index) gave, must say it starts where that
-    descriptor says, and names the one before it under ``link``, until ``reached``. Oldest first."""
+    """Walk a hash chain (of deltas, or of spans: ``kind``) back from ``newest``: each file,
+    verified by ``load`` against the descriptor its successor (or the index) gave, must start
+    before its own sequence (where the descriptor says, if it says), and names the one before it
+    (``previousDelta``, ``previousSpan``), until ``reached``. Oldest first, each with its start."""
     walked: list[tuple[DeltaDescriptor, dict[str, Any]]] = []
+    link = "previousDelta" if kind == "delta" else "previousSpan"
     descriptor = newest
     while True:
         payload = load(descriptor)
-        if payload.get("previous") != descriptor.previous:
-            raise VerificationError(reason, f"{descriptor.path} says it follows {payload.get('previous')}")
+        start = payload.get("previous")
+        if type(start) is not int or start >= descriptor.sequence or descriptor.previous not in (None, start):
+            raise VerificationError(reason, f"{descriptor.path} says it follows {start!r}")
+        descriptor = dataclasses.replace(descriptor, previous=start)
         walked.append((descriptor, payload))
         if reached(descriptor):
             return list(reversed(walked))
         if payload.get(link) is None:
             raise VerificationError(reason, f"{descriptor.path} names nothing before it")
-        earlier = delta_descriptor(payload[link])
-        if earlier.sequence != descriptor.previous or (earlier.previous or 0) >= earlier.sequence:
-            raise VerificationError(
-                reason, f"{descriptor.path} follows {descriptor.previous} but names {earlier.sequence}"
-            )
-        descriptor = earlier
+        descriptor = linked_descriptor(payload[link], sequence=start, kind=kind, reason=reason)
 
 
 def walk_spans(index: VerifiedIndex, sequence: int, load: DeltaLoader) -> list[tuple[DeltaDescriptor, dict[str, Any]]]:
@@ -203,7 +246,7 @@ def walk_spans(index: VerifiedIndex, sequence: int, load: DeltaLoader) -> list[t
             raise VerificationError("SPAN_CHAIN", f"{descriptor.path} starts nowhere")
         return descriptor.previous <= sequence
 
-    return _walk_back(index.span, load, link="previousSpan", reason="SPAN_CHAIN", reached=reached)
+    return _walk_back(index.span, load, kind="span", reason="SPAN_CHAIN", reached=reached)
 
 
 def state_digest(trusted: Iterable[str], revoked: Iterable[str]) -> dict[str, Any]:
@@ -416,15 +459,33 @@ def verify_artifact(
 ) -> dict[str, Any]:
     """Check that ``data`` is exactly what the index describes, and return its payload.
     ``certificates`` (the index's announced keys) verify a JWS that names its signer by kid only."""
+    _check_described(data, descriptor)
+    _, payload_bytes, signer_kid = verify_jws(data, anchors, now, certificates=certificates)
+    if signer_kid not in set(allowed_kids):
+        raise VerificationError("UNANNOUNCED_KEY", f"{descriptor.path} is signed by a key the index does not announce")
+    return _payload_of_sequence(payload_bytes, descriptor, kind, sequence)
+
+
+def verify_chained(data: bytes, descriptor: Descriptor, *, kind: str, sequence: int) -> dict[str, Any]:
+    """A plain-JSON delta or span: authentic because ``descriptor`` (from the verified index, or
+    from the verified file after it on its chain) binds its SHA-256 and length. Its entries are
+    returned as they are (compact: see ``verify_named``)."""
+    if kind not in CHAINED_KINDS:
+        raise VerificationError("MALFORMED_JWS", f"a {kind} must be a JWS")
+    _check_described(data, descriptor)
+    return _payload_of_sequence(data, descriptor, kind, sequence)
+
+
+def _check_described(data: bytes, descriptor: Descriptor) -> None:
     if len(data) != descriptor.length:
         raise VerificationError(
             "LENGTH_MISMATCH", f"{descriptor.path}: {len(data)} bytes, index says {descriptor.length}"
         )
     if hashlib.sha256(data).hexdigest() != descriptor.sha256:
         raise VerificationError("HASH_MISMATCH", f"{descriptor.path}: SHA-256 differs from the index")
-    _, payload_bytes, signer_kid = verify_jws(data, anchors, now, certificates=certificates)
-    if signer_kid not in set(allowed_kids):
-        raise VerificationError("UNANNOUNCED_KEY", f"{descriptor.path} is signed by a key the index does not announce")
+
+
+def _payload_of_sequence(payload_bytes: bytes, descriptor: Descriptor, kind: str, sequence: int) -> dict[str, Any]:
     payload = _json(payload_bytes, kind)
     if payload.get("sequence") != sequence:
         raise VerificationError("SEQUENCE_MISMATCH", f"{descriptor.path} is of sequence {payload.get('sequence')}")
@@ -441,18 +502,28 @@ def verify_named(
     kind: str,
     sequence: int,
 ) -> dict[str, Any]:
-    """An artifact ``index`` names (a full list, or a delta of its chain): ``verify_artifact``
-    with the keys the index announces, then every entry's thumbprint."""
-    payload = verify_artifact(
-        data,
-        descriptor,
-        anchors,
-        now,
-        kind=kind,
-        sequence=sequence,
-        allowed_kids=index.announced_kids,
-        certificates=index.certificates,
-    )
+    """An artifact ``index`` names (a full list, or a delta or span of its chains), checked
+    against ``descriptor``: a JWS (``verify_artifact`` with the keys the index announces), or a
+    plain-JSON delta or span (``verify_chained``), whose compact entries are restored to the full
+    lists' form (``verifier.entries``); then every entry's thumbprint."""
+    if kind in CHAINED_KINDS and data[:1] == b"{":  # a compact JWS starts with its base64url header
+        payload = verify_chained(data, descriptor, kind=kind, sequence=sequence)
+    else:
+        payload = verify_artifact(
+            data,
+            descriptor,
+            anchors,
+            now,
+            kind=kind,
+            sequence=sequence,
+            allowed_kids=index.announced_kids,
+            certificates=index.certificates,
+        )
+    if kind in CHAINED_KINDS:
+        try:
+            restore_body(payload)
+        except (KeyError, TypeError, AttributeError, EntryError) as exc:
+            raise VerificationError("MALFORMED_PAYLOAD", f"{descriptor.path}: {exc}") from exc
     check_entries(payload)
     return payload
 

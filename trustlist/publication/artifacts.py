@@ -1,6 +1,11 @@
 """Payloads and signed encodings of the published artifacts (docs/publication-format.md).
 
-Small artifacts (deltas, the index) are built in memory. The full lists are streamed: their JSON
+The index and the full lists are JWS. Deltas and spans are plain JSON with compact entries: the
+signed index binds the head of each chain by SHA-256 and length, and each file the one before it,
+so a signature of their own would add nothing a verifier checks, and its base64url would make
+every device's download at every change a third larger.
+
+Small artifacts (deltas, spans, the index) are built in memory. The full lists are streamed: their JSON
 is written entry by entry into the JWS encoder, which base64url-encodes it block by block into
 the file (and its gzip twin) while hashing the signing input, and signs the digest at the end.
 Nothing holds the whole payload, its base64url form and the compact JWS at once.
@@ -25,11 +30,15 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_ds
 from gateway.pki.signer import Signer, key_id
 from trustlist.publication import files
 from trustlist.publication.snapshot import Changes, State, iso, revoked_json, trusted_json
+from verifier.entries import compact_body
 
-FORMAT_VERSION = 1  # trust list, revocation list, delta
-FORMAT_VERSION_DELTA = 2  # 2: a delta names the delta before it (previousDelta): a hash chain
-FORMAT_VERSION_SPAN = 1
-INDEX_VERSION = 4  # 2: full lists may be of an earlier sequence; 3: the chain head only; 4: kid-only header
+FORMAT_VERSION = 1  # trust list, revocation list
+# 2: a delta names the delta before it (previousDelta): a hash chain; 3: plain JSON, compact entries
+FORMAT_VERSION_DELTA = 3
+FORMAT_VERSION_SPAN = 2  # 2: plain JSON, compact entries
+# 2: full lists may be of an earlier sequence; 3: the chain head only; 4: kid-only header;
+# 5: deltas and spans in plain JSON
+INDEX_VERSION = 5
 MEDIA_TYPE = "application/jose"
 BLOCK = 3 << 18  # 768 KiB of payload per base64url block (a multiple of 3: no padding inside)
 ORDER = attrgetter("country", "type", "thumbprint")
@@ -82,6 +91,13 @@ def sequence_dir(sequence: int) -> str:
     return f"sequences/{sequence}"
 
 
+def chain_file(sequence: int, kind: str, *, plain: bool) -> str:
+    """The path of a sequence's delta or span (``kind``): plain JSON, or a JWS when it was
+    published before index version 5."""
+    name = {"delta": files.DELTA_FILES, "span": files.SPAN_FILES}[kind][0 if plain else 1]
+    return f"{sequence_dir(sequence)}/{name}"
+
+
 # --- JWS --------------------------------------------------------------------------------------------
 
 
@@ -91,7 +107,7 @@ def b64url(data: bytes) -> bytes:
 
 def header(signer: Signer, kind: str | None, *, chain: bool = True, extra: dict[str, Any] | None = None) -> bytes:
     """The protected header, base64url-encoded. Without ``chain`` it carries the ``kid`` only:
-    the verifier takes the certificate from the index's ``publisherKeys`` (the index, deltas)."""
+    the verifier takes the certificate from the index's ``publisherKeys`` (the index)."""
     value: dict[str, Any] = {"alg": "ES256", "kid": key_id(signer.chain[0]), **(extra or {})}
     if kind is not None:
         value.update({"typ": f"{kind}+jws", "cty": "application/json"})
@@ -177,7 +193,6 @@ def write_full_lists(root: Path, signer: Signer, state: State, *, sequence: int,
 
 
 def delta(
-    signer: Signer,
     changes: Changes,
     *,
     sequence: int,
@@ -185,13 +200,14 @@ def delta(
     previous_delta: dict[str, Any] | None,
     issued_at: dt.datetime,
 ) -> Artifact:
-    """What changed since ``previous``: the state at ``sequence`` of every certificate touched since.
-    Signed with a kid-only header: the index that lists it announces the certificate.
+    """What changed since ``previous``: the state at ``sequence`` of every certificate touched since,
+    its entries compact (``verifier.entries``).
 
     ``previous_delta`` describes the delta of ``previous`` (path, SHA-256, length, its own
     sequence and previous), or is None when ``previous`` has none (a reset). The deltas thus form
     a hash chain whose head the signed index names: a verifier checks each one it walks through
-    against its successor, so the index need not list them (docs/publication-format.md)."""
+    against its successor, so the index need not list them, nor they be signed
+    (docs/publication-format.md)."""
     payload = {
         "type": "delta",
         "version": FORMAT_VERSION_DELTA,
@@ -199,15 +215,12 @@ def delta(
         "previous": previous,
         "previousDelta": previous_delta,
         "issuedAt": iso(issued_at),
-        "upsert": changes.upsert,
-        "remove": changes.remove,
-        "revoked": changes.revoked,
+        **_body(changes),
     }
-    return Artifact(f"{sequence_dir(sequence)}/delta.jws", jws(signer, "delta", canonical_json(payload), chain=False))
+    return Artifact(chain_file(sequence, "delta", plain=True), canonical_json(payload))
 
 
 def span(
-    signer: Signer,
     changes: Changes,
     *,
     sequence: int,
@@ -219,9 +232,9 @@ def span(
     """What changed from the full-list sequence ``previous`` to the full-list sequence ``sequence``:
     a delta's body over many sequences, for verifiers beyond the chain of deltas. Spans form a hash
     chain of their own (``previousSpan``: the span that ends at ``previous``, or None where the
-    chain starts); the index names its head. Kid-only header, like a delta. ``digest`` describes
-    the state at ``sequence`` (``snapshot.digest``): a verifier that catches up by spans checks
-    that it holds exactly that, having no link to its own history to check."""
+    chain starts); the index names its head. Plain JSON, like a delta. ``digest`` describes the
+    state at ``sequence`` (``snapshot.digest``): a verifier that catches up by spans checks that
+    it holds exactly that, having no link to its own history to check."""
     payload = {
         "type": "span",
         "version": FORMAT_VERSION_SPAN,
@@ -230,11 +243,13 @@ def span(
         "previousSpan": previous_span,
         "issuedAt": iso(issued_at),
         "state": digest,
-        "upsert": changes.upsert,
-        "remove": changes.remove,
-        "revoked": changes.revoked,
+        **_body(changes),
     }
-    return Artifact(f"{sequence_dir(sequence)}/span.jws", jws(signer, "span", canonical_json(payload), chain=False))
+    return Artifact(chain_file(sequence, "span", plain=True), canonical_json(payload))
+
+
+def _body(changes: Changes) -> dict[str, Any]:
+    return compact_body(changes.upsert, changes.remove, changes.revoked)
 
 
 def index(
@@ -277,7 +292,10 @@ def index(
     return Artifact("index.jws", jws(signer, "index", canonical_json(payload), chain=False))
 
 
-def payload_of(compact: bytes) -> dict[str, Any]:
-    """The payload of a JWS we wrote ourselves (no verification: for rolling our own state forward)."""
-    part = compact.split(b".")[1]
+def payload_of(data: bytes) -> dict[str, Any]:
+    """The payload of a file we wrote ourselves: a plain-JSON delta or span, or a JWS (no
+    verification: for rolling our own state forward)."""
+    if data[:1] == b"{":
+        return json.loads(data)
+    part = data.split(b".")[1]
     return json.loads(base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)))

@@ -160,6 +160,9 @@ def folder_lock(root: Path, name: str = ".lock", *, wait: bool = True) -> Iterat
 
 
 FULL_LIST_FILES = ("trustlist.jws", "trustlist.jws.gz", "revocations.jws", "revocations.jws.gz")
+# Plain JSON from index version 5, JWS before (a folder upgraded in place holds both kinds).
+DELTA_FILES = ("delta.json", "delta.jws")
+SPAN_FILES = ("span.json", "span.jws")
 
 
 def prune(
@@ -185,8 +188,8 @@ def prune(
             shutil.rmtree(folder, ignore_errors=True)
             continue
         doomed = [] if keep_lists else list(FULL_LIST_FILES)
-        doomed += [] if keep_delta else ["delta.jws"]
-        doomed += [] if keep_span else ["span.jws"]
+        doomed += [] if keep_delta else list(DELTA_FILES)
+        doomed += [] if keep_span else list(SPAN_FILES)
         for name in doomed:
             (folder / name).unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty: something in it is kept

@@ -49,6 +49,7 @@ from gateway.outbox.models import Change
 from gateway.pki.signer import FileSigner, key_id
 from trustlist.models import Publication
 from trustlist.publication import artifacts, did, files, keys, snapshot
+from verifier.entries import restore_body
 from verifier.publication import state_digest
 
 logger = logging.getLogger(__name__)
@@ -161,16 +162,15 @@ def _publish_locked(
     delta = None
     if not reset:
         delta = artifacts.delta(
-            signer,
             changes,
             sequence=reserved.id,
             previous=reserved.previous,
-            previous_delta=_delta_descriptor(last) if last is not None and last.delta_sha256 else None,
+            previous_delta=_link(last, "delta") if last is not None and last.delta_sha256 else None,
             issued_at=at,
         )
         files.write_atomically(publish_dir(), delta.path, delta.data)
     if state is not None:
-        span = _make_span(signer, state, reserved.id, at, own=None if reset else changes.touched)
+        span = _make_span(state, reserved.id, at, own=None if reset else changes.touched)
     with transaction.atomic():
         publication, index = _finish(signer, reserved, changes, named, delta, at, chain=chain, span=span)
         Change.objects.filter(id__lte=changes.high_water, published_at__isnull=True).update(published_at=at)
@@ -277,10 +277,25 @@ def _chain_since(full_sequence: int) -> int:
     return _published().filter(id__gt=full_sequence).count()  # type: ignore[attr-defined]
 
 
+def _link(publication: Publication, kind: str) -> dict[str, object]:
+    """How the next delta (``previousDelta``) or span (``previousSpan``) names a sequence's delta
+    or span: by SHA-256 and length, its sequence being where the next one starts; with its path
+    when that is not the usual one (a JWS, published before index version 5)."""
+    sha256, length = (
+        (publication.delta_sha256, publication.delta_length)
+        if kind == "delta"
+        else (publication.span_sha256, publication.span_length)
+    )
+    link: dict[str, object] = {"sha256": sha256, "length": length}
+    if not publication.plain_chain_files:
+        link["path"] = artifacts.chain_file(publication.id, kind, plain=False)
+    return link
+
+
 def _delta_descriptor(publication: Publication) -> dict[str, object]:
-    """How an index (the head) or the next delta (``previousDelta``) names a sequence's delta."""
+    """How an index names its sequence's delta (``head``)."""
     return {
-        "path": f"{artifacts.sequence_dir(publication.id)}/delta.jws",
+        "path": artifacts.chain_file(publication.id, "delta", plain=publication.plain_chain_files),
         "sha256": publication.delta_sha256,
         "length": publication.delta_length,
         "sequence": publication.id,
@@ -478,7 +493,7 @@ def rebuild_full(*, at: dt.datetime | None = None, wait: bool = True) -> Publica
         signer = keys.current_signer()
         built_at = at or timezone.now()
         lists = artifacts.write_full_lists(publish_dir(), signer, state, sequence=target.id, issued_at=built_at)
-        span = _make_span(signer, state, target.id, built_at, own=None)
+        span = _make_span(state, target.id, built_at, own=None)
         with _serialised():
             publication = _publish_locked(at=at, force=False, full=False, named=lists, named_span=span)
         if publication is not None and settings.GATEWAY_PUBLISH_DID:
@@ -496,12 +511,12 @@ def _roll_forward(state: snapshot.State, target: Publication) -> None:
         _published()  # type: ignore[attr-defined]
         .filter(id__lte=target.id, change_high_water__gt=state.high_water)
         .order_by("id")
-        .values_list("id", "delta_sha256")
+        .values_list("id", "delta_sha256", "plain_chain_files")
     )
-    for sequence, sha256 in rows:
+    for sequence, sha256, plain in rows:
         if not sha256:
             raise _Superseded(f"sequence {sequence} was a reset: its full lists are newer than this snapshot")
-        payload = _published_delta(sequence, sha256)
+        payload = _published_delta(sequence, sha256, plain=plain)
         for entry in payload["upsert"]:
             state.trusted[entry["thumbprint"]] = snapshot.trusted_from_entry(entry)
         for thumbprint in payload["remove"]:
@@ -511,13 +526,13 @@ def _roll_forward(state: snapshot.State, target: Publication) -> None:
     state.high_water = target.change_high_water
 
 
-def _published_delta(sequence: int, sha256: str) -> dict[str, Any]:
+def _published_delta(sequence: int, sha256: str, *, plain: bool) -> dict[str, Any]:
     """The payload of a published delta, read back from the publish folder (we wrote it; its hash
-    must still be the one recorded)."""
-    data = (publish_dir() / artifacts.sequence_dir(sequence) / "delta.jws").read_bytes()
+    must still be the one recorded), its entries expanded to the full lists' form."""
+    data = (publish_dir() / artifacts.chain_file(sequence, "delta", plain=plain)).read_bytes()
     if artifacts.Artifact("", data).sha256 != sha256:
         raise PublicationRefused(f"the delta of sequence {sequence} on disk is not the one published")
-    return artifacts.payload_of(data)
+    return restore_body(artifacts.payload_of(data))
 
 
 # --- spans: from one full-list sequence to a later one ------------------------------------------------------
@@ -538,9 +553,7 @@ def _anchors() -> object:
     return _published().filter(span_start__isnull=False)  # type: ignore[attr-defined]
 
 
-def _make_span(
-    signer: FileSigner, state: snapshot.State, sequence: int, at: dt.datetime, *, own: frozenset[str] | None
-) -> _Span | None:
+def _make_span(state: snapshot.State, sequence: int, at: dt.datetime, *, own: frozenset[str] | None) -> _Span | None:
     """Whether the full lists of ``sequence`` (``state``) end a span from the last sequence that
     did, E; if so, write it. ``own``: the certificates ``sequence``'s own delta touched when it is
     not published yet (None: published, or a reset when ``sequence`` is not).
@@ -559,18 +572,18 @@ def _make_span(
         _published()  # type: ignore[attr-defined]
         .filter(id__gt=anchor.id, id__lte=sequence)
         .order_by("id")
-        .values_list("id", "delta_sha256")
+        .values_list("id", "delta_sha256", "plain_chain_files")
     )
-    published_here = any(number == sequence for number, _ in between)
-    if any(not sha256 for _, sha256 in between) or (not published_here and own is None):
+    published_here = any(number == sequence for number, _, _ in between)
+    if any(not sha256 for _, sha256, _ in between) or (not published_here and own is None):
         return fresh  # a reset: no delta says what changed
     due = at - anchor.issued_at >= dt.timedelta(seconds=settings.GATEWAY_PUBLISH_SPAN_SECONDS)
     if not due and len(between) + (0 if published_here else 1) < _span_after(at):
         return None
     touched: set[str] = set(own or ())
     try:
-        for number, sha256 in between:
-            payload = _published_delta(number, sha256)
+        for number, sha256, plain in between:
+            payload = _published_delta(number, sha256, plain=plain)
             touched.update(entry["thumbprint"] for entry in payload["upsert"])
             touched.update(payload["remove"])
             touched.update(entry["thumbprint"] for entry in payload["revoked"])
@@ -579,11 +592,10 @@ def _make_span(
         # its index will name them, not these); no span this time.
         return None
     artifact = artifacts.span(
-        signer,
         snapshot.changes_in(state, touched),
         sequence=sequence,
         previous=anchor.id,
-        previous_span=_span_descriptor(anchor),
+        previous_span=_link(anchor, "span") if anchor.span_previous is not None else None,
         issued_at=at,
         digest=state_digest(state.trusted, state.revoked),  # one definition with the verifier's
     )
@@ -615,7 +627,7 @@ def _span_descriptor(end: Publication) -> dict[str, object] | None:
     if end.span_previous is None:
         return None
     return {
-        "path": f"{artifacts.sequence_dir(end.id)}/span.jws",
+        "path": artifacts.chain_file(end.id, "span", plain=end.plain_chain_files),
         "sha256": end.span_sha256,
         "length": end.span_length,
         "sequence": end.id,
