@@ -27,10 +27,10 @@ from verifier.publication import (
     apply_delta,
     folder_loader,
     verify_artifact,
-    verify_named,
     verify_folder,
     verify_index,
     verify_jws,
+    verify_named,
     walk_chain,
 )
 
@@ -183,6 +183,23 @@ def test_tampered_artifact_is_detected(pki, xa, publisher):
     path.write_bytes(bytes(data))
     report = verify_folder(publish_root(), anchors(pki), NOW)
     assert any("HASH_MISMATCH" in problem for problem in report.problems)
+    with pytest.raises(CommandError):
+        call_command("verify_publication", "--dir", str(publish_root()), "--at", NOW.isoformat())
+
+
+def test_an_edited_delta_anywhere_on_the_chain_is_detected(client, pki, xa, publisher, incremental):
+    """Deltas carry no signature of their own: an edit to one the index does not name directly
+    (here the oldest of three) is caught by the hash its successor gives."""
+    publish(at=NOW)
+    for _ in range(3):
+        assert upload(client, xa, xa.cms_b64(xa.dsc().der)).status_code == 201
+    oldest = _chain_from(pki, _index(pki), _index(pki).full_sequence)[0]
+    path = publish_root() / oldest.path
+    delta = json.loads(path.read_bytes())
+    delta["upsert"][0]["country"] = "XB"
+    path.write_bytes(json.dumps(delta, sort_keys=True, separators=(",", ":")).encode())
+    report = verify_folder(publish_root(), anchors(pki), NOW)
+    assert [problem for problem in report.problems if "delta chain" in problem and "MISMATCH" in problem]
     with pytest.raises(CommandError):
         call_command("verify_publication", "--dir", str(publish_root()), "--at", NOW.isoformat())
 

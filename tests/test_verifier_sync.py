@@ -388,6 +388,55 @@ def test_delta_that_does_not_follow_the_held_sequence_is_refused(client, pki, xa
     _refused(pki, world, "DELTA_CHAIN")
 
 
+def _junk_certificate(delta):
+    delta["upsert"][0]["certificate"] = base64.b64encode(b"junk").decode()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        # leaves out what its certificate cannot give (it does not parse: no validity)
+        (_junk_certificate, "MALFORMED_PAYLOAD"),
+        (lambda delta: delta.update(revoked=[{"kid": "x"}]), "MALFORMED_PAYLOAD"),
+        (lambda delta: delta.update(remove=[7]), "MALFORMED_PAYLOAD"),
+        (lambda delta: delta.update(upsert="all of them"), "MALFORMED_PAYLOAD"),
+        (lambda delta: delta.update(previous=True), "DELTA_CHAIN"),
+        (lambda delta: delta.update(previousDelta={"sha256": "00", "length": 1e400}), "DELTA_CHAIN"),
+    ],
+    ids=[
+        "unrestorable entry",
+        "revocation without thumbprint",
+        "removal not a thumbprint",
+        "upsert not a list",
+        "previous not a number",
+        "link of infinite length",
+    ],
+)
+def test_a_plain_delta_that_cannot_be_read_is_refused_by_name(client, pki, xa, world, incremental, change, reason):
+    """Bound by the index, yet malformed (only the publisher could write it): refused with a
+    reason, never an exception of another kind."""
+    _sync(pki, world)
+    for _ in range(2):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    payload = _index_payload()
+    _forge_head(payload, change, world["server"].override)
+    world["server"].override["index.jws"] = _sign_index(payload)
+    _refused(pki, world, reason)
+
+
+def test_full_lists_must_be_signed_even_when_the_index_binds_them(client, pki, xa, world):
+    """Only deltas and spans may be plain JSON: a full list is checked alone too (it has x5c)."""
+    from trustlist.publication import artifacts
+    from verifier.publication import Descriptor, verify_index, verify_named
+
+    index = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW)
+    plain = artifacts.canonical_json(json.loads(_payload((publish_root() / index.trust_list.path).read_bytes())))
+    descriptor = Descriptor(index.trust_list.path, hashlib.sha256(plain).hexdigest(), len(plain))
+    with pytest.raises(VerificationError) as info:
+        verify_named(plain, descriptor, index, anchors(pki), NOW, kind="trust-list", sequence=index.full_sequence)
+    assert info.value.reason == "MALFORMED_JWS"
+
+
 def test_changed_history_is_refused_as_a_fork(client, pki, xa, world, incremental):
     _sync(pki, world)
     seen = SyncState.load(world["state"]).sequence
@@ -495,6 +544,91 @@ def test_a_verifier_holding_an_index_of_an_older_format_syncs_afresh(client, pki
     ahead.index, ahead.sequence = _sign_index(legacy), ahead.sequence + 5
     ahead.save(world["state"])
     _refused(pki, world, "ROLLBACK")
+
+
+def _as_before_plain_deltas() -> None:
+    """Rewrite the published deltas, and the index, as a gateway wrote them before index version 5:
+    JWS (delta.jws) with every entry whole and every link a full descriptor; the rows say so."""
+    from trustlist.publication import artifacts
+    from verifier.entries import restore_body
+
+    signer, link = _current_signer(), None
+    for publication in Publication.objects.filter(index_sha256__gt="").order_by("id"):
+        if not publication.delta_sha256:  # a reset: the chain starts again after it
+            link = None
+            continue
+        plain = publish_root() / f"sequences/{publication.id}/delta.json"
+        payload = restore_body(json.loads(plain.read_bytes()))
+        payload.update(version=2, previousDelta=link)
+        data = artifacts.jws(signer, "delta", artifacts.canonical_json(payload), chain=False)
+        plain.unlink()
+        (plain.parent / "delta.jws").write_bytes(data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        Publication.objects.filter(id=publication.id).update(
+            delta_plain=False, span_plain=False, delta_sha256=sha256, delta_length=len(data)
+        )
+        link = {
+            "path": f"sequences/{publication.id}/delta.jws",
+            "sha256": sha256,
+            "length": len(data),
+            "sequence": publication.id,
+            "previous": publication.previous,
+        }
+    index = {**_index_payload(), "version": 4, "head": link}
+    (publish_root() / "index.jws").write_bytes(_sign_index(index))
+
+
+def test_a_chain_that_crosses_the_upgrade_to_plain_deltas_is_walked(client, pki, xa, world, spans):
+    """Nothing is rewritten at the upgrade to index version 5: the first plain delta names the last
+    JWS one by its path, and verifiers (held, or new) walk a chain of both kinds, and the rebuild
+    reads both into the span it writes."""
+    from verifier.publication import verify_folder
+
+    early = [xa.dsc() for _ in range(3)]
+    for dsc in early:
+        upload(client, xa, xa.cms_b64(dsc.der))
+    _as_before_plain_deltas()
+    assert _sync(pki, world).mode == "full"
+    assert [path for path in world["server"].requests if path.endswith("delta.jws")], "it walked JWS deltas"
+    late = [xa.dsc() for _ in range(2)]
+    for dsc in late:
+        upload(client, xa, xa.cms_b64(dsc.der))
+    index = _index_payload()
+    assert index["version"] == 5
+    crossing = _read(_chain_paths(index, down_to=index["sequence"] - 2)[-1])
+    assert crossing["previousDelta"]["path"].endswith("/delta.jws"), "the first plain delta names a JWS one"
+    world["server"].requests.clear()
+    assert _sync(pki, world).mode == "delta"
+    assert world["server"].requests[1:] == _chain_paths(index, down_to=index["sequence"] - 2)
+    assert {thumbprint(dsc.der) for dsc in late} <= set(_state(world["state"])[0])
+    _assert_a_new_verifier_agrees(pki, world, "fresh-across-the-upgrade")
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
+    assert rebuild_full() is not None
+    span = _read(_index_payload()["span"]["path"])
+    spanned = {thumbprint(base64.b64decode(entry["certificate"])) for entry in span["upsert"]}
+    assert {thumbprint(dsc.der) for dsc in early + late} <= spanned, "from JWS and plain deltas alike"
+    _assert_a_new_verifier_agrees(pki, world, "after-rebuild")
+
+
+def test_a_span_ending_at_a_sequence_published_before_the_upgrade_is_named_where_it_is(client, pki, xa, world, spans):
+    """The first rebuild after the upgrade may end a span at a sequence whose delta is a JWS: the
+    span itself is plain JSON, and the index (and the next span) name it so."""
+    from verifier.publication import verify_folder
+
+    for _ in range(3):
+        upload(client, xa, xa.cms_b64(xa.dsc().der))
+    _as_before_plain_deltas()
+    last_old = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+    assert rebuild_full() is not None
+    named = _index_payload()["span"]
+    assert named["sequence"] == last_old.id
+    assert named["path"].endswith("/span.json")
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
+    _rounds(client, xa, 1)
+    newest = _read(_index_payload()["span"]["path"])
+    assert newest["previous"] == last_old.id
+    assert "path" not in newest["previousSpan"]
+    assert verify_folder(publish_root(), anchors(pki), NOW).problems == []
 
 
 def test_the_chain_stops_at_a_delta_that_names_no_predecessor(client, pki, xa, world, incremental):

@@ -139,9 +139,14 @@ class Publication(models.Model):
     span_sha256 = models.CharField(max_length=64, blank=True, default="")
     span_length = models.BigIntegerField(default=0)
     # Deltas and spans were JWS (delta.jws, span.jws) until index version 5, plain JSON since
-    # (delta.json, span.json): a chain that crosses the upgrade names files of both kinds.
-    plain_chain_files = models.BooleanField(
-        default=True, help_text="its delta and span are plain JSON (index version 5 on); else JWS"
+    # (delta.json, span.json): a chain that crosses the upgrade names files of both kinds, and a
+    # sequence published before it may end a span written after it. The database default marks
+    # rows that a publisher of the previous version inserts during a rolling upgrade as JWS.
+    delta_plain = models.BooleanField(
+        default=True, db_default=False, help_text="its delta is plain JSON (index version 5 on); else JWS"
+    )
+    span_plain = models.BooleanField(
+        default=True, db_default=False, help_text="the span ending here is plain JSON (index version 5 on); else JWS"
     )
     index_sha256 = models.CharField(max_length=64)
     publisher_kid = models.CharField(max_length=64)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import warnings
+import re
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.utils import CryptographyDeprecationWarning
 
 from verifier.trust import DCC_USAGE_OIDS, RECOVERY, TEST, VACCINATION
 
@@ -50,26 +50,43 @@ def derived(entry: dict[str, Any]) -> dict[str, Any]:
         "group": entry.get("type"),
     }
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)  # non-positive serials
-            certificate = x509.load_der_x509_certificate(der)
+        if not _strictly_conforming(der):
+            return values
+        certificate = x509.load_der_x509_certificate(der)
         values["notBefore"] = certificate.not_valid_before_utc.strftime(TIME_FORMAT)
         values["notAfter"] = certificate.not_valid_after_utc.strftime(TIME_FORMAT)
-    except ValueError:
-        return values
-    if entry.get("type") != "DSC":
-        values["usages"] = []  # only a DSC signs health certificates
-        return values
-    try:
-        extension = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-        named = {DCC_USAGE_OIDS[oid.dotted_string] for oid in extension.value if oid.dotted_string in DCC_USAGE_OIDS}
-    except x509.ExtensionNotFound:
-        named = set()
-    except ValueError:
-        return values  # an EKU cryptography refuses (an empty SEQUENCE, say): kept explicit
+        if entry.get("type") != "DSC":
+            values["usages"] = []  # only a DSC signs health certificates
+            return values
+        try:
+            extension = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+            oids = [oid.dotted_string for oid in extension.value]
+        except x509.ExtensionNotFound:
+            oids = []
+    except Exception:  # anything a parser may refuse (an empty EKU SEQUENCE, a duplicate extension)
+        return values  # what is not derived yet stays explicit
     # The intersection rule: the DCC types the EKU names, or every one when it names none.
+    named = {DCC_USAGE_OIDS[oid] for oid in oids if oid in DCC_USAGE_OIDS}
     values["usages"] = [usage for usage in USAGE_ORDER if usage in named] or list(USAGE_ORDER)
     return values
+
+
+def _strictly_conforming(der: bytes) -> bool:
+    """Whether any X.509 parser reads this certificate's validity and extensions as we do: a
+    positive serial of at most 20 octets (RFC 5280 §4.1.2.2; Go, for one, refuses a negative
+    serial) and validity times as §4.1.2.5 prescribes (UTCTime YYMMDDHHMMSSZ through 2049,
+    GeneralizedTime YYYYMMDDHHMMSSZ from 2050). Only then are ``notBefore``, ``notAfter`` and
+    ``usages`` left out; a lenient parse of anything else keeps them explicit."""
+    tbs = asn1_x509.Certificate.load(der)["tbs_certificate"]
+    if not 0 < tbs["serial_number"].native < 1 << 159:
+        return False
+    validity = tbs["validity"]
+    for time in (validity["not_before"], validity["not_after"]):
+        pattern = rb"\d{12}Z" if time.native.year < 2050 else rb"\d{14}Z"
+        expected = "utc_time" if time.native.year < 2050 else "general_time"
+        if time.name != expected or not re.fullmatch(pattern, time.chosen.contents):
+            return False
+    return True
 
 
 def compact(entry: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ class Descriptor:
     def of(cls, value: dict[str, Any]) -> Descriptor:
         try:
             return cls(str(value["path"]), str(value["sha256"]), int(value["length"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise VerificationError("MALFORMED_INDEX", f"bad artifact descriptor: {exc}") from exc
 
 
@@ -123,7 +123,7 @@ def delta_descriptor(value: Any) -> DeltaDescriptor:
         return DeltaDescriptor(
             plain.path, plain.sha256, plain.length, int(value["sequence"]), None if previous is None else int(previous)
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise VerificationError("MALFORMED_INDEX", f"bad delta descriptor: {exc}") from exc
 
 
@@ -149,7 +149,7 @@ def linked_descriptor(value: Any, *, sequence: int, kind: str, reason: str) -> D
             sequence,
             None if previous is None else int(previous),
         )
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
         raise VerificationError(reason, f"bad link to the {kind} of {sequence}: {exc}") from exc
 
 
@@ -543,13 +543,20 @@ def apply_delta(
 
 
 def check_entries(payload: dict[str, Any]) -> None:
-    """Each certificate's thumbprint is the SHA-256 of the DER it carries."""
-    for entry in payload.get("entries", []) + payload.get("upsert", []):
-        if "certificate" not in entry:  # revocation entries name a thumbprint only
-            continue
-        der = base64.b64decode(entry["certificate"])
-        if hashlib.sha256(der).hexdigest() != entry["thumbprint"]:
-            raise VerificationError("ENTRY_MISMATCH", f"entry {entry.get('kid')} does not match its thumbprint")
+    """Every entry names a thumbprint, and each certificate's is the SHA-256 of the DER it carries."""
+    try:
+        for entry in payload.get("entries", []) + payload.get("upsert", []) + payload.get("revoked", []):
+            if not isinstance(entry["thumbprint"], str):
+                raise TypeError("a thumbprint is not a string")
+            if "certificate" not in entry:  # revocation entries name a thumbprint only
+                continue
+            der = base64.b64decode(entry["certificate"], validate=True)
+            if hashlib.sha256(der).hexdigest() != entry["thumbprint"]:
+                raise VerificationError("ENTRY_MISMATCH", f"entry {entry.get('kid')} does not match its thumbprint")
+        if not all(isinstance(thumbprint, str) for thumbprint in payload.get("remove", [])):
+            raise TypeError("a removed thumbprint is not a string")
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise VerificationError("MALFORMED_PAYLOAD", f"an entry that cannot be read: {exc!r}") from exc
 
 
 def verify_did_document(data: bytes, anchors: Sequence[x509.Certificate], now: dt.datetime) -> dict[str, Any]:

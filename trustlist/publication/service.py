@@ -287,7 +287,7 @@ def _link(publication: Publication, kind: str) -> dict[str, object]:
         else (publication.span_sha256, publication.span_length)
     )
     link: dict[str, object] = {"sha256": sha256, "length": length}
-    if not publication.plain_chain_files:
+    if not (publication.delta_plain if kind == "delta" else publication.span_plain):
         link["path"] = artifacts.chain_file(publication.id, kind, plain=False)
     return link
 
@@ -295,7 +295,7 @@ def _link(publication: Publication, kind: str) -> dict[str, object]:
 def _delta_descriptor(publication: Publication) -> dict[str, object]:
     """How an index names its sequence's delta (``head``)."""
     return {
-        "path": artifacts.chain_file(publication.id, "delta", plain=publication.plain_chain_files),
+        "path": artifacts.chain_file(publication.id, "delta", plain=publication.delta_plain),
         "sha256": publication.delta_sha256,
         "length": publication.delta_length,
         "sequence": publication.id,
@@ -511,7 +511,7 @@ def _roll_forward(state: snapshot.State, target: Publication) -> None:
         _published()  # type: ignore[attr-defined]
         .filter(id__lte=target.id, change_high_water__gt=state.high_water)
         .order_by("id")
-        .values_list("id", "delta_sha256", "plain_chain_files")
+        .values_list("id", "delta_sha256", "delta_plain")
     )
     for sequence, sha256, plain in rows:
         if not sha256:
@@ -572,7 +572,7 @@ def _make_span(state: snapshot.State, sequence: int, at: dt.datetime, *, own: fr
         _published()  # type: ignore[attr-defined]
         .filter(id__gt=anchor.id, id__lte=sequence)
         .order_by("id")
-        .values_list("id", "delta_sha256", "plain_chain_files")
+        .values_list("id", "delta_sha256", "delta_plain")
     )
     published_here = any(number == sequence for number, _, _ in between)
     if any(not sha256 for _, sha256, _ in between) or (not published_here and own is None):
@@ -627,7 +627,7 @@ def _span_descriptor(end: Publication) -> dict[str, object] | None:
     if end.span_previous is None:
         return None
     return {
-        "path": artifacts.chain_file(end.id, "span", plain=end.plain_chain_files),
+        "path": artifacts.chain_file(end.id, "span", plain=end.span_plain),
         "sha256": end.span_sha256,
         "length": end.span_length,
         "sequence": end.id,
@@ -641,6 +641,7 @@ def _record_span(reserved: Publication, span: _Span) -> None:
         "span_previous": span.previous,
         "span_sha256": span.artifact.sha256 if span.artifact else "",
         "span_length": len(span.artifact.data) if span.artifact else 0,
+        "span_plain": True,  # written now, whenever its sequence was published
     }
     if span.sequence == reserved.id:
         for name, value in fields.items():
