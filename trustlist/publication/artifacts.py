@@ -5,8 +5,8 @@ signed index binds the head of each chain by SHA-256 and length, and each file t
 so a signature of their own would add nothing a verifier checks, and its base64url would make
 every device's download at every change a third larger.
 
-Small artifacts (deltas, spans, the index) are built in memory. The full lists are streamed: their JSON
-is written entry by entry into the JWS encoder, which base64url-encodes it block by block into
+Small artifacts (deltas, spans, the index) are built in memory. The full lists are streamed: their
+JSON is written entry by entry into the JWS encoder, which base64url-encodes it block by block into
 the file (and its gzip twin) while hashing the signing input, and signs the digest at the end.
 Nothing holds the whole payload, its base64url form and the compact JWS at once.
 """
@@ -203,8 +203,8 @@ def delta(
     """What changed since ``previous``: the state at ``sequence`` of every certificate touched since,
     its entries compact (``verifier.entries``).
 
-    ``previous_delta`` describes the delta of ``previous`` (path, SHA-256, length, its own
-    sequence and previous), or is None when ``previous`` has none (a reset). The deltas thus form
+    ``previous_delta`` links to the delta of ``previous`` (its SHA-256 and length, and its path if
+    it is a JWS of before index version 5), or is None when ``previous`` has none (a reset). The deltas thus form
     a hash chain whose head the signed index names: a verifier checks each one it walks through
     against its successor, so the index need not list them, nor they be signed
     (docs/publication-format.md)."""
