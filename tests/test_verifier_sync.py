@@ -242,35 +242,6 @@ def test_a_fast_forward_by_a_leaked_key_is_recovered_from_by_rotating_the_key(cl
     _refused(pki, world, "UNANNOUNCED_KEY")
 
 
-@pytest.mark.parametrize(
-    ("uris", "accepted"),
-    [([], False), (["did:web:staging.example:trustlist"], False), (None, True)],
-    ids=["no gateway identity", "another gateway", "this gateway"],
-)
-def test_only_a_key_certified_later_for_this_gateway_starts_a_new_epoch(pki, world, settings, uris, accepted):
-    """The same anchor may certify keys of other gateways (staging, say): a later certificate
-    starts a new epoch only if it names this gateway, as the held signer's does."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    _sync(pki, world)
-    key = issuance.new_key()
-    csr = issuance.csr_for(
-        key, issuance.name("Another publisher"), uris=[settings.GATEWAY_DID_ID] if uris is None else uris
-    )
-    certificate = issuance.certify_csr(csr, ca=pki.ta, at=NOW + dt.timedelta(minutes=1), days=30)
-    der = certificate.public_bytes(Encoding.DER)
-    signer = FileSigner(key, certificate, (der, pki.ta.der))
-    payload = _index_payload()  # the same sequence, re-signed: nothing but the key changes
-    payload["publisherKeys"] = [
-        {"kid": hashlib.sha256(der).hexdigest(), "status": "current", "certificate": base64.b64encode(der).decode()}
-    ]
-    world["server"].override["index.jws"] = _sign_index(payload, signer)
-    if accepted:
-        assert _sync(pki, world).changed
-    else:
-        _refused(pki, world, "UNANNOUNCED_KEY")
-
-
 def test_oversize_bodies_are_refused_while_reading(tmp_path):
     """The real HTTP client stops reading at the cap, whatever Content-Length claims."""
     huge = b"x" * (2 * 1024 * 1024)

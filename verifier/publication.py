@@ -383,30 +383,18 @@ def verify_index(
 
 def _certified_later(signer_der: bytes, held_signer_der: bytes | None) -> bool:
     """Did the trust anchor certify this index's signer after the signer of the index held (a
-    later notBefore), for the same gateway (the same URIs as subject alternative names, and at
-    least one)? Both certificates were checked against the pinned anchor when their index was
-    verified. The anchor is the root of trust, as TUF's root is: its certifying a new publisher
-    key for this gateway is the out-of-band announcement of a rotation, which resets what the
-    held index binds (as a TUF client deletes its trusted timestamp and snapshot metadata when a
-    new root rotates their keys, to recover from a fast-forward attack: TUF specification, client
-    workflow, "Update the root role"). A key certified before, or with, the held signer, or for
-    another gateway (a staging one under the same anchor, say), must be announced as usual."""
+    later notBefore)? Both certificates were checked against the pinned anchor when their index
+    was verified. The anchor is the root of trust, as TUF's root is: its certifying a new
+    publisher key is the out-of-band announcement of a rotation, which resets what the held
+    index binds (as a TUF client deletes its trusted timestamp and snapshot metadata when a new
+    root rotates their keys, to recover from a fast-forward attack: TUF specification, client
+    workflow, "Update the root role"). A key certified before, or with, the held signer must be
+    announced as usual."""
     if held_signer_der is None or signer_der == held_signer_der:
         return False
     signer = x509.load_der_x509_certificate(signer_der)
     held = x509.load_der_x509_certificate(held_signer_der)
-    identity = _gateway_identity(signer)
-    same_gateway = bool(identity) and identity == _gateway_identity(held)
-    return same_gateway and signer.not_valid_before_utc > held.not_valid_before_utc
-
-
-def _gateway_identity(certificate: x509.Certificate) -> frozenset[str]:
-    """The URIs a publisher certificate names as subject alternative names (the gateway's DID)."""
-    try:
-        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return frozenset()
-    return frozenset(names.get_values_for_type(x509.UniformResourceIdentifier))
+    return signer.not_valid_before_utc > held.not_valid_before_utc
 
 
 def announced_certificates(index_jws: bytes) -> dict[str, bytes]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -122,18 +121,12 @@ def load_private_key(pem: bytes) -> PrivateKey:
 
 
 def certify_csr(csr: x509.CertificateSigningRequest, *, ca: Issued, at: dt.datetime, days: int) -> x509.Certificate:
-    """The trust anchor's offline step for a publisher key: certify the CSR's key, subject and
-    subject alternative names (the gateway's identity, which verifiers compare across keys)."""
+    """The trust anchor's offline step for a publisher key: certify the CSR's key and subject."""
     if not csr.is_signature_valid:
         raise ValueError("the CSR's self-signature does not verify")
-    builder = x509.CertificateBuilder()
-    try:
-        names = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        builder = builder.add_extension(names, critical=False)
-    except x509.ExtensionNotFound:
-        pass
     return (
-        builder.subject_name(csr.subject)
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
         .issuer_name(ca.certificate.subject)
         .public_key(csr.public_key())
         .serial_number(secrets.randbits(120) | 1 << 119)
@@ -147,10 +140,5 @@ def certify_csr(csr: x509.CertificateSigningRequest, *, ca: Issued, at: dt.datet
     )
 
 
-def csr_for(key: PrivateKey, subject: x509.Name, *, uris: Sequence[str] = ()) -> x509.CertificateSigningRequest:
-    """A CSR for ``subject``, with ``uris`` as subject alternative names when given."""
-    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
-    if uris:
-        names = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri) for uri in uris])
-        builder = builder.add_extension(names, critical=False)
-    return builder.sign(key, hashes.SHA256())
+def csr_for(key: PrivateKey, subject: x509.Name) -> x509.CertificateSigningRequest:
+    return x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())

@@ -35,9 +35,7 @@ def create_csr(*, label: str, at: dt.datetime, key_dir: Path | None = None) -> P
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    # The gateway's identity as a subject alternative name: a verifier follows a key the trust
-    # anchor certified later only for the same gateway (docs/publication-format.md, "Publisher keys").
-    csr = issuance.csr_for(key, issuance.name(f"Trust gateway publisher {label}"), uris=[settings.GATEWAY_DID_ID])
+    csr = issuance.csr_for(key, issuance.name(f"Trust gateway publisher {label}"))
     return PublisherKey.objects.create(
         label=label, key_path=str(key_path), csr_pem=csr.public_bytes(Encoding.PEM).decode(), created_at=at
     )
