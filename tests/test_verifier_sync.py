@@ -90,11 +90,10 @@ def test_catch_up_by_deltas_matches_the_full_list(client, pki, xa, world):
 
 
 def _refused(pki, world, reason, at=NOW):
-    """``reason``: the one expected, or a set of those that each say the same thing."""
     before = (world["state"] / "state.json").read_bytes()
     with pytest.raises(VerificationError) as info:
         _sync(pki, world, at)
-    assert info.value.reason in ({reason} if isinstance(reason, str) else reason)
+    assert info.value.reason == reason
     assert (world["state"] / "state.json").read_bytes() == before, "a refused sync must not change the state"
 
 
@@ -145,100 +144,13 @@ def test_wrong_key_is_refused(pki, world):
 
 def test_unannounced_key_is_refused(pki, world):
     _sync(pki, world)
-    # A key the trust anchor certified (before the one that signs), but that no index ever
-    # announced: an older key of the same anchor, say.
+    # A key the trust anchor certified, but that no index ever announced (a stolen CSR, say).
     key = issuance.new_key()
     certificate = issuance.issue(issuance.name("Unannounced publisher"), at=NOW, issuer=pki.ta, key=key)
     rogue = FileSigner(key, certificate.certificate, (certificate.der, pki.ta.der))
     world["server"].override["index.jws"] = _resign(
         (publish_root() / "index.jws").read_bytes(), rogue, tweak={"sequence": 10_000}
     )
-    _refused(pki, world, "UNANNOUNCED_KEY")
-
-
-def _rotate(pki, *, announce: bool) -> None:
-    """Operators rotate: the trust anchor certifies a new key (a minute later than the first),
-    which is announced by an index signed by the current key (``announce``) or not, then signs."""
-    from trustlist.publication import keys
-
-    install_publisher(pki, label="p2", at=NOW + dt.timedelta(minutes=1))
-    if announce:
-        publish(force=True)
-    keys.activate_next(at=NOW, actor="test")
-    publish(force=True)
-
-
-def test_a_verifier_offline_through_a_whole_rotation_follows_the_trust_anchor(client, pki, xa, world):
-    """It never saw the index announcing the new key: the anchor certified that key after the one
-    it knows, which is the anchor's announcement; the chain of deltas still links to what it held."""
-    _sync(pki, world)
-    _rotate(pki, announce=True)
-    dsc = xa.dsc()
-    upload(client, xa, xa.cms_b64(dsc.der))
-    assert _sync(pki, world).mode == "delta"
-    assert thumbprint(dsc.der) in _state(world["state"])[0]
-    _assert_a_new_verifier_agrees(pki, world)
-
-
-def _serve_fast_forward(world, signer, sequence: int) -> None:
-    """What an attacker holding a leaked publisher key serves: the lists and an index re-signed as
-    a far-future sequence."""
-    from trustlist.publication import artifacts
-
-    payload, served = _index_payload(), world["server"].override
-    for name, kind in (("trustList", "trust-list"), ("revocationList", "revocation-list")):
-        named = payload[name]
-        body = json.loads(_payload((publish_root() / named["path"]).read_bytes()))
-        forged = artifacts.jws(signer, kind, artifacts.canonical_json({**body, "sequence": sequence}))
-        path = f"sequences/{sequence}/{named['path'].rsplit('/', 1)[1]}"
-        served[path] = forged
-        payload[name] = {**named, "path": path, "sha256": hashlib.sha256(forged).hexdigest(), "length": len(forged)}
-        payload[name]["sequence"] = sequence
-    payload.update(sequence=sequence, head=None, chainStart=sequence, span=None, spanStart=None)
-    served["index.jws"] = _sign_index(payload, signer)
-
-
-def test_a_leaked_keys_history_that_the_genuine_chain_reaches_is_left_in_a_new_epoch(client, pki, xa, world):
-    """The leaked key signed the next sequence number (another history): the genuine chain later
-    reaches that number without linking to it, a fork, which the new key's epoch leaves behind."""
-    _sync(pki, world)
-    leaked = _current_signer()
-    forged = _index_payload()["sequence"] + 1
-    _serve_fast_forward(world, leaked, forged)
-    assert _sync(pki, world).mode == "full"
-    world["server"].override.clear()
-    for _ in range(2):
-        upload(client, xa, xa.cms_b64(xa.dsc().der))
-    _refused(pki, world, "FORK")
-    _rotate(pki, announce=False)
-    index = _index_payload()
-    assert index["chainStart"] <= forged < index["sequence"], "the genuine chain reaches the forged number"
-    assert _sync(pki, world).mode == "full"
-    _assert_a_new_verifier_agrees(pki, world)
-
-
-def test_a_fast_forward_by_a_leaked_key_is_recovered_from_by_rotating_the_key(client, pki, xa, world):
-    """Reliability plan: a leaked key signs sequence 10,000; verifiers that took it refuse every
-    genuine index as a rollback, until the anchor certifies a new key, whose indexes they accept
-    from a lower sequence (as a TUF client forgets its timestamp when a new root rotates its key).
-    The leaked key cannot take them back."""
-    _sync(pki, world)
-    leaked = _current_signer()
-    _serve_fast_forward(world, leaked, 10_000)
-    assert _sync(pki, world).mode == "full"
-    assert SyncState.load(world["state"]).sequence == 10_000
-    world["server"].override.clear()
-    upload(client, xa, xa.cms_b64(xa.dsc().der))
-    _refused(pki, world, "ROLLBACK")
-
-    _rotate(pki, announce=False)
-    genuine = _index_payload()["sequence"]
-    assert genuine < 10_000
-    assert _sync(pki, world).mode == "full", "its history cannot be linked: the full lists"
-    assert SyncState.load(world["state"]).sequence == genuine
-    _assert_a_new_verifier_agrees(pki, world)
-
-    _serve_fast_forward(world, leaked, 20_000)
     _refused(pki, world, "UNANNOUNCED_KEY")
 
 
@@ -455,8 +367,7 @@ def test_delta_chain_that_skips_a_sequence_is_refused(client, pki, xa, world, in
     # file of the sequence it says it follows; or names that sequence too, which is not the one
     _forge_head(payload, lambda delta: delta.update(previousDelta=skipped), world["server"].override)
     world["server"].override["index.jws"] = _sign_index(payload)
-    # not the file the link describes: longer than its length (refused while reading), or not its bytes
-    _refused(pki, world, {"OVERSIZE", "LENGTH_MISMATCH", "HASH_MISMATCH"})
+    _refused(pki, world, "HASH_MISMATCH")
     payload = _index_payload()
     _forge_head(
         payload,

@@ -95,10 +95,6 @@ class VerifiedIndex:
     span: DeltaDescriptor | None = None  # the newest span: full lists of span.previous -> span.sequence
     span_start: int | None = None  # the oldest sequence the chain of spans leads from
     signing_kids: frozenset[str] = frozenset()  # the current and next keys: the only ones an index may be signed by
-    # Signed by a key the trust anchor certified after the one that signed the index held: the
-    # anchor's rotation, which the held index need not have announced and which the held
-    # sequence does not bind (recovery from a leaked key; a verifier offline through a rotation).
-    new_epoch: bool = False
 
     @property
     def full_sequence(self) -> int:
@@ -366,35 +362,17 @@ def verify_index(
         raise VerificationError("EXPIRED", f"the index expired at {index.expires_at.isoformat()} (freeze attack?)")
     if index.issued_at > now + dt.timedelta(minutes=5):
         raise VerificationError("FROM_THE_FUTURE", "the index is issued in the future")
+    if previous is not None:
+        if index.sequence < previous.sequence:
+            raise VerificationError("ROLLBACK", f"sequence {index.sequence} is below {previous.sequence}")
+        if index.sequence == previous.sequence and data != previous.raw:
+            raise VerificationError("EQUIVOCATION", f"two different indexes claim sequence {index.sequence}")
+        if signer_kid not in previous.signing_kids:
+            raise VerificationError("UNANNOUNCED_KEY", "signed by a key the previous index did not announce")
     _check_chain(index)
-    if previous is None:
-        return index
-    if _certified_later(certificates[signer_kid], previous.certificates.get(previous.signer_kid)):
-        return dataclasses.replace(index, new_epoch=True)
-    if signer_kid not in previous.signing_kids:
-        raise VerificationError("UNANNOUNCED_KEY", "signed by a key the previous index did not announce")
-    if index.sequence < previous.sequence:
-        raise VerificationError("ROLLBACK", f"sequence {index.sequence} is below {previous.sequence}")
-    if index.sequence == previous.sequence and data != previous.raw:
-        raise VerificationError("EQUIVOCATION", f"two different indexes claim sequence {index.sequence}")
-    _check_consistent(previous, index)
+    if previous is not None:
+        _check_consistent(previous, index)
     return index
-
-
-def _certified_later(signer_der: bytes, held_signer_der: bytes | None) -> bool:
-    """Did the trust anchor certify this index's signer after the signer of the index held (a
-    later notBefore)? Both certificates were checked against the pinned anchor when their index
-    was verified. The anchor is the root of trust, as TUF's root is: its certifying a new
-    publisher key is the out-of-band announcement of a rotation, which resets what the held
-    index binds (as a TUF client deletes its trusted timestamp and snapshot metadata when a new
-    root rotates their keys, to recover from a fast-forward attack: TUF specification, client
-    workflow, "Update the root role"). A key certified before, or with, the held signer must be
-    announced as usual."""
-    if held_signer_der is None or signer_der == held_signer_der:
-        return False
-    signer = x509.load_der_x509_certificate(signer_der)
-    held = x509.load_der_x509_certificate(held_signer_der)
-    return signer.not_valid_before_utc > held.not_valid_before_utc
 
 
 def announced_certificates(index_jws: bytes) -> dict[str, bytes]:

@@ -136,9 +136,9 @@ def sync(
     if response.status != 200:
         raise VerificationError("HTTP_ERROR", f"index: HTTP {response.status}")
     index = verify_index(response.body, anchors, now, previous=previous)
-    if index.sequence < held.sequence and not index.new_epoch:
+    if index.sequence < held.sequence:
         raise VerificationError("ROLLBACK", f"sequence {index.sequence} is below the {held.sequence} held")
-    if previous is not None and index.raw == previous.raw:
+    if previous is not None and index.sequence == previous.sequence:
         return SyncResult(held.sequence, False, downloaded, "unchanged")
 
     state = SyncState(sequence=held.sequence, trusted=dict(held.trusted), revoked=dict(held.revoked))
@@ -173,9 +173,7 @@ def sync(
             chain = walk_chain(index, index.span.sequence, load, check_link=False)
             mode = "span"
     except VerificationError as error:
-        # In a new epoch (the anchor certified a new key: docs/publication-format.md), what was
-        # held may be a leaked key's history, which the genuine chain does not link to.
-        if error.reason not in FALL_BACK and not (index.new_epoch and error.reason == "FORK"):
+        if error.reason not in FALL_BACK:
             raise
         # A delta or span is not served (a mirror that lags, or pruned under an index a cache
         # still held), the spans cost more than the full lists, or the state they lead to is not
