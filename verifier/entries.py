@@ -39,7 +39,7 @@ def derived(entry: dict[str, Any]) -> dict[str, Any]:
     the certificate cannot give (it does not parse, or its EKU does not) is missing from the
     result: the publisher then keeps it in the entry."""
     try:
-        der = base64.b64decode(entry["certificate"], validate=True)
+        der = _der(entry)
     except (KeyError, TypeError, ValueError, binascii.Error):
         return {}
     digest = hashlib.sha256(der).digest()
@@ -69,6 +69,16 @@ def derived(entry: dict[str, Any]) -> dict[str, Any]:
     named = {DCC_USAGE_OIDS[oid] for oid in oids if oid in DCC_USAGE_OIDS}
     values["usages"] = [usage for usage in USAGE_ORDER if usage in named] or list(USAGE_ORDER)
     return values
+
+
+def thumbprint_of(entry: dict[str, Any]) -> str:
+    """An entry's thumbprint, stated or (left out) the SHA-256 of its certificate: all a reader
+    that only needs to know which certificates a delta touched has to restore."""
+    return entry.get("thumbprint") or hashlib.sha256(_der(entry)).hexdigest()
+
+
+def _der(entry: dict[str, Any]) -> bytes:
+    return base64.b64decode(entry["certificate"], validate=True)
 
 
 def _strictly_conforming(der: bytes) -> bool:

@@ -127,6 +127,12 @@ def delta_descriptor(value: Any) -> DeltaDescriptor:
         raise VerificationError("MALFORMED_INDEX", f"bad delta descriptor: {exc}") from exc
 
 
+def is_plain(data: bytes) -> bool:
+    """A plain-JSON delta or span (from index version 5), rather than a compact JWS, which starts
+    with its base64url header."""
+    return data[:1] == b"{"
+
+
 def chain_path(sequence: int, kind: str) -> str:
     """Where a plain-JSON delta or span (``kind``) of ``sequence`` is published."""
     return f"sequences/{sequence}/{kind}.json"
@@ -175,10 +181,10 @@ def walk_chain(
         raise VerificationError("OUTSIDE_WINDOW", f"no chain of deltas leads from {sequence} to {index.sequence}")
     assert index.head is not None
 
-    def reached(descriptor: DeltaDescriptor) -> bool:
-        if descriptor.previous == sequence:
+    def reached(start: int) -> bool:
+        if start == sequence:
             return True
-        if descriptor.previous is None or descriptor.previous < sequence:
+        if start < sequence:
             raise VerificationError(
                 "DELTA_CHAIN", f"the chain of deltas from {index.sequence} does not lead back to {sequence}"
             )
@@ -206,12 +212,13 @@ def _walk_back(
     *,
     kind: str,
     reason: str,
-    reached: Callable[[DeltaDescriptor], bool],
+    reached: Callable[[int], bool],
 ) -> list[tuple[DeltaDescriptor, dict[str, Any]]]:
     """Walk a hash chain (of deltas, or of spans: ``kind``) back from ``newest``: each file,
     verified by ``load`` against the descriptor its successor (or the index) gave, must start
     before its own sequence (where the descriptor says, if it says), and names the one before it
-    (``previousDelta``, ``previousSpan``), until ``reached``. Oldest first, each with its start."""
+    (``previousDelta``, ``previousSpan``), until ``reached`` (given where the file starts). Oldest
+    first, each with its start."""
     walked: list[tuple[DeltaDescriptor, dict[str, Any]]] = []
     link = "previousDelta" if kind == "delta" else "previousSpan"
     descriptor = newest
@@ -222,7 +229,7 @@ def _walk_back(
             raise VerificationError(reason, f"{descriptor.path} says it follows {start!r}")
         descriptor = dataclasses.replace(descriptor, previous=start)
         walked.append((descriptor, payload))
-        if reached(descriptor):
+        if reached(start):
             return list(reversed(walked))
         if payload.get(link) is None:
             raise VerificationError(reason, f"{descriptor.path} names nothing before it")
@@ -240,13 +247,7 @@ def walk_spans(index: VerifiedIndex, sequence: int, load: DeltaLoader) -> list[t
     if not index.spans_from(sequence):
         raise VerificationError("OUTSIDE_WINDOW", f"no chain of spans leads from {sequence}")
     assert index.span is not None
-
-    def reached(descriptor: DeltaDescriptor) -> bool:
-        if descriptor.previous is None:
-            raise VerificationError("SPAN_CHAIN", f"{descriptor.path} starts nowhere")
-        return descriptor.previous <= sequence
-
-    return _walk_back(index.span, load, kind="span", reason="SPAN_CHAIN", reached=reached)
+    return _walk_back(index.span, load, kind="span", reason="SPAN_CHAIN", reached=lambda start: start <= sequence)
 
 
 def state_digest(trusted: Iterable[str], revoked: Iterable[str]) -> dict[str, Any]:
@@ -506,7 +507,7 @@ def verify_named(
     against ``descriptor``: a JWS (``verify_artifact`` with the keys the index announces), or a
     plain-JSON delta or span (``verify_chained``), whose compact entries are restored to the full
     lists' form (``verifier.entries``); then every entry's thumbprint."""
-    if kind in CHAINED_KINDS and data[:1] == b"{":  # a compact JWS starts with its base64url header
+    if kind in CHAINED_KINDS and is_plain(data):
         payload = verify_chained(data, descriptor, kind=kind, sequence=sequence)
     else:
         payload = verify_artifact(

@@ -31,6 +31,7 @@ from gateway.pki.signer import Signer, key_id
 from trustlist.publication import files
 from trustlist.publication.snapshot import Changes, State, iso, revoked_json, trusted_json
 from verifier.entries import compact_body
+from verifier.publication import chain_path, is_plain
 
 FORMAT_VERSION = 1  # trust list, revocation list
 # 2: a delta names the delta before it (previousDelta): a hash chain; 3: plain JSON, compact entries
@@ -94,8 +95,9 @@ def sequence_dir(sequence: int) -> str:
 def chain_file(sequence: int, kind: str, *, plain: bool) -> str:
     """The path of a sequence's delta or span (``kind``): plain JSON, or a JWS when it was
     published before index version 5."""
-    name = {"delta": files.DELTA_FILES, "span": files.SPAN_FILES}[kind][0 if plain else 1]
-    return f"{sequence_dir(sequence)}/{name}"
+    if plain:
+        return chain_path(sequence, kind)  # where verifiers look for it (a link gives no path)
+    return f"{sequence_dir(sequence)}/{kind}.jws"
 
 
 # --- JWS --------------------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ def index(
 def payload_of(data: bytes) -> dict[str, Any]:
     """The payload of a file we wrote ourselves: a plain-JSON delta or span, or a JWS (no
     verification: for rolling our own state forward)."""
-    if data[:1] == b"{":
+    if is_plain(data):
         return json.loads(data)
     part = data.split(b".")[1]
     return json.loads(base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)))

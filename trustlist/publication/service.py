@@ -49,7 +49,7 @@ from gateway.outbox.models import Change
 from gateway.pki.signer import FileSigner, key_id
 from trustlist.models import Publication
 from trustlist.publication import artifacts, did, files, keys, snapshot
-from verifier.entries import restore_body
+from verifier.entries import restore_body, thumbprint_of
 from verifier.publication import state_digest
 
 logger = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ def _finish(
     chain_start = reserved.id
     if delta is not None:  # else a reset: no chain leads here, the full lists of this sequence do
         reserved.delta_sha256, reserved.delta_length = delta.sha256, len(delta.data)
-        head = _delta_descriptor(reserved)
+        head = _descriptor(reserved, "delta")
         if chain is not None and chain[1] == named.sequence:
             chain_start = chain[0]
         else:  # the index names other full lists than those the chain start was computed for
@@ -277,29 +277,33 @@ def _chain_since(full_sequence: int) -> int:
     return _published().filter(id__gt=full_sequence).count()  # type: ignore[attr-defined]
 
 
+def _chained(publication: Publication, kind: str) -> tuple[str, int, int | None, bool]:
+    """SHA-256, length, start and plainness of a sequence's delta, or of the span ending there."""
+    if kind == "delta":
+        return publication.delta_sha256, publication.delta_length, publication.previous, publication.delta_plain
+    return publication.span_sha256, publication.span_length, publication.span_previous, publication.span_plain
+
+
 def _link(publication: Publication, kind: str) -> dict[str, object]:
     """How the next delta (``previousDelta``) or span (``previousSpan``) names a sequence's delta
     or span: by SHA-256 and length, its sequence being where the next one starts; with its path
     when that is not the usual one (a JWS, published before index version 5)."""
-    sha256, length = (
-        (publication.delta_sha256, publication.delta_length)
-        if kind == "delta"
-        else (publication.span_sha256, publication.span_length)
-    )
+    sha256, length, _, plain = _chained(publication, kind)
     link: dict[str, object] = {"sha256": sha256, "length": length}
-    if not (publication.delta_plain if kind == "delta" else publication.span_plain):
+    if not plain:
         link["path"] = artifacts.chain_file(publication.id, kind, plain=False)
     return link
 
 
-def _delta_descriptor(publication: Publication) -> dict[str, object]:
-    """How an index names its sequence's delta (``head``)."""
+def _descriptor(publication: Publication, kind: str) -> dict[str, object]:
+    """How an index names a sequence's delta (``head``) or the span ending there (``span``)."""
+    sha256, length, previous, plain = _chained(publication, kind)
     return {
-        "path": artifacts.chain_file(publication.id, "delta", plain=publication.delta_plain),
-        "sha256": publication.delta_sha256,
-        "length": publication.delta_length,
+        "path": artifacts.chain_file(publication.id, kind, plain=plain),
+        "sha256": sha256,
+        "length": length,
         "sequence": publication.id,
-        "previous": publication.previous,
+        "previous": previous,
     }
 
 
@@ -516,7 +520,7 @@ def _roll_forward(state: snapshot.State, target: Publication) -> None:
     for sequence, sha256, plain in rows:
         if not sha256:
             raise _Superseded(f"sequence {sequence} was a reset: its full lists are newer than this snapshot")
-        payload = _published_delta(sequence, sha256, plain=plain)
+        payload = restore_body(_published_delta(sequence, sha256, plain=plain))
         for entry in payload["upsert"]:
             state.trusted[entry["thumbprint"]] = snapshot.trusted_from_entry(entry)
         for thumbprint in payload["remove"]:
@@ -528,11 +532,11 @@ def _roll_forward(state: snapshot.State, target: Publication) -> None:
 
 def _published_delta(sequence: int, sha256: str, *, plain: bool) -> dict[str, Any]:
     """The payload of a published delta, read back from the publish folder (we wrote it; its hash
-    must still be the one recorded), its entries expanded to the full lists' form."""
+    must still be the one recorded), as written: compact entries, empty lists left out."""
     data = (publish_dir() / artifacts.chain_file(sequence, "delta", plain=plain)).read_bytes()
     if artifacts.Artifact("", data).sha256 != sha256:
         raise PublicationRefused(f"the delta of sequence {sequence} on disk is not the one published")
-    return restore_body(artifacts.payload_of(data))
+    return artifacts.payload_of(data)
 
 
 # --- spans: from one full-list sequence to a later one ------------------------------------------------------
@@ -583,10 +587,10 @@ def _make_span(state: snapshot.State, sequence: int, at: dt.datetime, *, own: fr
     touched: set[str] = set(own or ())
     try:
         for number, sha256, plain in between:
-            payload = _published_delta(number, sha256, plain=plain)
-            touched.update(entry["thumbprint"] for entry in payload["upsert"])
-            touched.update(payload["remove"])
-            touched.update(entry["thumbprint"] for entry in payload["revoked"])
+            payload = _published_delta(number, sha256, plain=plain)  # the thumbprints suffice
+            touched.update(thumbprint_of(entry) for entry in payload.get("upsert", []))
+            touched.update(payload.get("remove", []))
+            touched.update(entry["thumbprint"] for entry in payload.get("revoked", []))
     except FileNotFoundError:
         # Pruned meanwhile: a publication with full lists of its own overtook this rebuild (and
         # its index will name them, not these); no span this time.
@@ -623,18 +627,6 @@ def _span_chain_start(end: int, cutoff: dt.datetime) -> int:
     return start
 
 
-def _span_descriptor(end: Publication) -> dict[str, object] | None:
-    if end.span_previous is None:
-        return None
-    return {
-        "path": artifacts.chain_file(end.id, "span", plain=end.span_plain),
-        "sha256": end.span_sha256,
-        "length": end.span_length,
-        "sequence": end.id,
-        "previous": end.span_previous,
-    }
-
-
 def _record_span(reserved: Publication, span: _Span) -> None:
     fields = {
         "span_start": span.start,
@@ -656,7 +648,7 @@ def _newest_span(reserved: Publication, chain_start: int) -> tuple[dict[str, obj
     end = reserved if reserved.span_start is not None else _anchors().order_by("-id").first()  # type: ignore[attr-defined]
     if end is None or end.span_previous is None or not (chain_start <= end.id <= reserved.id):
         return None, None
-    return _span_descriptor(end), end.span_start
+    return _descriptor(end, "span"), end.span_start
 
 
 def _write_did(signer: FileSigner, state: snapshot.State, at: dt.datetime) -> None:
