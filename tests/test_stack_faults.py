@@ -6,7 +6,7 @@ is written to a ledger with what the client was told: 2xx, a refusal (4xx), a 5x
 body and headers), or "unknown" (connection error or timeout). After the fault is healed the
 ledger is reconciled against the database, the published lists (synced and verified by the
 reference verifier, through nginx, pinned to the trust anchor) and the audit log
-(../shared/reference/reliability.md 2c, "nothing lost"):
+(the reliability test plan, 2c "nothing lost"):
 
 - every 2xx is stored exactly once, has its upload audit event, and is in the published trust
   list within CATCH_UP seconds of the fault being healed;

@@ -98,7 +98,7 @@ def test_a_generated_entry_leaves_out_everything_its_certificate_gives(name):
 
 
 def test_every_real_dsc_of_the_test_data_round_trips_exactly():
-    assert len(REAL) >= 20, "the DCC test data is beside the project (../shared/testdata/dcc)"
+    assert len(REAL) >= 20, "the DCC test cases are in tests/data/dcc"
     fully = 0
     for der in REAL:
         entry = gateway_entry(der)

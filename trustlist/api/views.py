@@ -1,5 +1,5 @@
 """The DGCG/TNG-compatible HTTP API: authenticate, check the request's shape, call a service,
-render. Wire details follow ../shared/reference/gateway-api.md §3."""
+render. Wire details follow the DGCG/TNG API reference (gateway-api.md §3, docs/api.md)."""
 
 from __future__ import annotations
 
