@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO := var/demo
 
-.PHONY: venv run test test-sqlite test-postgres test-faults lint check services stack-up stack-down
+.PHONY: venv run reset test test-sqlite test-postgres test-faults lint check services stack-up stack-down
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	scripts/ensure-python-venv $(VENV)
@@ -14,12 +14,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 # Embedded default: SQLite, eager tasks, seeded demo, identity headers trusted from loopback.
+# Seeding logs only warnings (one line per step is printed); the server logs in plain text.
+DEMO_ENV := GATEWAY_TRUST_ANCHOR_FILES=$(CURDIR)/$(DEMO)/trust-anchor/ta.pem GATEWAY_TRUSTED_PROXIES=127.0.0.1/32,::1/128
+
 run: venv
-	$(PY) manage.py migrate --no-input -v 0
-	GATEWAY_TRUST_ANCHOR_FILES=$(CURDIR)/$(DEMO)/trust-anchor/ta.pem \
-		$(PY) manage.py demo_seed --dir $(CURDIR)/$(DEMO)
-	GATEWAY_TRUST_ANCHOR_FILES=$(CURDIR)/$(DEMO)/trust-anchor/ta.pem GATEWAY_TRUSTED_PROXIES=127.0.0.1/32,::1/128 DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
-		$(PY) manage.py runserver 127.0.0.1:8000
+	@$(PY) manage.py migrate --no-input -v 0
+	@$(PY) manage.py collectstatic --no-input -v 0
+	@$(DEMO_ENV) LOG_LEVEL=WARNING $(PY) manage.py demo_seed --dir $(CURDIR)/$(DEMO)
+	@$(DEMO_ENV) GATEWAY_LOG_FORMAT=$${GATEWAY_LOG_FORMAT:-console} $(PY) manage.py runserver 127.0.0.1:8000
+
+# Start the demo afresh: the embedded database, published files, publisher key and demo PKI.
+reset:
+	rm -rf var/gateway.sqlite3 var/publish var/publisher $(DEMO) var/otp var/verifier var/qr.png
+	@echo "the demo is removed; make run seeds a new one"
 
 # The suite on SQLite, then on PostgreSQL with Redis and a real Celery worker.
 test: venv services lint test-sqlite test-postgres test-faults

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from gateway import landing
 from gateway.audit import views as audit_views
 from gateway.observability import health, metrics
 from trustlist.api import views
@@ -11,6 +12,7 @@ handler404 = "gateway.problems.handler404"
 handler500 = "gateway.problems.handler500"
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
     path("signerCertificate", views.SignerCertificateView.as_view(), name="signer-certificate"),
     path(
         "signerCertificate/delete", views.SignerCertificateDeleteAliasView.as_view(), name="signer-certificate-delete"

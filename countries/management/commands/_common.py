@@ -17,9 +17,12 @@ def read_bytes(path: str) -> bytes:
         raise CommandError(f"cannot read {path}: {exc}") from exc
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a private key readable by its owner only (0600), refusing to overwrite."""
+def write_private(path: Path, data: bytes, *, replace: bool = False) -> None:
+    """Write a private key readable by its owner only (0600), refusing to overwrite unless told to
+    replace it (a new file, never an old one's mode and owner)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if replace:
+        path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
