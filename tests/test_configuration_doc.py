@@ -45,9 +45,7 @@ class Read:
 
 def gateway_sources() -> list[Path]:
     """manage.py and every top-level package but the tooling (new apps are included by themselves)."""
-    packages = sorted(
-        p.parent for p in ROOT.glob("*/__init__.py") if p.parent.name not in NOT_THE_GATEWAY
-    )
+    packages = sorted(p.parent for p in ROOT.glob("*/__init__.py") if p.parent.name not in NOT_THE_GATEWAY)
     return [ROOT / "manage.py", *(f for package in packages for f in sorted(package.rglob("*.py")))]
 
 
@@ -156,7 +154,9 @@ def compare(reads: dict[str, Read], documented: set[str]) -> list[str]:
         elif name.endswith("_FILE") and name.removesuffix("_FILE") in reads:
             read = reads[name.removesuffix("_FILE")]
             if not read.file_aware:
-                problems.append(f"{name} is documented, but {read.where} reads {read.name} without the _FILE convention")
+                problems.append(
+                    f"{name} is documented, but {read.where} reads {read.name} without the _FILE convention"
+                )
             explained.add(name)
     for name, read in sorted(reads.items()):
         if name not in documented:
@@ -170,7 +170,8 @@ def test_configuration_doc_lists_every_variable_the_code_reads():
     reads = code_reads()
     # The collector must see the settings module's reads at all, or the comparison says nothing.
     assert {"DATABASE_URL", "DJANGO_SECRET_KEY", "GATEWAY_PUBLISHER_KEY_DIR", "PROMETHEUS_MULTIPROC_DIR"} <= set(reads)
-    assert reads["DJANGO_SECRET_KEY"].file_aware and not reads["GATEWAY_VAR_DIR"].file_aware
+    assert reads["DJANGO_SECRET_KEY"].file_aware
+    assert not reads["GATEWAY_VAR_DIR"].file_aware
     problems = compare(reads, documented_names(DOC.read_text()))
     assert not problems, "\n".join(problems)
 
@@ -221,7 +222,13 @@ def test_the_comparison_names_what_is_missing_stale_or_not_file_aware():
         "| `GATEWAY_VAR_DIR_FILE` | uses `GATEWAY_NEW` in the meaning, which does not count |\n"
         "| `GATEWAY_VAR_DIR`, `_GONE` | |\n"
     )
-    assert documented == {"DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE", "GATEWAY_VAR_DIR_FILE", "GATEWAY_VAR_DIR", "GATEWAY_VAR_GONE"}
+    assert documented == {
+        "DJANGO_SECRET_KEY",
+        "DJANGO_SECRET_KEY_FILE",
+        "GATEWAY_VAR_DIR_FILE",
+        "GATEWAY_VAR_DIR",
+        "GATEWAY_VAR_GONE",
+    }
     assert compare(reads, documented) == [
         "GATEWAY_VAR_DIR_FILE is documented, but s.py:2 reads GATEWAY_VAR_DIR without the _FILE convention",
         "GATEWAY_NEW (read at s.py:3) is not in docs/configuration.md",

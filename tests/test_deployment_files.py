@@ -456,7 +456,9 @@ def check_dockerignore(files: Files) -> list[str]:
     needed.update(e for e in dockerfile.entrypoint[:1] if not e.startswith("/"))
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench", "scripts"}
     needed.update(f for f in _tracked_files() if f.split("/")[0] in packages and f.endswith(".py"))
-    problems += [f".dockerignore leaves {p} out of the image, which needs it" for p in sorted(needed) if ignored(p, patterns)]
+    problems += [
+        f".dockerignore leaves {p} out of the image, which needs it" for p in sorted(needed) if ignored(p, patterns)
+    ]
     return problems
 
 
@@ -477,7 +479,11 @@ def check_nginx(files: Files) -> list[str]:
             problems.append(f"nginx's build names {dockerfile.relative_to(ROOT)}, which does not exist")
         text = files.text["nginx_dockerfile"] if dockerfile == FILES["nginx_dockerfile"] else dockerfile.read_text()
         for sources, _ in parse_dockerfile(text).copies:
-            problems += [f"nginx's Dockerfile copies {s}, which is not in {context.name}/" for s in sources if not (context / s).exists()]
+            problems += [
+                f"nginx's Dockerfile copies {s}, which is not in {context.name}/"
+                for s in sources
+                if not (context / s).exists()
+            ]
         uses_template = any(
             "gateway.conf.template" in s for sources, _ in parse_dockerfile(text).copies for s in sources
         )
@@ -534,7 +540,10 @@ def check_image(files: Files) -> list[str]:
         problems.append(f"the image runs as {dockerfile.user or 'root'}, not a numeric unprivileged user")
     if gid != uid or named_group_ids(files.text["dockerfile"]).get("gateway") != gid:
         problems.append(f"the app's group gateway is not gid {uid} (USER's), the group nginx's image joins")
-    if any(line.startswith("COPY") and "--chown" in line and " . " in line for line in files.text["dockerfile"].splitlines()):
+    if any(
+        line.startswith("COPY") and "--chown" in line and " . " in line
+        for line in files.text["dockerfile"].splitlines()
+    ):
         problems.append("the code is copied owned by the app user: it could change what it runs")
     for service in files.app_services().values():
         build = service["build"]
@@ -610,28 +619,119 @@ def _replace(name: str, old: str, new: str) -> dict[str, str]:
 
 # (check, file, text, replacement, a word of the expected problem): each breaks one thing.
 BREAKAGES = [
-    (check_secrets, "compose", "secrets: [server_cert, server_key]", "secrets: [server_cert, server_key, tls_ca]", "tls_ca"),
+    (
+        check_secrets,
+        "compose",
+        "secrets: [server_cert, server_key]",
+        "secrets: [server_cert, server_key, tls_ca]",
+        "tls_ca",
+    ),
     (check_secrets, "compose", "{file: ./secrets/server.key}", "{file: ./server.key}", "operator-provided"),
     (check_secrets, "compose", "{file: ./secrets/trust-anchor.pem}", "{file: ./secrets/anchor.crt}", "deployment.md"),
     (check_secrets, "dockerignore", "docker/secrets\n", "", ".dockerignore"),
     (check_env_files, "compose", "env_file: .env", "env_file: production.env", "production.env.example"),
-    (check_env_files, "env_example", "GATEWAY_SECURE_COOKIES=true", "GATEWAY_SECURE_COOKIE=true", "GATEWAY_SECURE_COOKIE"),
+    (
+        check_env_files,
+        "env_example",
+        "GATEWAY_SECURE_COOKIES=true",
+        "GATEWAY_SECURE_COOKIE=true",
+        "GATEWAY_SECURE_COOKIE",
+    ),
     (check_env_files, "compose", "${GATEWAY_OPS_NETWORK:?", "${GATEWAY_METRICS_NETWORK:?", "GATEWAY_METRICS_NETWORK"),
-    (check_secret_paths, "compose", "secrets: [django_secret_key, database_url, trust_anchor]", "secrets: [django_secret_key, database_url]", "trust_anchor"),
-    (check_secret_paths, "compose", "DATABASE_URL_FILE: /run/secrets/database_url", "DATABASE_URL_FILE: /etc/gateway/database_url", "DATABASE_URL_FILE"),
-    (check_secret_paths, "compose", "SERVER_KEY: /run/secrets/server_key", "SERVER_KEY: /run/secrets/tls_key", "tls_key"),
+    (
+        check_secret_paths,
+        "compose",
+        "secrets: [django_secret_key, database_url, trust_anchor]",
+        "secrets: [django_secret_key, database_url]",
+        "trust_anchor",
+    ),
+    (
+        check_secret_paths,
+        "compose",
+        "DATABASE_URL_FILE: /run/secrets/database_url",
+        "DATABASE_URL_FILE: /etc/gateway/database_url",
+        "DATABASE_URL_FILE",
+    ),
+    (
+        check_secret_paths,
+        "compose",
+        "SERVER_KEY: /run/secrets/server_key",
+        "SERVER_KEY: /run/secrets/tls_key",
+        "tls_key",
+    ),
     (check_state_volumes, "compose", "publisher:/var/lib/gateway/publisher]", "]", "publisher keys"),
-    (check_state_volumes, "compose", "[publish:/var/lib/gateway/publish, publisher", "[./publish:/var/lib/gateway/publish, publisher", "named volume"),
-    (check_state_volumes, "compose", "[publish:/var/lib/gateway/publish, publisher", "[publish:/var/lib/gateway/publish:ro, publisher", "read-only"),
-    (check_state_volumes, "compose", "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro]\n  worker", "volumes: [publish:/var/lib/gateway/publish:ro]\n  worker", "socket"),
-    (check_state_volumes, "compose", "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro]\n  worker", "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro, publisher:/var/lib/gateway/publisher]\n  worker", "does not sign"),
-    (check_state_volumes, "dockerfile", "install -d -o 10001 -g 10001 -m 0755 /var/lib/gateway /var/lib/gateway/publish /run/gateway", "install -d -o 10001 -g 10001 -m 0755 /var/lib/gateway /var/lib/gateway/publish", "/run/gateway owned"),
-    (check_state_volumes, "dockerfile", "-m 0700 /var/lib/gateway/publisher", "-m 0755 /var/lib/gateway/publisher", "readable by others"),
-    (check_state_volumes, "dockerfile", "install -d -o 10001 -g 10001 -m 0700", "install -d -m 0700", "owned by the app user"),
+    (
+        check_state_volumes,
+        "compose",
+        "[publish:/var/lib/gateway/publish, publisher",
+        "[./publish:/var/lib/gateway/publish, publisher",
+        "named volume",
+    ),
+    (
+        check_state_volumes,
+        "compose",
+        "[publish:/var/lib/gateway/publish, publisher",
+        "[publish:/var/lib/gateway/publish:ro, publisher",
+        "read-only",
+    ),
+    (
+        check_state_volumes,
+        "compose",
+        "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro]\n  worker",
+        "volumes: [publish:/var/lib/gateway/publish:ro]\n  worker",
+        "socket",
+    ),
+    (
+        check_state_volumes,
+        "compose",
+        "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro]\n  worker",
+        "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro, publisher:/var/lib/gateway/publisher]"
+        "\n  worker",
+        "does not sign",
+    ),
+    (
+        check_state_volumes,
+        "dockerfile",
+        "install -d -o 10001 -g 10001 -m 0755 /var/lib/gateway /var/lib/gateway/publish /run/gateway",
+        "install -d -o 10001 -g 10001 -m 0755 /var/lib/gateway /var/lib/gateway/publish",
+        "/run/gateway owned",
+    ),
+    (
+        check_state_volumes,
+        "dockerfile",
+        "-m 0700 /var/lib/gateway/publisher",
+        "-m 0755 /var/lib/gateway/publisher",
+        "readable by others",
+    ),
+    (
+        check_state_volumes,
+        "dockerfile",
+        "install -d -o 10001 -g 10001 -m 0700",
+        "install -d -m 0700",
+        "owned by the app user",
+    ),
     (check_state_volumes, "compose", "    DATABASE_URL_FILE: /run/secrets/database_url\n", "", "SQLite"),
-    (check_static, "template", "location /static/ {\n        proxy_pass http://gateway_app;", "location /static/ {\n        alias /var/lib/gateway/static/;", "proxy"),
-    (check_static, "dockerfile", "RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic", "RUN DJANGO_SECRET_KEY=build-only python manage.py check", "collectstatic"),
-    (check_static, "compose", "volumes: [publish:/var/lib/gateway/publish, publisher", "volumes: [state:/var/lib/gateway, publish:/var/lib/gateway/publish, publisher", "hides"),
+    (
+        check_static,
+        "template",
+        "location /static/ {\n        proxy_pass http://gateway_app;",
+        "location /static/ {\n        alias /var/lib/gateway/static/;",
+        "proxy",
+    ),
+    (
+        check_static,
+        "dockerfile",
+        "RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic",
+        "RUN DJANGO_SECRET_KEY=build-only python manage.py check",
+        "collectstatic",
+    ),
+    (
+        check_static,
+        "compose",
+        "volumes: [publish:/var/lib/gateway/publish, publisher",
+        "volumes: [state:/var/lib/gateway, publish:/var/lib/gateway/publish, publisher",
+        "hides",
+    ),
     (check_dockerignore, "dockerignore", "\nvar\n", "\n", "var/"),
     (check_dockerignore, "dockerignore", "\n.venv\n", "\n", ".venv/"),
     (check_dockerignore, "dockerignore", "\n.git\n", "\n", ".git"),
@@ -639,10 +739,22 @@ BREAKAGES = [
     (check_dockerignore, "dockerignore", "**/*.key", "*.key", "stray-upload.key"),
     (check_dockerignore, "dockerignore", "\n.ci\n", "\n.ci\ndocker\n", "entrypoint.sh"),
     (check_dockerignore, "dockerignore", "\n.ci\n", "\n.ci\n**/publication\n", "trustlist/publication/"),
-    (check_nginx, "compose", "UPSTREAM: unix:/run/gateway/gunicorn.sock", "UPSTREAM: unix:/run/nginx/gunicorn.sock", "UPSTREAM"),
+    (
+        check_nginx,
+        "compose",
+        "UPSTREAM: unix:/run/gateway/gunicorn.sock",
+        "UPSTREAM: unix:/run/nginx/gunicorn.sock",
+        "UPSTREAM",
+    ),
     (check_nginx, "compose", "      MAX_BODY: 64k\n", "", "MAX_BODY"),
     (check_nginx, "compose", "|MAX_BODY|", "|", "NGINX_ENVSUBST_FILTER"),
-    (check_nginx, "compose", "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro]\n    secrets", "volumes: [publish:/var/lib/gateway/publish:ro]\n    secrets", "socket folder"),
+    (
+        check_nginx,
+        "compose",
+        "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro]\n    secrets",
+        "volumes: [publish:/var/lib/gateway/publish:ro]\n    secrets",
+        "socket folder",
+    ),
     (check_nginx, "compose", "PUBLISH_DIR: /var/lib/gateway/publish", "PUBLISH_DIR: /srv/publish", "PUBLISH_DIR"),
     (check_nginx, "nginx_dockerfile", "usermod --append --groups gateway nginx", "true", "0660"),
     (check_nginx, "nginx_dockerfile", "COPY gateway.conf.template", "COPY gateway.conf", "gateway.conf"),
@@ -663,13 +775,18 @@ def test_each_check_fails_on_a_broken_file(check, name, old, new, expected):
 def test_a_missing_dockerignore_is_reported():
     files = Files()
     del files.text["dockerignore"]
-    assert check_dockerignore(files) == ["there is no .dockerignore: COPY . . copies .venv/, var/ and .git into the image"]
+    assert check_dockerignore(files) == [
+        "there is no .dockerignore: COPY . . copies .venv/, var/ and .git into the image"
+    ]
 
 
 def test_dockerignore_matching_follows_docker():
     patterns = dockerignore_patterns("var\n**/*.pyc\n*.md\n!README.md\n/build/\n")
     assert ignored("var/demo/ta.key", patterns)  # a folder pattern covers what is inside
-    assert ignored("gateway/x/y.pyc", patterns) and ignored("y.pyc", patterns)
-    assert ignored("CHANGES.md", patterns) and not ignored("README.md", patterns)  # last match wins
+    assert ignored("gateway/x/y.pyc", patterns)
+    assert ignored("y.pyc", patterns)
+    assert ignored("CHANGES.md", patterns)
+    assert not ignored("README.md", patterns)
     assert not ignored("docs/api.md", patterns)  # no implicit ** as in .gitignore
-    assert ignored("build/lib/x.py", patterns) and not ignored("gateway/build.py", patterns)
+    assert ignored("build/lib/x.py", patterns)
+    assert not ignored("gateway/build.py", patterns)
