@@ -54,6 +54,7 @@ class Dockerfile:
     runs: list[str] = field(default_factory=list)
     entrypoint: list[str] = field(default_factory=list)
     workdir: str = "/"
+    order: list[tuple[str, str]] = field(default_factory=list)  # (INSTRUCTION, arguments), in order
 
 
 def parse_dockerfile(text: str) -> Dockerfile:
@@ -71,6 +72,7 @@ def parse_dockerfile(text: str) -> Dockerfile:
     for line in logical:
         instruction, _, rest = line.strip().partition(" ")
         instruction = instruction.upper()
+        parsed.order.append((instruction, rest))
         if instruction == "ENV":
             for pair in shlex.split(rest):
                 key, _, value = pair.partition("=")
@@ -386,15 +388,21 @@ def check_state_volumes(files: Files) -> list[str]:
                 problems.append(f"Dockerfile does not create {mount.target} owned by the app user {uid}")
             if what == "publisher keys" and created.get(mount.target, ("", ""))[1] != "0700":
                 problems.append(f"Dockerfile creates the publisher key folder {mount.target} readable by others")
-        if "publisher keys" not in NEEDS.get(name, {}):
+    # Only the services that sign may mount the key volume, at whatever path.
+    signers = [n for n, needs in NEEDS.items() if "publisher keys" in needs and n in services]
+    key_volumes = {
+        m.source
+        for n in signers
+        for m in mounts(services[n])
+        for folder, what in state_folders(files, services[n]).items()
+        if what == "publisher keys" and _under(folder, m.target)
+    }
+    for name, service in compose["services"].items():
+        if name not in signers:
             problems += [
-                f"service {name} mounts the publisher key volume but does not sign"
-                for m in service_mounts
-                if any(
-                    _under(f, m.target) or _under(m.target, f)
-                    for f, what in state_folders(files, service).items()
-                    if what == "publisher keys"
-                )
+                f"service {name} mounts the publisher key volume {m.source} but does not sign"
+                for m in mounts(service)
+                if m.source in key_volumes
             ]
     return problems
 
@@ -411,9 +419,13 @@ def check_static(files: Files) -> list[str]:
     dockerfile = files.dockerfile
     relative = Path(settings.STATIC_ROOT).relative_to(Path(settings.VAR_DIR))
     static_root = f"{dockerfile.env.get('GATEWAY_VAR_DIR')}/{relative.as_posix()}"
-    collects = [i for i, run in enumerate(dockerfile.runs) if "collectstatic" in run]
+    steps = dockerfile.order
+    collects = [i for i, (op, rest) in enumerate(steps) if op == "RUN" and "collectstatic" in rest]
+    code = [i for i, (op, rest) in enumerate(steps) if op == "COPY" and rest.split()[-2:] == [".", "."]]
     if not collects:
         problems.append("the Dockerfile does not run collectstatic")
+    elif not code or min(collects) < code[0]:
+        problems.append("the Dockerfile runs collectstatic before it copies the code")
     for name, service in files.app_services().items():
         for mount in mounts(service):
             if _under(static_root, mount.target):
@@ -685,8 +697,7 @@ BREAKAGES = [
         check_state_volumes,
         "compose",
         "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro]\n  worker",
-        "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro, publisher:/var/lib/gateway/publisher]"
-        "\n  worker",
+        "volumes: [socket:/run/gateway, publish:/var/lib/gateway/publish:ro, publisher:/srv/keys]\n  worker",
         "does not sign",
     ),
     (
@@ -724,6 +735,13 @@ BREAKAGES = [
         "RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic",
         "RUN DJANGO_SECRET_KEY=build-only python manage.py check",
         "collectstatic",
+    ),
+    (
+        check_static,
+        "dockerfile",
+        "COPY requirements.txt .",
+        "RUN python manage.py collectstatic\nCOPY requirements.txt .",
+        "before it copies the code",
     ),
     (
         check_static,
