@@ -11,7 +11,9 @@ case "${1:-web}" in
     exec gunicorn gateway.wsgi:application --config python:gateway.gunicorn_config --bind "${GUNICORN_BIND:-unix:/run/gateway/gunicorn.sock}" \
       --umask 0o007 --limit-request-line 8190 --workers "${GUNICORN_WORKERS:-3}" ;;
   worker) exec celery -A gateway worker --loglevel "${LOG_LEVEL:-INFO}" ;;
-  beat) exec celery -A gateway beat --loglevel "${LOG_LEVEL:-INFO}" ;;
+  # The schedule file is no state worth a volume: without it beat runs each task once at start,
+  # and every task is idempotent. /app is root-owned, so it cannot live there.
+  beat) exec celery -A gateway beat --loglevel "${LOG_LEVEL:-INFO}" --schedule /tmp/celerybeat-schedule ;;
   manage) shift; exec python manage.py "$@" ;;
   *) exec "$@" ;;
 esac

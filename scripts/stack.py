@@ -247,7 +247,6 @@ def _render_nginx(env: dict[str, str]) -> None:
         SERVER_KEY=STACK / "tls" / "server.key",
         UPSTREAM=f"unix:{STACK / 'run' / 'gunicorn.sock'}",
         PUBLISH_DIR=STACK / "publish",
-        STATIC_DIR=STACK / "static",
         PROXY_SECRET=(STACK / "proxy-secret").read_text().strip(),
         RATE_PER_CLIENT=os.environ.get("GATEWAY_STACK_RATE", "50r/s"),
         RATE_BURST=os.environ.get("GATEWAY_STACK_BURST", "100"),

@@ -1,7 +1,7 @@
 """The production-like stack (scripts/stack.py) end to end through nginx with real client
 certificates: an onboarded country uploads and downloads and the worker publishes; other
 certificates, forged identity headers and direct requests to gunicorn are refused; nginx
-rate-limits per client certificate."""
+rate-limits per client certificate; static files reach a browser through nginx."""
 
 from __future__ import annotations
 
@@ -126,3 +126,13 @@ def test_rate_limit_per_client_certificate(stack):
     )
     assert limited.problem()["reason"] == "RATE_LIMITED"
     assert limited.headers["retry-after"] == "1"
+
+
+def test_static_files_come_from_the_application_through_nginx(stack):
+    # nginx passes /static/ to the application (whitenoise), so the admin's files are those of
+    # the code that runs (docs/deployment.md); no client certificate is needed for them.
+    response = stack.request("GET", "/static/admin/css/base.css")
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/css")
+    assert b"body" in response.body
+    assert stack.request("GET", "/static/admin/css/no-such-file.css").status == 404
