@@ -15,7 +15,9 @@ venv: $(VENV)/.installed
 
 # Embedded default: SQLite, eager tasks, seeded demo, identity headers trusted from loopback.
 # Seeding logs only warnings (one line per step is printed); the server logs in plain text.
-DEMO_ENV := GATEWAY_TRUST_ANCHOR_FILES=$(CURDIR)/$(DEMO)/trust-anchor/ta.pem GATEWAY_TRUSTED_PROXIES=127.0.0.1/32,::1/128
+# Plain HTTP on loopback: the admin's cookies cannot be Secure-only there.
+DEMO_ENV := GATEWAY_TRUST_ANCHOR_FILES=$(CURDIR)/$(DEMO)/trust-anchor/ta.pem GATEWAY_TRUSTED_PROXIES=127.0.0.1/32,::1/128 \
+	GATEWAY_SECURE_COOKIES=false
 
 run: venv
 	@$(PY) manage.py migrate --no-input -v 0

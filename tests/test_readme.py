@@ -186,6 +186,7 @@ def test_the_readme_runs_verbatim_against_make_run(project, tmp_path):
         people = run_block(project, "People: the first users and their roles")
         verifier = run_block(project, "Verifier SDK and CLI")
         landing = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/", timeout=10).read().decode()
+        login = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/admin/login/", timeout=10)
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"http://127.0.0.1:{PORT}/no/such/page", timeout=10)
         printed = server.output()
@@ -198,6 +199,11 @@ def test_the_readme_runs_verbatim_against_make_run(project, tmp_path):
     body = missing.value.read().decode()
     assert "NO_SUCH_ENDPOINT" in body
     assert "URLconf" not in body
+    # the admin's login works over make run's plain HTTP: its CSRF cookie is not HTTPS-only
+    assert login.status == 200
+    cookies = login.headers.get_all("Set-Cookie")
+    assert any(cookie.startswith("csrftoken=") for cookie in cookies)
+    assert not any("secure" in cookie.lower() for cookie in cookies), cookies
 
     # make run: one line per seeding step, then the walkthrough once, as the README shows it
     before = printed[: printed.index("Demo PKI in")]

@@ -11,7 +11,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-# Read instead of a command-line argument, which other users of the machine can see in `ps`.
+# The name of the variable read below (from the environment rather than a command-line argument,
+# which other users of the machine can see in `ps`).
 PASSWORD_VARIABLE = "GATEWAY_PERSON_PASSWORD"
 
 
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         username = options["username"]
         if model.objects.filter(username=username).exists():
             raise CommandError(f"there is already a person called {username!r}")
-        given = os.environ.get(PASSWORD_VARIABLE)
+        given = os.environ.get("GATEWAY_PERSON_PASSWORD")
         password = given or secrets.token_urlsafe(18)
         first, _, last = options["name"].partition(" ")
         user = model(username=username, email=options["email"], first_name=first, last_name=last, is_staff=True)

@@ -29,7 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None:
-            raise CommandError(f"no user {options['username']!r} (create it with add_person, createsuperuser or the admin)")
+            raise CommandError(f"no user {options['username']!r} (create it with add_person or createsuperuser)")
         if not user.is_staff:
             user.is_staff = True  # the admin is where people work
             user.save(update_fields=["is_staff"])
