@@ -79,7 +79,8 @@ def test_the_readme_starts_with_the_two_set_up_commands():
 PORT = 8000  # the README's commands name it
 # What the server and the commands must not inherit from a test run: the README's reader has
 # none of it (the embedded default is SQLite, eager tasks, no proxy secret).
-STRIPPED = ("DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "CI")
+# (nor the variables of a make that runs the tests: make would then say it enters the folder).
+STRIPPED = ("DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "CI", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
 
 
 def _reader_env() -> dict[str, str]:
