@@ -60,7 +60,12 @@ def test_permission_function(people):
     assert not can(alice, Do.UPLOAD_DSC, "XB")
     assert can(vera, Do.VIEW_KEYS, "XA")
     assert not can(vera, Do.REVOKE_DSC, "XA")
-    assert not can(audrey, Do.VIEW_KEYS, "XA")
+    assert can(audrey, Do.VIEW_KEYS, "XA")  # auditors read every country's keys ...
+    assert not can(audrey, Do.UPLOAD_DSC, "XA")  # ... and change nothing
+    assert not can(audrey, Do.REVOKE_DSC, "XA")
+    assert not can(audrey, Do.ONBOARD)
+    assert countries_for(audrey, Do.VIEW_KEYS) is None
+    assert countries_for(audrey, Do.UPLOAD_DSC) == []
     assert can(otto, Do.ONBOARD)
     assert not can(otto, Do.UPLOAD_DSC, "XA")
     assert countries_for(alice, Do.VIEW_KEYS) == ["XA"]
@@ -152,11 +157,23 @@ def test_certificate_material_is_read_only(client, people, dscs):
     assert dscs["XA"].country == "XA"
 
 
-def test_auditor_sees_audit_but_no_keys(client, people, dscs):
+def test_auditor_reads_audit_and_every_countrys_keys_but_changes_nothing(client, people, dscs):
     as_(client, people["audrey"])
     assert client.get("/admin/audit/auditevent/").status_code == 200
-    assert client.get("/admin/trustlist/signercertificate/").status_code == 403
-    assert client.get(f"/admin/trustlist/signercertificate/{dscs['XA'].pk}/change/").status_code in (403, 404)
+    listed = client.get("/admin/trustlist/signercertificate/").context["cl"].result_list
+    assert {row.country for row in listed} == {"XA", "XB"}
+    page = client.get(f"/admin/trustlist/signercertificate/{dscs['XB'].pk}/change/")
+    assert page.status_code == 200
+    assert b"revoke-link" not in page.content
+    assert client.get(f"/admin/trustlist/signercertificate/{dscs['XB'].pk}/revoke/").status_code == 404
+    response = client.post(
+        f"/admin/trustlist/signercertificate/{dscs['XB'].pk}/revoke/", {"reason": "x", "confirm": "on"}
+    )
+    assert response.status_code == 404
+    dscs["XB"].refresh_from_db()
+    assert dscs["XB"].revoked_at is None
+    assert client.get("/admin/trustlist/signercertificate/upload/").status_code == 404
+    assert client.get("/admin/countries/trustedparty/onboard/").status_code == 404
 
 
 def test_operator_onboards_and_suspends_but_does_not_upload(client, people, pki, xa):
