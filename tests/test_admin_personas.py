@@ -11,11 +11,14 @@ from countries.permissions import OPERATORS, Do, can, countries_for
 from gateway.audit.models import Action, AuditEvent
 from gateway.audit.roles import AUDITORS
 from gateway.pki.certs import thumbprint
+from tests import admin_world
 from tests.conftest import otp_login
 from tests.helpers import upload
 from trustlist.models import SignerCertificate
 
 pytestmark = pytest.mark.django_db
+
+re_duration = __import__("re").compile(r"\d+:\d\d:\d\d\.\d+")  # a timedelta's str(), e.g. 0:01:10.482939
 
 
 @pytest.fixture
@@ -258,3 +261,215 @@ def test_repeated_failed_logins_lock_the_account(client, people, settings):
     locked = client.post("/admin/login/", {"username": "alice", "password": "right password", "otp_token": token})
     assert locked.status_code == 429
     assert client.get("/admin/").status_code == 302  # not logged in
+
+
+# --- what a key manager reads (issue 14, part 5), with the Django test client -------------------
+
+
+@pytest.fixture
+def readable(client, pki, frozen, django_user_model):
+    """XA's old DSC (API, published first), then alice uploads one expiring in 20 days in the
+    admin (published second), revokes the old one (published third), is refused the old one
+    again, and a renewal publishes a fourth sequence that changes nothing."""
+    import datetime as dt
+
+    from tests.factory import NOW
+    from trustlist.publication import service
+
+    persons = admin_world.people(django_user_model)
+    world = admin_world.seed(pki, client, NOW)
+    otp_login(client, persons["alice"])
+    soon = world.xa.dsc(not_after=NOW + dt.timedelta(days=20, hours=-1))
+    uploaded = client.post(
+        "/admin/trustlist/signercertificate/upload/", {"country": "XA", "cms": world.xa.cms_b64(soon.der).decode()}
+    )
+    assert uploaded.status_code == 302
+    soon_row = SignerCertificate.objects.get(thumbprint=thumbprint(soon.der))
+    frozen.shift(10)
+    second = service.publish().id
+    frozen.shift(10)
+    revoked = client.post(
+        f"/admin/trustlist/signercertificate/{world.old.pk}/revoke/", {"reason": "key lost", "confirm": "on"}
+    )
+    assert revoked.status_code == 302
+    third = service.publish().id
+    frozen.shift(10)
+    refused = client.post(
+        "/admin/trustlist/signercertificate/upload/",
+        {"country": "XA", "cms": world.xa.cms_b64(world.old_issued.der).decode()},
+    )
+    latest = service.publish(force=True).id
+    client.logout()
+    return {
+        "world": world,
+        "people": persons,
+        "soon": soon_row,
+        "soon_issued": soon,
+        "sequences": (world.first_sequence, second, third, latest),
+        "refused": refused,
+    }
+
+
+def _text(response) -> str:
+    """The page as a person reads it: tags dropped, white space collapsed."""
+    import html
+    import re
+
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page).split()))
+
+
+def test_dsc_list_shows_what_identifies_each_dsc(client, readable):
+    world, soon = readable["world"], readable["soon"]
+    first, second, _, latest = readable["sequences"]
+    page = as_(client, readable["people"]["alice"]).get("/admin/trustlist/signercertificate/")
+    text = _text(page)
+    assert {row.country for row in page.context["cl"].result_list} == {"XA"}
+    assert "XA DSC 0" in text
+    assert "Ministry of Health, XA" in text
+    assert admin_world.serial_of(world.old_issued) in text
+    assert admin_world.serial_of(readable["soon_issued"]) in text
+    assert "XA CSCA, XA" in text  # issuer
+    assert "20 days left" in text
+    assert "365 days left" in text
+    assert "test results, vaccinations and recoveries" in text  # the old one, no EKU
+    assert "vaccinations" in text
+    assert "['" not in text
+    assert '["' not in text
+    assert " DSC " in f" {text} "
+    assert "Dsc" not in text
+    assert f"sequence {first}" in text
+    assert f"sequence {second}" in text
+    assert f"sequence {latest}" not in text  # the renewal published neither
+    assert "by alice" in text
+    assert "by the country's backend (API)" in text
+    assert "revoked" in text
+    assert "trusted" in text
+    html = page.content.decode()
+    # exactly one highlighted row: the DSC expiring in 20 days, not the revoked or the yearly one
+    assert html.count('class="days-left expiring-soon"') == 1
+    row = next(r for r in html.split("<tr") if soon.kid in r)
+    assert "expiring-soon" in row
+    assert "20 days left" in row
+
+
+def test_dsc_list_costs_the_same_queries_for_more_rows(client, readable, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    as_(client, readable["people"]["otto"])
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/admin/trustlist/signercertificate/").status_code == 200
+    xa = readable["world"].xa
+    for _ in range(4):
+        assert upload(client, xa, xa.cms_b64(xa.dsc().der)).status_code == 201
+    with CaptureQueriesContext(connection) as more:
+        page = client.get("/admin/trustlist/signercertificate/")
+    assert len(page.context["cl"].result_list) == 7
+    assert len(more) == len(few), "one query per page of rows, not one per row"
+
+
+def test_dsc_page_shows_provenance(client, readable):
+    world = readable["world"]
+    first, _, third, _ = readable["sequences"]
+    as_(client, readable["people"]["alice"])
+    text = _text(client.get(f"/admin/trustlist/signercertificate/{world.old.pk}/change/"))
+    assert "XA DSC 0" in text
+    assert "Ministry of Health" in text
+    assert admin_world.serial_of(world.old_issued) in text
+    assert "XA CSCA, XA" in text
+    assert "test results, vaccinations and recoveries" in text
+    assert f"first published: sequence {first}" in text.lower()
+    assert f"revocation published: sequence {third}" in text.lower()
+    assert "by alice" in text
+    assert "key lost" in text
+    assert "Type: DSC" in text
+
+
+def test_history_comes_from_the_audit_log(client, readable):
+    world = readable["world"]
+    page = as_(client, readable["people"]["alice"]).get(f"/admin/trustlist/signercertificate/{world.old.pk}/history/")
+    assert page.status_code == 200
+    text = _text(page)
+    assert "no change history" not in text.lower()
+    whats = [entry["what"] for entry in page.context["entries"]]
+    assert whats == ["Upload refused", "Revoked", "Uploaded"]  # newest first
+    assert [entry["who"] for entry in page.context["entries"]] == ["alice", "alice", "the country's backend (API)"]
+    assert "ALREADY_REVOKED" in text
+    assert "key lost" in text
+    foreign = readable["world"].foreign
+    assert client.get(f"/admin/trustlist/signercertificate/{foreign.pk}/history/").status_code == 404
+    # an auditor reads any country's history, with links into the audit log
+    page = as_(client, readable["people"]["audrey"]).get(f"/admin/trustlist/signercertificate/{foreign.pk}/history/")
+    assert [entry["what"] for entry in page.context["entries"]] == ["Uploaded"]
+    assert b"/admin/audit/auditevent/" in page.content
+
+
+def test_a_refusal_is_shown_once_with_plain_labels(client, readable):
+    refused = readable["refused"]
+    assert refused.status_code == 200
+    text = _text(refused)
+    assert text.count("Refused (ALREADY_REVOKED)") == 1
+    assert "Signed upload (pasted)" in text
+    assert "…or as a file" in text
+    assert "Cms" not in text
+    assert "`" not in text
+
+
+@pytest.mark.parametrize("name", ["alice", "audrey", "otto"])
+def test_dashboard_is_right_for_every_role(client, readable, frozen, name):
+    frozen.shift(70)  # the latest publication is now 70 seconds old
+    page = as_(client, readable["people"][name]).get("/admin/")
+    board = page.context["dashboard"]
+    text = _text(page)
+    expected = {"alice": [("XA", 1, 1)], "audrey": [("XA", 1, 1), ("XB", 1, 0)], "otto": [("XA", 1, 1), ("XB", 1, 0)]}
+    assert [(r["country"], r["active"], r["revoked"]) for r in board["countries"]] == expected[name]
+    assert "(none)" not in text
+    assert "No DSCs" not in text
+    assert "1 min ago" in text
+    assert not re_duration.search(text), "no raw timedelta"
+    # the chart: June 2026 to May 2027, both years named, a count axis, XA's DSC in June
+    assert "2026" in [str(bar["year"]) for bar in board["chart"]["bars"] if bar["year"]]
+    assert "2027" in [str(bar["year"]) for bar in board["chart"]["bars"] if bar["year"]]
+    assert next(t["value"] for t in board["chart"]["ticks"]) == 0
+    assert 'class="tick"' in page.content.decode()
+    assert board["chart"]["bars"][0]["count"] == 1  # the DSC expiring in 20 days (the revoked one is not counted)
+
+
+def test_dashboard_says_so_when_nothing_expires(client, readable):
+    page = as_(client, readable["people"]["carol"]).get("/admin/")
+    text = _text(page)
+    assert "No trusted DSC expires in the next 12 months." in text
+    assert b'id="expiry-chart"' not in page.content
+    assert "No DSCs uploaded yet for XC." in text
+
+
+def test_wrong_one_time_password_page_explains_itself(client, readable):
+    response = client.post(
+        "/admin/login/", {"username": "alice", "password": admin_world.PASSWORD, "otp_token": "000000"}
+    )
+    text = _text(response)
+    assert response.status_code == 200
+    assert "OTP Device" not in text
+    assert "Get OTP Challenge" not in text
+    assert b'name="otp_device"' not in response.content
+    assert "One-time password" in text
+    assert "authenticator app" in text
+
+
+def test_section_titles_are_readable(client, readable):
+    text = _text(as_(client, readable["people"]["otto"]).get("/admin/"))
+    assert "One-time password devices" in text
+    assert "Failed logins and lockouts" in text
+    assert "Otp_Totp" not in text
+    assert "Axes" not in text
+
+
+def test_onboarded_types_are_named(client, readable):
+    page = as_(client, readable["people"]["otto"]).get("/admin/countries/trustedparty/")
+    text = _text(page)
+    assert "CSCA" in text
+    assert "UPLOAD" in text
+    assert "AUTHENTICATION" in text
+    assert "Csca" not in text
+    assert ">Authentication<" not in page.content.decode()
