@@ -10,14 +10,15 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from countries.permissions import Do, can, countries_for, is_operator
-from gateway.audit.models import Finding
-from trustlist.display import EXPIRING_SOON_DAYS, ago
+from gateway.audit.models import Action, AuditEvent, Finding
+from trustlist.display import EXPIRING_SOON_DAYS, actor_in_words, ago, event_in_words
 from trustlist.models import Publication, SignerCertificate
 
 MONTHS = 12
+RECENT_ACTIONS, RECENT_COUNT = (Action.UPLOAD, Action.REVOKE), 8
 # The chart's geometry in SVG units: bars above two rows of labels (month, then year), a count axis left.
-CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 640, 180, 6
-CHART_TOP, CHART_BOTTOM, AXIS_WIDTH = 12, 36, 34
+CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 640, 190, 6
+CHART_TOP, CHART_BOTTOM, AXIS_WIDTH = 26, 36, 34  # the axis title sits above the plot
 
 
 def dashboard_context(user: Any, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -44,6 +45,15 @@ def dashboard_context(user: Any, now: dt.datetime | None = None) -> dict[str, An
     if countries is not None and not user.has_perm("audit.view_finding"):
         findings = findings.filter(country__in=countries)
     publication = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+    # The admin's "Recent actions" reads Django's LogEntry, which no service writes: the audit
+    # log's latest uploads and revocations in scope take its place.
+    events = AuditEvent.objects.filter(action__in=RECENT_ACTIONS).order_by("-leaf_index")
+    if countries is not None:
+        events = events.filter(country__in=countries)
+    recent = [
+        {"event": event, "what": event_in_words(event.action, event.outcome), "who": actor_in_words(event.actor)}
+        for event in events[:RECENT_COUNT]
+    ]
     return {
         "dashboard": {
             "countries": list(rows),
@@ -55,6 +65,7 @@ def dashboard_context(user: Any, now: dt.datetime | None = None) -> dict[str, An
             "scope": "all countries" if countries is None else ", ".join(countries) or "no country",
             "operator": is_operator(user),
             "expiring_soon_days": EXPIRING_SOON_DAYS,
+            "recent": recent,
         }
     }
 

@@ -36,6 +36,8 @@ class GatewayAdminSite(OTPAdminSite):
     index_title = "Dashboard"
     index_template = "admin/gateway_index.html"
     login_form = GatewayLoginForm
+    # The sections are a handful, and the breadcrumbs lead to them; the key lists need the width.
+    enable_nav_sidebar = False
     # django-otp's login page offers a device list and a "Get OTP Challenge" button to everyone;
     # ours asks for the code in words and lists devices only to a person who has several.
     login_template = "admin/gateway_login.html"

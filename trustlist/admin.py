@@ -20,7 +20,7 @@ from django.utils.safestring import mark_safe
 from countries.admin import CountryScopedAdmin
 from countries.identity import ClientIdentity
 from countries.permissions import Do, can, countries_for, is_operator
-from gateway.audit.models import Action, AuditEvent, Outcome
+from gateway.audit.models import AuditEvent, Outcome
 from gateway.pki import certs, cms
 from gateway.pki.errors import Rejected
 from trustlist import display, services
@@ -32,7 +32,7 @@ class UploadForm(forms.Form):
     cms = forms.CharField(
         label="Signed upload (pasted)",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 8}),
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 90}),
         help_text="The DSC signed with your country's UPLOAD key, as base64 text (a CMS message). "
         "Make it where that key is kept, with: manage.py sign_upload --dsc dsc.pem --signer upload.pem "
         "--key upload.key",
@@ -77,16 +77,6 @@ def _when(at: dt.datetime | None) -> str:
     return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
-# How the audit log's events of one DSC read in its history.
-_EVENT_WORDS = {
-    (Action.UPLOAD, Outcome.SUCCESS): "Uploaded",
-    (Action.UPLOAD, Outcome.REJECTED): "Upload refused",
-    (Action.REVOKE, Outcome.SUCCESS): "Revoked",
-    (Action.REVOKE, Outcome.UNCHANGED): "Revoked again (no change)",
-    (Action.REVOKE, Outcome.REJECTED): "Revocation refused",
-}
-
-
 CERTIFICATE_FIELDS = ("country", "type", "subject", "issuer", "serial", "validity", "usages_words", "kid", "thumbprint")
 PROVENANCE_FIELDS = (
     "uploaded",
@@ -115,6 +105,7 @@ class SignerCertificateAdmin(CountryScopedAdmin):
         "revoked",
         "published",
     )
+    list_display_links = ("kid",)
     list_filter = ("country", "group", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("kid", "thumbprint")
     fieldsets = (
@@ -152,7 +143,7 @@ class SignerCertificateAdmin(CountryScopedAdmin):
         now = timezone.now()
         soon = row.revoked_at is None and display.expiring_soon(row.not_after, now)
         return format_html(
-            '{} to {}<br><span class="days-left{}">{}</span>',
+            '<span class="date">{}</span> to <span class="date">{}</span><br><span class="days-left{}">{}</span>',
             row.not_before.date(),
             row.not_after.date(),
             " expiring-soon" if soon else "",
@@ -166,14 +157,18 @@ class SignerCertificateAdmin(CountryScopedAdmin):
     @admin.display(description="uploaded", ordering="created_at")
     def uploaded(self, row: SignerCertificate) -> str:
         by = display.actor_in_words(getattr(row, "uploaded_by", None))
-        return format_html("{}<br><small>by {}</small>", _when(row.created_at), by)
+        return format_html('<span class="date">{}</span><br><small>by {}</small>', _when(row.created_at), by)
 
     @admin.display(description="status", ordering="revoked_at")
     def revoked(self, row: SignerCertificate) -> str:
         if row.revoked_at is None:
             return mark_safe('<span class="trusted">trusted</span>')
         by = display.actor_in_words(getattr(row, "revoked_by", None))
-        return format_html('<span class="revoked">revoked</span> {}<br><small>by {}</small>', _when(row.revoked_at), by)
+        return format_html(
+            '<span class="revoked">revoked</span> <span class="date">{}</span><br><small>by {}</small>',
+            _when(row.revoked_at),
+            by,
+        )
 
     @admin.display(description="first published", ordering="first_published")
     def published(self, row: SignerCertificate) -> str:
@@ -251,7 +246,7 @@ class SignerCertificateAdmin(CountryScopedAdmin):
         row = self.scoped_object(request, object_id)
         extra = {
             "can_revoke": row.revoked_at is None and can(request.user, Do.REVOKE_DSC, row.country),
-            "title": f"DSC {summary_of(row).subject.common_name or row.kid}",
+            "title": summary_of(row).subject.common_name or row.kid,
         }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
@@ -263,7 +258,7 @@ class SignerCertificateAdmin(CountryScopedAdmin):
         entries = [
             {
                 "event": event,
-                "what": _EVENT_WORDS.get((event.action, event.outcome), f"{event.action} {event.outcome}".lower()),
+                "what": display.event_in_words(event.action, event.outcome),
                 "who": display.actor_in_words(event.actor),
                 "refused": event.outcome == Outcome.REJECTED,
                 "detail": event.details.get("detail", "") if isinstance(event.details, dict) else "",

@@ -62,3 +62,17 @@ def actor_in_words(actor: str | None) -> str:
     if actor.startswith("admin:"):
         return actor.removeprefix("admin:")
     return actor or "the country's backend (API)"
+
+
+# How the audit log's events of a DSC read in its history and on the dashboard.
+_EVENT_WORDS = {
+    ("UPLOAD", "SUCCESS"): "Uploaded",
+    ("UPLOAD", "REJECTED"): "Upload refused",
+    ("REVOKE", "SUCCESS"): "Revoked",
+    ("REVOKE", "UNCHANGED"): "Revoked again (no change)",
+    ("REVOKE", "REJECTED"): "Revocation refused",
+}
+
+
+def event_in_words(action: str, outcome: str) -> str:
+    return _EVENT_WORDS.get((action, outcome), f"{action} {outcome}".capitalize())
