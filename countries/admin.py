@@ -14,7 +14,7 @@ from django.utils import timezone
 from countries import services
 from countries.models import CertificateType, Membership, Status, TrustedParty
 from countries.permissions import Do, can, countries_for, is_operator
-from gateway.pki.certs import certificate_der, load_pem_certificate
+from gateway.pki.certs import certificate_der, load_pem_certificate, summary
 from gateway.pki.errors import Rejected
 
 
@@ -69,7 +69,7 @@ class ReasonForm(forms.Form):
 
 @admin.register(TrustedParty)
 class TrustedPartyAdmin(CountryScopedAdmin):
-    list_display = ("country", "certificate_type", "status", "thumbprint_short", "created_at")
+    list_display = ("country", "certificate_type", "subject", "valid_until", "status", "thumbprint_short", "created_at")
     list_filter = ("certificate_type", "status", "country")
     search_fields = ("thumbprint",)
     fields = (
@@ -85,6 +85,14 @@ class TrustedPartyAdmin(CountryScopedAdmin):
     )
     readonly_fields = fields
     change_form_template = "admin/countries/trustedparty/change_form.html"
+
+    @admin.display(description="subject")
+    def subject(self, party: TrustedParty) -> str:
+        return str(summary(bytes(party.raw_data)).subject)  # bytes(): PostgreSQL hands out a memoryview
+
+    @admin.display(description="valid until")
+    def valid_until(self, party: TrustedParty) -> str:
+        return f"{summary(bytes(party.raw_data)).not_after:%Y-%m-%d}"
 
     @admin.display(description="thumbprint")
     def thumbprint_short(self, party: TrustedParty) -> str:

@@ -348,6 +348,7 @@ def test_operator(live_server, browser, world):
     otto.shot("onboarded-parties")
     types = set(otto.page.locator("#result_list td.field-certificate_type").all_inner_texts())
     assert types == {"AUTHENTICATION", "UPLOAD", "CSCA"}
+    assert "XA CSCA, XA" in otto.text()
     otto.page.locator("#result_list tbody tr th a").first.click()
     otto.page.wait_for_load_state()
     otto.shot("onboarded-party-detail")

@@ -424,6 +424,7 @@ def test_dashboard_is_right_for_every_role(client, readable, frozen, name):
     text = _text(page)
     expected = {"alice": [("XA", 1, 1)], "audrey": [("XA", 1, 1), ("XB", 1, 0)], "otto": [("XA", 1, 1), ("XB", 1, 0)]}
     assert [(r["country"], r["active"], r["revoked"]) for r in board["countries"]] == expected[name]
+    assert board["countries"][0]["expiring_soon"] == 1  # XA's DSC that expires in 20 days
     assert "(none)" not in text
     assert "No DSCs" not in text
     assert "1 min ago" in text
@@ -473,3 +474,12 @@ def test_onboarded_types_are_named(client, readable):
     assert "AUTHENTICATION" in text
     assert "Csca" not in text
     assert ">Authentication<" not in page.content.decode()
+    assert "XA CSCA, XA" in text  # each onboarded certificate by its subject
+
+
+def test_dsc_list_filters_by_status_in_words(client, readable):
+    as_(client, readable["people"]["alice"])
+    revoked = client.get("/admin/trustlist/signercertificate/?status=revoked").context["cl"].result_list
+    assert [row.pk for row in revoked] == [readable["world"].old.pk]
+    trusted = client.get("/admin/trustlist/signercertificate/?status=trusted").context["cl"].result_list
+    assert [row.pk for row in trusted] == [readable["soon"].pk]
