@@ -5,6 +5,7 @@ a publisher key and a first publication. Shared by the Django-client tests
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
@@ -15,9 +16,11 @@ from gateway.pki.certs import summary, thumbprint
 from gateway.pki.issuance import Issued
 from tests.factory import CountryPki, Pki
 from tests.helpers import upload
-from tests.publishing import install_publisher
+from tests.publishing import install_publisher, publish_root
 from trustlist.models import SignerCertificate
 from trustlist.publication import service
+from verifier.entries import thumbprint_of
+from verifier.publication import chain_path
 
 PASSWORD = "correct horse battery"
 
@@ -64,6 +67,21 @@ def seed(pki: Pki, client: object, now: dt.datetime) -> World:
         foreign=SignerCertificate.objects.get(thumbprint=thumbprint(foreign.der)),
         first_sequence=first.id,
     )
+
+
+def deltas_touching(thumb: str, first: int, last: int, *, change: str = "upsert") -> list[int]:
+    """The sequences from ``first`` to ``last`` whose published delta uploads (``upsert``) or
+    withdraws (``remove``) the certificate ``thumb``: read from the files verifiers download, not
+    from the database the admin reads, so a test can hold the admin's sequences to them."""
+    found = []
+    for sequence in range(first, last + 1):
+        path = publish_root() / chain_path(sequence, "delta")
+        if not path.exists():  # a sequence that reset to full lists has no delta
+            continue
+        listed = json.loads(path.read_bytes()).get(change, [])
+        if any((thumbprint_of(item) if change == "upsert" else item) == thumb for item in listed):
+            found.append(sequence)
+    return found
 
 
 def serial_of(issued: Issued) -> str:

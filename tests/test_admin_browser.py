@@ -7,7 +7,6 @@ test-output/<persona>-<page>.png, and checked for horizontal cut-off."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 from pathlib import Path
@@ -22,11 +21,8 @@ from gateway.audit.models import AuditEvent
 from gateway.pki.certs import thumbprint
 from tests import admin_world
 from tests.admin_world import PASSWORD, serial_of
-from tests.publishing import publish_root
 from trustlist.models import SignerCertificate
 from trustlist.publication import service
-from verifier.entries import thumbprint_of
-from verifier.publication import chain_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -130,19 +126,6 @@ def _token(device: TOTPDevice) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
 
 
-def _deltas_holding(thumb: str, first: int, last: int) -> list[int]:
-    """The sequences from ``first`` to ``last`` whose published delta uploads ``thumb``, read from
-    the files verifiers download (not from the database the admin reads)."""
-    found = []
-    for sequence in range(first, last + 1):
-        path = publish_root() / chain_path(sequence, "delta")
-        if path.exists():
-            upserts = json.loads(path.read_bytes()).get("upsert", [])
-            if any(thumbprint_of(entry) == thumb for entry in upserts):
-                found.append(sequence)
-    return found
-
-
 def _row_of(tour: Tour, kid: str):
     return tour.page.locator("#result_list tbody tr", has_text=kid)
 
@@ -229,7 +212,7 @@ def test_country_admin(live_server, browser, world, client):
     service.publish()
     renewal = service.publish(force=True)
     assert before is not None
-    publishing = _deltas_holding(thumbprint(soon.der), before.id + 1, renewal.id)
+    publishing = admin_world.deltas_touching(thumbprint(soon.der), before.id + 1, renewal.id)
     assert publishing, "a delta after the upload holds the DSC"
     assert publishing[0] < renewal.id
     soon_row = SignerCertificate.objects.get(thumbprint=thumbprint(soon.der))
