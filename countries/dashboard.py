@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from countries.permissions import Do, can, countries_for, is_operator
 from gateway.audit.models import Action, AuditEvent, Finding
-from trustlist.display import EXPIRING_SOON_DAYS, actor_in_words, ago, event_in_words
+from gateway.audit.words import actor_in_words, event_in_words
+from trustlist.display import EXPIRING_SOON_DAYS, ago
 from trustlist.models import Publication, SignerCertificate
 
 MONTHS = 12

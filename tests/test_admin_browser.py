@@ -89,10 +89,14 @@ class Tour:
                 viewport: window.innerWidth,
                 clipped: Array.from(document.querySelectorAll('.results, #content-main, fieldset, table'))
                     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className || e.id || e.tagName),
+                beyond: Array.from(document.querySelectorAll('#content *'))
+                    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                    .map(e => e.className || e.id || e.tagName).slice(0, 5),
             })"""
         )
         assert widths["page"] <= widths["viewport"], f"{name}: the page is wider than {WIDTH} px: {widths}"
         assert not widths["clipped"], f"{name}: content cut off in {widths['clipped']}"
+        assert not widths["beyond"], f"{name}: content beyond the right edge: {widths['beyond']}"
 
     def text(self) -> str:
         return " ".join(self.page.inner_text("body").split())
@@ -245,11 +249,11 @@ def test_country_admin(live_server, browser, world, client):
     assert f"sequence {keys.first_sequence}" in detail
     alice.page.click("#revoke-link")
     alice.page.fill("#id_reason", "key compromised")
+    alice.shot("revoke")
     alice.page.click("input[type=submit]")  # without the confirmation box: the form stays, nothing revoked
     assert alice.page.url.endswith("/revoke/")
     assert SignerCertificate.objects.get(pk=keys.old.pk).revoked_at is None
     alice.page.check("#id_confirm")
-    alice.shot("revoke")
     alice.page.click("input[type=submit]")
     alice.page.wait_for_selector(".messagelist .success")
     alice.shot("revoked")
@@ -335,7 +339,12 @@ def test_operator(live_server, browser, world):
     otto.page.locator("#result_list tbody tr th a").first.click()
     otto.page.wait_for_load_state()
     otto.shot("onboarded-party-detail")
-    assert "suspended…" in otto.text().lower()  # the operator may suspend it (object tools are upper case)
+    assert "suspend…" in otto.text().lower()  # the operator may suspend it (object tools are upper case)
+    assert re.search(r"X[AB] (CSCA|UPLOAD|TLS)", otto.text())  # its subject
+    otto.page.click("text=History")
+    otto.page.wait_for_load_state()
+    otto.shot("onboarded-party-history")
+    assert otto.page.locator("#history tbody tr td.what").all_inner_texts() == ["Onboarded"]
 
     _check_audit_log(otto)
 

@@ -503,3 +503,27 @@ def test_dsc_list_filters_by_status_in_words(client, readable):
     assert [row.pk for row in revoked] == [readable["world"].old.pk]
     trusted = client.get("/admin/trustlist/signercertificate/?status=trusted").context["cl"].result_list
     assert [row.pk for row in trusted] == [readable["soon"].pk]
+
+
+def test_onboarded_certificate_history_and_status_buttons(client, people, pki, xa, xb):
+    from countries import services as country_services
+    from tests.factory import NOW
+
+    party = TrustedParty.objects.get(country="XA", certificate_type="UPLOAD")
+    country_services.set_status(
+        party_id=party.pk, status=Status.SUSPENDED, reason="rotation", actor="admin:otto", at=NOW
+    )
+    as_(client, people["otto"])
+    page = client.get(f"/admin/countries/trustedparty/{party.pk}/history/")
+    assert [entry["what"] for entry in page.context["entries"]] == ["Suspended", "Onboarded"]
+    assert [entry["who"] for entry in page.context["entries"]] == ["otto", "test"]
+    detail = client.get(f"/admin/countries/trustedparty/{party.pk}/change/").content.decode()
+    assert "Reactivate…" in detail
+    assert "Remove…" in detail
+    assert "XA upload, XA" in detail  # its subject
+    assert client.get(
+        f"/admin/countries/trustedparty/{TrustedParty.objects.filter(country='XB').first().pk}/history/"
+    ).status_code == 200  # operators see every country
+    as_(client, people["alice"])
+    other = TrustedParty.objects.filter(country="XB").first()
+    assert client.get(f"/admin/countries/trustedparty/{other.pk}/history/").status_code == 404

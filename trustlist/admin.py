@@ -11,7 +11,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -20,7 +19,7 @@ from django.utils.safestring import mark_safe
 from countries.admin import CountryScopedAdmin
 from countries.identity import ClientIdentity
 from countries.permissions import Do, can, countries_for, is_operator
-from gateway.audit.models import AuditEvent, Outcome
+from gateway.audit import words
 from gateway.pki import certs, cms
 from gateway.pki.errors import Rejected
 from trustlist import display, services
@@ -132,7 +131,6 @@ class SignerCertificateAdmin(CountryScopedAdmin):
     readonly_fields = CERTIFICATE_FIELDS + PROVENANCE_FIELDS
     change_form_template = "admin/trustlist/signercertificate/change_form.html"
     change_list_template = "admin/trustlist/signercertificate/change_list.html"
-    object_history_template = "admin/trustlist/signercertificate/object_history.html"
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).with_provenance()
@@ -173,14 +171,14 @@ class SignerCertificateAdmin(CountryScopedAdmin):
 
     @admin.display(description="uploaded", ordering="created_at")
     def uploaded(self, row: SignerCertificate) -> str:
-        by = display.actor_in_words(getattr(row, "uploaded_by", None))
+        by = words.actor_in_words(getattr(row, "uploaded_by", None))
         return format_html('<span class="date">{}</span><br><small>by {}</small>', _when(row.created_at), by)
 
     @admin.display(description="status", ordering="revoked_at")
     def revoked(self, row: SignerCertificate) -> str:
         if row.revoked_at is None:
             return mark_safe('<span class="trusted">trusted</span>')
-        by = display.actor_in_words(getattr(row, "revoked_by", None))
+        by = words.actor_in_words(getattr(row, "revoked_by", None))
         return format_html(
             '<span class="revoked">revoked</span> <span class="date">{}</span><br><small>by {}</small>',
             _when(row.revoked_at),
@@ -267,34 +265,8 @@ class SignerCertificateAdmin(CountryScopedAdmin):
         }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
-        """The object's history is the audit log's (uploads, revocations and refusals of this
-        certificate, newest first), not Django's LogEntry table, which no service writes."""
-        row = self.scoped_object(request, object_id)
-        events = AuditEvent.objects.filter(subject_thumbprint=row.thumbprint).order_by("-leaf_index")
-        entries = [
-            {
-                "event": event,
-                "what": display.event_in_words(event.action, event.outcome),
-                "who": display.actor_in_words(event.actor),
-                "refused": event.outcome == Outcome.REJECTED,
-                "detail": event.details.get("detail", "") if isinstance(event.details, dict) else "",
-            }
-            for event in events
-        ]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"History of DSC {summary_of(row).subject.common_name or row.kid}",
-            "subtitle": None,
-            "object": row,
-            "object_id": object_id,
-            "opts": self.opts,
-            "entries": entries,
-            "audit_links": request.user.has_perm("audit.view_auditevent"),
-            **(extra_context or {}),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, self.object_history_template, context)
+    def history_title(self, row: SignerCertificate) -> str:
+        return f"History of DSC {summary_of(row).subject.common_name or row.kid}"
 
 
 class OperatorsOnly(admin.ModelAdmin):

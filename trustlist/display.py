@@ -1,5 +1,6 @@
-"""Words and numbers for people reading the admin: how long ago, how many days left, which DCC
-types, who acted. Time is always passed in, so a page and its test agree on "now"."""
+"""Words and numbers for people reading the admin about DSCs: how long ago, how many days left,
+which DCC types (who did what: gateway.audit.words). Time is always passed in, so a page and
+its test agree on "now"."""
 
 from __future__ import annotations
 
@@ -52,27 +53,3 @@ def ago(delta: dt.timedelta) -> str:
         return f"{seconds // 3600} h ago"
     days = seconds // 86_400
     return "1 day ago" if days == 1 else f"{days} days ago"
-
-
-def actor_in_words(actor: str | None) -> str:
-    """Who acted, from an audit event's actor: "alice" for a person in the admin, "the country's
-    backend (API)" for an upload over mutual TLS (the API records no person), else the command."""
-    if actor is None:
-        return "unknown"
-    if actor.startswith("admin:"):
-        return actor.removeprefix("admin:")
-    return actor or "the country's backend (API)"
-
-
-# How the audit log's events of a DSC read in its history and on the dashboard.
-_EVENT_WORDS = {
-    ("UPLOAD", "SUCCESS"): "Uploaded",
-    ("UPLOAD", "REJECTED"): "Upload refused",
-    ("REVOKE", "SUCCESS"): "Revoked",
-    ("REVOKE", "UNCHANGED"): "Revoked again (no change)",
-    ("REVOKE", "REJECTED"): "Revocation refused",
-}
-
-
-def event_in_words(action: str, outcome: str) -> str:
-    return _EVENT_WORDS.get((action, outcome), f"{action} {outcome}".capitalize())
