@@ -49,22 +49,17 @@ class SignerCertificateQuerySet(models.QuerySet["SignerCertificate"]):
             )
             return Subquery(events.order_by("-leaf_index").values("actor")[:1])
 
-        def change(kind: str) -> Subquery:
-            rows = Change.objects.filter(thumbprint=OuterRef("thumbprint"), kind=kind)
-            return Subquery(rows.order_by("id").values("id")[:1])
-
-        def first_publication(change_field: str) -> Subquery:
-            published = Publication.objects.filter(change_high_water__gte=OuterRef(change_field), index_sha256__gt="")
+        def first_publication(kind: str) -> Subquery:
+            change = Change.objects.filter(thumbprint=OuterRef(OuterRef("thumbprint")), kind=kind)
+            first_change = Subquery(change.order_by("id").values("id")[:1])
+            published = Publication.objects.filter(change_high_water__gte=first_change, index_sha256__gt="")
             return Subquery(published.order_by("change_high_water", "id").values("id")[:1])
 
         return self.annotate(
             uploaded_by=actor(Action.UPLOAD),
             revoked_by=actor(Action.REVOKE),
-            upload_change=change("UPLOAD"),
-            revocation_change=change("REVOKE"),
-        ).annotate(
-            first_published=first_publication("upload_change"),
-            revocation_published=first_publication("revocation_change"),
+            first_published=first_publication("UPLOAD"),
+            revocation_published=first_publication("REVOKE"),
         )
 
 
