@@ -282,6 +282,7 @@ def test_country_admin(live_server, browser, world, client):
     response = alice.go("/admin/audit/auditevent/")
     assert response.status == 403
     alice.shot("audit-events-forbidden")
+    assert "This page is not for your role" in alice.text()
     response = alice.go(f"/admin/trustlist/signercertificate/{keys.foreign.pk}/change/")
     assert response.status == 404
     alice.shot("other-country-404")

@@ -216,7 +216,9 @@ def test_operator_onboards_and_suspends_but_does_not_upload(client, people, pki,
 def test_country_admin_cannot_onboard_or_manage_members(client, people):
     as_(client, people["alice"])
     assert client.get("/admin/countries/trustedparty/onboard/").status_code == 404
-    assert client.get("/admin/countries/membership/").status_code == 403
+    refused = client.get("/admin/countries/membership/")
+    assert refused.status_code == 403
+    assert b"This page is not for your role" in refused.content
 
 
 def test_dashboard_is_scoped(client, people, dscs, xa):
