@@ -286,6 +286,7 @@ def test_country_admin(live_server, browser, world, client):
     response = alice.go(f"/admin/trustlist/signercertificate/{keys.foreign.pk}/change/")
     assert response.status == 404
     alice.shot("other-country-404")
+    assert "There is nothing here that your account may see" in alice.text()
     response = alice.go(f"/admin/trustlist/signercertificate/{keys.foreign.pk}/revoke/")
     assert response.status == 404
     assert SignerCertificate.objects.get(pk=keys.foreign.pk).revoked_at is None
@@ -307,6 +308,7 @@ def test_auditor(live_server, browser, world):
     assert audrey.go("/admin/trustlist/signercertificate/upload/").status == 404
     assert audrey.go(f"/admin/trustlist/signercertificate/{keys.old.pk}/revoke/").status == 404
     audrey.shot("revoke-404")
+    assert "Not found" in audrey.text()
 
     _check_audit_log(audrey)
 

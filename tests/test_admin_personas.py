@@ -94,7 +94,11 @@ def test_own_dsc_is_visible_and_other_countrys_is_404(client, people, dscs, name
         f"/admin/trustlist/signercertificate/{dscs['XB'].pk}/revoke/",
         f"/admin/trustlist/signercertificate/{dscs['XB'].pk}/history/",
     ):
-        assert client.get(url).status_code == 404, url
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert response["Content-Type"].startswith("text/html")  # a page for people, not the API's JSON
+        assert b"There is nothing here that your account may see" in response.content
+    assert client.get("/trustList/nowhere")["Content-Type"].startswith("application/json")
     other_party = TrustedParty.objects.filter(country="XB").first()
     assert client.get(f"/admin/countries/trustedparty/{other_party.pk}/change/").status_code == 404
 
