@@ -14,7 +14,9 @@ from django.utils import timezone
 from countries import services
 from countries.models import CertificateType, Membership, Status, TrustedParty
 from countries.permissions import Do, can, countries_for, is_operator
-from gateway.pki.certs import certificate_der, load_pem_certificate
+from gateway.audit import words
+from gateway.audit.models import AuditEvent, Outcome
+from gateway.pki.certs import certificate_der, load_pem_certificate, summary
 from gateway.pki.errors import Rejected
 
 
@@ -46,6 +48,37 @@ class CountryScopedAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.opts, **context}
         return TemplateResponse(request, "admin/gateway_form.html", context)
 
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        """A certificate's history is the audit log's events of its thumbprint (uploads,
+        revocations, onboarding, status changes and their refusals), newest first: every change
+        goes through a service that records one, none writes Django's LogEntry table."""
+        obj = self.scoped_object(request, object_id)
+        events = AuditEvent.objects.filter(subject_thumbprint=obj.thumbprint).order_by("-leaf_index")
+        entries = [
+            {
+                "event": event,
+                "what": words.event_in_words(event.action, event.outcome),
+                "who": words.actor_in_words(event.actor),
+                "refused": event.outcome == Outcome.REJECTED,
+                "detail": event.details.get("detail", "") if isinstance(event.details, dict) else "",
+            }
+            for event in events
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": self.history_title(obj),
+            "object": obj,
+            "opts": self.opts,
+            "entries": entries,
+            "audit_links": request.user.has_perm("audit.view_auditevent"),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/gateway_history.html", context)
+
+    def history_title(self, obj: Any) -> str:
+        return f"History of {obj}"
+
     def scoped_object(self, request: HttpRequest, object_id: str) -> Any:
         obj = self.get_object(request, object_id)
         if obj is None:
@@ -63,18 +96,24 @@ class OnboardForm(forms.Form):
     )
 
 
+# The button that sets a status says what it does ("Suspend…"), not the state it leads to.
+STATUS_VERBS = {Status.ACTIVE: "Reactivate", Status.SUSPENDED: "Suspend", Status.REMOVED: "Remove"}
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=255, required=False)
 
 
 @admin.register(TrustedParty)
 class TrustedPartyAdmin(CountryScopedAdmin):
-    list_display = ("country", "certificate_type", "status", "thumbprint_short", "created_at")
+    list_display = ("country", "certificate_type", "subject", "valid_until", "status", "thumbprint_short", "created_at")
     list_filter = ("certificate_type", "status", "country")
     search_fields = ("thumbprint",)
     fields = (
         "country",
         "certificate_type",
+        "subject",
+        "valid_until",
         "status",
         "status_reason",
         "status_changed_at",
@@ -85,6 +124,14 @@ class TrustedPartyAdmin(CountryScopedAdmin):
     )
     readonly_fields = fields
     change_form_template = "admin/countries/trustedparty/change_form.html"
+
+    @admin.display(description="subject")
+    def subject(self, party: TrustedParty) -> str:
+        return str(summary(bytes(party.raw_data)).subject)  # bytes(): PostgreSQL hands out a memoryview
+
+    @admin.display(description="valid until")
+    def valid_until(self, party: TrustedParty) -> str:
+        return f"{summary(bytes(party.raw_data)).not_after:%Y-%m-%d}"
 
     @admin.display(description="thumbprint")
     def thumbprint_short(self, party: TrustedParty) -> str:
@@ -153,7 +200,8 @@ class TrustedPartyAdmin(CountryScopedAdmin):
     ) -> HttpResponse:
         party = self.scoped_object(request, object_id)
         targets = [s for s in Status.values if s != party.status] if party.status != Status.REMOVED else []
-        extra = {"status_targets": targets if can(request.user, Do.CHANGE_ONBOARDING, party.country) else []}
+        allowed = targets if can(request.user, Do.CHANGE_ONBOARDING, party.country) else []
+        extra = {"status_targets": [(target, STATUS_VERBS[target]) for target in allowed]}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
 

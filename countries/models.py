@@ -12,11 +12,13 @@ from django.db import models
 
 
 class CertificateType(models.TextChoices):
-    AUTHENTICATION = "AUTHENTICATION"
-    UPLOAD = "UPLOAD"
-    CSCA = "CSCA"
+    """Labelled with their names (DGCG's, which people use), not Django's title case ("Csca")."""
+
+    AUTHENTICATION = "AUTHENTICATION", "AUTHENTICATION"
+    UPLOAD = "UPLOAD", "UPLOAD"
+    CSCA = "CSCA", "CSCA"
     # TNG: issuer of DESC signer certificates, as CSCA is of DSCs.
-    DECA = "DECA"
+    DECA = "DECA", "DECA"
 
 
 class Status(models.TextChoices):

@@ -4,7 +4,8 @@ Roles:
 - operator (group "Operators"): onboards, suspends and removes countries' certificates, all countries;
 - country admin (Membership ADMIN): sees its countries' keys, uploads and revokes their DSCs;
 - country viewer (Membership VIEWER): sees its countries' keys;
-- auditor (group "Auditors", gateway.audit.roles): reads the audit log, nothing else.
+- auditor (group "Auditors", gateway.audit.roles): reads the audit log and every country's keys
+  (an audit compares what the log says with what is stored), changes nothing.
 Superusers are operators. Every rule is a function of (user, action, country).
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from countries.models import MembershipRole
+from gateway.audit.roles import AUDITORS
 
 OPERATORS = "Operators"
 
@@ -34,6 +36,7 @@ _COUNTRY_ROLES = {
     Do.REVOKE_DSC: {MembershipRole.ADMIN},
 }
 _OPERATOR_ACTIONS = {Do.VIEW_KEYS, Do.ONBOARD, Do.CHANGE_ONBOARDING}
+_AUDITOR_ACTIONS = {Do.VIEW_KEYS}
 
 
 def is_operator(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -42,11 +45,19 @@ def is_operator(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(user.is_superuser) or _in_group(user, OPERATORS)
 
 
+def is_auditor(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and user.is_active and _in_group(user, AUDITORS))
+
+
+def _for_every_country(user: AbstractBaseUser | AnonymousUser, action: Do) -> bool:
+    return (action in _OPERATOR_ACTIONS and is_operator(user)) or (action in _AUDITOR_ACTIONS and is_auditor(user))
+
+
 def can(user: AbstractBaseUser | AnonymousUser, action: Do, country: str | None = None) -> bool:
     """May ``user`` do ``action`` for ``country`` (None: for some country)?"""
     if not user.is_authenticated or not user.is_active:
         return False
-    if action in _OPERATOR_ACTIONS and is_operator(user):
+    if _for_every_country(user, action):
         return True
     roles = _COUNTRY_ROLES.get(action)
     if not roles:
@@ -58,8 +69,8 @@ def can(user: AbstractBaseUser | AnonymousUser, action: Do, country: str | None 
 
 
 def countries_for(user: AbstractBaseUser | AnonymousUser, action: Do) -> list[str] | None:
-    """The countries ``user`` may act on; None means all (operators)."""
-    if action in _OPERATOR_ACTIONS and is_operator(user):
+    """The countries ``user`` may act on; None means all (operators, and auditors for reading)."""
+    if _for_every_country(user, action):
         return None
     if not user.is_authenticated or not user.is_active:
         return []

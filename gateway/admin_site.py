@@ -16,6 +16,11 @@ class GatewayLoginForm(OTPAdminAuthenticationForm):
     check so that one token never counts as a failure against every device; a person with a
     single device (the usual case) need not choose it."""
 
+    def several_devices(self) -> bool:
+        """Whether to ask which authenticator: only a person with more than one can choose (the
+        choices, filled in after a failed attempt, start with a blank entry)."""
+        return len(self.fields["otp_device"].widget.choices) > 2
+
     def _chosen_device(self, user: Any) -> Any:
         chosen = super()._chosen_device(user)
         if chosen is None:
@@ -31,6 +36,11 @@ class GatewayAdminSite(OTPAdminSite):
     index_title = "Dashboard"
     index_template = "admin/gateway_index.html"
     login_form = GatewayLoginForm
+    # The sections are a handful, and the breadcrumbs lead to them; the key lists need the width.
+    enable_nav_sidebar = False
+    # django-otp's login page offers a device list and a "Get OTP Challenge" button to everyone;
+    # ours asks for the code in words and lists devices only to a person who has several.
+    login_template = "admin/gateway_login.html"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

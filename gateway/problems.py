@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -97,6 +99,10 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith(reverse("admin:index")):
+        # People in the admin get a page, not the API's problem report; it says as little as
+        # the JSON does (another country's object and a missing one read the same).
+        return render(request, "404.html", status=404)
     return Problem(404, "0x001", "Not Found", details=request.path, reason="NO_SUCH_ENDPOINT").response()
 
 

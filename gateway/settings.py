@@ -36,8 +36,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "axes",
+    "gateway.admin_apps.TOTPDevicesConfig",  # django_otp.plugins.otp_totp, titled for people
+    "gateway.admin_apps.LoginLockoutsConfig",  # axes, titled for people
     "health_check",
     "django_prometheus",
     "django_structlog",

@@ -32,13 +32,22 @@ class CountryPki:
     ta: Issued
     dscs: list[Issued] = field(default_factory=list)
 
-    def dsc(self, *, csca: Issued | None = None, country: str | None = None, **kwargs: object) -> Issued:
-        subject = issuance.name(f"{self.code} DSC {len(self.dscs)}", country if country is not None else self.code)
+    def dsc(
+        self,
+        *,
+        csca: Issued | None = None,
+        country: str | None = None,
+        organization: str | None = None,
+        **kwargs: object,
+    ) -> Issued:
+        subject = issuance.name(
+            f"{self.code} DSC {len(self.dscs)}", country if country is not None else self.code, organization
+        )
         issued = issuance.issue(
             subject,
             at=kwargs.pop("at", NOW),
             issuer=csca or self.csca,  # type: ignore[arg-type]
-            extended_key_usage=[issuance.EKU_VACCINATION],
+            extended_key_usage=kwargs.pop("extended_key_usage", [issuance.EKU_VACCINATION]),
             **kwargs,
         )  # type: ignore[arg-type]
         self.dscs.append(issued)

@@ -72,3 +72,10 @@ def test_staff_without_the_role_sees_nothing(client, django_user_model, events):
     user = django_user_model.objects.create_user("bob", password="x", is_staff=True)
     otp_login(client, user)
     assert client.get("/admin/audit/auditevent/").status_code == 403
+
+
+def test_events_are_listed_newest_first(client, auditor, events):
+    page = client.get("/admin/audit/auditevent/")
+    indexes = [event.leaf_index for event in page.context["cl"].result_list]
+    assert indexes == sorted(indexes, reverse=True)
+    assert indexes[0] == AuditEvent.objects.order_by("-leaf_index").first().leaf_index

@@ -4,6 +4,8 @@ the country) and revoke their countries' DSCs; other countries' DSCs do not exis
 from __future__ import annotations
 
 import binascii
+import datetime as dt
+import functools
 from typing import Any
 
 from django import forms
@@ -11,24 +13,32 @@ from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from countries.admin import CountryScopedAdmin
 from countries.identity import ClientIdentity
 from countries.permissions import Do, can, countries_for, is_operator
-from gateway.pki import cms
+from gateway.audit import words
+from gateway.pki import certs, cms
 from gateway.pki.errors import Rejected
-from trustlist import services
+from trustlist import display, services
 from trustlist.models import Publication, SignerCertificate
 
 
 class UploadForm(forms.Form):
     country = forms.ChoiceField()
     cms = forms.CharField(
+        label="Signed upload (pasted)",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 8}),
-        help_text="base64 CMS from `manage.py sign_upload` (run where the UPLOAD key is kept)",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 90}),
+        help_text="The DSC signed with your country's UPLOAD key, as base64 text (a CMS message). "
+        "Make it where that key is kept, with: manage.py sign_upload --dsc dsc.pem --signer upload.pem "
+        "--key upload.key",
     )
-    cms_file = forms.FileField(required=False, help_text="or the same as a file")
+    cms_file = forms.FileField(
+        label="…or as a file", required=False, help_text="The same signed upload saved as a file (e.g. dsc.cms)."
+    )
 
     def __init__(self, *args: Any, countries: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -39,55 +49,153 @@ class UploadForm(forms.Form):
         upload = data.get("cms_file")
         text = upload.read(70_000).decode("ascii", "replace") if upload else data.get("cms", "")
         if not text.strip():
-            raise forms.ValidationError("paste the CMS or choose a file")
+            raise forms.ValidationError("Paste the signed upload or choose its file.")
         try:
             data["cms_der"] = cms.decode_base64_body("".join(text.split()))  # tolerate line breaks here
         except (Rejected, binascii.Error) as exc:
-            raise forms.ValidationError(f"not a base64 CMS: {exc}") from exc
+            raise forms.ValidationError(f"This is not a base64 signed upload (CMS): {exc}") from exc
         return data
 
 
 class RevokeForm(forms.Form):
-    reason = forms.CharField(max_length=255, help_text="recorded with the revocation and published")
+    reason = forms.CharField(
+        max_length=255, help_text="Why it is revoked: recorded in the audit log with the revocation and published."
+    )
     confirm = forms.BooleanField(label="I understand that verifiers will reject codes signed with this DSC")
+
+
+# Parsing a DER takes tens of microseconds; a page shows each row's certificate in several columns.
+_summary = functools.lru_cache(maxsize=1024)(certs.summary)
+
+
+def summary_of(row: SignerCertificate) -> certs.Summary:
+    return _summary(bytes(row.raw_data))  # PostgreSQL hands out a memoryview, which is not hashable
+
+
+def _when(at: dt.datetime | None) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """Trusted or revoked, in those words (Django's filter on revoked_at says "Empty"/"Not empty")."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("trusted", "trusted"), ("revoked", "revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() == "trusted":
+            return queryset.trusted()
+        if self.value() == "revoked":
+            return queryset.revoked()
+        return queryset
+
+
+CERTIFICATE_FIELDS = ("country", "type", "subject", "issuer", "serial", "validity", "usages_words", "kid", "thumbprint")
+PROVENANCE_FIELDS = (
+    "uploaded",
+    "published",
+    "revoked",
+    "revocation_reason",
+    "revocation_published",
+    "domain",
+    "uploader_thumbprint",
+    "issuer_thumbprint",
+)
 
 
 @admin.register(SignerCertificate)
 class SignerCertificateAdmin(CountryScopedAdmin):
-    list_display = ("country", "kid", "group", "status", "not_before", "not_after", "created_at", "publication")
-    list_filter = ("country", "group", ("revoked_at", admin.EmptyFieldListFilter))
-    search_fields = ("kid", "thumbprint")
-    fields = (
+    list_display = (
         "country",
         "kid",
-        "thumbprint",
-        "group",
-        "domain",
-        "status",
-        "not_before",
-        "not_after",
-        "usages",
-        "uploader_thumbprint",
-        "issuer_thumbprint",
-        "created_at",
-        "revoked_at",
-        "revocation_reason",
-        "publication",
+        "subject",
+        "serial",
+        "issuer",
+        "type",
+        "validity",
+        "usages_words",
+        "uploaded",
+        "revoked",
+        "published",
     )
-    readonly_fields = fields
+    list_display_links = ("kid",)
+    list_filter = ("country", "group", StatusFilter)
+    search_fields = ("kid", "thumbprint")
+    fieldsets = (
+        ("Certificate", {"fields": CERTIFICATE_FIELDS}),
+        ("Provenance", {"fields": PROVENANCE_FIELDS}),
+    )
+    readonly_fields = CERTIFICATE_FIELDS + PROVENANCE_FIELDS
     change_form_template = "admin/trustlist/signercertificate/change_form.html"
+    change_list_template = "admin/trustlist/signercertificate/change_list.html"
 
-    @admin.display(description="status")
-    def status(self, row: SignerCertificate) -> str:
-        return "revoked" if row.revoked_at else "trusted"
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).with_provenance()
 
-    @admin.display(description="publication")
-    def publication(self, row: SignerCertificate) -> str:
-        latest = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
-        changed = row.revoked_at or row.created_at
-        if latest is None or latest.issued_at < changed:
-            return "pending"
-        return f"published in sequence {latest.id}"
+    @admin.display(description="subject")
+    def subject(self, row: SignerCertificate) -> str:
+        name = summary_of(row).subject
+        rest = ", ".join(part for part in (name.organization, name.country) if part)
+        return format_html('<span class="cn">{}</span><br><small>{}</small>', name.common_name, rest)
+
+    @admin.display(description="issuer")
+    def issuer(self, row: SignerCertificate) -> str:
+        return str(summary_of(row).issuer)
+
+    @admin.display(description="serial")
+    def serial(self, row: SignerCertificate) -> str:
+        return format_html('<code class="serial">{}</code>', summary_of(row).serial)
+
+    @admin.display(description="type", ordering="group")
+    def type(self, row: SignerCertificate) -> str:
+        return row.get_group_display()
+
+    @admin.display(description="valid", ordering="not_after")
+    def validity(self, row: SignerCertificate) -> str:
+        now = timezone.now()
+        soon = row.revoked_at is None and display.expiring_soon(row.not_after, now)
+        return format_html(
+            '<span class="date">{}</span> to <span class="date">{}</span><br><span class="days-left{}">{}</span>',
+            row.not_before.date(),
+            row.not_after.date(),
+            " expiring-soon" if soon else "",
+            display.validity_note(row.not_after, now),
+        )
+
+    @admin.display(description="may sign")
+    def usages_words(self, row: SignerCertificate) -> str:
+        return display.usages_in_words(row.usages)
+
+    @admin.display(description="uploaded", ordering="created_at")
+    def uploaded(self, row: SignerCertificate) -> str:
+        by = words.actor_in_words(getattr(row, "uploaded_by", None))
+        return format_html('<span class="date">{}</span><br><small>by {}</small>', _when(row.created_at), by)
+
+    @admin.display(description="status", ordering="revoked_at")
+    def revoked(self, row: SignerCertificate) -> str:
+        if row.revoked_at is None:
+            return mark_safe('<span class="trusted">trusted</span>')
+        by = words.actor_in_words(getattr(row, "revoked_by", None))
+        return format_html(
+            '<span class="revoked">revoked</span> <span class="date">{}</span><br><small>by {}</small>',
+            _when(row.revoked_at),
+            by,
+        )
+
+    @admin.display(description="first published", ordering="first_published")
+    def published(self, row: SignerCertificate) -> str:
+        sequence = getattr(row, "first_published", None)
+        return f"sequence {sequence}" if sequence else "not yet"
+
+    @admin.display(description="revocation published")
+    def revocation_published(self, row: SignerCertificate) -> str:
+        if row.revoked_at is None:
+            return "not revoked"
+        sequence = getattr(row, "revocation_published", None)
+        return f"sequence {sequence}" if sequence else "not yet"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return can(request.user, Do.UPLOAD_DSC)
@@ -120,7 +228,7 @@ class SignerCertificateAdmin(CountryScopedAdmin):
                     at=timezone.now(),
                     actor=f"admin:{request.user}",
                 )
-            except Rejected as exc:
+            except Rejected as exc:  # the service recorded the refusal; the form shows it once
                 form.add_error(None, f"Refused ({exc.reason}): {exc.detail}")
             else:
                 self.message_user(request, f"Uploaded DSC {row.kid}", messages.SUCCESS)
@@ -138,20 +246,27 @@ class SignerCertificateAdmin(CountryScopedAdmin):
             )
             self.message_user(request, f"Revoked DSC {row.kid}", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:trustlist_signercertificate_change", args=[row.pk]))
+        name = summary_of(row).subject.common_name
         return self.render_form(
             request,
             form=form,
             title=f"Revoke DSC {row.kid} of {row.country}",
             submit="Revoke",
-            confirm=f"Revoke DSC {row.kid} ({row.thumbprint})? This cannot be undone.",
+            confirm=f"Revoke the DSC “{name}” (kid {row.kid}, thumbprint {row.thumbprint})? This cannot be undone.",
         )
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         row = self.scoped_object(request, object_id)
-        extra = {"can_revoke": row.revoked_at is None and can(request.user, Do.REVOKE_DSC, row.country)}
+        extra = {
+            "can_revoke": row.revoked_at is None and can(request.user, Do.REVOKE_DSC, row.country),
+            "title": summary_of(row).subject.common_name or row.kid,
+        }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def history_title(self, row: SignerCertificate) -> str:
+        return f"History of DSC {summary_of(row).subject.common_name or row.kid}"
 
 
 class OperatorsOnly(admin.ModelAdmin):

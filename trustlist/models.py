@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models import OuterRef, Subquery
 
 
 class Group(models.TextChoices):
-    """TNG signer-information groups. Unlike TNG we keep SIGN/AUTH/CUSTOM as sent."""
+    """TNG signer-information groups. Unlike TNG we keep SIGN/AUTH/CUSTOM as sent. Labelled with
+    their names: people know them as "DSC", never as Django's default title case ("Dsc")."""
 
-    DSC = "DSC"
-    SIGN = "SIGN"
-    AUTH = "AUTH"
-    CUSTOM = "CUSTOM"
-    DESC = "DESC"
+    DSC = "DSC", "DSC"
+    SIGN = "SIGN", "SIGN"
+    AUTH = "AUTH", "AUTH"
+    CUSTOM = "CUSTOM", "CUSTOM"
+    DESC = "DESC", "DESC"
 
 
 class SignerCertificateQuerySet(models.QuerySet["SignerCertificate"]):
@@ -29,6 +31,36 @@ class SignerCertificateQuerySet(models.QuerySet["SignerCertificate"]):
 
     def local(self) -> SignerCertificateQuerySet:
         return self.filter(source_gateway="")
+
+    def with_provenance(self) -> SignerCertificateQuerySet:
+        """Annotate who uploaded and revoked each row (from the audit log) and the sequences that
+        first published its upload and its revocation, in the same query: correlated subqueries
+        on indexed columns, so a page of rows costs one query, not one per row.
+
+        A publication S holds every outbox change up to its high-water mark, so the sequence
+        that first published a change is the earliest completed one whose mark reaches it
+        (marks never decrease as sequences increase: publishers are serialised)."""
+        from gateway.audit.models import Action, AuditEvent, Outcome
+        from gateway.outbox.models import Change
+
+        def actor(action: str) -> Subquery:
+            events = AuditEvent.objects.filter(
+                subject_thumbprint=OuterRef("thumbprint"), action=action, outcome=Outcome.SUCCESS
+            )
+            return Subquery(events.order_by("-leaf_index").values("actor")[:1])
+
+        def first_publication(kind: str) -> Subquery:
+            change = Change.objects.filter(thumbprint=OuterRef(OuterRef("thumbprint")), kind=kind)
+            first_change = Subquery(change.order_by("id").values("id")[:1])
+            published = Publication.objects.filter(change_high_water__gte=first_change, index_sha256__gt="")
+            return Subquery(published.order_by("change_high_water", "id").values("id")[:1])
+
+        return self.annotate(
+            uploaded_by=actor(Action.UPLOAD),
+            revoked_by=actor(Action.REVOKE),
+            first_published=first_publication("UPLOAD"),
+            revocation_published=first_publication("REVOKE"),
+        )
 
 
 class SignerCertificate(models.Model):
@@ -155,6 +187,8 @@ class Publication(models.Model):
 
     class Meta:
         ordering = ("-id",)
+        # The first sequence whose mark reaches a change (SignerCertificateQuerySet.with_provenance).
+        indexes = [models.Index(fields=["change_high_water", "id"], name="publication_high_water")]
 
     @property
     def sequence(self) -> int:

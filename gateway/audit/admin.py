@@ -67,6 +67,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     exclude = ("leaf_bytes",)
     readonly_fields = ("leaf_hash_b64",)
     list_per_page = 100
+    ordering = ("-leaf_index",)  # newest first: people come here for what just happened (exports stay in log order)
     show_full_result_count = False  # counting millions of rows on every page is slow
 
     @admin.display(description="subject")

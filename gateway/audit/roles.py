@@ -1,4 +1,5 @@
-"""The auditor role: a group that may view the audit models and nothing else."""
+"""The auditor role: a group that may view the audit models (and, by countries.permissions,
+every country's keys), and change nothing."""
 
 from __future__ import annotations
 

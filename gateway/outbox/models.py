@@ -14,7 +14,8 @@ class Change(models.Model):
     at = models.DateTimeField()
     kind = models.CharField(max_length=32)
     country = models.CharField(max_length=2, blank=True, default="")
-    thumbprint = models.CharField(max_length=64, blank=True, default="")
+    # Indexed: the admin looks up the change that uploaded a certificate, to name its first sequence.
+    thumbprint = models.CharField(max_length=64, blank=True, default="", db_index=True)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:

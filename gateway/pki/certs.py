@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import warnings
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -74,6 +76,53 @@ def single_country(cert: x509.Certificate) -> str:
     if len(countries) > 1:
         raise Rejected(Reason.COUNTRY_MULTIPLE, "Uploaded certificate contains more than one country property.")
     return countries[0]
+
+
+@dataclass(frozen=True)
+class NameParts:
+    """The parts of a name a person recognises a certificate by (the first of each)."""
+
+    common_name: str = ""
+    organization: str = ""
+    country: str = ""
+
+    def __str__(self) -> str:
+        return ", ".join(part for part in (self.common_name, self.organization, self.country) if part)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a person reads to tell one certificate from another: names, serial and validity."""
+
+    subject: NameParts
+    issuer: NameParts
+    serial: str  # upper-case hex, as OpenSSL and most CA tools print it
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+
+_SHOWN_NAME_OIDS = (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME, NameOID.COUNTRY_NAME)
+
+
+def name_parts(name: x509.Name) -> NameParts:
+    """CN, O and C of ``name`` for display only: trust decisions read the RDNs (subject_countries)."""
+    try:
+        found = {oid: [str(a.value) for a in name.get_attributes_for_oid(oid)] for oid in _SHOWN_NAME_OIDS}
+    except ValueError:  # a malformed Name is parsed lazily; show nothing rather than fail a page
+        return NameParts()
+    return NameParts(*(values[0] if values else "" for values in found.values()))
+
+
+def summary(der: bytes) -> Summary:
+    """Summarise a stored certificate (parsed again: the stored DER is the one source of truth)."""
+    cert = load_der_certificate(der)
+    return Summary(
+        subject=name_parts(cert.subject),
+        issuer=name_parts(cert.issuer),
+        serial=f"{cert.serial_number:X}" if cert.serial_number >= 0 else f"-{-cert.serial_number:X}",
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+    )
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
