@@ -21,6 +21,7 @@ from countries.models import TrustedParty
 from gateway.outbox.services import trust_state_version
 from gateway.pki import cms
 from gateway.pki.certs import kid as compute_kid
+from trustlist import trust
 from trustlist.models import Group, SignerCertificate
 
 CLASSIC_TYPES = ("AUTHENTICATION", "UPLOAD", "CSCA", "DSC")
@@ -141,12 +142,14 @@ def classic(
             parties = parties.filter(created_at__gte=since)
         keyed.extend(_party_entry(p) for p in trust_anchor.verified(parties))
     if certificate_type in (None, "DSC"):
-        signers = SignerCertificate.objects.local().filter(group=Group.DSC, domain="DCC")
+        if since is None:
+            signers = trust.trusted_dscs()
+        else:
+            signers = SignerCertificate.objects.local()
+        signers = signers.filter(group=Group.DSC, domain="DCC")
         if country:
             signers = signers.for_country(country)
-        if since is None:
-            signers = signers.trusted()
-        else:
+        if since is not None:
             # DGCG PR #173: a revoked DSC appears only in deltas, with rawData and signature null.
             signers = signers.filter(created_at__gte=since) | signers.filter(revoked_at__gte=since)
         wire_fields = ("kid", "created_at", "country", "thumbprint", "signature", "raw_data", "revoked_at")
@@ -186,9 +189,7 @@ def tng_certificates(groups: list[str], countries: list[str], domains: list[str]
                 entry["sourceGateway"] = party.source_gateway
             keyed.append((str(entry["kid"]), _encode(entry)))
     if signer_groups:
-        signers = SignerCertificate.objects.trusted().filter(group__in=signer_groups)
-        if not with_federation:
-            signers = signers.local()
+        signers = trust.trusted_dscs(with_federation=with_federation).filter(group__in=signer_groups)
         if countries:
             signers = signers.filter(country__in=countries)
         if domains:

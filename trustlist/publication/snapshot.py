@@ -17,8 +17,9 @@ What is trusted, re-checked every time (never assumed from the row):
 - a CSCA: onboarded, active, local, and its trust-anchor signature verifies now;
 - a DSC: not revoked, local, its stored DER hashes to its thumbprint, and the CSCA that issued
   it at upload is one of the CSCAs trusted above (so removing or suspending a CSCA withdraws its
-  DSCs). The uploader's CMS and the CSCA's signature over the DSC are re-verified by the
-  signature audit task, which would take seconds per 100,000 DSCs here.
+  DSCs): the rule of ``trustlist.trust``, which the API's renderings use too. The uploader's CMS
+  and the CSCA's signature over the DSC are re-verified by the signature audit task, which would
+  take seconds per 100,000 DSCs here.
 
 Entries are kept as tuples of strings (``Trusted``, ``Revoked``) and written to JSON by
 :func:`trusted_json` / :func:`revoked_json`, byte for byte what ``canonical_json`` makes of the
@@ -38,11 +39,11 @@ from typing import Any, NamedTuple
 
 from django.db import connection
 
-from countries import trust_anchor
 from countries.models import CertificateType, Status, TrustedParty
 from gateway.outbox.models import Change
 from gateway.pki.certs import kid as compute_kid
 from gateway.pki.certs import load_der_certificate, public_jwk
+from trustlist import trust
 from trustlist.models import SignerCertificate
 
 Entry = dict[str, Any]
@@ -116,7 +117,7 @@ def high_water() -> int:
 def take_full() -> State:
     """Every trusted and revoked entry (inside one read snapshot)."""
     mark = high_water()
-    cscas = _trusted_cscas(TrustedParty.objects.active().local().of_type(CertificateType.CSCA))
+    cscas = trust.trusted_cscas(TrustedParty.objects.active().local().of_type(CertificateType.CSCA))
     removed = list(TrustedParty.objects.local().filter(status=Status.REMOVED))
     trusted, revoked = _assemble(cscas, _dsc_rows(None), removed)
     return State(trusted=trusted, revoked=revoked, high_water=mark)
@@ -140,7 +141,7 @@ def take_changes(since: int) -> Changes:
         )
     rows = list(_dsc_rows(touched))
     issuers = {row[9] for row in rows} | {party.thumbprint for party in parties}
-    cscas = _trusted_cscas(
+    cscas = trust.trusted_cscas(
         _chunked(TrustedParty.objects.active().local().of_type(CertificateType.CSCA), issuers | touched)
     )
     removed = [party for party in parties if party.status == Status.REMOVED]
@@ -166,10 +167,6 @@ def _chunked(queryset: Any, thumbprints: Iterable[str]) -> Iterator[Any]:
     ordered = sorted(thumbprints)
     for start in range(0, len(ordered), CHUNK):
         yield from queryset.filter(thumbprint__in=ordered[start : start + CHUNK])
-
-
-def _trusted_cscas(parties: Iterable[TrustedParty]) -> list[TrustedParty]:
-    return trust_anchor.verified(parties)
 
 
 def _assemble(
