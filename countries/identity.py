@@ -31,9 +31,10 @@ from django.http import HttpRequest
 
 from countries import trust_anchor
 from countries.models import CertificateType, Status, TrustedParty
+from gateway.audit import refusals
 from gateway.audit.models import Action
-from gateway.audit.services import record_rejection
 from gateway.pki.certs import certificate_der, thumbprint
+from gateway.pki.errors import Reason
 from gateway.problems import Problem
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -89,7 +90,7 @@ def authenticate(
     endpoint will need; they come back in ``prefetched``, read in the same query."""
     presented = _presented(request)
     if presented.thumbprint is None or presented.dn is None:
-        _refuse(401, "0x400", "No thumbprint or distinguish name", "MISSING_CLIENT_IDENTITY", at=at)
+        _refuse(401, "0x400", "No thumbprint or distinguish name", Reason.MISSING_CLIENT_IDENTITY, at=at)
     assert presented.thumbprint is not None
     assert presented.dn is not None
     countries = presented.countries or ()
@@ -98,7 +99,7 @@ def authenticate(
             400,
             "0x401",
             "Client Certificate must contain country property",
-            "CLIENT_COUNTRY_MISSING",
+            Reason.CLIENT_COUNTRY_MISSING,
             at=at,
             send_value=presented.dn,
             thumb=presented.thumbprint,
@@ -110,7 +111,7 @@ def authenticate(
             401,
             "0x402",
             "Client is not authorized to access the service",
-            "CLIENT_NOT_ONBOARDED",
+            Reason.CLIENT_NOT_ONBOARDED,
             at=at,
             country=country,
             thumb=presented.thumbprint,
@@ -121,7 +122,7 @@ def authenticate(
             401,
             "0x402",
             "Client is not authorized to access the service",
-            "CLIENT_FEDERATED",
+            Reason.CLIENT_FEDERATED,
             at=at,
             country=country,
             thumb=presented.thumbprint,
@@ -132,7 +133,7 @@ def authenticate(
             401,
             "0x402",
             "Client is not authorized to access the service",
-            "CLIENT_CERT_EXPIRED",
+            Reason.CLIENT_CERT_EXPIRED,
             at=at,
             country=country,
             thumb=presented.thumbprint,
@@ -158,15 +159,18 @@ def authenticate(
             403,
             "0x403",
             "Client is not authorized to access the endpoint",
-            "ROLE_MISSING",
+            Reason.ROLE_MISSING,
             at=at,
             country=country,
             thumb=presented.thumbprint,
             details=", ".join(sorted(missing)),
         )
-    return ClientIdentity(
+    identity = ClientIdentity(
         country=country, thumbprint=party.thumbprint, party_id=party.pk, roles=granted, prefetched=prefetched
     )
+    # A later refusal of this request is recorded with the client it refused (gateway.audit.refusals).
+    setattr(request, refusals.IDENTITY_ATTRIBUTE, identity)
+    return identity
 
 
 def _load(
@@ -322,12 +326,10 @@ def _refuse(
     send_value: str = "",
     details: str = "",
 ) -> None:
-    record_rejection(
+    raise refusals.refuse(
+        Problem(status, code, problem, send_value=send_value, details=details, reason=reason),
         action=Action.AUTHENTICATE,
         at=at,
         country=country,
-        reason=reason,
         authentication_thumbprint=thumb,
-        details={"code": code},
     )
-    raise Problem(status, code, problem, send_value=send_value, details=details, reason=reason)

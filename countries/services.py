@@ -53,7 +53,7 @@ def _onboard(
             Reason.INVALID_COUNTRY, f"{country!r} is neither ISO 3166-1 alpha-2 nor a configured virtual country"
         )
     if certificate_type not in CertificateType.values:
-        raise Rejected(Reason.INVALID_STATE, f"unknown certificate type {certificate_type!r}")
+        raise Rejected(Reason.INVALID_CERTIFICATE_TYPE, f"unknown certificate type {certificate_type!r}")
     cert = load_der_certificate(der)
     if subject_countries(cert) != [country]:
         raise Rejected(Reason.COUNTRY_MISMATCH, f"certificate subject must have exactly one C={country}")

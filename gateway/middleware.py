@@ -15,8 +15,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from gateway.audit import refusals
 from gateway.audit.models import Action
-from gateway.audit.services import record_rejection
+from gateway.pki.errors import Reason
 from gateway.problems import Problem
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -32,10 +33,10 @@ class BoundedBodyMiddleware:
             declared = request.META.get("CONTENT_LENGTH") or ""
             if declared:
                 if not declared.isdigit():
-                    return _refuse(400, "Content-Length is not a number", "BAD_CONTENT_LENGTH")
+                    return _refuse(400, "Content-Length is not a number", Reason.BAD_CONTENT_LENGTH)
                 if int(declared) > limit:
                     return _refuse(
-                        413, f"body of {declared} bytes exceeds the limit of {limit} bytes", "BODY_TOO_LARGE"
+                        413, f"body of {declared} bytes exceeds the limit of {limit} bytes", Reason.BODY_TOO_LARGE
                     )
                 stream = request._stream  # noqa: SLF001 - Django's stream, limited to Content-Length
             elif request.META.get("wsgi.input_terminated"):
@@ -44,7 +45,7 @@ class BoundedBodyMiddleware:
                 stream = io.BytesIO()
             data = stream.read(limit + 1)
             if len(data) > limit:
-                return _refuse(413, f"body exceeds the limit of {limit} bytes", "BODY_TOO_LARGE")
+                return _refuse(413, f"body exceeds the limit of {limit} bytes", Reason.BODY_TOO_LARGE)
             request._body = data  # noqa: SLF001
             request._stream = io.BytesIO(data)  # noqa: SLF001
         return self.get_response(request)
@@ -52,6 +53,11 @@ class BoundedBodyMiddleware:
 
 def _refuse(status: int, details: str, reason: str) -> HttpResponse:
     # Refused before authentication, so the event names no country; it is still recorded.
-    record_rejection(action=Action.REQUEST, at=timezone.now(), reason=reason, details={"detail": details})
-    problem = "Request body too large" if status == 413 else "Validation Error"
-    return Problem(status, "0x001", problem, details=details, reason=reason).response()
+    problem = Problem(
+        status,
+        "0x001",
+        "Request body too large" if status == 413 else "Validation Error",
+        details=details,
+        reason=reason,
+    )
+    return refusals.refuse(problem, action=Action.REQUEST, at=timezone.now(), details={"detail": details}).response()

@@ -19,6 +19,8 @@ from django.urls import reverse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from gateway.pki.errors import Reason
+
 logger = logging.getLogger(__name__)
 
 # Seconds a client is asked to wait when the database is unavailable (a restart or a failover).
@@ -35,8 +37,12 @@ class Problem(Exception):
         send_value: str = "",
         details: str = "",
         reason: str = "",
+        audited: bool = False,
     ) -> None:
         super().__init__(f"{status} {code} {problem}")
+        # True once the refusal's audit event is written (gateway.audit.refusals), so the
+        # exception handler does not record it a second time.
+        self.audited = audited
         self.status = status
         self.code = code
         self.problem = problem
@@ -62,7 +68,7 @@ def unavailable_problem() -> Problem:
         "0x008",
         "Service Unavailable",
         details=f"the database is unavailable; retry in {RETRY_AFTER_SECONDS} seconds",
-        reason="DATABASE_UNAVAILABLE",
+        reason=Reason.DATABASE_UNAVAILABLE,
     )
 
 
@@ -79,20 +85,24 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
         return Response(
             Problem(
-                415, "0x001", "Unsupported Media Type", details=str(exc.detail), reason="UNSUPPORTED_MEDIA_TYPE"
+                415, "0x001", "Unsupported Media Type", details=str(exc.detail), reason=Reason.UNSUPPORTED_MEDIA_TYPE
             ).body(),
             status=415,
         )
     if isinstance(exc, drf_exceptions.ParseError):
-        return Response(validation_problem(str(exc.detail), reason="MALFORMED_BODY").body(), status=400)
+        return Response(validation_problem(str(exc.detail), reason=Reason.MALFORMED_BODY).body(), status=400)
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return Response(
-            Problem(405, "0x001", "Method Not Allowed", details=str(exc.detail), reason="METHOD_NOT_ALLOWED").body(),
+            Problem(
+                405, "0x001", "Method Not Allowed", details=str(exc.detail), reason=Reason.METHOD_NOT_ALLOWED
+            ).body(),
             status=405,
         )
     if isinstance(exc, drf_exceptions.APIException):
         return Response(
-            Problem(exc.status_code, "0x001", "Request Error", details=str(exc.detail), reason="REQUEST_ERROR").body(),
+            Problem(
+                exc.status_code, "0x001", "Request Error", details=str(exc.detail), reason=Reason.REQUEST_ERROR
+            ).body(),
             status=exc.status_code,
         )
     return None
@@ -103,7 +113,7 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
         # People in the admin get a page, not the API's problem report; it says as little as
         # the JSON does (another country's object and a missing one read the same).
         return render(request, "404.html", status=404)
-    return Problem(404, "0x001", "Not Found", details=request.path, reason="NO_SUCH_ENDPOINT").response()
+    return Problem(404, "0x001", "Not Found", details=request.path, reason=Reason.NO_SUCH_ENDPOINT).response()
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
@@ -113,4 +123,4 @@ def handler500(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     logger.error("internal error on %s", request.path)
-    return Problem(500, "0x008", "Internal Server Error", reason="INTERNAL_ERROR").response()
+    return Problem(500, "0x008", "Internal Server Error", reason=Reason.INTERNAL_ERROR).response()

@@ -234,9 +234,10 @@ def test_country_admin(live_server, browser, world, client):
     assert f"sequence {publishing[0]}" in row_text
     assert f"sequence {renewal.id}" not in text
     assert row.locator("td").first.evaluate("e => getComputedStyle(e).backgroundColor") == HIGHLIGHT
-    assert _row_of(alice, keys.old.kid).locator("td").first.evaluate(
-        "e => getComputedStyle(e).backgroundColor"
-    ) != HIGHLIGHT
+    assert (
+        _row_of(alice, keys.old.kid).locator("td").first.evaluate("e => getComputedStyle(e).backgroundColor")
+        != HIGHLIGHT
+    )
     assert keys.foreign.kid not in text
 
     # revoke the old DSC, with its confirmation

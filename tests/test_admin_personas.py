@@ -527,9 +527,12 @@ def test_onboarded_certificate_history_and_status_buttons(client, people, pki, x
     assert "Reactivate…" in detail
     assert "Remove…" in detail
     assert "XA upload, XA" in detail  # its subject
-    assert client.get(
-        f"/admin/countries/trustedparty/{TrustedParty.objects.filter(country='XB').first().pk}/history/"
-    ).status_code == 200  # operators see every country
+    assert (
+        client.get(
+            f"/admin/countries/trustedparty/{TrustedParty.objects.filter(country='XB').first().pk}/history/"
+        ).status_code
+        == 200
+    )  # operators see every country
     as_(client, people["alice"])
     other = TrustedParty.objects.filter(country="XB").first()
     assert client.get(f"/admin/countries/trustedparty/{other.pk}/history/").status_code == 404

@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from gateway.audit import log
-from gateway.audit.models import AuditEvent, Checkpoint
+from gateway.audit import log, refusals
+from gateway.audit.models import Action, AuditEvent, Checkpoint
+from gateway.pki.errors import Reason
 from gateway.problems import Problem, validation_problem
 
 MAX_LEAVES = 1000
@@ -26,7 +28,7 @@ def _int(request: HttpRequest, name: str, default: int | None = None) -> int:
     try:
         return int(raw or "")
     except ValueError as exc:
-        raise validation_problem(f"{name} must be an integer", reason="INVALID_PARAMETER") from exc
+        raise validation_problem(f"{name} must be an integer", reason=Reason.INVALID_PARAMETER) from exc
 
 
 def _guard(view):  # type: ignore[no-untyped-def]
@@ -36,7 +38,7 @@ def _guard(view):  # type: ignore[no-untyped-def]
         except Problem as problem:
             return problem.response()
         except ValueError as exc:
-            return validation_problem(str(exc), reason="OUT_OF_RANGE").response()
+            return validation_problem(str(exc), reason=Reason.OUT_OF_RANGE).response()
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
@@ -47,7 +49,7 @@ def _guard(view):  # type: ignore[no-untyped-def]
 def latest_checkpoint(request: HttpRequest) -> HttpResponse:
     checkpoint = Checkpoint.objects.first()
     if checkpoint is None:
-        return Problem(404, "0x001", "Not Found", details="no checkpoint yet", reason="NO_CHECKPOINT").response()
+        return Problem(404, "0x001", "Not Found", details="no checkpoint yet", reason=Reason.NO_CHECKPOINT).response()
     return JsonResponse(log.exported(checkpoint))
 
 
@@ -92,7 +94,10 @@ def consistency(request: HttpRequest) -> HttpResponse:
 @_guard
 def leaves(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated or not request.user.has_perm("audit.view_auditevent"):
-        return Problem(403, "0x403", "Forbidden", details="auditors only", reason="NOT_AN_AUDITOR").response()
+        # A person (or an anonymous caller) asking for what only auditors read: recorded.
+        refused = Problem(403, "0x403", "Forbidden", details="auditors only", reason=Reason.NOT_AN_AUDITOR)
+        actor = request.user.get_username() if request.user.is_authenticated else ""
+        return refusals.refuse(refused, action=Action.REQUEST, at=timezone.now(), actor=actor).response()
     start = _int(request, "start", 0)
     count = min(max(_int(request, "count", 100), 1), MAX_LEAVES)
     rows = AuditEvent.objects.filter(leaf_index__gte=start).order_by("leaf_index")[:count]

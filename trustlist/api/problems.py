@@ -39,6 +39,13 @@ CHECK_FAILED_TEXT = (
 )
 
 
+def recorded(problem: Problem) -> Problem:
+    """Mark the problem of a refusal whose audit event a service (or ``audit_decode_failure``)
+    already wrote, so that the API's exception handler does not record it again."""
+    problem.audited = True
+    return problem
+
+
 def converter_problem(exc: Rejected) -> Problem:
     return Problem(400, "0x402", exc.detail, reason=exc.reason)
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
+from gateway.pki.errors import Reason
 from gateway.problems import Problem
 
 _etags: dict[tuple[int, int, int], str] = {}
@@ -75,4 +76,4 @@ def _etag(handle: object) -> str:
 
 
 def _not_found(path: str) -> HttpResponse:
-    return Problem(404, "0x001", "Not Found", details=path, reason="NOT_PUBLISHED").response()
+    return Problem(404, "0x001", "Not Found", details=path, reason=Reason.NOT_PUBLISHED).response()

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from countries.identity import ClientIdentity, authenticate
 from gateway.pki import cms
-from gateway.pki.errors import Rejected
+from gateway.pki.errors import Reason, Rejected
 from gateway.problems import Problem, validation_problem
 from trustlist import rendering, services
 from trustlist.api import problems
@@ -68,7 +68,7 @@ def _cms_body(request: Request) -> bytes:
             "0x001",
             "Unsupported Media Type",
             details=f"expected one of {', '.join(CMS_CONTENT_TYPES)}",
-            reason="UNSUPPORTED_MEDIA_TYPE",
+            reason=Reason.UNSUPPORTED_MEDIA_TYPE,
         )
     return request._request.body  # noqa: SLF001 - raw bytes, already bounded by BoundedBodyMiddleware
 
@@ -109,7 +109,7 @@ class SignerCertificateView(APIView):
         try:
             services.upload_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "UPLOAD"), at=at)
         except Rejected as exc:
-            raise problems.upload_problem(exc, identity) from exc
+            raise problems.recorded(problems.upload_problem(exc, identity)) from exc
         return HttpResponse(status=201)
 
     @extend_schema(
@@ -157,11 +157,11 @@ class TrustedCertificateView(APIView):
                 "0x001",
                 "Unsupported Media Type",
                 details="expected application/json",
-                reason="UNSUPPORTED_MEDIA_TYPE",
+                reason=Reason.UNSUPPORTED_MEDIA_TYPE,
             )
         serializer = TrustedCertificateRequestSerializer(data=request.data)
         if not serializer.is_valid():
-            raise validation_problem(json.dumps(serializer.errors), reason="INVALID_REQUEST")
+            raise validation_problem(json.dumps(serializer.errors), reason=Reason.INVALID_REQUEST)
         data = serializer.validated_data
         options = services.UploadOptions(
             group=data.get("group") or "DSC",
@@ -173,7 +173,7 @@ class TrustedCertificateView(APIView):
             cms_der = _decode(data["cms"].encode("ascii", "replace"), identity, at, "UPLOAD")
             services.upload_signer_certificate(identity=identity, cms_der=cms_der, at=at, options=options)
         except Rejected as exc:
-            raise problems.tng_upload_problem(exc, identity) from exc
+            raise problems.recorded(problems.tng_upload_problem(exc, identity)) from exc
         return HttpResponse(status=201)
 
     @extend_schema(
@@ -205,7 +205,7 @@ def _revoke(request: Request) -> HttpResponse:
     try:
         services.revoke_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "REVOKE"), at=at)
     except Rejected as exc:
-        raise problems.revoke_problem(exc, identity) from exc
+        raise problems.recorded(problems.revoke_problem(exc, identity)) from exc
     return HttpResponse(status=204)
 
 
@@ -249,10 +249,10 @@ class TrustListView(APIView):
         if certificate_type is not None:
             certificate_type = certificate_type.upper()
             if certificate_type not in rendering.CLASSIC_TYPES:
-                raise validation_problem(f"unknown certificate type {certificate_type}", reason="INVALID_TYPE")
+                raise validation_problem(f"unknown certificate type {certificate_type}", reason=Reason.INVALID_TYPE)
         if country is not None:
             if len(country) != 2 or not (country.isascii() and country.isalpha()):
-                raise validation_problem("country must be 2 letters", reason="INVALID_COUNTRY")
+                raise validation_problem("country must be 2 letters", reason=Reason.INVALID_COUNTRY)
             country = country.upper()
         page, pagesize = _paging(request)
         since = _if_modified_since(request)
@@ -367,9 +367,9 @@ def _paging(request: Request) -> tuple[int | None, int | None]:
         page = int(raw_page) if raw_page is not None else 0
         size = int(raw_size) if raw_size is not None else 100
     except ValueError as exc:
-        raise validation_problem("page and pagesize must be integers", reason="INVALID_PAGING") from exc
+        raise validation_problem("page and pagesize must be integers", reason=Reason.INVALID_PAGING) from exc
     if page < 0 or size < 1:
-        raise validation_problem("page must be >= 0 and pagesize >= 1", reason="INVALID_PAGING")
+        raise validation_problem("page must be >= 0 and pagesize >= 1", reason=Reason.INVALID_PAGING)
     return page, size
 
 
@@ -387,7 +387,7 @@ def _if_modified_since(request: Request) -> dt.datetime | None:
         except (TypeError, ValueError):
             value = None
     if value is None:
-        raise validation_problem(f"unparsable If-Modified-Since {raw!r}", reason="INVALID_DATE")
+        raise validation_problem(f"unparsable If-Modified-Since {raw!r}", reason=Reason.INVALID_DATE)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -397,7 +397,7 @@ def _list_param(request: Request, name: str) -> list[str]:
         # The values are compared with database columns: a NUL, which PostgreSQL cannot hold in
         # text, made the query fail with a 500; no control character belongs in a filter value.
         if not raw.isprintable():
-            raise validation_problem(f"{name} must not contain control characters", reason="INVALID_PARAMETER")
+            raise validation_problem(f"{name} must not contain control characters", reason=Reason.INVALID_PARAMETER)
         values.extend(part.strip() for part in raw.split(",") if part.strip())
     return values
 
@@ -405,5 +405,5 @@ def _list_param(request: Request, name: str) -> list[str]:
 def _bool_param(request: Request, name: str) -> bool:
     raw = request.query_params.get(name, "false").strip().lower()
     if raw not in ("true", "false"):
-        raise validation_problem(f"{name} must be true or false", reason="INVALID_PARAMETER")
+        raise validation_problem(f"{name} must be true or false", reason=Reason.INVALID_PARAMETER)
     return raw == "true"

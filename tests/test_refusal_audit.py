@@ -1,0 +1,225 @@
+"""Every refusal the API gives is recorded once in the audit log, under the reason its problem
+report names, with the client when it was authenticated; nothing of the refused request is stored.
+Anonymous reads of public files are not recorded (gateway.audit.refusals, docs/audit.md)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from gateway.audit.models import Action, AuditEvent, Outcome
+from gateway.pki.certs import thumbprint
+from gateway.pki.errors import Reason
+from tests.helpers import upload
+from trustlist.models import SignerCertificate
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request the API refuses, the status and reason it answers with, and who it refuses."""
+
+    name: str
+    send: Callable[[Client, object], object]
+    status: int
+    reason: Reason
+    action: Action
+    authenticated: bool = True
+
+
+def _cms(client, xa, body, content_type="application/cms", method="post", path="/signerCertificate"):
+    return getattr(client, method)(path, body, content_type=content_type, **xa.headers())
+
+
+def _tng(client, xa, body, content_type="application/json"):
+    return client.post("/trustedCertificate", body, content_type=content_type, **xa.headers())
+
+
+def _get(path, **headers):
+    return lambda client, xa: client.get(path, **xa.headers(**headers))
+
+
+def _dsc_cms(xa) -> str:
+    return xa.cms_b64(xa.dsc().der).decode()
+
+
+REFUSALS = [
+    # who the client is (countries.identity)
+    Refusal(
+        "no identity",
+        lambda client, xa: client.get("/trustList"),
+        401,
+        Reason.MISSING_CLIENT_IDENTITY,
+        Action.AUTHENTICATE,
+        authenticated=False,
+    ),
+    Refusal(
+        "unknown certificate",
+        lambda client, xa: client.get(
+            "/trustList", HTTP_X_SSL_CLIENT_SHA256="ab" * 32, HTTP_X_SSL_CLIENT_DN="CN=someone,C=XA"
+        ),
+        401,
+        Reason.CLIENT_NOT_ONBOARDED,
+        Action.AUTHENTICATE,
+        authenticated=False,
+    ),
+    Refusal(
+        "no country in the certificate",
+        lambda client, xa: client.get("/trustList", **xa.headers(HTTP_X_SSL_CLIENT_DN="CN=XA TLS")),
+        400,
+        Reason.CLIENT_COUNTRY_MISSING,
+        Action.AUTHENTICATE,
+        authenticated=False,
+    ),
+    # the request's shape (views and the exception handler)
+    Refusal(
+        "DGCG upload of another media type",
+        lambda client, xa: _cms(client, xa, "x", content_type="text/plain"),
+        415,
+        Reason.UNSUPPORTED_MEDIA_TYPE,
+        Action.REQUEST,
+    ),
+    Refusal(
+        "DGCG revocation of another media type",
+        lambda client, xa: _cms(client, xa, "x", content_type="text/plain", method="delete"),
+        415,
+        Reason.UNSUPPORTED_MEDIA_TYPE,
+        Action.REQUEST,
+    ),
+    Refusal(
+        "TNG upload of another media type",
+        lambda client, xa: _tng(client, xa, "x", content_type="application/cms"),
+        415,
+        Reason.UNSUPPORTED_MEDIA_TYPE,
+        Action.REQUEST,
+    ),
+    Refusal(
+        "TNG upload of invalid JSON",
+        lambda client, xa: _tng(client, xa, "{"),
+        400,
+        Reason.MALFORMED_BODY,
+        Action.REQUEST,
+    ),
+    Refusal(
+        "TNG upload without cms",
+        lambda client, xa: _tng(client, xa, json.dumps({"group": "DSC"})),
+        400,
+        Reason.INVALID_REQUEST,
+        Action.REQUEST,
+    ),
+    Refusal(
+        "TNG upload with an over-long kid",
+        lambda client, xa: _tng(client, xa, json.dumps({"cms": _dsc_cms(xa), "kid": "k" * 500})),
+        400,
+        Reason.INVALID_REQUEST,
+        Action.REQUEST,
+    ),
+    Refusal(
+        "TNG upload with properties not an object",
+        lambda client, xa: _tng(client, xa, json.dumps({"cms": _dsc_cms(xa), "properties": ["not", "an", "object"]})),
+        400,
+        Reason.INVALID_REQUEST,
+        Action.REQUEST,
+    ),
+    Refusal("unknown type", _get("/trustList/FOO"), 400, Reason.INVALID_TYPE, Action.REQUEST),
+    Refusal("three-letter country", _get("/trustList/DSC/XAB"), 400, Reason.INVALID_COUNTRY, Action.REQUEST),
+    Refusal("negative page", _get("/trustList?page=-1"), 400, Reason.INVALID_PAGING, Action.REQUEST),
+    Refusal(
+        "unreadable If-Modified-Since",
+        _get("/trustList/DSC", HTTP_IF_MODIFIED_SINCE="yesterday"),
+        400,
+        Reason.INVALID_DATE,
+        Action.REQUEST,
+    ),
+    Refusal(
+        "method the endpoint lacks",
+        lambda client, xa: client.put("/trustList", **xa.headers()),
+        405,
+        Reason.METHOD_NOT_ALLOWED,
+        Action.REQUEST,
+        authenticated=False,  # refused before the view authenticates
+    ),
+    # what the services check (they record with the uploader and the subject)
+    Refusal(
+        "upload that is not base64",
+        lambda client, xa: _cms(client, xa, "%%%"),
+        400,
+        Reason.INVALID_BASE64,
+        Action.UPLOAD,
+    ),
+    Refusal(
+        "upload that is not a CMS",
+        lambda client, xa: _cms(client, xa, base64.b64encode(b"not a cms").decode()),
+        400,
+        Reason.CMS_PARSE,
+        Action.UPLOAD,
+    ),
+    Refusal(
+        "revocation of a DSC never uploaded",
+        lambda client, xa: _cms(client, xa, _dsc_cms(xa), method="delete"),
+        404,
+        Reason.NOT_FOUND,
+        Action.REVOKE,
+    ),
+    # in front of the views (gateway.middleware) and the audit log's own endpoint
+    Refusal(
+        "body too large",
+        lambda client, xa: _cms(client, xa, "A" * (70 * 1024)),
+        413,
+        Reason.BODY_TOO_LARGE,
+        Action.REQUEST,
+        authenticated=False,  # refused before authentication
+    ),
+    Refusal(
+        "audit leaves for a non-auditor",
+        lambda client, xa: client.get("/audit/leaves"),
+        403,
+        Reason.NOT_AN_AUDITOR,
+        Action.REQUEST,
+        authenticated=False,
+    ),
+]
+
+
+@pytest.mark.parametrize("refusal", REFUSALS, ids=[refusal.name for refusal in REFUSALS])
+def test_every_refusal_is_recorded_once_under_its_reason(client, xa, refusal):
+    before = AuditEvent.objects.count()
+    stored = SignerCertificate.objects.count()
+    response = refusal.send(client, xa)
+
+    assert response.status_code == refusal.status, response.content
+    assert response.json()["reason"] == refusal.reason
+    events = list(AuditEvent.objects.order_by("leaf_index")[before:])
+    assert len(events) == 1, [(event.action, event.reason) for event in events]
+    event = events[0]
+    assert (event.outcome, event.action, event.reason) == (Outcome.REJECTED, refusal.action, refusal.reason)
+    if refusal.authenticated:
+        assert (event.country, event.authentication_thumbprint) == ("XA", thumbprint(xa.auth.der))
+    assert SignerCertificate.objects.count() == stored
+
+
+def test_a_duplicate_upload_is_recorded_with_its_subject(client, xa):
+    dsc = xa.dsc()
+    assert upload(client, xa, xa.cms_b64(dsc.der)).status_code == 201
+    before = AuditEvent.objects.count()
+    response = upload(client, xa, xa.cms_b64(dsc.der))
+    assert (response.status_code, response.json()["reason"]) == (409, Reason.ALREADY_EXISTS)
+    (event,) = AuditEvent.objects.order_by("leaf_index")[before:]
+    assert (event.outcome, event.reason, event.subject_thumbprint) == (
+        Outcome.REJECTED,
+        Reason.ALREADY_EXISTS,
+        thumbprint(dsc.der),
+    )
+
+
+@pytest.mark.parametrize("path", ["/publication/index.jws", "/publication/sequences/1/delta.json", "/audit/checkpoint"])
+def test_anonymous_reads_of_public_files_are_not_recorded(client, xa, path):
+    before = AuditEvent.objects.count()
+    assert client.get(path).status_code == 404
+    assert AuditEvent.objects.count() == before
