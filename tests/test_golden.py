@@ -3,54 +3,64 @@
 Moving publication into its own app, moving the publisher key model and splitting modules must
 not change what verifiers download or what country backends and auditors receive. This test
 runs one scenario through the public entry points (HTTP with identity headers, management
-commands, publication after commit) and compares against ``tests/golden/``:
+commands, publication after commit, eager as in the embedded mode) and compares with
+``tests/golden/``:
 
 ``published.json``
-    every file of GATEWAY_PUBLISH_DIR after the scenario (index, full lists and their .gz twins,
-    deltas, spans, did.json, the lock files), and the index after every step that published one.
+    ``files``: every file of GATEWAY_PUBLISH_DIR after the scenario (index, full lists and their
+    .gz twins, deltas, spans, did.json, the two lock files); ``indexes``: the last index each
+    step of the scenario published, in order.
 ``api.json``
-    every HTTP exchange of the scenario, in order: status, the headers the response sets, the
-    body. Uploads, revocations, refusals (duplicate 409, revoked re-upload 409, unknown upload
-    certificate, bad CMS, unknown client certificate), /trustList, /trustList/DSC,
-    /trustList/DSC/XA, an If-Modified-Since delta, /trustList/certificate, /countrylist and two
-    files as /publication serves them.
+    every HTTP exchange of the scenario, in order: the request, the status, the headers the
+    gateway sets (Content-Type, Content-Length, ETag, Cache-Control, Vary, ...) and the body:
+    uploads (201), revocations (204), the refusals (duplicate upload 409, re-upload of a revoked
+    DSC 409, unknown upload certificate 400, bad CMS 400, unknown client certificate 401),
+    /trustList, /trustList/DSC, /trustList/DSC/XA, /trustList/CSCA/XB, /countrylist, an
+    If-Modified-Since delta, /trustList/certificate (all, and filtered), and a delta and the
+    index as /publication serves them.
 ``audit.json``
-    every audit leaf: the bytes it hashes (base64 as /audit/leaves serves them, and decoded into
-    its fields so that a diff names the field) and its hash; every checkpoint (tree head);
-    one inclusion and one consistency proof.
+    every audit leaf as /audit/leaves serves it: the bytes it hashes (base64, and decoded into
+    its fields, so that a difference names the field) and its hash; every checkpoint (tree
+    head, with its JWS); one inclusion and one consistency proof.
 
-Determinism. Every input is fixed: EC keys are derived from fixed labels
+Determinism: every input is fixed. EC keys are derived from fixed labels
 (``ec.derive_private_key`` of SHA-256 of the label), the two RSA keys are PEMs in
-``tests/golden/keys``, serial numbers are fixed, time is frozen and moved by fixed steps, and the
-database sequences are reset (``reset_sequences``: publication sequences and audit indexes are
-database ids, and PostgreSQL does not rewind them between tests otherwise). The certificates and
-the CMS messages the test sends are signed with deterministic ECDSA (RFC 6979) or RSA PKCS#1
-v1.5, so the countries' and the trust anchor's signatures the API serves are compared byte for
-byte like everything else.
+``tests/golden/keys``; serial numbers are fixed; time is frozen and moved by fixed steps; the
+publisher keys that ``publisher_key csr`` generates are pinned by replacing
+``gateway.pki.issuance.new_key`` for that call (checked: the CSR must carry the pinned key). The
+certificates, the trust anchor's onboarding signatures and the countries' upload CMS are signed
+here with deterministic ECDSA (RFC 6979) or RSA PKCS#1 v1.5, so the CMS signatures the API
+serves back are compared byte for byte like everything else, with no mask. The database
+sequences are reset (``reset_sequences``): publication sequence numbers are database ids, and
+the audit events of publications name them; PostgreSQL does not rewind its sequences between
+tests otherwise (rolled-back tests advance them too). The same bytes are expected on SQLite and
+PostgreSQL.
 
-What is masked, and why. The gateway's own ES256 signatures (the publisher's JWS: index, full
-lists, DID proof, audit checkpoints) come from ``cryptography``, which draws a fresh nonce per
-signature: their bytes differ on every run. For each one the test first verifies the signature
-with the publisher key its ``kid`` names (a key derived here, so known), checks that the three
-compact parts are the unpadded base64url of exactly the header and payload recorded, and then
-replaces only the signature by ``<ES256 signature by KID: verified>``; the protected header and
-the payload (the signing input) are compared exactly. A random signature makes the SHA-256 of
-its file random too, so where such a hash appears (the index naming the full lists, the ETag of
-a served file) it is checked against the file or body it names and replaced by
-``<sha256 of NAME>``. A .gz twin is checked to decompress to its file and to be exactly zlib's
-compression of it at the level recorded (its header is compared byte for byte). The ``uuid`` of
-TNG entries is ``uuid4`` (a model default, random by design, not derived from anything): each
-is checked to be a version 4 UUID, and replaced by ``<uuid N>``, N counting distinct values in
-order of appearance, so the pattern of which entry has which uuid is still compared (the body's
-ETag is then checked against the real body and masked). Nothing else is masked; the same bytes
-are expected on SQLite and PostgreSQL.
+What is masked, and why. The gateway's own ES256 signatures (the publisher's: the index, the
+full lists, the DID document's proof, the audit checkpoints) come from ``cryptography``, which
+draws a fresh nonce for every signature, so their bytes differ on every run. For each one the
+test verifies the signature with the publisher key its ``kid`` names (derived here, so known),
+checks that the compact parts are the unpadded base64url of exactly the header and payload it
+records, and replaces only the signature by ``<ES256 signature by KID: verified>``: the
+protected header and the payload, hence the signing input, are compared exactly. (For the DID
+document: the detached ``b64=false`` signature is verified over the header and the document
+without its proof.) A random signature makes the SHA-256 of its file random too: wherever such
+a hash appears (the index naming the full lists, the ETag of a served file) it was computed
+here from that very file or body, and is replaced by ``<sha256 of NAME>``. A .gz twin is
+checked to decompress to its file; its gzip header is compared, and so is the zlib level whose
+output it equals byte for byte. TNG entries' ``uuid`` is ``uuid4`` (a model default, random by
+design and derived from nothing): each is checked to be a version 4 UUID and replaced by
+``<uuid N>``, N counting distinct values in order of appearance, so which entries share a uuid
+is still compared; that body's ETag is then masked as above. Nothing else is masked. (Request
+ids and Celery task ids are random too, but reach only the logs.)
 
-Regenerating (after an intended change on the wire; review ``git diff tests/golden``)::
+Regenerating, after an intended change on the wire (then review ``git diff tests/golden``)::
 
     GATEWAY_GOLDEN_WRITE=1 .venv/bin/pytest tests/test_golden.py
 
-A normal run never writes; on a difference it fails naming the golden file, the path inside it
-and the first differing position, with the text around it.
+A normal run never writes. On a difference it fails naming, for each golden file, the first
+differences: the path inside the file and, for texts, the first differing character with the
+text around it on both sides.
 """
 
 from __future__ import annotations
@@ -72,6 +82,7 @@ from typing import Any
 import pytest
 from asn1crypto import cms as asn1_cms
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -89,6 +100,7 @@ pytestmark = pytest.mark.django_db(transaction=True, reset_sequences=True)
 
 GOLDEN = Path(__file__).parent / "golden"
 WRITE = os.environ.get("GATEWAY_GOLDEN_WRITE") == "1"
+PER_FILE = 6  # differences reported per golden file
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 EKU_TEST = x509.ObjectIdentifier("1.3.6.1.4.1.1847.2021.1.1")
@@ -113,7 +125,6 @@ PUBLICATION_SETTINGS = {
     "GATEWAY_DID_ID": "did:web:gateway.example:trustlist",
     "GATEWAY_VIRTUAL_COUNTRY_ALPHA3": {"XA": "XXA", "XB": "XXB", "XC": "XXC"},
     "GATEWAY_AUDIT_ORIGIN": "trust-gateway.example/audit",
-    "CELERY_TASK_ALWAYS_EAGER": True,
 }
 
 
@@ -336,7 +347,10 @@ class Golden:
         assert len(raw) == 64, "an ES256 signature is r and s, 32 bytes each"
         assert b64url(raw) == signature_b64url, "not unpadded base64url"
         der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-        key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))  # raises InvalidSignature
+        try:
+            key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            raise AssertionError(f"an ES256 signature by {kid} does not verify over {signing_input[:60]!r}…") from None
         return f"<ES256 signature by {kid}: verified>"
 
     def compact_jws(self, data: str) -> dict[str, str]:
@@ -408,13 +422,11 @@ SERVED_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "ETag", 
 
 class Scenario:
     def __init__(self, client: Any, frozen: Any, tmp_path: Path, monkeypatch: Any, settings: Any) -> None:
-        self.client, self.frozen, self.tmp, self.monkeypatch, self.settings = (
-            client,
-            frozen,
-            tmp_path,
-            monkeypatch,
-            settings,
-        )
+        self.client = client
+        self.frozen = frozen
+        self.tmp = tmp_path
+        self.monkeypatch = monkeypatch
+        self.settings = settings
         self.golden = Golden()
         self.root = Path(settings.GATEWAY_PUBLISH_DIR)
         self.seen_sequence: int | None = None
@@ -688,6 +700,9 @@ def check_or_write(name: str, actual: Any) -> list[str]:
 
 
 def test_wire_bytes_are_the_golden_ones(client, frozen, tmp_path, monkeypatch, settings):
+    # Publication after commit runs in this process only in the embedded mode (no REDIS_URL), as
+    # in every test run of the suite; with a broker it would happen elsewhere, later.
+    assert settings.CELERY_TASK_ALWAYS_EAGER, "the golden scenario needs eager tasks (REDIS_URL unset)"
     for name, value in PUBLICATION_SETTINGS.items():
         setattr(settings, name, value)
     cache.clear()  # publication flags left by another test would hold back a publication
@@ -706,13 +721,15 @@ def test_wire_bytes_are_the_golden_ones(client, frozen, tmp_path, monkeypatch, s
     client.force_login(auditor)
     audit = scenario.audit()
 
-    found = check_or_write("published.json", published) + check_or_write("api.json", api)
-    found += check_or_write("audit.json", audit)
-    assert not found, (
-        "the bytes on the wire changed:\n"
-        + "\n".join(found[:20])
-        + (f"\n… and {len(found) - 20} more" if len(found) > 20 else "")
-    )
+    report = []
+    for name, actual in (("published.json", published), ("api.json", api), ("audit.json", audit)):
+        found = check_or_write(name, actual)
+        # The first few of each file: one change usually shows in all three (an audit leaf also
+        # moves the tree head every index names), and each file's first difference says most.
+        report += found[:PER_FILE] + (
+            [f"… and {len(found) - PER_FILE} more in {name}"] if len(found) > PER_FILE else []
+        )
+    assert not report, "the bytes on the wire changed:\n" + "\n".join(report)
 
 
 def _masked(golden: Golden, value: Any) -> Any:
