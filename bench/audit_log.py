@@ -634,7 +634,7 @@ def _check_seeded_log(bench: SimpleNamespace) -> None:
     from gateway.audit.models import AuditEvent, AuditNode
     from gateway.audit.verification import LogReport, stored_heads, verify_log
     from gateway.pki import merkle
-    from verifier.publication import load_anchor
+    from verifier.certificates import load_anchor
 
     anchors = [load_anchor(Path(p).read_bytes()) for p in settings.GATEWAY_TRUST_ANCHOR_FILES]
     report = LogReport()
@@ -675,7 +675,7 @@ def _profile_small_verification() -> None:
     from django.conf import settings
 
     from gateway.audit.verification import LogReport, stored_heads, verify_log
-    from verifier.publication import load_anchor
+    from verifier.certificates import load_anchor
 
     anchors = [load_anchor(Path(p).read_bytes()) for p in settings.GATEWAY_TRUST_ANCHOR_FILES]
     with common.Profiler(True, "stored_heads + verify_log on the check-size log", limit=25):
@@ -1051,7 +1051,7 @@ def _child(mode: str) -> None:
     from django.db import connection
 
     from gateway.audit.verification import LogReport, stored_heads, verify_log
-    from verifier.publication import load_anchor
+    from verifier.certificates import load_anchor
 
     connection.ensure_connection()
     anchors = [load_anchor(Path(p).read_bytes()) for p in settings.GATEWAY_TRUST_ANCHOR_FILES]

@@ -172,7 +172,7 @@ def _run(args: argparse.Namespace) -> None:
     from django.utils import timezone
 
     from tests.publishing import install_publisher
-    from verifier.publication import load_anchor
+    from verifier.certificates import load_anchor
 
     print(
         f"Publish folder {settings.GATEWAY_PUBLISH_DIR}, publisher keys {settings.GATEWAY_PUBLISHER_KEY_DIR}, "
@@ -637,7 +637,9 @@ def _catch_up(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
     downloads: the new index and the deltas after its sequence."""
     from tests.publishing import served_trust_list
     from trustlist.publication.service import published_sequence
-    from verifier.publication import apply_delta, folder_loader, verify_index, walk_chain
+    from verifier.chain import apply_delta, walk_chain
+    from verifier.folder import folder_loader
+    from verifier.index import verify_index
 
     old = verify_index((bench.root / "index.jws").read_bytes(), bench.anchors, _now())
     state = served_trust_list(bench.root, bench.anchors, _now())  # what a verifier at the old index holds
@@ -686,7 +688,9 @@ def _far_behind(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
 
     from tests.publishing import served_trust_list
     from trustlist.publication.service import rebuild_full
-    from verifier.publication import apply_delta, folder_loader, verify_index, walk_chain, walk_spans
+    from verifier.chain import apply_delta, walk_chain, walk_spans
+    from verifier.folder import folder_loader
+    from verifier.index import verify_index
 
     old = verify_index((bench.root / "index.jws").read_bytes(), bench.anchors, _now())
     state = served_trust_list(bench.root, bench.anchors, _now())
@@ -792,7 +796,7 @@ class _Follower:
     """A verifier that follows the served index by its deltas, through the WSGI app."""
 
     def __init__(self, bench: SimpleNamespace) -> None:
-        from verifier.publication import verify_index
+        from verifier.index import verify_index
 
         self.bench = bench
         response = call(bench.app, "GET", "/publication/index.jws")
@@ -802,7 +806,8 @@ class _Follower:
 
     def poll(self, thumb: str) -> bool:
         """Download a newer index and the deltas after the held sequence; True if one holds ``thumb``."""
-        from verifier.publication import verify_index, verify_named, walk_chain
+        from verifier.chain import walk_chain
+        from verifier.index import verify_index, verify_named
 
         bench = self.bench
         response = call(bench.app, "GET", "/publication/index.jws", headers={"HTTP_IF_NONE_MATCH": self.etag})
@@ -980,7 +985,7 @@ def _upload_during_publication(bench: SimpleNamespace, args: argparse.Namespace)
 
 
 def _conditional_gets(bench: SimpleNamespace, args: argparse.Namespace) -> list[dict[str, Any]]:
-    from verifier.publication import verify_index
+    from verifier.index import verify_index
 
     index_response = call(bench.app, "GET", "/publication/index.jws")
     index = verify_index(index_response.body, bench.anchors, _now())

@@ -10,7 +10,7 @@ certificates. It prints requests/s and latency per kind, the statuses, the machi
 - no DSC stored twice, every 2xx upload in /trustList exactly once afterwards (unless revoked,
   then absent, and revoked in the database), each raced DSC accepted exactly once;
 - every published index and list a verifier downloaded verified (verifier.sync, which checks
-  each with verifier.publication against the pinned trust anchor);
+  each with the verifier SDK against the pinned trust anchor);
 - eventually published: a fresh verifier's state equals /trustList's DSCs, revocations included.
 
     .venv/bin/python bench/stack_load.py                         # brings a stack up, ~30 s of load
@@ -51,7 +51,8 @@ from gateway.pki import cms, issuance  # noqa: E402
 from gateway.pki.certs import thumbprint  # noqa: E402
 from tests.stack_support import CertPair, DemoCountry, Stack  # noqa: E402
 from verifier import sync as verifier_sync  # noqa: E402
-from verifier.publication import VerificationError, load_anchor  # noqa: E402
+from verifier.certificates import load_anchor  # noqa: E402
+from verifier.reasons import VerificationError  # noqa: E402
 
 COUNTRIES = ("XA", "XB", "XC")
 

@@ -56,7 +56,9 @@ from bench.common import (
     table,
 )
 from verifier import cose
-from verifier.hcert import base45_decode, decode_claims, inflate, issue_hc1, unprefix, verify_hc1
+from verifier.decode import base45_decode, decode_claims, inflate, unprefix
+from verifier.hcert import verify_hc1
+from verifier.issue import issue_hc1
 from verifier.trust import TrustStore, kid_of
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)

@@ -19,8 +19,8 @@ from tests.helpers import upload
 from tests.publishing import install_publisher, publish_root
 from trustlist.models import SignerCertificate
 from trustlist.publication import service
+from verifier.descriptors import chain_path
 from verifier.entries import thumbprint_of
-from verifier.publication import chain_path
 
 PASSWORD = "correct horse battery"
 

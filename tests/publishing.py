@@ -13,7 +13,8 @@ from gateway.pki.certs import certificate_der
 from tests.factory import NOW, Pki
 from trustlist.models import PublisherKey
 from trustlist.publication import keys
-from verifier.publication import apply_delta, load_anchor
+from verifier.certificates import load_anchor
+from verifier.chain import apply_delta
 
 
 def install_publisher(pki: Pki, label: str = "p1", at: dt.datetime = NOW) -> PublisherKey:
@@ -36,7 +37,10 @@ def anchors(pki: Pki) -> list[x509.Certificate]:
 def served_trust_list(root: Path, trust_anchors: list[x509.Certificate], now: dt.datetime) -> dict[str, dict]:
     """What a verifier holds after syncing from the folder: the full trust list the index names
     (of sequence F), then every delta from F to the index, each verified and checked to follow."""
-    from verifier.publication import folder_loader, verify_artifact, verify_index, walk_chain
+    from verifier.artifacts import verify_artifact
+    from verifier.chain import walk_chain
+    from verifier.folder import folder_loader
+    from verifier.index import verify_index
 
     index = verify_index((root / "index.jws").read_bytes(), trust_anchors, now)
     trust = verify_artifact(

@@ -22,7 +22,7 @@ from tests.factory import NOW
 from tests.publishing import anchors, install_publisher, publish_root
 from trustlist.publication import keys
 from trustlist.publication.service import publish
-from verifier.publication import verify_index
+from verifier.index import verify_index
 
 GOLDEN = {
     "leaf_index": 7,

@@ -22,17 +22,12 @@ from tests.publishing import anchors, install_publisher, publish_root
 from trustlist.models import Publication, PublisherKey
 from trustlist.publication import keys
 from trustlist.publication.service import PublicationRefused, publish, rebuild_full
-from verifier.publication import (
-    VerificationError,
-    apply_delta,
-    folder_loader,
-    verify_artifact,
-    verify_folder,
-    verify_index,
-    verify_jws,
-    verify_named,
-    walk_chain,
-)
+from verifier.artifacts import verify_artifact
+from verifier.chain import apply_delta, walk_chain
+from verifier.folder import folder_loader, verify_folder
+from verifier.index import verify_index, verify_named
+from verifier.jws import verify_jws
+from verifier.reasons import VerificationError
 
 # Real commits, so that on-commit publication runs as in production (eagerly here).
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -209,7 +204,7 @@ def test_stale_index_is_detected(pki, xa, publisher, settings):
     late = NOW + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY + 1)
     report = verify_folder(publish_root(), anchors(pki), late)
     assert report.problems
-    assert "EXPIRED" in report.problems[0]
+    assert "INDEX_EXPIRED" in report.problems[0]
 
 
 def test_mismatched_pair_is_detected(client, pki, xa, publisher):

@@ -19,7 +19,10 @@ from tests.helpers import upload
 from tests.publishing import anchors, install_publisher, publish_root, served_trust_list
 from trustlist.models import Publication, SignerCertificate
 from trustlist.publication.service import published_sequence
-from verifier.publication import VerificationError, verify_artifact, verify_folder, verify_index
+from verifier.artifacts import verify_artifact
+from verifier.folder import verify_folder
+from verifier.index import verify_index
+from verifier.reasons import VerificationError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

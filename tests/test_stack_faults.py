@@ -53,7 +53,10 @@ from celery import Celery
 from gateway.pki import issuance
 from tests import processes, stack_support
 from verifier import sync as verifier_sync
-from verifier.publication import VerificationError, load_anchor, verify_folder, verify_index
+from verifier.certificates import load_anchor
+from verifier.folder import verify_folder
+from verifier.index import verify_index
+from verifier.reasons import VerificationError
 
 pytestmark = pytest.mark.faults
 

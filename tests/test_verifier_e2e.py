@@ -13,7 +13,7 @@ from django.utils import timezone
 from tests.helpers import revoke, upload
 from tests.publishing import install_publisher
 from verifier.__main__ import main as cli
-from verifier.hcert import issue_hc1
+from verifier.issue import issue_hc1
 from verifier.qr import qr_png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

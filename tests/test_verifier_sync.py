@@ -22,7 +22,7 @@ from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
 from trustlist.models import Publication
 from trustlist.publication.service import RETAIN_SECONDS, publish, rebuild_full
-from verifier.publication import VerificationError
+from verifier.reasons import VerificationError
 from verifier.sync import Response, SyncState, http_fetch, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,7 +109,7 @@ def test_rollback_is_refused(client, pki, xa, world):
 def test_freeze_is_refused(pki, world, settings):
     _sync(pki, world)
     later = NOW + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY + 60)
-    _refused(pki, world, "EXPIRED", at=later)  # the server keeps answering 304 with a stale index
+    _refused(pki, world, "INDEX_EXPIRED", at=later)  # the server keeps answering 304 with a stale index
 
 
 def test_equivocation_is_refused(pki, world):
@@ -429,7 +429,8 @@ def test_a_plain_delta_that_cannot_be_read_is_refused_by_name(client, pki, xa, w
 def test_full_lists_must_be_signed_even_when_the_index_binds_them(client, pki, xa, world):
     """Only deltas and spans may be plain JSON: a full list is checked alone too (it has x5c)."""
     from trustlist.publication import artifacts
-    from verifier.publication import Descriptor, verify_index, verify_named
+    from verifier.descriptors import Descriptor
+    from verifier.index import verify_index, verify_named
 
     index = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW)
     plain = artifacts.canonical_json(json.loads(_payload((publish_root() / index.trust_list.path).read_bytes())))
@@ -511,7 +512,7 @@ def test_index_versions(pki, world):
     with x5c, as gateways wrote it before) are read; versions 1 and 2 (every delta listed in the
     index) and unknown ones are refused by name."""
     from trustlist.publication import artifacts
-    from verifier.publication import verify_index
+    from verifier.index import verify_index
 
     publish(force=True, full=True)
     payload = _index_payload()
@@ -584,7 +585,7 @@ def test_a_chain_that_crosses_the_upgrade_to_plain_deltas_is_walked(client, pki,
     """Nothing is rewritten at the upgrade to index version 5: the first plain delta names the last
     JWS one by its path, and verifiers (held, or new) walk a chain of both kinds, and the rebuild
     reads both into the span it writes."""
-    from verifier.publication import verify_folder
+    from verifier.folder import verify_folder
 
     early = [xa.dsc() for _ in range(3)]
     for dsc in early:
@@ -615,7 +616,7 @@ def test_a_chain_that_crosses_the_upgrade_to_plain_deltas_is_walked(client, pki,
 def test_a_span_ending_at_a_sequence_published_before_the_upgrade_is_named_where_it_is(client, pki, xa, world, spans):
     """The first rebuild after the upgrade may end a span at a sequence whose delta is a JWS: the
     span itself is plain JSON, and the index (and the next span) name it so."""
-    from verifier.publication import verify_folder
+    from verifier.folder import verify_folder
 
     for _ in range(3):
         upload(client, xa, xa.cms_b64(xa.dsc().der))
@@ -637,7 +638,7 @@ def test_the_chain_stops_at_a_delta_that_names_no_predecessor(client, pki, xa, w
     """Deltas published before index version 3 (no chain_start recorded) name no previous delta:
     the chain reaches the sequence before the last of them and no further."""
     from trustlist.models import Publication
-    from verifier.publication import verify_folder
+    from verifier.folder import verify_folder
 
     for _ in range(3):
         upload(client, xa, xa.cms_b64(xa.dsc().der))
@@ -811,7 +812,7 @@ def test_spans_stop_at_a_reset_and_at_their_age_limit(client, pki, xa, spans, wo
 
 
 def verify_folder_problems(pki) -> list[str]:
-    from verifier.publication import verify_folder
+    from verifier.folder import verify_folder
 
     return verify_folder(publish_root(), anchors(pki), NOW).problems
 
@@ -880,7 +881,7 @@ def test_a_rebuild_does_not_rewrite_full_lists_a_publication_wrote_for_itself(cl
     ],
 )
 def test_an_index_naming_spans_it_cannot_lead_from_is_refused(client, pki, xa, spans, world, change, reason):
-    from verifier.publication import verify_index
+    from verifier.index import verify_index
 
     _rounds(client, xa, 2)
     payload = _index_payload()

@@ -2,6 +2,16 @@
 
 Pure Python (cryptography, PyJWT, cbor2, asn1crypto, zxing-cpp with Pillow, segno, tqdm); it
 imports nothing of the gateway and no Django, and installs on its own (`pip install .`).
-Modules: publication (verify published artifacts), sync (download and keep the state), trust
-(DSCs by kid), hcert (verify and issue HC1), cose, base45, qr, and the CLI in __main__.
+Modules, by job:
+- the words: reasons (every refusal, and the exceptions that carry them), encoding (canonical
+  JSON, UTC times, base64url), usages (the DCC types and the EKU intersection rule),
+  certificates (trust anchors, "issued by");
+- the publication: jws (the signed envelope), descriptors (how a file is named), artifacts (one
+  file's checks), index (the signed index and the files it names), chain (walking deltas and
+  spans), entries (compact entries), did (the DID document), folder (a whole publish folder),
+  sync (download and keep the state);
+- HC1 codes: decode (prefix, Base45, zlib, CWT claims), cose, base45, checks (signature, time,
+  key usage, revocation), trust (DSCs by kid), hcert (the pipeline and its result), qr, and
+  issue (test codes);
+- the CLI in __main__.
 """

@@ -17,7 +17,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from verifier.publication import VerificationError, load_anchor
+from verifier.certificates import load_anchor
+from verifier.encoding import parse_time
+from verifier.reasons import VerificationError
 from verifier.sync import SyncState, sync
 
 DEFAULT_STATE = Path.home() / ".dcc-verifier"
@@ -57,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 def _now(value: str | None) -> dt.datetime:
     if not value:
         return dt.datetime.now(dt.UTC)
-    parsed = dt.datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return parse_time(value)
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -132,7 +133,7 @@ def _human(label: str, result: Any) -> str:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    from verifier.hcert import issue_hc1
+    from verifier.issue import issue_hc1
     from verifier.qr import qr_png
 
     payload = json.loads(args.payload.read_text())

@@ -15,6 +15,8 @@ leaves a single character, a 3-character group above 65535 and a 2-character gro
 
 from __future__ import annotations
 
+from verifier.reasons import Reason
+
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _INVALID = 0xFF
 _VALUES = bytearray([_INVALID]) * 256
@@ -25,11 +27,11 @@ _ENCODE = ALPHABET.encode("ascii")
 
 
 class Base45Error(ValueError):
-    """``kind`` is ``character``, ``length`` or ``range``."""
+    """``reason``: BASE45_INVALID_CHARACTER, BASE45_INVALID_LENGTH or BASE45_VALUE_OUT_OF_RANGE."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
-        self.kind = kind
+        self.reason = reason
 
 
 def b45decode(text: str | bytes) -> bytes:
@@ -37,16 +39,18 @@ def b45decode(text: str | bytes) -> bytes:
         try:
             raw = text.encode("ascii")
         except UnicodeEncodeError as exc:
-            raise Base45Error("character", f"non-ASCII character at position {exc.start}") from None
+            raise Base45Error(Reason.BASE45_INVALID_CHARACTER, f"non-ASCII character at position {exc.start}") from None
     else:
         raw = bytes(text)
     digits = raw.translate(_TABLE)
     if _INVALID in digits:
         position = digits.index(_INVALID)
-        raise Base45Error("character", f"character {raw[position : position + 1]!r} at position {position}")
+        raise Base45Error(
+            Reason.BASE45_INVALID_CHARACTER, f"character {raw[position : position + 1]!r} at position {position}"
+        )
     groups, rest = divmod(len(digits), 3)
     if rest == 1:
-        raise Base45Error("length", f"a length of {len(digits)} leaves a single character")
+        raise Base45Error(Reason.BASE45_INVALID_LENGTH, f"a length of {len(digits)} leaves a single character")
     out = bytearray()
     if groups:
         size = 3 * groups
@@ -59,14 +63,14 @@ def b45decode(text: str | bytes) -> bytes:
         high = int.from_bytes(slots, "big")
         values = (low + 45 * middle + 2025 * high).to_bytes(size, "big")
         if values[0::3].count(0) != groups:
-            raise Base45Error("range", "a 3-character group encodes a value above 65535")
+            raise Base45Error(Reason.BASE45_VALUE_OUT_OF_RANGE, "a 3-character group encodes a value above 65535")
         out = bytearray(2 * groups)
         out[0::2] = values[1::3]
         out[1::2] = values[2::3]
     if rest == 2:
         value = digits[-2] + 45 * digits[-1]
         if value > 0xFF:
-            raise Base45Error("range", "the final 2-character group encodes a value above 255")
+            raise Base45Error(Reason.BASE45_VALUE_OUT_OF_RANGE, "the final 2-character group encodes a value above 255")
         out.append(value)
     return bytes(out)
 

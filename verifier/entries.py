@@ -22,12 +22,10 @@ from typing import Any
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
-from verifier.trust import DCC_USAGE_OIDS, RECOVERY, TEST, VACCINATION
+from verifier.encoding import format_time
+from verifier.usages import ordered, usages_from_oids
 
-# The order in which an entry lists its usages.
-USAGE_ORDER = (TEST, VACCINATION, RECOVERY)
 DERIVABLE = ("thumbprint", "kid", "notBefore", "notAfter", "usages", "group")
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class EntryError(ValueError):
@@ -53,21 +51,19 @@ def derived(entry: dict[str, Any]) -> dict[str, Any]:
         if not _strictly_conforming(der):
             return values
         certificate = x509.load_der_x509_certificate(der)
-        values["notBefore"] = certificate.not_valid_before_utc.strftime(TIME_FORMAT)
-        values["notAfter"] = certificate.not_valid_after_utc.strftime(TIME_FORMAT)
+        values["notBefore"] = format_time(certificate.not_valid_before_utc)
+        values["notAfter"] = format_time(certificate.not_valid_after_utc)
         if entry.get("type") != "DSC":
             values["usages"] = []  # only a DSC signs health certificates
             return values
         try:
             extension = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-            oids = [oid.dotted_string for oid in extension.value]
+            oids: list[str] | None = [oid.dotted_string for oid in extension.value]
         except x509.ExtensionNotFound:
-            oids = []
+            oids = None
     except Exception:  # anything a parser may refuse (an empty EKU SEQUENCE, a duplicate extension)
         return values  # what is not derived yet stays explicit
-    # The intersection rule: the DCC types the EKU names, or every one when it names none.
-    named = {DCC_USAGE_OIDS[oid] for oid in oids if oid in DCC_USAGE_OIDS}
-    values["usages"] = [usage for usage in USAGE_ORDER if usage in named] or list(USAGE_ORDER)
+    values["usages"] = ordered(usages_from_oids(oids))
     return values
 
 

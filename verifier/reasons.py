@@ -1,7 +1,11 @@
-"""Names of the verification steps of a health certificate and of every way one can fail.
+"""The verifier's one vocabulary of refusals: every way verifying a health certificate
+(``Reason``, per ``Step``) or a publication (``PublicationReason``) can fail, and the exceptions
+that carry them.
 
 The step names are those of the EU DCC test data's EXPECTED* flags (EXPECTEDUNPREFIX ...) where
-one exists, so a result can be compared with a test case flag by flag.
+one exists, so a result can be compared with a test case flag by flag. The publication reasons
+are those docs/publication-format.md names. No value appears in both enums: a caller that stores
+or compares reasons as text never confuses two refusals.
 """
 
 from __future__ import annotations
@@ -92,6 +96,56 @@ class HcertError(Exception):
     """A step failed: ``reason`` names how, ``detail`` says more for a human."""
 
     def __init__(self, reason: Reason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
+        self.detail = detail
+
+
+class PublicationReason(StrEnum):
+    """Why a published artifact, or a sync, is refused (docs/publication-format.md)."""
+
+    # Reading and checking a JWS
+    MALFORMED_JWS = "MALFORMED_JWS"  # not a readable compact JWS, or a plain file where a JWS must be
+    ALGORITHM = "ALGORITHM"  # alg is not ES256
+    KID_MISMATCH = "KID_MISMATCH"  # a kid is not the SHA-256 of the certificate it names
+    UNTRUSTED_SIGNER = "UNTRUSTED_SIGNER"  # the publisher certificate is not issued by a pinned trust anchor
+    SIGNER_EXPIRED = "SIGNER_EXPIRED"  # the publisher certificate is not valid at the verification time
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    UNANNOUNCED_KEY = "UNANNOUNCED_KEY"  # signed by a key the index (or the one held) does not announce
+    # The index
+    OVERSIZE = "OVERSIZE"  # more bytes than announced or allowed
+    MALFORMED_INDEX = "MALFORMED_INDEX"  # a member of the index cannot be read
+    UNSUPPORTED_VERSION = "UNSUPPORTED_VERSION"  # an index version this verifier does not know
+    INDEX_EXPIRED = "INDEX_EXPIRED"  # the verification time is at or after expiresAt: a freeze
+    FROM_THE_FUTURE = "FROM_THE_FUTURE"  # issuedAt more than 5 minutes ahead of the clock
+    ROLLBACK = "ROLLBACK"  # a sequence, or full lists, older than those held
+    EQUIVOCATION = "EQUIVOCATION"  # two different indexes of one sequence
+    FORK = "FORK"  # the history held was rewritten
+    MIX_AND_MATCH = "MIX_AND_MATCH"  # full lists of different sequences
+    FULL_OUTSIDE_WINDOW = "FULL_OUTSIDE_WINDOW"  # no chain of deltas leads from the full lists to the index
+    # The chains of deltas and spans
+    DELTA_CHAIN = "DELTA_CHAIN"
+    SPAN_CHAIN = "SPAN_CHAIN"
+    OUTSIDE_WINDOW = "OUTSIDE_WINDOW"  # asked to walk a chain that does not reach the sequence given
+    # Each file the index or a chain names
+    LENGTH_MISMATCH = "LENGTH_MISMATCH"
+    HASH_MISMATCH = "HASH_MISMATCH"
+    MALFORMED_PAYLOAD = "MALFORMED_PAYLOAD"  # not JSON, or an entry that cannot be read or restored
+    WRONG_TYPE = "WRONG_TYPE"  # a payload of another type than expected
+    SEQUENCE_MISMATCH = "SEQUENCE_MISMATCH"
+    ENTRY_COUNT = "ENTRY_COUNT"  # a full list without the number of entries the index gives
+    ENTRY_MISMATCH = "ENTRY_MISMATCH"  # an entry's thumbprint is not the SHA-256 of its certificate
+    MALFORMED_DID = "MALFORMED_DID"
+    # Sync only: the first three fall back to the full lists rather than refuse
+    HTTP_ERROR = "HTTP_ERROR"  # any answer but 200
+    SPAN_BUDGET = "SPAN_BUDGET"  # the spans left to walk weigh more than the full lists
+    STATE_DIGEST = "STATE_DIGEST"  # the spans do not lead to the state the newest describes
+
+
+class VerificationError(Exception):
+    """A published artifact, or a sync, is refused: ``reason`` names why, ``detail`` says more."""
+
+    def __init__(self, reason: PublicationReason, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else str(reason))
         self.reason = reason
         self.detail = detail

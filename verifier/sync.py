@@ -24,22 +24,15 @@ from typing import Any
 
 from cryptography import x509
 
-from verifier.publication import (
-    INDEX_MAX_BYTES,
-    DeltaDescriptor,
-    VerificationError,
-    VerifiedIndex,
-    apply_delta,
-    state_digest,
-    verify_index,
-    verify_named,
-    walk_chain,
-    walk_spans,
-)
+from verifier.chain import apply_delta, state_digest, walk_chain, walk_spans
+from verifier.descriptors import DeltaDescriptor
+from verifier.encoding import b64url_decode, parse_time
+from verifier.index import INDEX_MAX_BYTES, VerifiedIndex, verify_index, verify_named
+from verifier.reasons import PublicationReason, VerificationError
 
 STATE_FILE = "state.json"
 # Reasons to take the full lists instead of the deltas or spans (anything else is refused).
-FALL_BACK = frozenset({"HTTP_ERROR", "SPAN_BUDGET", "STATE_DIGEST"})
+FALL_BACK = frozenset({PublicationReason.HTTP_ERROR, PublicationReason.SPAN_BUDGET, PublicationReason.STATE_DIGEST})
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
 
 
@@ -121,7 +114,7 @@ def sync(
     try:
         previous = _held_index(held, anchors, now)
     except VerificationError as error:
-        if error.reason != "UNSUPPORTED_VERSION":
+        if error.reason != PublicationReason.UNSUPPORTED_VERSION:
             raise
         # Held from before an index format change: sync afresh (full lists), still never going
         # below the sequence held.
@@ -134,10 +127,12 @@ def sync(
         verify_index(held.index, anchors, now)
         return SyncResult(held.sequence, False, downloaded, "unchanged")
     if response.status != 200:
-        raise VerificationError("HTTP_ERROR", f"index: HTTP {response.status}")
+        raise VerificationError(PublicationReason.HTTP_ERROR, f"index: HTTP {response.status}")
     index = verify_index(response.body, anchors, now, previous=previous)
     if index.sequence < held.sequence:
-        raise VerificationError("ROLLBACK", f"sequence {index.sequence} is below the {held.sequence} held")
+        raise VerificationError(
+            PublicationReason.ROLLBACK, f"sequence {index.sequence} is below the {held.sequence} held"
+        )
     if previous is not None and index.sequence == previous.sequence:
         return SyncResult(held.sequence, False, downloaded, "unchanged")
 
@@ -155,7 +150,7 @@ def sync(
         nonlocal span_budget
         span_budget -= descriptor.length
         if span_budget < 0:  # the full lists cost less than the spans left to walk
-            raise VerificationError("SPAN_BUDGET", "the spans from here weigh more than the full lists")
+            raise VerificationError(PublicationReason.SPAN_BUDGET, "the spans from here weigh more than the full lists")
         payload, size = _artifact(fetch, base, descriptor, anchors, now, "span", descriptor.sequence, index, progress)
         downloads.append(size)
         return payload
@@ -193,7 +188,7 @@ def sync(
         for payload, descriptor in ((trust, index.trust_list), (revocations, index.revocation_list)):
             if descriptor.entries is not None and len(payload["entries"]) != descriptor.entries:
                 raise VerificationError(
-                    "ENTRY_COUNT", f"{descriptor.path}: not the {descriptor.entries} entries listed"
+                    PublicationReason.ENTRY_COUNT, f"{descriptor.path}: not the {descriptor.entries} entries listed"
                 )
         state.trusted = {e["thumbprint"]: e for e in trust["entries"]}
         state.revoked = {e["thumbprint"]: e for e in revocations["entries"]}
@@ -207,7 +202,9 @@ def sync(
         state.sequence = index.span.sequence
     for descriptor, payload in chain:
         if payload.get("previous") != state.sequence:
-            raise VerificationError("DELTA_CHAIN", f"delta {descriptor.sequence} does not follow {state.sequence}")
+            raise VerificationError(
+                PublicationReason.DELTA_CHAIN, f"delta {descriptor.sequence} does not follow {state.sequence}"
+            )
         _apply(state, payload)
         state.sequence = descriptor.sequence
     state.sequence, state.index = index.sequence, index.raw
@@ -226,7 +223,9 @@ def _through_spans(
     for _, payload in spans:
         apply_delta(trusted, payload, revoked)
     if state_digest(trusted, revoked) != spans[-1][1].get("state"):
-        raise VerificationError("STATE_DIGEST", "the spans do not lead to the state they describe from the one held")
+        raise VerificationError(
+            PublicationReason.STATE_DIGEST, "the spans do not lead to the state they describe from the one held"
+        )
     return trusted, revoked
 
 
@@ -236,13 +235,8 @@ def _held_index(held: SyncState, anchors: Sequence[x509.Certificate], now: dt.da
     rollback and to know which keys were announced."""
     if not held.index:
         return None
-    issued_at = dt.datetime.fromisoformat(json.loads(_payload(held.index))["issuedAt"])
+    issued_at = parse_time(json.loads(b64url_decode(held.index.split(b".")[1]))["issuedAt"])
     return verify_index(held.index, anchors, min(issued_at, now))
-
-
-def _payload(compact: bytes) -> bytes:
-    part = compact.split(b".")[1]
-    return base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
 
 
 def _artifact(
@@ -257,10 +251,10 @@ def _artifact(
     progress: Callable[[int, int | None], None] | None,
 ) -> tuple[dict[str, Any], int]:
     if descriptor.length > MAX_ARTIFACT_BYTES:
-        raise VerificationError("OVERSIZE", f"{descriptor.path}: {descriptor.length} bytes announced")
+        raise VerificationError(PublicationReason.OVERSIZE, f"{descriptor.path}: {descriptor.length} bytes announced")
     response = fetch(base + descriptor.path, {}, descriptor.length, progress)
     if response.status != 200:
-        raise VerificationError("HTTP_ERROR", f"{descriptor.path}: HTTP {response.status}")
+        raise VerificationError(PublicationReason.HTTP_ERROR, f"{descriptor.path}: HTTP {response.status}")
     return verify_named(response.body, descriptor, index, anchors, now, kind=kind, sequence=sequence), len(
         response.body
     )
@@ -279,12 +273,12 @@ def http_fetch(
         with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - the operator's configured URL
             declared = reply.headers.get("Content-Length")
             if declared and int(declared) > cap:
-                raise VerificationError("OVERSIZE", f"{url}: {declared} bytes, at most {cap} expected")
+                raise VerificationError(PublicationReason.OVERSIZE, f"{url}: {declared} bytes, at most {cap} expected")
             chunks, total = [], 0
             while chunk := reply.read(1 << 16):
                 total += len(chunk)
                 if total > cap:
-                    raise VerificationError("OVERSIZE", f"{url}: more than {cap} bytes")
+                    raise VerificationError(PublicationReason.OVERSIZE, f"{url}: more than {cap} bytes")
                 chunks.append(chunk)
                 if progress:
                     progress(total, int(declared) if declared else None)

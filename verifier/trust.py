@@ -1,17 +1,14 @@
 """The DSCs a verifier trusts, indexed by kid, and the DSCs it knows to be revoked.
 
 ``TrustStore.from_trust_list_payload`` takes the payload of the gateway's published trust list
-(docs/publication-format.md), after ``verifier.publication`` has checked its signature. Loading
+(docs/publication-format.md), after ``verifier.index`` has checked its signature. Loading
 does not parse certificates: an entry keeps its base64 DER and is indexed by the kid the entry
 states. The certificate is parsed the first time a signature names its kid, and its public key,
 validity, EKU-derived usages and thumbprint check are then cached on the entry. That keeps
 loading 10,000 DSCs in a few tens of milliseconds.
 
-Usages follow the intersection rule (hcert spec App. A.4, as the gateway applies it in
-``gateway/pki/certs.py``): the DCC OIDs in the DSC's extended key usage -- the spec form
-``1.3.6.1.4.1.1847.2021.1.{1,2,3}`` and the widespread ``1.3.6.1.4.1.0.1847.2021.1.{1,2,3}`` --
-or every type when it names none (no EKU, an empty EKU, or only non-DCC purposes). When the
-trust list states ``usages`` too, a DSC may sign only what both allow.
+Usages follow the intersection rule (``verifier.usages``). When the trust list states
+``usages`` too, a DSC may sign only what both allow.
 """
 
 from __future__ import annotations
@@ -30,32 +27,12 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from verifier.cose import ES256, MIN_RSA_BITS, PS256
-
-TEST, VACCINATION, RECOVERY = "test", "vaccination", "recovery"
-ALL_USAGES = frozenset({TEST, VACCINATION, RECOVERY})
-DCC_USAGE_OIDS = {
-    "1.3.6.1.4.1.1847.2021.1.1": TEST,
-    "1.3.6.1.4.1.1847.2021.1.2": VACCINATION,
-    "1.3.6.1.4.1.1847.2021.1.3": RECOVERY,
-    "1.3.6.1.4.1.0.1847.2021.1.1": TEST,
-    "1.3.6.1.4.1.0.1847.2021.1.2": VACCINATION,
-    "1.3.6.1.4.1.0.1847.2021.1.3": RECOVERY,
-}
-# The DCC's certificate type (the key of its entry array) -> the usage a DSC needs to sign it.
-PAYLOAD_TYPE_USAGE = {"t": TEST, "v": VACCINATION, "r": RECOVERY}
+from verifier.usages import usages_from_oids
 
 
 def kid_of(der: bytes) -> bytes:
     """The DCC key identifier: the first 8 bytes of SHA-256 over the certificate's DER."""
     return hashlib.sha256(der).digest()[:8]
-
-
-def usages_from_oids(oids: Iterable[str] | None) -> frozenset[str]:
-    """Intersection rule: the DCC usages the EKU names, or all of them when it names none."""
-    if oids is None:
-        return ALL_USAGES
-    named = frozenset(DCC_USAGE_OIDS[oid] for oid in oids if oid in DCC_USAGE_OIDS)
-    return named or ALL_USAGES
 
 
 class _Parsed:

@@ -29,7 +29,8 @@ from gateway.pki import cms
 from gateway.pki.certs import load_der_certificate, signed_by, thumbprint
 from gateway.pki.errors import Reason, Rejected
 from trustlist.models import PublisherKey, PublisherKeyState, SignerCertificate
-from verifier.publication import load_anchor, verify_folder
+from verifier.certificates import load_anchor
+from verifier.folder import verify_folder
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,9 @@ from django.db import connection
 
 from gateway.audit.models import AuditEvent, AuditLogHead, Checkpoint
 from gateway.pki import leaf, merkle
-from verifier.publication import VerificationError, announced_certificates, verify_jws
+from verifier.index import announced_certificates
+from verifier.jws import verify_jws
+from verifier.reasons import VerificationError
 
 FIELD_NAMES = [name for name in leaf.FIELDS if name != "leaf_index"]
 

@@ -39,17 +39,10 @@ from typing import Any
 import cbor2
 import pytest
 
-from verifier.hcert import (
-    HcertError,
-    Status,
-    Step,
-    base45_decode,
-    decode_qr_image,
-    inflate,
-    unprefix,
-    verify_hc1,
-)
-from verifier.qr import QrError
+from verifier.decode import base45_decode, inflate, unprefix
+from verifier.hcert import verify_hc1
+from verifier.qr import QrError, decode_qr_image
+from verifier.reasons import HcertError, Status, Step
 from verifier.trust import TrustStore
 
 # The public test cases live in the repository (with their licence), so a clone tests them alone.

@@ -25,20 +25,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from verifier import cose
 from verifier.base45 import ALPHABET, Base45Error, b45decode, b45encode
-from verifier.hcert import (
-    MAX_TEXT_LENGTH,
-    DscValidity,
-    Reason,
-    Status,
-    Step,
-    decode_qr_image,
-    issue_hc1,
-    qr_png,
-    verify_hc1,
-    verify_qr_image,
-)
-from verifier.qr import QrError
-from verifier.trust import ALL_USAGES, RevocationSet, TrustedDsc, TrustStore, kid_of
+from verifier.checks import DscValidity
+from verifier.decode import MAX_TEXT_LENGTH
+from verifier.hcert import verify_hc1, verify_qr_image
+from verifier.issue import issue_hc1
+from verifier.qr import QrError, decode_qr_image, qr_png
+from verifier.reasons import Reason, Status, Step
+from verifier.trust import RevocationSet, TrustedDsc, TrustStore, kid_of
+from verifier.usages import ALL_USAGES
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)  # DSC notBefore
 ISSUED = T0 + dt.timedelta(days=30)

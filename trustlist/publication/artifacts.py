@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_ds
 from gateway.pki.signer import Signer, key_id
 from trustlist.publication import files
 from trustlist.publication.snapshot import Changes, State, iso, revoked_json, trusted_json
+from verifier.artifacts import is_plain
+from verifier.descriptors import chain_path
 from verifier.entries import compact_body
-from verifier.publication import chain_path, is_plain
 
 FORMAT_VERSION = 1  # trust list, revocation list
 # 2: a delta names the delta before it (previousDelta): a hash chain; 3: plain JSON, compact entries

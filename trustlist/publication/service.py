@@ -49,8 +49,8 @@ from gateway.outbox.models import Change
 from gateway.pki.signer import FileSigner, key_id
 from trustlist.models import Publication
 from trustlist.publication import artifacts, did, files, keys, snapshot
+from verifier.chain import state_digest
 from verifier.entries import restore_body, thumbprint_of
-from verifier.publication import state_digest
 
 logger = logging.getLogger(__name__)
 

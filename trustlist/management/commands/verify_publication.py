@@ -9,7 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from verifier.publication import load_anchor, verify_folder
+from verifier.certificates import load_anchor
+from verifier.folder import verify_folder
 
 
 class Command(BaseCommand):

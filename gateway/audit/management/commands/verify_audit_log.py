@@ -12,7 +12,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gateway.audit.verification import LogReport, SignedHead, head_from_index, head_from_jws, stored_heads, verify_log
-from verifier.publication import VerificationError, load_anchor
+from verifier.certificates import load_anchor
+from verifier.reasons import VerificationError
 
 
 class Command(BaseCommand):
