@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from django.conf import settings
@@ -134,25 +135,16 @@ def revoke_signer_certificate(
             )
             if row is None:
                 raise Rejected(Reason.NOT_FOUND, "The certificate doesn't exists in the database.")
-            changed = row.revoked_at is None
-            if changed:
-                row.revoked_at, row.revocation_reason = at, reason
-                row.save(update_fields=["revoked_at", "revocation_reason"])
-            # The audit head, then the trust state: the order every change takes its locks in
-            # (an upload and a revocation that took them the other way round deadlocked).
-            record_event(
-                action=Action.REVOKE,
-                outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+            changed = _revoke_row(
+                row,
+                stored_reason=reason,
                 at=at,
-                country=identity.country,
                 actor=actor,
                 reason=reason,
+                country=identity.country,
                 authentication_thumbprint=identity.thumbprint,
                 uploader_thumbprint=thumbprint(checked.message.signer_der),
-                subject_thumbprint=row.thumbprint,
             )
-            if changed:
-                record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
             return row, changed
     except Rejected as exc:
         _audit_refusal(Action.REVOKE, exc, identity, checked, at, actor)
@@ -164,23 +156,41 @@ def revoke_by_person(*, row_id: int, reason: str, actor: str, at: dt.datetime) -
     the caller through countries.permissions). Revoking twice changes nothing."""
     with transaction.atomic():
         row = SignerCertificate.objects.select_for_update().get(pk=row_id)
-        changed = row.revoked_at is None
-        if changed:
-            row.revoked_at, row.revocation_reason = at, reason or "revoked by country admin"
-            row.save(update_fields=["revoked_at", "revocation_reason"])
-        record_event(  # the audit head, then the trust state (see revoke_signer_certificate)
-            action=Action.REVOKE,
-            outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+        _revoke_row(
+            row,
+            stored_reason=reason or "revoked by country admin",
             at=at,
-            country=row.country,
             actor=actor,
             reason=reason,
-            subject_thumbprint=row.thumbprint,
+            country=row.country,
             details={"via": "admin"},
         )
-        if changed:
-            record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
         return row
+
+
+def _revoke_row(
+    row: SignerCertificate, *, stored_reason: str, at: dt.datetime, actor: str, reason: str, **event: Any
+) -> bool:
+    """Revoke a row locked by the caller's transaction (once: a repeat changes nothing and is
+    recorded as UNCHANGED), record the audit event and, when it changed, the outbox change.
+    The audit head, then the trust state: the order every change takes its locks in (an upload
+    and a revocation that took them the other way round deadlocked)."""
+    changed = row.revoked_at is None
+    if changed:
+        row.revoked_at, row.revocation_reason = at, stored_reason
+        row.save(update_fields=["revoked_at", "revocation_reason"])
+    record_event(
+        action=Action.REVOKE,
+        outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+        at=at,
+        actor=actor,
+        reason=reason,
+        subject_thumbprint=row.thumbprint,
+        **event,
+    )
+    if changed:
+        record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
+    return changed
 
 
 def _audit_refusal(

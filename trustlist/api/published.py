@@ -13,6 +13,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
+from gateway.conditional import none_match_hit
 from gateway.pki.errors import Reason
 from gateway.problems import Problem
 
@@ -42,7 +43,7 @@ def published(request: HttpRequest, path: str) -> HttpResponse:
         return _not_found(path)
     etag = _etag(handle)
     cache_control = IMMUTABLE_CACHE if target.relative_to(root).parts[0] == "sequences" else MUTABLE_CACHE
-    if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+    if none_match_hit(request.headers.get("If-None-Match", ""), etag):
         handle.close()
         response = HttpResponse(status=304)
     else:

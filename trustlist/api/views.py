@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from countries.identity import ClientIdentity, authenticate
+from gateway.conditional import none_match_hit
 from gateway.pki import cms
 from gateway.pki.errors import Reason, Rejected
 from gateway.problems import Problem, validation_problem
@@ -344,7 +345,7 @@ def _conditional(request: Request, slot: Any, page: int | None, pagesize: int | 
     else:
         body = slot.rendered.body(page, pagesize)
         etag = None
-    if etag is not None and etag in _etags(request.headers.get("If-None-Match", "")):
+    if etag is not None and none_match_hit(request.headers.get("If-None-Match", ""), etag):
         response = HttpResponse(status=304)
         response["ETag"] = etag
         response["Cache-Control"] = CACHE_CONTROL
@@ -353,10 +354,6 @@ def _conditional(request: Request, slot: Any, page: int | None, pagesize: int | 
     if etag is not None:
         response["ETag"] = etag
     return response
-
-
-def _etags(header: str) -> set[str]:
-    return {tag.strip() for tag in header.split(",") if tag.strip()}
 
 
 def _paging(request: Request) -> tuple[int | None, int | None]:
