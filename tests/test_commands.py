@@ -239,3 +239,33 @@ def test_people_commands(django_user_model, tmp_path):
     call_command("add_otp_device", "zed", "--png", str(tmp_path / "qr.png"))
     assert (tmp_path / "qr.png").read_bytes().startswith(b"\x89PNG")
     assert user.totpdevice_set.get().confirmed
+
+
+@pytest.mark.django_db
+def test_sign_upload_makes_the_cms_the_api_takes(client, xa, tmp_path):
+    dsc = xa.dsc()
+    for name, data in (
+        ("dsc.pem", dsc.cert_pem),
+        ("upload.pem", xa.upload.cert_pem),
+        ("upload.key", xa.upload.key_pem),
+    ):
+        (tmp_path / name).write_bytes(data)
+    out = tmp_path / "dsc.cms"
+    call_command(
+        "sign_upload",
+        "--dsc",
+        str(tmp_path / "dsc.pem"),
+        "--signer",
+        str(tmp_path / "upload.pem"),
+        "--key",
+        str(tmp_path / "upload.key"),
+        "--out",
+        str(out),
+    )
+    response = client.post(
+        "/signerCertificate", out.read_bytes().strip(), content_type="application/cms", **xa.headers()
+    )
+    assert response.status_code == 201, response.content
+    assert SignerCertificate.objects.filter(thumbprint=thumbprint(dsc.der)).exists()
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("sign_upload", "--dsc", str(tmp_path / "missing.pem"), "--signer", "x", "--key", "y")
