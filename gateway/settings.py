@@ -43,7 +43,9 @@ INSTALLED_APPS = [
     "django_structlog",
     "gateway.audit",
     "gateway.outbox",
+    "gateway.signing",
     "countries",
+    "publication",
     "trustlist",
 ]
 

@@ -19,10 +19,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gateway.audit.models import AuditEvent
 from gateway.pki.certs import thumbprint
+from publication import service
 from tests import admin_world
 from tests.admin_world import PASSWORD, serial_of
 from trustlist.models import SignerCertificate
-from trustlist.publication import service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -234,9 +234,10 @@ def test_country_admin(live_server, browser, world, client):
     assert f"sequence {publishing[0]}" in row_text
     assert f"sequence {renewal.id}" not in text
     assert row.locator("td").first.evaluate("e => getComputedStyle(e).backgroundColor") == HIGHLIGHT
-    assert _row_of(alice, keys.old.kid).locator("td").first.evaluate(
-        "e => getComputedStyle(e).backgroundColor"
-    ) != HIGHLIGHT
+    assert (
+        _row_of(alice, keys.old.kid).locator("td").first.evaluate("e => getComputedStyle(e).backgroundColor")
+        != HIGHLIGHT
+    )
     assert keys.foreign.kid not in text
 
     # revoke the old DSC, with its confirmation

@@ -284,8 +284,8 @@ def readable(client, pki, frozen, django_user_model):
     again, and a renewal publishes a fourth sequence that changes nothing."""
     import datetime as dt
 
+    from publication import service
     from tests.factory import NOW
-    from trustlist.publication import service
 
     persons = admin_world.people(django_user_model)
     world = admin_world.seed(pki, client, NOW)
@@ -527,9 +527,12 @@ def test_onboarded_certificate_history_and_status_buttons(client, people, pki, x
     assert "Reactivate…" in detail
     assert "Remove…" in detail
     assert "XA upload, XA" in detail  # its subject
-    assert client.get(
-        f"/admin/countries/trustedparty/{TrustedParty.objects.filter(country='XB').first().pk}/history/"
-    ).status_code == 200  # operators see every country
+    assert (
+        client.get(
+            f"/admin/countries/trustedparty/{TrustedParty.objects.filter(country='XB').first().pk}/history/"
+        ).status_code
+        == 200
+    )  # operators see every country
     as_(client, people["alice"])
     other = TrustedParty.objects.filter(country="XB").first()
     assert client.get(f"/admin/countries/trustedparty/{other.pk}/history/").status_code == 404

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from trustlist.publication import files
+from publication import files
 
 
 def _blocks(count: int) -> list[bytes]:
