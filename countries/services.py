@@ -166,11 +166,6 @@ def revoke_role(*, party_id: int, role: Role, actor: str, at: dt.datetime) -> No
             )
 
 
-def verified_parties(*, country: str, certificate_type: str) -> list[TrustedParty]:
-    """Active, local, trust-anchor-valid parties of one country and type."""
-    return verified_parties_by_type(country=country, certificate_types=[certificate_type])[certificate_type]
-
-
 def verified_parties_by_type(
     *, country: str, certificate_types: list[str], prefetched: PrefetchedParties | None = None
 ) -> dict[str, list[TrustedParty]]:

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "countries",
     "publication",
     "trustlist",
+    "oversight",
 ]
 
 MIDDLEWARE = [

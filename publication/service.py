@@ -61,7 +61,7 @@ _REBUILD_LOCK_KEY = 0x7472757375  # rebuilds of the full lists
 # itself rather than let the chain a new verifier walks from F (every delta since F) grow without bound.
 CHAIN_LIMIT_WINDOWS = 10
 # Files named by an index issued this recently are kept: twice the index's max-age (60 s,
-# trustlist/api/published.py), for CDN and client caches.
+# publication/views.py), for CDN and client caches.
 RETAIN_SECONDS = 120
 
 

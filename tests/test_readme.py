@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from countries import demo
+from oversight import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

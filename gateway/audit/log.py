@@ -133,30 +133,6 @@ def root_at(size: int) -> bytes:
     return _with_nodes(lambda source: merkle.root(source, size))
 
 
-def inclusion_bundle(index: int, size: int) -> tuple[list[bytes], bytes, bytes]:
-    """Proof, root at ``size`` and the leaf hash, from one fetch of stored nodes."""
-    _check_size(size)
-    return _with_nodes(
-        lambda source: (
-            merkle.inclusion_proof(source, index, size),
-            merkle.root(source, size),
-            merkle.subtree_hash(source, index, 1),
-        )
-    )
-
-
-def consistency_bundle(first: int, second: int) -> tuple[list[bytes], bytes, bytes]:
-    """Proof and both roots, from one fetch of stored nodes."""
-    _check_size(second)
-    return _with_nodes(
-        lambda source: (
-            merkle.consistency_proof(source, first, second),
-            merkle.root(source, first),
-            merkle.root(source, second),
-        )
-    )
-
-
 def _check_size(size: int) -> None:
     current, _ = current_tree()
     if not 0 <= size <= current:

@@ -28,11 +28,3 @@ def make_checkpoint() -> int | None:
         min_interval=dt.timedelta(seconds=settings.GATEWAY_AUDIT_CHECKPOINT_INTERVAL),
     )
     return checkpoint.tree_size if checkpoint else None
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def run_signature_audit() -> int:
-    """Beat: re-verify everything stored and published; returns the number of open findings."""
-    from gateway.audit import signature_audit
-
-    return signature_audit.run(at=timezone.now()).findings
