@@ -62,8 +62,8 @@ class Publication(models.Model):
     revoked_count = models.IntegerField()
 
     class Meta:
-        # The table of the trust-list app, which held this model first: keeping its name keeps
-        # the rows without a data migration.
+        # The table is named after the trust-list app: an upgrade from a release where this
+        # model was the trust list's keeps its rows in place (see this app's 0001 migration).
         db_table = "trustlist_publication"
         ordering = ("-id",)
         # The first sequence whose mark reaches a change (SignerCertificateQuerySet.with_provenance).

@@ -25,8 +25,8 @@ FLAG_SECONDS = 10
 REBUILD_FLAG_SECONDS = 300
 
 # Task names are part of the deployment: the beat schedule (gateway/settings.py) names them, and
-# during a rolling upgrade messages queued in Redis by the previous release carry them. They keep
-# the names they had in the trust-list app, so that both find these functions.
+# during a rolling upgrade messages queued in Redis by a release where these tasks were the trust
+# list's carry them. The explicit names (trustlist.tasks.*) let both find these functions.
 
 
 @shared_task(name="trustlist.tasks.publish_changes", acks_late=True, ignore_result=True)

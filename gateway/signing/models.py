@@ -26,8 +26,8 @@ class PublisherKey(models.Model):
     state_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        # The table of the trust-list app, which held this model first: keeping its name keeps
-        # the rows without a data migration.
+        # The table is named after the trust-list app: an upgrade from a release where this
+        # model was the trust list's keeps its rows in place (see this app's 0001 migration).
         db_table = "trustlist_publisherkey"
 
     def __str__(self) -> str:
