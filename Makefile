@@ -38,6 +38,8 @@ services:
 
 lint:
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 

@@ -101,8 +101,8 @@ def _run(args: argparse.Namespace) -> None:
     banner("Audit log benchmark", env)
     from django.utils import timezone
 
+    from gateway.signing import keys
     from tests.publishing import install_publisher
-    from trustlist.publication import keys
 
     install_publisher(pki, at=timezone.now())  # records leaf 0 (PUBLISHER_KEY)
     bench = SimpleNamespace(args=args, env=env, signer=keys.current_signer(), folder=folder, verdicts=[])

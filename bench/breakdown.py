@@ -29,8 +29,8 @@ UPLOAD_PHASES = (
     ("gateway.pki.cms", "detach", "cms.detach of the uploaded CMS", 2),
     ("trustlist.services", "record_event", "audit event insert", 2),
     ("trustlist.services", "record_change", "outbox insert + trust state update", 2),
-    ("trustlist.tasks", "publish", "publication task run eagerly on commit", 2),
-    ("trustlist.tasks", "request_publication", "publication request (Redis SET NX) on commit", 2),
+    ("publication.tasks", "publish", "publication task run eagerly on commit", 2),
+    ("publication.tasks", "request_publication", "publication request (Redis SET NX) on commit", 2),
 )
 
 

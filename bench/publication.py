@@ -202,7 +202,7 @@ def _run(args: argparse.Namespace) -> None:
             f"({size - seeded + wanted_revoked - revoked:,} new rows; not timed below)."
         )
         seeded, revoked = size, wanted_revoked
-        from trustlist.publication.service import publish
+        from publication.service import publish
 
         began = time.perf_counter()
         publish()  # the bulk insert's outbox row names no certificate: a reset (full lists), untimed
@@ -262,9 +262,9 @@ def _key_pool() -> list[Any]:
 @contextlib.contextmanager
 def _no_publication_on_commit() -> Iterator[None]:
     """Seeding commits a change; the publication it would queue is measured on its own instead."""
-    import trustlist.tasks
+    import publication.tasks
 
-    with mock.patch.object(trustlist.tasks, "request_publication", return_value=None):
+    with mock.patch.object(publication.tasks, "request_publication", return_value=None):
         yield
 
 
@@ -328,9 +328,9 @@ def _fill_window() -> tuple[int, float]:
     running gateway's does."""
     from django.conf import settings
 
-    from trustlist.models import Publication
-    from trustlist.publication import artifacts
-    from trustlist.publication.service import publish
+    from publication import artifacts
+    from publication.models import Publication
+    from publication.service import publish
 
     began = time.perf_counter()
     filled = 0
@@ -387,7 +387,7 @@ def _child(mode: str) -> None:
     django.setup()
     from django.db import connection
 
-    from trustlist.publication import service
+    from publication import service
 
     connection.ensure_connection()
     if mode == "profile":
@@ -589,7 +589,7 @@ def _traced_publication(service: Any) -> dict[str, Any]:
 
 
 def _artifact_sizes(root: Path) -> dict[str, int]:
-    from trustlist.models import Publication
+    from publication.models import Publication
 
     latest = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
     assert latest is not None
@@ -635,8 +635,8 @@ def _now() -> dt.datetime:
 def _catch_up(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
     """N uploads, each published on commit (eager, as deltas); what a verifier at the old index
     downloads: the new index and the deltas after its sequence."""
+    from publication.service import published_sequence
     from tests.publishing import served_trust_list
-    from trustlist.publication.service import published_sequence
     from verifier.chain import apply_delta, walk_chain
     from verifier.folder import folder_loader
     from verifier.index import verify_index
@@ -686,8 +686,8 @@ def _far_behind(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
     does): it catches up by spans, then deltas, instead of the full lists."""
     from django.conf import settings
 
+    from publication.service import rebuild_full
     from tests.publishing import served_trust_list
-    from trustlist.publication.service import rebuild_full
     from verifier.chain import apply_delta, walk_chain, walk_spans
     from verifier.folder import folder_loader
     from verifier.index import verify_index
@@ -901,8 +901,8 @@ def _request_path(bench: SimpleNamespace, args: argparse.Namespace) -> dict[str,
     """Microseconds per call, in this process, with the tasks queued to a private Redis (no worker)."""
     from django.core.cache import cache
 
+    from publication import tasks
     from tests import processes
-    from trustlist import tasks
 
     port = processes.free_port()
     url = f"redis://127.0.0.1:{port}/0"

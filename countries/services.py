@@ -21,6 +21,7 @@ from gateway.outbox.services import record_change
 from gateway.pki import onboarding
 from gateway.pki.certs import load_der_certificate, subject_countries, thumbprint
 from gateway.pki.errors import Reason, Rejected
+from gateway.signing.anchors import configured_trust_anchors
 
 
 def onboard(
@@ -57,7 +58,7 @@ def _onboard(
     cert = load_der_certificate(der)
     if subject_countries(cert) != [country]:
         raise Rejected(Reason.COUNTRY_MISMATCH, f"certificate subject must have exactly one C={country}")
-    onboarding.verify_onboarding(der, signature_b64, thumb, trust_anchor.configured_trust_anchors())
+    onboarding.verify_onboarding(der, signature_b64, thumb, configured_trust_anchors())
     if TrustedParty.objects.filter(thumbprint=thumb).exists():
         raise Rejected(Reason.ALREADY_EXISTS, "this certificate is already onboarded")
     try:
@@ -163,11 +164,6 @@ def revoke_role(*, party_id: int, role: Role, actor: str, at: dt.datetime) -> No
                 subject_thumbprint=party.thumbprint,
                 details={"role": role},
             )
-
-
-def verified_parties(*, country: str, certificate_type: str) -> list[TrustedParty]:
-    """Active, local, trust-anchor-valid parties of one country and type."""
-    return verified_parties_by_type(country=country, certificate_types=[certificate_type])[certificate_type]
 
 
 def verified_parties_by_type(

@@ -1,35 +1,15 @@
-"""The configured trust anchor certificates and the integrity check of onboarded rows."""
+"""The integrity check of onboarded rows against the configured trust anchors."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
-from pathlib import Path
 
 from cryptography import x509
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from countries.models import TrustedParty
 from gateway.pki import onboarding
-from gateway.pki.certs import certificate_der, load_der_certificate, load_pem_certificate
-
-
-def configured_trust_anchors() -> tuple[bytes, ...]:
-    """DER of every trust anchor certificate named by GATEWAY_TRUST_ANCHOR_FILES."""
-    return _load(tuple(settings.GATEWAY_TRUST_ANCHOR_FILES))
-
-
-@functools.lru_cache(maxsize=8)
-def _load(paths: tuple[str, ...]) -> tuple[bytes, ...]:
-    anchors = []
-    for path in paths:
-        try:
-            pem = Path(path).read_bytes()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"cannot read trust anchor {path}: {exc}") from exc
-        anchors.append(certificate_der(load_pem_certificate(pem)))
-    return tuple(anchors)
+from gateway.pki.certs import load_der_certificate
+from gateway.signing.anchors import configured_trust_anchors
 
 
 def is_intact(party: TrustedParty) -> bool:

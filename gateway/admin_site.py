@@ -47,6 +47,6 @@ class GatewayAdminSite(OTPAdminSite):
         self.disable_action("delete_selected")
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
-        from countries.dashboard import dashboard_context
+        from oversight.dashboard import dashboard_context
 
         return super().index(request, {**(extra_context or {}), **dashboard_context(request.user)})

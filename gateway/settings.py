@@ -43,8 +43,11 @@ INSTALLED_APPS = [
     "django_structlog",
     "gateway.audit",
     "gateway.outbox",
+    "gateway.signing",
     "countries",
+    "publication",
     "trustlist",
+    "oversight",
 ]
 
 MIDDLEWARE = [
@@ -292,7 +295,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE = {
     # Publishes what a lost task missed and renews the signature before the index expires.
     "publish-if-due": {
-        "task": "trustlist.tasks.publish_if_due",
+        "task": "trustlist.tasks.publish_if_due",  # publication/tasks.py (why this name: see there)
         "schedule": env.int("GATEWAY_PUBLISH_SWEEP", default=60),
     },
 }
@@ -308,6 +311,6 @@ CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
     "schedule": GATEWAY_AUDIT_CHECKPOINT_INTERVAL,
 }
 CELERY_BEAT_SCHEDULE["signature-audit"] = {
-    "task": "gateway.audit.tasks.run_signature_audit",
+    "task": "gateway.audit.tasks.run_signature_audit",  # oversight/tasks.py (why this name: see there)
     "schedule": env.int("GATEWAY_SIGNATURE_AUDIT_INTERVAL", default=3600),
 }

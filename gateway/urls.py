@@ -5,8 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from gateway import landing
 from gateway.audit import views as audit_views
 from gateway.observability import health, metrics
+from publication.views import published
 from trustlist.api import views
-from trustlist.api.published import published
 
 handler404 = "gateway.problems.handler404"
 handler500 = "gateway.problems.handler500"

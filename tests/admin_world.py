@@ -14,11 +14,11 @@ from countries.models import Membership, MembershipRole
 from gateway.audit.roles import AUDITORS
 from gateway.pki.certs import summary, thumbprint
 from gateway.pki.issuance import Issued
+from publication import service
 from tests.factory import CountryPki, Pki
 from tests.helpers import upload
 from tests.publishing import install_publisher, publish_root
 from trustlist.models import SignerCertificate
-from trustlist.publication import service
 from verifier.descriptors import chain_path
 from verifier.entries import thumbprint_of
 

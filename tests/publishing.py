@@ -10,9 +10,9 @@ from django.conf import settings
 
 from gateway.pki import issuance
 from gateway.pki.certs import certificate_der
+from gateway.signing.models import PublisherKey
+from publication import keys
 from tests.factory import NOW, Pki
-from trustlist.models import PublisherKey
-from trustlist.publication import keys
 from verifier.certificates import load_anchor
 from verifier.chain import apply_delta
 

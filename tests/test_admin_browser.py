@@ -19,10 +19,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gateway.audit.models import AuditEvent
 from gateway.pki.certs import thumbprint
+from publication import service
 from tests import admin_world
 from tests.admin_world import PASSWORD, serial_of
 from trustlist.models import SignerCertificate
-from trustlist.publication import service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

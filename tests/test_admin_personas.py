@@ -284,8 +284,8 @@ def readable(client, pki, frozen, django_user_model):
     again, and a renewal publishes a fourth sequence that changes nothing."""
     import datetime as dt
 
+    from publication import service
     from tests.factory import NOW
-    from trustlist.publication import service
 
     persons = admin_world.people(django_user_model)
     world = admin_world.seed(pki, client, NOW)

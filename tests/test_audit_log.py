@@ -18,10 +18,10 @@ from gateway.audit import log
 from gateway.audit.models import Action, AuditEvent, Checkpoint, Outcome
 from gateway.audit.services import record_event
 from gateway.pki import leaf, merkle
+from gateway.signing import keys
+from publication.service import publish
 from tests.factory import NOW
 from tests.publishing import anchors, install_publisher, publish_root
-from trustlist.publication import keys
-from trustlist.publication.service import publish
 from verifier.index import verify_index
 
 GOLDEN = {

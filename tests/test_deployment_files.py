@@ -756,7 +756,7 @@ BREAKAGES = [
     (check_dockerignore, "dockerignore", "**/__pycache__\n**/*.pyc\n", "__pycache__\n*.pyc\n", "__pycache__"),
     (check_dockerignore, "dockerignore", "**/*.key", "*.key", "stray-upload.key"),
     (check_dockerignore, "dockerignore", "\n.ci\n", "\n.ci\ndocker\n", "entrypoint.sh"),
-    (check_dockerignore, "dockerignore", "\n.ci\n", "\n.ci\n**/publication\n", "trustlist/publication/"),
+    (check_dockerignore, "dockerignore", "\n.ci\n", "\n.ci\n**/publication\n", "publication/"),
     (
         check_nginx,
         "compose",

@@ -19,10 +19,10 @@ from prometheus_client import REGISTRY
 
 from gateway.observability import freshness, logs
 from gateway.observability.metrics import PublicationCollector
+from publication.service import publish
 from tests.factory import NOW
 from tests.helpers import upload
 from tests.publishing import install_publisher
-from trustlist.publication.service import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,9 +64,9 @@ def test_health_fails_when_a_change_waits_too_long(client, pki, xa, settings, fr
     install_publisher(pki)
     publish()
     # Keep the upload from being published, as if the broker and the worker were gone.
-    monkeypatch.setattr("trustlist.tasks.request_publication", lambda *a, **k: None)
-    monkeypatch.setattr("trustlist.tasks.publish_changes.delay", lambda *a, **k: None)
-    monkeypatch.setattr("trustlist.tasks.publish_changes.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("publication.tasks.request_publication", lambda *a, **k: None)
+    monkeypatch.setattr("publication.tasks.publish_changes.delay", lambda *a, **k: None)
+    monkeypatch.setattr("publication.tasks.publish_changes.apply_async", lambda *a, **k: None)
     assert upload(client, xa, xa.cms_b64(xa.dsc().der)).status_code == 201
     if freshness.read_state(Path(settings.GATEWAY_PUBLISH_DIR)).unpublished_changes == 0:
         pytest.fail("the upload was published although the trigger was disabled")

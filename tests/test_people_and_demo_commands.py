@@ -17,8 +17,8 @@ from django.core.management.base import CommandError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image
 
-from countries import demo
 from gateway.pki import certs, issuance
+from oversight import demo
 from tests.factory import NOW
 
 pytestmark = pytest.mark.django_db

@@ -15,13 +15,16 @@ from django.core.management import CommandError, call_command
 from countries import services as onboarding_services
 from countries.models import Status, TrustedParty
 from gateway.pki.certs import thumbprint
-from gateway.pki.signer import SignerKeyError
+from gateway.signing import jws
+from gateway.signing import keys as signing_keys
+from gateway.signing.backend import SignerKeyError
+from gateway.signing.models import PublisherKey
+from publication import keys
+from publication.models import Publication
+from publication.service import PublicationRefused, publish, rebuild_full
 from tests.factory import NOW
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
-from trustlist.models import Publication, PublisherKey
-from trustlist.publication import keys
-from trustlist.publication.service import PublicationRefused, publish, rebuild_full
 from verifier.artifacts import verify_artifact
 from verifier.chain import apply_delta, walk_chain
 from verifier.folder import folder_loader, verify_folder
@@ -297,7 +300,7 @@ def test_did_document_entries(client, pki, xa, publisher):
     upload(client, xa, xa.cms_b64(dsc.der))
     raw = (publish_root() / "did.json").read_bytes()
     document = json.loads(raw)
-    from trustlist.publication.artifacts import canonical_json
+    from publication.artifacts import canonical_json
 
     unsigned = {name: value for name, value in document.items() if name != "proof"}
     assert raw == canonical_json(unsigned)[:-1] + b',"proof":' + canonical_json(document["proof"]) + b"}", (
@@ -316,7 +319,7 @@ def test_did_document_entries(client, pki, xa, publisher):
 def test_key_file_readable_by_others_is_refused(pki, xa, publisher):
     os.chmod(publisher.key_path, 0o644)
     with pytest.raises(SignerKeyError):
-        keys.current_signer()
+        signing_keys.current_signer()
 
 
 def test_rotation_with_overlap(pki, xa, publisher, frozen):
@@ -347,13 +350,13 @@ def test_rotation_with_overlap(pki, xa, publisher, frozen):
     from pathlib import Path
 
     from gateway.pki.certs import load_der_certificate
-    from gateway.pki.signer import FileSigner
-    from trustlist.publication import artifacts
+    from gateway.signing.backend import FileSigner
+    from publication import artifacts
 
     retired = PublisherKey.objects.get(label="p1")
     old_key = FileSigner.load(Path(retired.key_path), load_der_certificate(bytes(retired.certificate)), ())
     newer = {**_index_payload_of(rotated), "sequence": rotated.sequence + 1}
-    forged = artifacts.jws(old_key, "index", artifacts.canonical_json(newer), chain=False)
+    forged = jws.compact(old_key, "index", artifacts.canonical_json(newer), chain=False)
     with pytest.raises(VerificationError) as info:
         verify_index(forged, anchors(pki), NOW, previous=rotated)
     assert info.value.reason == "UNANNOUNCED_KEY"
@@ -415,7 +418,7 @@ def test_audit_events_committed_during_a_publication_do_not_break_it(pki, xa, pu
 
     from gateway.audit.models import Action, Outcome
     from gateway.audit.services import record_event
-    from trustlist.publication import service
+    from publication import service
 
     original = service.artifacts.write_full_lists
 
@@ -475,7 +478,7 @@ def test_per_change_work_does_not_grow_with_the_lists(client, pki, xa, publisher
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from trustlist.publication import snapshot
+    from publication import snapshot
 
     publish(at=NOW)
 
@@ -494,7 +497,7 @@ def test_per_change_work_does_not_grow_with_the_lists(client, pki, xa, publisher
         tables = ("trustlist_signercertificate", "countries_trustedparty", "outbox_change")
         return len([q for q in queries.captured_queries if any(table in q["sql"] for table in tables)])
 
-    monkeypatch.setattr("trustlist.tasks.request_publication", lambda: None)
+    monkeypatch.setattr("publication.tasks.request_publication", lambda: None)
     publish(at=NOW)
     few = publication_queries(2)
     many = publication_queries(27)
@@ -522,7 +525,7 @@ def test_a_removed_csca_withdraws_its_dscs_in_the_delta(client, pki, xa, publish
 def test_rebuild_rolls_forward_through_deltas_published_meanwhile(client, pki, xa, publisher, incremental, monkeypatch):
     """The full lists of F and the deltas come from different tasks: a rebuild whose snapshot is
     older than the last published sequence brings it forward through the deltas published since."""
-    from trustlist.publication import service, snapshot
+    from publication import service, snapshot
 
     publish(at=NOW)
     start = _index(pki)
@@ -555,7 +558,7 @@ def test_rebuild_rolls_forward_through_deltas_published_meanwhile(client, pki, x
 
 def test_rebuild_publishes_changes_its_snapshot_has_first(client, pki, xa, publisher, incremental, monkeypatch):
     publish(at=NOW)
-    monkeypatch.setattr("trustlist.tasks.request_publication", lambda: None)  # the task is lost
+    monkeypatch.setattr("publication.tasks.request_publication", lambda: None)  # the task is lost
     dsc = xa.dsc()
     upload(client, xa, xa.cms_b64(dsc.der))
     assert _index(pki).full_sequence == _index(pki).sequence
@@ -620,11 +623,11 @@ def test_prune_spares_full_lists_being_built_for_a_newer_sequence(pki, xa, publi
 
 
 def test_rebuild_is_due_after_enough_deltas_or_time(client, pki, xa, publisher, settings, monkeypatch):
-    from trustlist.publication.service import rebuild_due
+    from publication.service import rebuild_due
 
     settings.GATEWAY_PUBLISH_FULL_AFTER_SECONDS = 30
     settings.GATEWAY_PUBLISH_FULL_AFTER_DELTAS = 3
-    monkeypatch.setattr("trustlist.tasks.request_publication", lambda: None)
+    monkeypatch.setattr("publication.tasks.request_publication", lambda: None)
     publish(at=NOW)
     assert rebuild_due(NOW) is None
     assert publish(at=NOW, force=True) is not None
@@ -682,7 +685,7 @@ def test_the_chain_reaches_back_a_day_of_sequences_within_its_cap(
 
 
 def test_full_lists_are_written_inline_when_rebuilds_fall_far_behind(pki, xa, publisher, incremental, settings):
-    from trustlist.publication.service import CHAIN_LIMIT_WINDOWS
+    from publication.service import CHAIN_LIMIT_WINDOWS
 
     settings.GATEWAY_PUBLISH_DELTA_WINDOW = 1
     publish(at=NOW)
@@ -693,8 +696,8 @@ def test_full_lists_are_written_inline_when_rebuilds_fall_far_behind(pki, xa, pu
 
 
 def test_entry_json_is_the_canonical_json_of_the_entry():
-    from trustlist.publication.artifacts import canonical_json
-    from trustlist.publication.snapshot import (
+    from publication.artifacts import canonical_json
+    from publication.snapshot import (
         Revoked,
         Trusted,
         revoked_entry,
@@ -726,7 +729,7 @@ def test_entry_json_is_the_canonical_json_of_the_entry():
 def test_did_fragment_is_the_url_encoded_kid():
     from urllib.parse import quote
 
-    from trustlist.publication.did import _fragment
+    from publication.did import _fragment
 
     for kid in ("qroU+hDDovs=", "a/b+c==", "custom kid #1", "é/ü", ""):
         assert _fragment(kid) == quote(kid, safe="")
@@ -738,7 +741,7 @@ def test_did_fragment_is_the_url_encoded_kid():
 def test_request_publication_queues_one_task_while_one_is_pending(pki, xa, publisher, monkeypatch, settings):
     from django.core.cache import cache
 
-    from trustlist import tasks
+    from publication import tasks
 
     queued = []
     monkeypatch.setattr(tasks.publish_changes, "delay", lambda: queued.append(1))
@@ -757,8 +760,7 @@ def test_a_change_committed_while_a_publication_runs_is_not_lost(client, pki, xa
     publication runs (after its snapshot) queues the next one instead of waiting for the sweeper."""
     from django.core.cache import cache
 
-    from trustlist import tasks
-    from trustlist.publication import service
+    from publication import service, tasks
 
     publish(at=NOW)
     queue = []
@@ -850,8 +852,7 @@ def test_a_rebuild_task_does_not_wait_for_a_running_rebuild(client, pki, xa, pub
 
     from django.core.cache import cache
 
-    from trustlist import tasks
-    from trustlist.publication import service
+    from publication import service, tasks
 
     publish(at=NOW)
     upload(client, xa, xa.cms_b64(xa.dsc().der))
@@ -882,7 +883,7 @@ def test_a_change_that_names_no_certificate_resets_the_chain(client, pki, xa, pu
     assert sync(BASE, state, anchors(pki), NOW, fetch=server).mode == "full"
     upload(client, xa, xa.cms_b64(xa.dsc().der))
     imported = xa.dsc()
-    with mock.patch("trustlist.tasks.request_publication"):
+    with mock.patch("publication.tasks.request_publication"):
         upload(client, xa, xa.cms_b64(imported.der))
         Change.objects.filter(thumbprint=thumbprint(imported.der)).delete()  # imported in bulk:
         record_change(kind="IMPORT", at=NOW)  # one outbox row that names no certificate
@@ -900,14 +901,14 @@ def test_a_change_that_names_no_certificate_resets_the_chain(client, pki, xa, pu
 
 def test_a_rebuild_overtaken_by_a_reset_names_nothing(client, pki, xa, publisher, incremental, monkeypatch):
     from gateway.outbox.services import record_change
-    from trustlist.publication import service, snapshot
+    from publication import service, snapshot
 
     publish(at=NOW)
     upload(client, xa, xa.cms_b64(xa.dsc().der))
     with service._read_snapshot():
         slow = snapshot.take_full()  # read while the reset below is published
     with monkeypatch.context() as patched:
-        patched.setattr("trustlist.tasks.request_publication", lambda: None)
+        patched.setattr("publication.tasks.request_publication", lambda: None)
         record_change(kind="IMPORT", at=NOW)
     reset = publish(at=NOW)
     upload(client, xa, xa.cms_b64(xa.dsc().der))  # a delta after the reset: a rebuild is due
@@ -929,8 +930,8 @@ def test_a_rebuild_overtaken_by_a_reset_names_nothing(client, pki, xa, publisher
 def test_did_jwk_rendering_is_canonical_json(jwk):
     """The templates for the usual key shapes give exactly the canonical JSON of the JWK with its
     kid and x5c, like the member-by-member path for other shapes."""
-    from trustlist.publication import did
-    from trustlist.publication.artifacts import canonical_json
+    from publication import did
+    from publication.artifacts import canonical_json
 
     x5c = ["MIIB", "MIIC+/="]
     rendered = did._jwk_json(jwk, "qroU+hDDovs=", json.dumps(x5c, separators=(",", ":")))

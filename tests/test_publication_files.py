@@ -1,4 +1,4 @@
-"""The publish folder's atomic, streamed files (trustlist/publication/files.py), in particular the
+"""The publish folder's atomic, streamed files (publication/files.py), in particular the
 writer thread that hashes and compresses large files beside the producer."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from trustlist.publication import files
+from publication import files
 
 
 def _blocks(count: int) -> list[bytes]:

@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from gateway.celery import app as celery_app
 from gateway.pki.certs import thumbprint
+from publication.models import Publication
+from publication.service import published_sequence
 from tests import processes
 from tests.helpers import upload
 from tests.publishing import anchors, install_publisher, publish_root, served_trust_list
-from trustlist.models import Publication, SignerCertificate
-from trustlist.publication.service import published_sequence
+from trustlist.models import SignerCertificate
 from verifier.artifacts import verify_artifact
 from verifier.folder import verify_folder
 from verifier.index import verify_index
@@ -179,7 +180,7 @@ def test_concurrent_publishers_never_share_or_reverse_a_sequence(pki, country):
 
 # Five forced publications per process; prints each sequence.
 _PUBLISH_LOOP = """
-from trustlist.publication.service import publish
+from publication.service import publish
 for _ in range(5):
     print("SEQ", publish(force=True).id)
 """

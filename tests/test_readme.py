@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from countries import demo
+from oversight import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -190,6 +190,7 @@ def test_the_readme_runs_verbatim_against_make_run(project, tmp_path):
         login = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/admin/login/", timeout=10)
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"http://127.0.0.1:{PORT}/no/such/page", timeout=10)
+        body = missing.value.read().decode()  # while the server still runs: the body is read lazily
         printed = server.output()
 
     # the landing page links what a newcomer looks for; an unknown address is a plain 404, never
@@ -197,7 +198,6 @@ def test_the_readme_runs_verbatim_against_make_run(project, tmp_path):
     for href in ("/api/docs", "/admin/", "/publication/index.jws", "/health/"):
         assert f'href="{href}"' in landing
     assert missing.value.code == 404
-    body = missing.value.read().decode()
     assert "NO_SUCH_ENDPOINT" in body
     assert "URLconf" not in body
     # the admin's login works over make run's plain HTTP: its CSRF cookie is not HTTPS-only

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 
 from countries.models import TrustedParty
-from gateway.audit import signature_audit
 from gateway.audit.models import Action, AuditEvent, Finding, Severity
 from gateway.pki import issuance, onboarding
 from gateway.pki.certs import thumbprint
+from oversight import signature_audit
 from tests.factory import NOW
 from tests.helpers import upload
 from tests.publishing import install_publisher

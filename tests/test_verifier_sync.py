@@ -16,12 +16,13 @@ import pytest
 
 from gateway.pki import issuance
 from gateway.pki.certs import thumbprint
-from gateway.pki.signer import FileSigner
+from gateway.signing import jws
+from gateway.signing.backend import FileSigner
+from publication.models import Publication
+from publication.service import RETAIN_SECONDS, publish, rebuild_full
 from tests.factory import NOW, Pki
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
-from trustlist.models import Publication
-from trustlist.publication.service import RETAIN_SECONDS, publish, rebuild_full
 from verifier.reasons import VerificationError
 from verifier.sync import Response, SyncState, http_fetch, sync
 
@@ -219,7 +220,7 @@ def _current_artifact(name: str) -> bytes:
 
 
 def _current_signer():
-    from trustlist.publication import keys
+    from gateway.signing import keys
 
     return keys.current_signer()
 
@@ -232,7 +233,7 @@ def _resign(compact: bytes, signer, *, tweak: dict) -> bytes:
         else:
             payload[key] = value
     data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    return signer.sign_jws(data, {"typ": "index+jws", "cty": "application/json"}).encode()
+    return jws.compact(signer, "index", data)
 
 
 def test_publish_folder_can_be_mirrored_as_is(pki, world, tmp_path):
@@ -258,9 +259,9 @@ def _index_payload() -> dict:
 
 
 def _sign_index(payload: dict, signer=None) -> bytes:
-    from trustlist.publication import artifacts
+    from publication import artifacts
 
-    return artifacts.jws(signer or _current_signer(), "index", artifacts.canonical_json(payload), chain=False)
+    return jws.compact(signer or _current_signer(), "index", artifacts.canonical_json(payload), chain=False)
 
 
 def _assert_a_new_verifier_agrees(pki, world, name: str = "fresh") -> None:
@@ -331,7 +332,7 @@ def _chain_paths(index: dict, *, down_to: int) -> list[str]:
 def _forge_head(payload: dict, change, served: dict[str, bytes]) -> None:
     """Rewrite the head delta after ``change`` edits its payload, serve it, and bind it in the index
     payload (which the caller re-signs)."""
-    from trustlist.publication import artifacts
+    from publication import artifacts
 
     head = payload["head"]
     delta = _read(head["path"])
@@ -428,7 +429,7 @@ def test_a_plain_delta_that_cannot_be_read_is_refused_by_name(client, pki, xa, w
 
 def test_full_lists_must_be_signed_even_when_the_index_binds_them(client, pki, xa, world):
     """Only deltas and spans may be plain JSON: a full list is checked alone too (it has x5c)."""
-    from trustlist.publication import artifacts
+    from publication import artifacts
     from verifier.descriptors import Descriptor
     from verifier.index import verify_index, verify_named
 
@@ -490,7 +491,6 @@ def test_index_whose_full_lists_are_older_than_its_window_is_refused(client, pki
 def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, incremental):
     """A delta in the JWS form of index versions 3 and 4 is still checked as one: its signer must
     be announced (a plain-JSON delta has no signature; its hash binds it)."""
-    from trustlist.publication import artifacts
 
     _sync(pki, world)
     upload(client, xa, xa.cms_b64(xa.dsc().der))
@@ -500,7 +500,7 @@ def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, i
     payload = _index_payload()
     last = payload["head"]
     delta = (publish_root() / last["path"]).read_bytes()
-    forged = artifacts.jws(rogue, "delta", delta, chain=False)  # kid-only: the index must announce it
+    forged = jws.compact(rogue, "delta", delta, chain=False)  # kid-only: the index must announce it
     world["server"].override[last["path"]] = forged
     last.update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
     world["server"].override["index.jws"] = _sign_index(payload)
@@ -511,7 +511,7 @@ def test_index_versions(pki, world):
     """Version 5 (plain-JSON deltas and spans), 4 (the same index, JWS deltas) and 3 (the same
     with x5c, as gateways wrote it before) are read; versions 1 and 2 (every delta listed in the
     index) and unknown ones are refused by name."""
-    from trustlist.publication import artifacts
+    from publication import artifacts
     from verifier.index import verify_index
 
     publish(force=True, full=True)
@@ -520,7 +520,7 @@ def test_index_versions(pki, world):
     assert payload["trustList"]["sequence"] == payload["sequence"]
     assert verify_index(_sign_index({**payload, "version": 4}), anchors(pki), NOW).sequence == payload["sequence"]
     assert verify_index(_sign_index(payload), anchors(pki), NOW).full_sequence == payload["sequence"]
-    version_3 = artifacts.jws(_current_signer(), "index", artifacts.canonical_json({**payload, "version": 3}))
+    version_3 = jws.compact(_current_signer(), "index", artifacts.canonical_json({**payload, "version": 3}))
     assert b"x5c" in base64.urlsafe_b64decode(version_3.split(b".")[0] + b"==")
     assert verify_index(version_3, anchors(pki), NOW).full_sequence == payload["sequence"]
     for version in (1, 2, 6):
@@ -552,7 +552,7 @@ def test_a_verifier_holding_an_index_of_an_older_format_syncs_afresh(client, pki
 def _as_before_plain_deltas() -> None:
     """Rewrite the published deltas, and the index, as a gateway wrote them before index version 5:
     JWS (delta.jws) with every entry whole and every link a full descriptor; the rows say so."""
-    from trustlist.publication import artifacts
+    from publication import artifacts
     from verifier.entries import restore_body
 
     signer, link = _current_signer(), None
@@ -563,7 +563,7 @@ def _as_before_plain_deltas() -> None:
         plain = publish_root() / f"sequences/{publication.id}/delta.json"
         payload = restore_body(json.loads(plain.read_bytes()))
         payload.update(version=2, previousDelta=link)
-        data = artifacts.jws(signer, "delta", artifacts.canonical_json(payload), chain=False)
+        data = jws.compact(signer, "delta", artifacts.canonical_json(payload), chain=False)
         plain.unlink()
         (plain.parent / "delta.jws").write_bytes(data)
         sha256 = hashlib.sha256(data).hexdigest()
@@ -637,7 +637,7 @@ def test_a_span_ending_at_a_sequence_published_before_the_upgrade_is_named_where
 def test_the_chain_stops_at_a_delta_that_names_no_predecessor(client, pki, xa, world, incremental):
     """Deltas published before index version 3 (no chain_start recorded) name no previous delta:
     the chain reaches the sequence before the last of them and no further."""
-    from trustlist.models import Publication
+    from publication.models import Publication
     from verifier.folder import verify_folder
 
     for _ in range(3):
@@ -790,7 +790,7 @@ def test_spans_stop_at_a_reset_and_at_their_age_limit(client, pki, xa, spans, wo
     _sync(pki, world)
     before_reset = world["state"].parent / "before-reset"
     shutil.copytree(world["state"], before_reset)
-    with mock.patch("trustlist.tasks.request_publication"):
+    with mock.patch("publication.tasks.request_publication"):
         record_change(kind="IMPORT", at=NOW)  # anything may have changed: no delta, no span across
     reset = publish(at=NOW)
     _rounds(client, xa, 2)
@@ -819,7 +819,7 @@ def verify_folder_problems(pki) -> list[str]:
 
 def test_spans_signed_before_a_key_rotation_still_verify(client, pki, xa, spans, world):
     """The retired key stays announced (as "retired") while files it signed are on a chain."""
-    from trustlist.publication import keys
+    from publication import keys
 
     _rounds(client, xa, 1)
     install_publisher(pki, label="p2")
@@ -894,7 +894,7 @@ def test_an_index_naming_spans_it_cannot_lead_from_is_refused(client, pki, xa, s
 
 
 def test_a_span_that_names_another_span_before_it_is_refused(client, pki, xa, spans, world):
-    from trustlist.publication import artifacts
+    from publication import artifacts
 
     _rounds(client, xa, 1)
     _sync(pki, world)
@@ -966,7 +966,7 @@ def test_a_span_ending_at_a_publication_with_full_lists_of_its_own_counts_its_ow
     _sync(pki, world)
     _rounds(client, xa, 1)
     own = xa.dsc()
-    with mock.patch("trustlist.tasks.request_publication"):  # committed, not yet published
+    with mock.patch("publication.tasks.request_publication"):  # committed, not yet published
         assert upload(client, xa, xa.cms_b64(own.der)).status_code == 201
     full = publish(full=True)
     assert Publication.objects.get(id=full.id).span_previous is not None, "it ends a span"

@@ -18,12 +18,12 @@ from django.utils.safestring import mark_safe
 
 from countries.admin import CountryScopedAdmin
 from countries.identity import ClientIdentity
-from countries.permissions import Do, can, countries_for, is_operator
+from countries.permissions import Do, can, countries_for
 from gateway.audit import words
 from gateway.pki import certs, cms
 from gateway.pki.errors import Rejected
 from trustlist import display, services
-from trustlist.models import Publication, SignerCertificate
+from trustlist.models import SignerCertificate
 
 
 class UploadForm(forms.Form):
@@ -267,25 +267,3 @@ class SignerCertificateAdmin(CountryScopedAdmin):
 
     def history_title(self, row: SignerCertificate) -> str:
         return f"History of DSC {summary_of(row).subject.common_name or row.kid}"
-
-
-class OperatorsOnly(admin.ModelAdmin):
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_operator(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_operator(request.user)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Publication)
-class PublicationAdmin(OperatorsOnly):
-    list_display = ("id", "issued_at", "expires_at", "trusted_count", "revoked_count", "publisher_kid")

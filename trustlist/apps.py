@@ -6,9 +6,7 @@ class TrustlistConfig(AppConfig):
     verbose_name = "Trust list"
 
     def ready(self) -> None:
-        import gateway.celery  # noqa: F401 - configure the Celery app before any task is queued
-        from gateway.outbox.signals import change_committed
-        from trustlist import tasks
+        from publication.providers import register_trust_content
+        from trustlist.content import TrustListContent
 
-        # Looked up at each call, so that it can be replaced (benchmarks seed without publishing).
-        change_committed.connect(lambda **_: tasks.request_publication(), weak=False, dispatch_uid="publish-on-change")
+        register_trust_content(TrustListContent())

@@ -3,7 +3,7 @@
 A CSCA is trusted while it is onboarded, active and its trust-anchor signature verifies now. A DSC
 is trusted while it is not revoked and the CSCA that issued it (checked at upload) is trusted, so
 suspending or removing a CSCA withdraws its DSCs everywhere at once: ``/trustList``,
-``/trustList/certificate`` and the next publication (``trustlist.publication.snapshot`` applies the
+``/trustList/certificate`` and the next publication (``trustlist.content`` applies the
 same rule to the rows it reads in bulk, through :func:`trusted_cscas`).
 """
 

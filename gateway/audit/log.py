@@ -13,6 +13,8 @@ from django.db import connection, transaction
 from gateway import dbwrite
 from gateway.audit.models import AuditEvent, AuditLogHead, AuditNode, Checkpoint
 from gateway.pki import leaf, merkle
+from gateway.signing import jws
+from gateway.signing.backend import Signer
 
 HEAD_ID = 1
 
@@ -131,30 +133,6 @@ def root_at(size: int) -> bytes:
     return _with_nodes(lambda source: merkle.root(source, size))
 
 
-def inclusion_bundle(index: int, size: int) -> tuple[list[bytes], bytes, bytes]:
-    """Proof, root at ``size`` and the leaf hash, from one fetch of stored nodes."""
-    _check_size(size)
-    return _with_nodes(
-        lambda source: (
-            merkle.inclusion_proof(source, index, size),
-            merkle.root(source, size),
-            merkle.subtree_hash(source, index, 1),
-        )
-    )
-
-
-def consistency_bundle(first: int, second: int) -> tuple[list[bytes], bytes, bytes]:
-    """Proof and both roots, from one fetch of stored nodes."""
-    _check_size(second)
-    return _with_nodes(
-        lambda source: (
-            merkle.consistency_proof(source, first, second),
-            merkle.root(source, first),
-            merkle.root(source, second),
-        )
-    )
-
-
 def _check_size(size: int) -> None:
     current, _ = current_tree()
     if not 0 <= size <= current:
@@ -169,7 +147,7 @@ def checkpoint_body(origin: str, size: int, root: bytes) -> str:
     return f"{origin}\n{size}\n{base64.b64encode(root).decode('ascii')}\n"
 
 
-def make_checkpoint(*, at: dt.datetime, signer: Any, min_interval: dt.timedelta | None = None) -> Checkpoint | None:
+def make_checkpoint(*, at: dt.datetime, signer: Signer, min_interval: dt.timedelta | None = None) -> Checkpoint | None:
     """Sign the current tree head, unless the latest checkpoint already covers this size and is
     younger than ``min_interval``."""
     size, root = current_tree()
@@ -189,10 +167,15 @@ def make_checkpoint(*, at: dt.datetime, signer: Any, min_interval: dt.timedelta 
         "timestamp": at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "body": checkpoint_body(origin, size, root),
     }
-    jws = signer.sign_jws(
-        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode(), {"typ": "checkpoint+jws"}
+    signed = jws.compact(
+        signer,
+        None,
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode(),
+        extra={"typ": "checkpoint+jws"},
     )
-    return Checkpoint.objects.create(tree_size=size, root_hash=root, issued_at=at, origin=origin, jws=jws)
+    return Checkpoint.objects.create(
+        tree_size=size, root_hash=root, issued_at=at, origin=origin, jws=signed.decode("ascii")
+    )
 
 
 def tree_head(checkpoint: Checkpoint) -> dict[str, Any]:

@@ -104,7 +104,7 @@ class Severity(models.TextChoices):
 
 
 class SignatureAuditRun(models.Model):
-    """One run of the signature audit (gateway.audit.signature_audit)."""
+    """One run of the signature audit (oversight.signature_audit)."""
 
     started_at = models.DateTimeField(db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)

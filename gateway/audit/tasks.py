@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from gateway.audit import log
+from gateway.signing import keys
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +19,6 @@ logger = logging.getLogger(__name__)
 def make_checkpoint() -> int | None:
     """Beat: sign the tree head when it grew (or is older than the interval), bounding how long an
     event stays uncovered by a signed checkpoint (RFC 9162's maximum merge delay)."""
-    from trustlist.publication import keys
-
     if not keys.announced_keys():
         logger.warning("no publisher key: audit checkpoints are not signed yet")
         return None
@@ -29,11 +28,3 @@ def make_checkpoint() -> int | None:
         min_interval=dt.timedelta(seconds=settings.GATEWAY_AUDIT_CHECKPOINT_INTERVAL),
     )
     return checkpoint.tree_size if checkpoint else None
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def run_signature_audit() -> int:
-    """Beat: re-verify everything stored and published; returns the number of open findings."""
-    from gateway.audit import signature_audit
-
-    return signature_audit.run(at=timezone.now()).findings

@@ -23,7 +23,7 @@ ZERO_VARIANT_TEST = x509.ObjectIdentifier("1.3.6.1.4.1.0.1847.2021.1.1")
 
 
 def gateway_entry(der: bytes, *, kind: str = "DSC") -> dict:
-    """The trust-list entry the gateway writes for a certificate (trustlist/publication/snapshot.py),
+    """The trust-list entry the gateway writes for a certificate (trustlist/content.py),
     from the gateway's own functions."""
     certificate = certs.load_der_certificate(der)
     return {

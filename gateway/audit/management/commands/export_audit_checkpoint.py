@@ -12,7 +12,7 @@ from django.utils import timezone
 from gateway.audit import log
 from gateway.audit.models import Checkpoint
 from gateway.pki.errors import Rejected
-from trustlist.publication import keys
+from gateway.signing import keys
 
 
 class Command(BaseCommand):

@@ -12,8 +12,9 @@ from django.utils import timezone
 from countries.permissions import Do, can, countries_for, is_operator
 from gateway.audit.models import Action, AuditEvent, Finding
 from gateway.audit.words import actor_in_words, event_in_words
+from publication.models import Publication
 from trustlist.display import EXPIRING_SOON_DAYS, ago
-from trustlist.models import Publication, SignerCertificate
+from trustlist.models import SignerCertificate
 
 MONTHS = 12
 RECENT_ACTIONS, RECENT_COUNT = (Action.UPLOAD, Action.REVOKE), 8

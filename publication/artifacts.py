@@ -6,9 +6,8 @@ so a signature of their own would add nothing a verifier checks, and its base64u
 every device's download at every change a third larger.
 
 Small artifacts (deltas, spans, the index) are built in memory. The full lists are streamed: their
-JSON is written entry by entry into the JWS encoder, which base64url-encodes it block by block into
-the file (and its gzip twin) while hashing the signing input, and signs the digest at the end.
-Nothing holds the whole payload, its base64url form and the compact JWS at once.
+JSON is written entry by entry into the JWS writer (``gateway.signing.jws.write``), into the file
+and its gzip twin. Nothing holds the whole payload, its base64url form and the compact JWS at once.
 """
 
 from __future__ import annotations
@@ -23,13 +22,11 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
-
-from gateway.pki.signer import Signer, key_id
-from trustlist.publication import files
-from trustlist.publication.snapshot import Changes, State, iso, revoked_json, trusted_json
+from gateway.signing import jws
+from gateway.signing.backend import Signer
+from gateway.signing.jws import canonical_json
+from publication import files
+from publication.snapshot import Changes, State, iso, revoked_json, trusted_json
 from verifier.artifacts import is_plain
 from verifier.descriptors import chain_path
 from verifier.entries import compact_body
@@ -41,14 +38,7 @@ FORMAT_VERSION_SPAN = 2  # 2: plain JSON, compact entries
 # 2: full lists may be of an earlier sequence; 3: the chain head only; 4: kid-only header;
 # 5: deltas and spans in plain JSON
 INDEX_VERSION = 5
-MEDIA_TYPE = "application/jose"
-BLOCK = 3 << 18  # 768 KiB of payload per base64url block (a multiple of 3: no padding inside)
 ORDER = attrgetter("country", "type", "thumbprint")
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no insignificant whitespace, UTF-8: the bytes we sign and hash."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -101,62 +91,6 @@ def chain_file(sequence: int, kind: str, *, plain: bool) -> str:
     return f"{sequence_dir(sequence)}/{kind}.jws"
 
 
-# --- JWS --------------------------------------------------------------------------------------------
-
-
-def b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def header(signer: Signer, kind: str | None, *, chain: bool = True, extra: dict[str, Any] | None = None) -> bytes:
-    """The protected header, base64url-encoded. Without ``chain`` it carries the ``kid`` only:
-    the verifier takes the certificate from the index's ``publisherKeys`` (the index)."""
-    value: dict[str, Any] = {"alg": "ES256", "kid": key_id(signer.chain[0]), **(extra or {})}
-    if kind is not None:
-        value.update({"typ": f"{kind}+jws", "cty": "application/json"})
-    if chain:
-        # The publisher certificate only: verifiers pin the trust anchor and must not take it from
-        # the message (RFC 7515 §4.1.6 lets the chain stop there); 0.9 kB less per index.
-        value["x5c"] = [base64.b64encode(signer.chain[0]).decode("ascii")]
-    return b64url(canonical_json(value))
-
-
-def sign_digest(signer: Signer, digest: bytes) -> bytes:
-    """ES256 over a SHA-256 digest, as the raw r‖s JWS wants. An HSM signer provides
-    ``sign_digest`` itself (PKCS#11 CKM_ECDSA signs a digest too); a file signer uses its key."""
-    own = getattr(signer, "sign_digest", None)
-    if own is not None:
-        return bytes(own(digest))
-    der = signer.private_key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))  # type: ignore[attr-defined]
-    r, s = decode_dss_signature(der)
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-
-def jws(signer: Signer, kind: str, payload: bytes, *, chain: bool = True) -> bytes:
-    signing_input = header(signer, kind, chain=chain) + b"." + b64url(payload)
-    return signing_input + b"." + b64url(sign_digest(signer, hashlib.sha256(signing_input).digest()))
-
-
-def write_jws(stream: files.Stream, signer: Signer, kind: str, pieces: Iterable[bytes], *, chain: bool = True) -> None:
-    """Stream a compact JWS whose payload is the concatenation of ``pieces``."""
-    prefix = header(signer, kind, chain=chain) + b"."
-    digest = hashlib.sha256(prefix)
-    stream.write(prefix)
-    pending = bytearray()
-    for piece in pieces:
-        pending += piece
-        if len(pending) >= BLOCK:
-            cut = len(pending) - len(pending) % 3
-            encoded = base64.urlsafe_b64encode(pending[:cut])  # aligned: no padding
-            del pending[:cut]
-            digest.update(encoded)
-            stream.write(encoded)
-    encoded = b64url(bytes(pending))
-    digest.update(encoded)
-    stream.write(encoded)
-    stream.write(b"." + b64url(sign_digest(signer, digest.digest())))
-
-
 # --- full lists -------------------------------------------------------------------------------------
 
 
@@ -187,7 +121,7 @@ def write_full_lists(root: Path, signer: Signer, state: State, *, sequence: int,
     ):
         path = f"{sequence_dir(sequence)}/{name}"
         with files.streamed(root, path, with_gzip=True) as stream:
-            write_jws(stream, signer, kind, _list_pieces(kind, records, to_json, sequence, issued_at))
+            jws.write(stream, signer, kind, _list_pieces(kind, records, to_json, sequence, issued_at))
         written.append(Written(path, stream.sha256, stream.length))
     return FullLists(sequence, written[0], len(state.trusted), written[1], len(state.revoked))
 
@@ -292,7 +226,7 @@ def index(
         "publisherKeys": list(publisher_keys),
         "checkpoint": checkpoint,
     }
-    return Artifact("index.jws", jws(signer, "index", canonical_json(payload), chain=False))
+    return Artifact("index.jws", jws.compact(signer, "index", canonical_json(payload), chain=False))
 
 
 def payload_of(data: bytes) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from gateway.outbox.models import Change
-from trustlist.models import Publication
-from trustlist.publication.service import rebuild_due
+from publication.models import Publication
+from publication.service import rebuild_due
 
 
 class Command(BaseCommand):

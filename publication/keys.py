@@ -1,4 +1,5 @@
-"""Publisher keys: CSR, installation of the trust anchor's certificate, rotation with overlap.
+"""Publisher keys' services: CSR, installation of the trust anchor's certificate, rotation with
+overlap (the keys in use are read through ``gateway.signing.keys``).
 
 States: PENDING (CSR issued) -> NEXT (certified, announced in the index) -> CURRENT (signs)
 -> RETIRED. A key becomes CURRENT directly when there is none; otherwise it waits as NEXT so
@@ -11,19 +12,18 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from django.conf import settings
 from django.db import transaction
 
-from countries.trust_anchor import configured_trust_anchors
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event
 from gateway.pki import issuance
-from gateway.pki.certs import certificate_der, load_der_certificate, signed_by
+from gateway.pki.certs import load_der_certificate
 from gateway.pki.errors import Reason, Rejected
-from gateway.pki.signer import FileSigner, load_private_key_file
-from trustlist.models import PublisherKey, PublisherKeyState
+from gateway.signing.anchors import trust_anchor_of
+from gateway.signing.backend import load_private_key_file
+from gateway.signing.models import PublisherKey, PublisherKeyState
 
 
 def create_csr(*, label: str, at: dt.datetime, key_dir: Path | None = None) -> PublisherKey:
@@ -89,41 +89,3 @@ def activate_next(*, at: dt.datetime, actor: str) -> PublisherKey:
             details={"label": following.label, "state": following.state},
         )
         return following
-
-
-def trust_anchor_of(certificate: x509.Certificate) -> bytes | None:
-    for anchor in configured_trust_anchors():
-        if signed_by(certificate, load_der_certificate(anchor)):
-            return anchor
-    return None
-
-
-def current_signer() -> FileSigner:
-    key = PublisherKey.objects.filter(state=PublisherKeyState.CURRENT).first()
-    if key is None or key.certificate is None:
-        raise Rejected(Reason.INVALID_STATE, "no CURRENT publisher key is installed")
-    certificate = load_der_certificate(bytes(key.certificate))
-    anchor = trust_anchor_of(certificate)
-    if anchor is None:
-        raise Rejected(Reason.TA_SIGNER_UNKNOWN, "the current publisher certificate is not issued by a trust anchor")
-    return FileSigner.load(Path(key.key_path), certificate, (anchor,))
-
-
-def announced_keys() -> list[PublisherKey]:
-    return list(PublisherKey.objects.filter(state__in=[PublisherKeyState.CURRENT, PublisherKeyState.NEXT]))
-
-
-def recently_retired(*, since: dt.datetime) -> list[PublisherKey]:
-    """Keys retired after ``since``: deltas, spans and full lists they signed may still be named
-    (the index announces them as "retired": good for those files, never for an index)."""
-    return list(
-        PublisherKey.objects.filter(state=PublisherKeyState.RETIRED, state_changed_at__gte=since).order_by("id")
-    )
-
-
-def certificate_pem(key: PublisherKey) -> str:
-    return load_der_certificate(bytes(key.certificate or b"")).public_bytes(Encoding.PEM).decode()
-
-
-def der_of(key: PublisherKey) -> bytes:
-    return certificate_der(load_der_certificate(bytes(key.certificate or b"")))

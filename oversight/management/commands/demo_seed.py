@@ -10,14 +10,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from countries import demo, services
+from countries import services
 from countries.identity import ClientIdentity
 from countries.management.commands._common import write_private
 from countries.models import TrustedParty
 from gateway.pki import cms, issuance, onboarding
 from gateway.pki.certs import certificate_der, load_pem_certificate, thumbprint
-from trustlist.models import PublisherKey
-from trustlist.publication import keys as publisher_keys
+from gateway.signing.models import PublisherKey
+from oversight import demo
+from publication import keys as publisher_keys
 from trustlist.services import upload_signer_certificate
 
 HEADER = """\

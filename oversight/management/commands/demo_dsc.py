@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from countries import demo
 from gateway.pki import certs
+from oversight import demo
 
 
 class Command(BaseCommand):

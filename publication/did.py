@@ -20,10 +20,11 @@ from urllib.parse import quote
 
 import pycountry
 
-from gateway.pki.signer import Signer
-from trustlist.publication import files
-from trustlist.publication.artifacts import ORDER, Written, b64url, canonical_json, header, sign_digest
-from trustlist.publication.snapshot import State, iso
+from gateway.signing.backend import Signer
+from gateway.signing.jws import canonical_json, header, signature
+from publication import files
+from publication.artifacts import ORDER, Written
+from publication.snapshot import State, iso
 
 PATH = "did.json"
 CONTEXT = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"]
@@ -128,7 +129,7 @@ def write_did_document(
             "created": iso(issued_at),
             "proofPurpose": "assertionMethod",
             "verificationMethod": f"{did}#publisher",
-            "jws": (protected + b".." + b64url(sign_digest(signer, digest.digest()))).decode("ascii"),
+            "jws": (protected + b".." + signature(signer, digest.digest())).decode("ascii"),
         }
         stream.write(b'],"proof":' + canonical_json(proof) + b"}")
     return Written(PATH, stream.sha256, stream.length)

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from trustlist.publication.service import RebuildRunning, publish, rebuild_due, rebuild_full
+from publication.service import RebuildRunning, publish, rebuild_due, rebuild_full
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +24,12 @@ REBUILD_PENDING = "publication:rebuild-pending"  # a rebuild_full_lists task is 
 FLAG_SECONDS = 10
 REBUILD_FLAG_SECONDS = 300
 
+# Task names are part of the deployment: the beat schedule (gateway/settings.py) names them, and
+# during a rolling upgrade messages queued in Redis by a release where these tasks were the trust
+# list's carry them. The explicit names (trustlist.tasks.*) let both find these functions.
 
-@shared_task(acks_late=True, ignore_result=True)
+
+@shared_task(name="trustlist.tasks.publish_changes", acks_late=True, ignore_result=True)
 def publish_changes() -> int | None:
     """Queued after a trust-state change commits (coalesced: see the module docstring)."""
     _clear(PENDING)
@@ -34,7 +38,7 @@ def publish_changes() -> int | None:
     return publication.id if publication else None
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="trustlist.tasks.publish_if_due", acks_late=True, ignore_result=True)
 def publish_if_due() -> int | None:
     """Beat: drains changes a lost task missed, renews the signatures before expiry, and makes
     sure a due rebuild of the full lists is queued."""
@@ -43,7 +47,7 @@ def publish_if_due() -> int | None:
     return publication.id if publication else None
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="trustlist.tasks.rebuild_full_lists", acks_late=True, ignore_result=True)
 def rebuild_full_lists() -> int | None:
     """Rebuild the full lists and the DID document in the background; a new index names them.
 

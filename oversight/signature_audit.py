@@ -28,7 +28,8 @@ from gateway.audit.verification import LogReport, stored_heads, verify_log
 from gateway.pki import cms
 from gateway.pki.certs import load_der_certificate, signed_by, thumbprint
 from gateway.pki.errors import Reason, Rejected
-from trustlist.models import PublisherKey, PublisherKeyState, SignerCertificate
+from gateway.signing.models import PublisherKey, PublisherKeyState
+from trustlist.models import SignerCertificate
 from verifier.certificates import load_anchor
 from verifier.folder import verify_folder
 

@@ -46,9 +46,10 @@ from gateway.audit import log as audit_log
 from gateway.audit.models import Action, Checkpoint, Outcome
 from gateway.audit.services import record_event
 from gateway.outbox.models import Change
-from gateway.pki.signer import FileSigner, key_id
-from trustlist.models import Publication
-from trustlist.publication import artifacts, did, files, keys, snapshot
+from gateway.signing import keys
+from gateway.signing.backend import Signer, key_id
+from publication import artifacts, did, files, snapshot
+from publication.models import Publication
 from verifier.chain import state_digest
 from verifier.entries import restore_body, thumbprint_of
 
@@ -60,7 +61,7 @@ _REBUILD_LOCK_KEY = 0x7472757375  # rebuilds of the full lists
 # itself rather than let the chain a new verifier walks from F (every delta since F) grow without bound.
 CHAIN_LIMIT_WINDOWS = 10
 # Files named by an index issued this recently are kept: twice the index's max-age (60 s,
-# trustlist/api/published.py), for CDN and client caches.
+# publication/views.py), for CDN and client caches.
 RETAIN_SECONDS = 120
 
 
@@ -201,7 +202,7 @@ def _publish_locked(
 
 
 def _finish(
-    signer: FileSigner,
+    signer: Signer,
     reserved: Publication,
     changes: snapshot.Changes,
     named: artifacts.FullLists,
@@ -347,7 +348,7 @@ def _chain_start(head: Publication, *, full_sequence: int) -> int:
     return start
 
 
-def _checkpoint(signer: FileSigner, at: dt.datetime) -> dict[str, object] | None:
+def _checkpoint(signer: Signer, at: dt.datetime) -> dict[str, object] | None:
     """Sign the audit log's current head (if it grew) and put the latest one in the index."""
     audit_log.make_checkpoint(at=at, signer=signer)
     latest_checkpoint = Checkpoint.objects.first()
@@ -651,7 +652,7 @@ def _newest_span(reserved: Publication, chain_start: int) -> tuple[dict[str, obj
     return _descriptor(end, "span"), end.span_start
 
 
-def _write_did(signer: FileSigner, state: snapshot.State, at: dt.datetime) -> None:
+def _write_did(signer: Signer, state: snapshot.State, at: dt.datetime) -> None:
     did.write_did_document(
         publish_dir(),
         signer,

@@ -12,9 +12,9 @@ from django.utils import timezone
 from gateway.pki import issuance
 from gateway.pki.certs import certificate_der, load_pem_certificate
 from gateway.pki.errors import Rejected
-from gateway.pki.signer import SignerKeyError, key_id
-from trustlist.models import PublisherKey
-from trustlist.publication import keys
+from gateway.signing.backend import SignerKeyError, key_id
+from gateway.signing.models import PublisherKey
+from publication import keys
 
 
 class Command(BaseCommand):

@@ -1,24 +1,25 @@
-"""Signing of published artifacts behind an interface, so that an HSM can replace the key file.
+"""The signer backend: one primitive, ``sign_digest``, behind an interface, so that an HSM
+(PKCS#11 CKM_ECDSA signs a digest too) can replace the key file.
 
-A :class:`Signer` produces compact JWS (RFC 7515) with ES256 and carries its certificate chain
-(publisher certificate, then the trust anchor that certified it). The ``x5c`` header (RFC 7515
-§4.1.6) carries the publisher certificate only: verifiers pin the trust anchor and must not take
-it from a message. :class:`FileSigner` keeps the key in a PEM file that only its owner may read.
+A :class:`Signer` signs SHA-256 digests with ES256 and carries its certificate chain (publisher
+certificate, then the trust anchor that certified it). Every encoding of a signature (compact
+JWS, the DID document's detached proof) is made by :mod:`gateway.signing.jws` from that one
+primitive. :class:`FileSigner` keeps the key in a PEM file that only its owner may read.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import jwt
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from gateway.pki.certs import certificate_der, thumbprint
 
@@ -32,7 +33,9 @@ class Signer(Protocol):
         """DER of the publisher certificate followed by its issuers (the trust anchor)."""
         ...
 
-    def sign_jws(self, payload: bytes, headers: dict[str, Any], *, detached: bool = False) -> str: ...
+    def sign_digest(self, digest: bytes) -> bytes:
+        """ES256 over a SHA-256 digest: the raw r‖s (64 bytes) that a JWS carries."""
+        ...
 
 
 class SignerKeyError(Exception):
@@ -57,15 +60,10 @@ class FileSigner:
             raise SignerKeyError(f"{key_path} does not belong to the publisher certificate")
         return cls(key, certificate, (certificate_der(certificate), *issuers))
 
-    def sign_jws(self, payload: bytes, headers: dict[str, Any], *, detached: bool = False) -> str:
-        full_headers = {
-            **headers,
-            "kid": key_id(self.chain[0]),
-            "x5c": [base64.b64encode(self.chain[0]).decode("ascii")],
-        }
-        return jwt.api_jws.encode(
-            payload, self.private_key, algorithm="ES256", headers=full_headers, is_payload_detached=detached
-        )
+    def sign_digest(self, digest: bytes) -> bytes:
+        der = self.private_key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        r, s = decode_dss_signature(der)
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def load_private_key_file(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -85,11 +83,3 @@ def load_private_key_file(path: Path) -> ec.EllipticCurvePrivateKey:
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise SignerKeyError("the publisher key must be EC P-256 (ES256)")
     return key
-
-
-def certificate_from_der(der: bytes) -> x509.Certificate:
-    return x509.load_der_x509_certificate(der)
-
-
-def pem(der: bytes) -> bytes:
-    return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from trustlist.publication.service import publish, rebuild_full
+from publication.service import publish, rebuild_full
 
 
 class Command(BaseCommand):

@@ -1,0 +1,34 @@
+"""Publisher keys: the keys that sign everything published for verifiers, and the audit log's
+checkpoints."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class PublisherKeyState(models.TextChoices):
+    PENDING = "PENDING", "CSR issued, waiting for the trust anchor's certificate"
+    NEXT = "NEXT", "certified, announced as the next key"
+    CURRENT = "CURRENT", "signs publications"
+    RETIRED = "RETIRED", "no longer used"
+
+
+class PublisherKey(models.Model):
+    """A publication signing key. The private key stays in a file (or, later, an HSM); the
+    database holds its path, its CSR and the certificate the trust anchor issued for it."""
+
+    label = models.CharField(max_length=64, unique=True)
+    key_path = models.CharField(max_length=512)
+    csr_pem = models.TextField()
+    certificate = models.BinaryField(null=True, blank=True, help_text="DER, signed by the trust anchor")
+    state = models.CharField(max_length=8, choices=PublisherKeyState.choices, default=PublisherKeyState.PENDING)
+    created_at = models.DateTimeField()
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # The table is named after the trust-list app: an upgrade from a release where this
+        # model was the trust list's keeps its rows in place (see this app's 0001 migration).
+        db_table = "trustlist_publisherkey"
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.state})"
