@@ -26,11 +26,11 @@ from gateway.audit.models import Action, Finding, Outcome, Severity, SignatureAu
 from gateway.audit.services import record_event
 from gateway.audit.verification import LogReport, stored_heads, verify_log
 from gateway.pki import cms
-from gateway.pki.certs import load_der_certificate, signed_by, thumbprint
+from gateway.pki.certs import load_der_certificate, thumbprint
 from gateway.pki.errors import Reason, Rejected
 from gateway.signing.models import PublisherKey, PublisherKeyState
 from trustlist.models import SignerCertificate
-from verifier.certificates import load_anchor
+from verifier.certificates import issued_by, load_anchor
 from verifier.folder import verify_folder
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def _dscs(at: dt.datetime) -> Iterator[Observation | int]:
             )
             continue
         csca = cscas.get(row.issuer_thumbprint)
-        if csca is None or not signed_by(load_der_certificate(der), load_der_certificate(bytes(csca.raw_data))):
+        if csca is None or not issued_by(load_der_certificate(der), load_der_certificate(bytes(csca.raw_data))):
             yield Observation(
                 "DSC_CHAIN_BROKEN",
                 Severity.CRITICAL,

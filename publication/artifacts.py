@@ -24,11 +24,11 @@ from typing import Any
 
 from gateway.signing import jws
 from gateway.signing.backend import Signer
-from gateway.signing.jws import canonical_json
 from publication import files
-from publication.snapshot import Changes, State, iso, revoked_json, trusted_json
+from publication.snapshot import Changes, State, revoked_json, trusted_json
 from verifier.artifacts import is_plain
 from verifier.descriptors import chain_path
+from verifier.encoding import canonical_json, format_time
 from verifier.entries import compact_body
 
 FORMAT_VERSION = 1  # trust list, revocation list
@@ -108,7 +108,7 @@ def _list_pieces(
     # Canonical JSON: "entries" sorts before "issuedAt", "sequence", "type" and "version".
     yield b'{"entries":['
     yield from _entries(records, to_json)
-    tail = {"issuedAt": iso(issued_at), "sequence": sequence, "type": kind, "version": FORMAT_VERSION}
+    tail = {"issuedAt": format_time(issued_at), "sequence": sequence, "type": kind, "version": FORMAT_VERSION}
     yield b"]," + canonical_json(tail)[1:]
 
 
@@ -151,7 +151,7 @@ def delta(
         "sequence": sequence,
         "previous": previous,
         "previousDelta": previous_delta,
-        "issuedAt": iso(issued_at),
+        "issuedAt": format_time(issued_at),
         **_body(changes),
     }
     return Artifact(chain_file(sequence, "delta", plain=True), canonical_json(payload))
@@ -178,7 +178,7 @@ def span(
         "sequence": sequence,
         "previous": previous,
         "previousSpan": previous_span,
-        "issuedAt": iso(issued_at),
+        "issuedAt": format_time(issued_at),
         "state": digest,
         **_body(changes),
     }
@@ -215,8 +215,8 @@ def index(
         "type": "index",
         "version": INDEX_VERSION,
         "sequence": sequence,
-        "issuedAt": iso(issued_at),
-        "expiresAt": iso(expires_at),
+        "issuedAt": format_time(issued_at),
+        "expiresAt": format_time(expires_at),
         "trustList": {**full.trust_list.descriptor(), "sequence": full.sequence, "entries": full.trusted},
         "revocationList": {**full.revocation_list.descriptor(), "sequence": full.sequence, "entries": full.revoked},
         "head": head,

@@ -21,10 +21,11 @@ from urllib.parse import quote
 import pycountry
 
 from gateway.signing.backend import Signer
-from gateway.signing.jws import canonical_json, header, signature
+from gateway.signing.jws import header, signature
 from publication import files
 from publication.artifacts import ORDER, Written
-from publication.snapshot import State, iso
+from publication.snapshot import State
+from verifier.encoding import canonical_json, format_time
 
 PATH = "did.json"
 CONTEXT = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"]
@@ -126,7 +127,7 @@ def write_did_document(
         digest.update(b"]}")
         proof = {
             "type": "JsonWebSignature2020",
-            "created": iso(issued_at),
+            "created": format_time(issued_at),
             "proofPurpose": "assertionMethod",
             "verificationMethod": f"{did}#publisher",
             "jws": (protected + b".." + signature(signer, digest.digest())).decode("ascii"),

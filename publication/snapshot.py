@@ -22,7 +22,6 @@ dictionaries :func:`trusted_entry` / :func:`revoked_entry` return (a test holds 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,12 +31,9 @@ from typing import Any, NamedTuple
 from gateway.outbox.models import Change
 from gateway.pki.certs import load_der_certificate, public_jwk
 from publication import providers
+from verifier.encoding import canonical_json
 
 Entry = dict[str, Any]
-
-
-def iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Trusted(NamedTuple):
@@ -136,7 +132,7 @@ def changes_in(state: State, touched: Iterable[str]) -> Changes:
 
 def canonical_text(value: Any) -> str:
     """Canonical JSON as text: a list of usages or a JWK inside an entry."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(value).decode("utf-8")
 
 
 # --- entries: dictionaries (deltas, tests) and their canonical JSON (full lists) ---------------------

@@ -27,6 +27,7 @@ from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
 from verifier.artifacts import verify_artifact
 from verifier.chain import apply_delta, walk_chain
+from verifier.encoding import canonical_json
 from verifier.folder import folder_loader, verify_folder
 from verifier.index import verify_index, verify_named
 from verifier.jws import verify_jws
@@ -300,7 +301,6 @@ def test_did_document_entries(client, pki, xa, publisher):
     upload(client, xa, xa.cms_b64(dsc.der))
     raw = (publish_root() / "did.json").read_bytes()
     document = json.loads(raw)
-    from publication.artifacts import canonical_json
 
     unsigned = {name: value for name, value in document.items() if name != "proof"}
     assert raw == canonical_json(unsigned)[:-1] + b',"proof":' + canonical_json(document["proof"]) + b"}", (
@@ -351,12 +351,11 @@ def test_rotation_with_overlap(pki, xa, publisher, frozen):
 
     from gateway.pki.certs import load_der_certificate
     from gateway.signing.backend import FileSigner
-    from publication import artifacts
 
     retired = PublisherKey.objects.get(label="p1")
     old_key = FileSigner.load(Path(retired.key_path), load_der_certificate(bytes(retired.certificate)), ())
     newer = {**_index_payload_of(rotated), "sequence": rotated.sequence + 1}
-    forged = jws.compact(old_key, "index", artifacts.canonical_json(newer), chain=False)
+    forged = jws.compact(old_key, "index", canonical_json(newer), chain=False)
     with pytest.raises(VerificationError) as info:
         verify_index(forged, anchors(pki), NOW, previous=rotated)
     assert info.value.reason == "UNANNOUNCED_KEY"
@@ -696,7 +695,6 @@ def test_full_lists_are_written_inline_when_rebuilds_fall_far_behind(pki, xa, pu
 
 
 def test_entry_json_is_the_canonical_json_of_the_entry():
-    from publication.artifacts import canonical_json
     from publication.snapshot import (
         Revoked,
         Trusted,
@@ -931,7 +929,6 @@ def test_did_jwk_rendering_is_canonical_json(jwk):
     """The templates for the usual key shapes give exactly the canonical JSON of the JWK with its
     kid and x5c, like the member-by-member path for other shapes."""
     from publication import did
-    from publication.artifacts import canonical_json
 
     x5c = ["MIIB", "MIIC+/="]
     rendered = did._jwk_json(jwk, "qroU+hDDovs=", json.dumps(x5c, separators=(",", ":")))

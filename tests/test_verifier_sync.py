@@ -23,6 +23,7 @@ from publication.service import RETAIN_SECONDS, publish, rebuild_full
 from tests.factory import NOW, Pki
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
+from verifier.encoding import canonical_json
 from verifier.reasons import VerificationError
 from verifier.sync import Response, SyncState, http_fetch, sync
 
@@ -259,9 +260,8 @@ def _index_payload() -> dict:
 
 
 def _sign_index(payload: dict, signer=None) -> bytes:
-    from publication import artifacts
 
-    return jws.compact(signer or _current_signer(), "index", artifacts.canonical_json(payload), chain=False)
+    return jws.compact(signer or _current_signer(), "index", canonical_json(payload), chain=False)
 
 
 def _assert_a_new_verifier_agrees(pki, world, name: str = "fresh") -> None:
@@ -332,12 +332,11 @@ def _chain_paths(index: dict, *, down_to: int) -> list[str]:
 def _forge_head(payload: dict, change, served: dict[str, bytes]) -> None:
     """Rewrite the head delta after ``change`` edits its payload, serve it, and bind it in the index
     payload (which the caller re-signs)."""
-    from publication import artifacts
 
     head = payload["head"]
     delta = _read(head["path"])
     change(delta)
-    forged = artifacts.canonical_json(delta)
+    forged = canonical_json(delta)
     served[head["path"]] = forged
     head.update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
 
@@ -429,12 +428,11 @@ def test_a_plain_delta_that_cannot_be_read_is_refused_by_name(client, pki, xa, w
 
 def test_full_lists_must_be_signed_even_when_the_index_binds_them(client, pki, xa, world):
     """Only deltas and spans may be plain JSON: a full list is checked alone too (it has x5c)."""
-    from publication import artifacts
     from verifier.descriptors import Descriptor
     from verifier.index import verify_index, verify_named
 
     index = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW)
-    plain = artifacts.canonical_json(json.loads(_payload((publish_root() / index.trust_list.path).read_bytes())))
+    plain = canonical_json(json.loads(_payload((publish_root() / index.trust_list.path).read_bytes())))
     descriptor = Descriptor(index.trust_list.path, hashlib.sha256(plain).hexdigest(), len(plain))
     with pytest.raises(VerificationError) as info:
         verify_named(plain, descriptor, index, anchors(pki), NOW, kind="trust-list", sequence=index.full_sequence)
@@ -511,7 +509,6 @@ def test_index_versions(pki, world):
     """Version 5 (plain-JSON deltas and spans), 4 (the same index, JWS deltas) and 3 (the same
     with x5c, as gateways wrote it before) are read; versions 1 and 2 (every delta listed in the
     index) and unknown ones are refused by name."""
-    from publication import artifacts
     from verifier.index import verify_index
 
     publish(force=True, full=True)
@@ -520,7 +517,7 @@ def test_index_versions(pki, world):
     assert payload["trustList"]["sequence"] == payload["sequence"]
     assert verify_index(_sign_index({**payload, "version": 4}), anchors(pki), NOW).sequence == payload["sequence"]
     assert verify_index(_sign_index(payload), anchors(pki), NOW).full_sequence == payload["sequence"]
-    version_3 = jws.compact(_current_signer(), "index", artifacts.canonical_json({**payload, "version": 3}))
+    version_3 = jws.compact(_current_signer(), "index", canonical_json({**payload, "version": 3}))
     assert b"x5c" in base64.urlsafe_b64decode(version_3.split(b".")[0] + b"==")
     assert verify_index(version_3, anchors(pki), NOW).full_sequence == payload["sequence"]
     for version in (1, 2, 6):
@@ -552,7 +549,6 @@ def test_a_verifier_holding_an_index_of_an_older_format_syncs_afresh(client, pki
 def _as_before_plain_deltas() -> None:
     """Rewrite the published deltas, and the index, as a gateway wrote them before index version 5:
     JWS (delta.jws) with every entry whole and every link a full descriptor; the rows say so."""
-    from publication import artifacts
     from verifier.entries import restore_body
 
     signer, link = _current_signer(), None
@@ -563,7 +559,7 @@ def _as_before_plain_deltas() -> None:
         plain = publish_root() / f"sequences/{publication.id}/delta.json"
         payload = restore_body(json.loads(plain.read_bytes()))
         payload.update(version=2, previousDelta=link)
-        data = jws.compact(signer, "delta", artifacts.canonical_json(payload), chain=False)
+        data = jws.compact(signer, "delta", canonical_json(payload), chain=False)
         plain.unlink()
         (plain.parent / "delta.jws").write_bytes(data)
         sha256 = hashlib.sha256(data).hexdigest()
@@ -894,7 +890,6 @@ def test_an_index_naming_spans_it_cannot_lead_from_is_refused(client, pki, xa, s
 
 
 def test_a_span_that_names_another_span_before_it_is_refused(client, pki, xa, spans, world):
-    from publication import artifacts
 
     _rounds(client, xa, 1)
     _sync(pki, world)
@@ -902,7 +897,7 @@ def test_a_span_that_names_another_span_before_it_is_refused(client, pki, xa, sp
     payload = _index_payload()
     newest = _read(payload["span"]["path"])
     newest["previousSpan"]["sequence"] = newest["previous"] - 1  # a chain that skips
-    forged = artifacts.canonical_json(newest)
+    forged = canonical_json(newest)
     world["server"].override[payload["span"]["path"]] = forged
     payload["span"].update(sha256=hashlib.sha256(forged).hexdigest(), length=len(forged))
     world["server"].override["index.jws"] = _sign_index(payload)

@@ -26,9 +26,10 @@ from django.db import connection
 from countries.models import CertificateType, Status, TrustedParty
 from gateway.pki.certs import kid as compute_kid
 from gateway.pki.certs import load_der_certificate
-from publication.snapshot import Revoked, Trusted, canonical_text, iso
+from publication.snapshot import Revoked, Trusted, canonical_text
 from trustlist import trust
 from trustlist.models import SignerCertificate
+from verifier.encoding import format_time
 
 CHUNK = 500  # thumbprints per IN (...) query: far below SQLite's variable limit
 
@@ -121,7 +122,7 @@ def _assemble(
             party.certificate_type,
             party.thumbprint,
             compute_kid(bytes(party.raw_data)),
-            iso(party.status_changed_at or party.created_at),
+            format_time(party.status_changed_at or party.created_at),
             party.status_reason,
         )
     return trusted, revoked
@@ -136,8 +137,8 @@ def _csca_record(party: TrustedParty) -> Trusted:
         party.thumbprint,
         compute_kid(der),
         base64.b64encode(der).decode("ascii"),
-        iso(certificate.not_valid_before_utc),
-        iso(certificate.not_valid_after_utc),
+        format_time(certificate.not_valid_before_utc),
+        format_time(certificate.not_valid_after_utc),
         "[]",
         party.domain,
         "CSCA",

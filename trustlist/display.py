@@ -13,7 +13,7 @@ import math
 # time for that after the warning is first seen.
 EXPIRING_SOON_DAYS = 30
 
-# Certificate types of the EU DCC a DSC may sign (gateway.pki.certs.ALL_DCC_USAGES), as people say them.
+# Certificate types of the EU DCC a DSC may sign (verifier.usages.ALL_USAGES), as people say them.
 _USAGE_WORDS = {"test": "test results", "vaccination": "vaccinations", "recovery": "recoveries"}
 
 

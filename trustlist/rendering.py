@@ -23,14 +23,10 @@ from gateway.pki import cms
 from gateway.pki.certs import kid as compute_kid
 from trustlist import trust
 from trustlist.models import Group, SignerCertificate
+from verifier.encoding import format_time  # DGCG's yyyy-MM-dd'T'HH:mm:ssXXX in UTC: the same form
 
 CLASSIC_TYPES = ("AUTHENTICATION", "UPLOAD", "CSCA", "DSC")
 PARTY_GROUPS = ("AUTHENTICATION", "UPLOAD", "CSCA", "DECA")
-
-
-def wire_time(value: dt.datetime) -> str:
-    """DGCG's ``yyyy-MM-dd'T'HH:mm:ssXXX`` in UTC, e.g. 2021-06-01T10:00:00Z."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _b64(data: bytes) -> str:
@@ -98,7 +94,7 @@ def _party_entry(party: TrustedParty) -> tuple[str, bytes]:
     return k, _encode(
         {
             "kid": k,
-            "timestamp": wire_time(party.created_at),
+            "timestamp": format_time(party.created_at),
             "country": party.country,
             "certificateType": party.certificate_type,
             "thumbprint": party.thumbprint,
@@ -113,7 +109,7 @@ def _signer_entry(row: SignerCertificate) -> tuple[str, bytes]:
     return row.kid, _encode(
         {
             "kid": row.kid,
-            "timestamp": wire_time(row.created_at),
+            "timestamp": format_time(row.created_at),
             "country": row.country,
             "certificateType": "DSC",
             "thumbprint": row.thumbprint,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from gateway.audit.models import AuditEvent, AuditLogHead, AuditNode, Checkpoint
 from gateway.pki import leaf, merkle
 from gateway.signing import jws
 from gateway.signing.backend import Signer
+from verifier.encoding import canonical_json, format_time
 
 HEAD_ID = 1
 
@@ -164,13 +164,13 @@ def make_checkpoint(*, at: dt.datetime, signer: Signer, min_interval: dt.timedel
         "origin": origin,
         "size": size,
         "root": base64.b64encode(root).decode("ascii"),
-        "timestamp": at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": format_time(at),
         "body": checkpoint_body(origin, size, root),
     }
     signed = jws.compact(
         signer,
         None,
-        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode(),
+        canonical_json(payload),
         extra={"typ": "checkpoint+jws"},
     )
     return Checkpoint.objects.create(
@@ -183,7 +183,7 @@ def tree_head(checkpoint: Checkpoint) -> dict[str, Any]:
     return {
         "size": checkpoint.tree_size,
         "root": base64.b64encode(bytes(checkpoint.root_hash)).decode("ascii"),
-        "issuedAt": checkpoint.issued_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "issuedAt": format_time(checkpoint.issued_at),
         "origin": checkpoint.origin,
     }
 

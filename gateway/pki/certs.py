@@ -9,13 +9,14 @@ import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from gateway.pki.errors import Reason, Rejected
+from verifier import usages
+from verifier.certificates import issued_by
 
 
 def load_der_certificate(der: bytes) -> x509.Certificate:
@@ -126,60 +127,19 @@ def summary(der: bytes) -> Summary:
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
-    return signed_by(cert, cert)
-
-
-def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True when the names chain and ``issuer``'s key verifies ``cert``'s signature.
-
-    Verified with the key directly rather than ``verify_directly_issued_by`` so that a DSC signed
-    with SHA-1 is recognised as issued by its CSCA and then refused by the named signature
-    policy, instead of looking unsigned. Never raises: a CSCA with a different key type must not
-    break the loop (dgc-gateway PR #37).
-    """
-    try:
-        if cert.issuer != issuer.subject:
-            return False
-        key = issuer.public_key()
-        hash_algorithm = cert.signature_hash_algorithm
-        if isinstance(key, ec.EllipticCurvePublicKey) and hash_algorithm is not None:
-            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))
-            return True
-        parameters = cert.signature_algorithm_parameters
-        if isinstance(key, rsa.RSAPublicKey) and isinstance(parameters, (padding.PKCS1v15, padding.PSS)):
-            if hash_algorithm is None:
-                return False
-            key.verify(cert.signature, cert.tbs_certificate_bytes, parameters, hash_algorithm)
-            return True
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return False
-
-
-# Extended key usages that limit which DCC types a DSC may sign (hcert spec App. A.4), with
-# the widespread "0" variants that every verifier accepts (verification.md §2).
-DCC_USAGE_OIDS = {
-    "1.3.6.1.4.1.1847.2021.1.1": "test",
-    "1.3.6.1.4.1.1847.2021.1.2": "vaccination",
-    "1.3.6.1.4.1.1847.2021.1.3": "recovery",
-    "1.3.6.1.4.1.0.1847.2021.1.1": "test",
-    "1.3.6.1.4.1.0.1847.2021.1.2": "vaccination",
-    "1.3.6.1.4.1.0.1847.2021.1.3": "recovery",
-}
-ALL_DCC_USAGES = ("test", "vaccination", "recovery")
+    return issued_by(cert, cert)
 
 
 def dcc_usages(cert: x509.Certificate) -> tuple[str, ...]:
-    """The DCC types a DSC may sign, by the intersection rule: its EKU's DCC OIDs, or every
-    type when it names none (no EKU, an empty one, or only non-DCC purposes)."""
+    """The DCC types a DSC may sign, in a trust-list entry's order, by the verifier's intersection
+    rule (verifier.usages): the gateway stores what every verifier will read from the EKU."""
     try:
         oids = [oid.dotted_string for oid in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value]
     except x509.ExtensionNotFound:
-        return ALL_DCC_USAGES
+        return tuple(usages.ordered(usages.usages_from_oids(None)))
     except ValueError:
         oids = _eku_with_asn1crypto(cert)
-    usages = {DCC_USAGE_OIDS[oid] for oid in oids if oid in DCC_USAGE_OIDS}
-    return tuple(usage for usage in ALL_DCC_USAGES if usage in usages) or ALL_DCC_USAGES
+    return tuple(usages.ordered(usages.usages_from_oids(oids)))
 
 
 def _eku_with_asn1crypto(cert: x509.Certificate) -> list[str]:

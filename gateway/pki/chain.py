@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from cryptography import x509
 
-from gateway.pki.certs import signed_by
 from gateway.pki.errors import Reason, Rejected
+from verifier.certificates import issued_by
 
 
 def find_issuing_csca(
@@ -29,7 +29,7 @@ def find_issuing_csca(
     if not candidates:
         raise Rejected(Reason.CSCA_LIST_EMPTY, f"CSCA list for country {country} is empty")
     for csca in candidates:
-        if not signed_by(dsc, csca):
+        if not issued_by(dsc, csca):
             continue
         if require_valid_csca and not (csca.not_valid_before_utc <= at <= csca.not_valid_after_utc):
             continue

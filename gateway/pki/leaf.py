@@ -9,11 +9,12 @@ or Python version returns, and a length prefix makes field boundaries unambiguou
 from __future__ import annotations
 
 import datetime as dt
-import json
 import struct
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
+
+from verifier.encoding import canonical_json
 
 VERSION = b"\x01"
 FIELDS = (
@@ -48,7 +49,7 @@ def _text(name: str, value: Any) -> str:
     if name == "leaf_index":
         return str(int(value))
     if name == "details":
-        return json.dumps(_normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return canonical_json(_normalise(value)).decode("utf-8")
     return unicodedata.normalize("NFC", str(value))
 
 

@@ -9,7 +9,8 @@ from cryptography import x509
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway.pki.certs import certificate_der, load_der_certificate, load_pem_certificate, signed_by
+from gateway.pki.certs import certificate_der, load_der_certificate, load_pem_certificate
+from verifier.certificates import issued_by
 
 
 def configured_trust_anchors() -> tuple[bytes, ...]:
@@ -32,6 +33,6 @@ def _load(paths: tuple[str, ...]) -> tuple[bytes, ...]:
 def trust_anchor_of(certificate: x509.Certificate) -> bytes | None:
     """The DER of the configured trust anchor that signed ``certificate``, or None."""
     for anchor in configured_trust_anchors():
-        if signed_by(certificate, load_der_certificate(anchor)):
+        if issued_by(certificate, load_der_certificate(anchor)):
             return anchor
     return None

@@ -15,22 +15,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from gateway.signing.backend import Signer, key_id
+from verifier.encoding import canonical_json
 
 BLOCK = 3 << 18  # 768 KiB of payload per base64url block (a multiple of 3: no padding inside)
 
 
 class Sink(Protocol):
     def write(self, data: bytes) -> Any: ...
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no insignificant whitespace, UTF-8: the bytes we sign and hash."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def b64url(data: bytes) -> bytes:

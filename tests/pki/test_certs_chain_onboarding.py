@@ -28,6 +28,7 @@ from tests.pki.test_cms import (
     with_unknown_key_algorithm,
     with_version,
 )
+from verifier.certificates import issued_by
 
 DAY = dt.timedelta(days=1)
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,9 +164,9 @@ def test_self_signed_and_signed_by(xa: CountryPki, xb: CountryPki) -> None:
     forged = issuance.issue(xa.csca.certificate.subject, at=NOW, issuer=Issued(xa.csca.certificate, xb.csca.key))
     assert forged.certificate.issuer == forged.certificate.subject
     assert not certs.is_self_signed(forged.certificate)
-    assert certs.signed_by(dsc.certificate, xa.csca.certificate)
-    assert not certs.signed_by(dsc.certificate, xb.csca.certificate)
-    assert not certs.signed_by(dsc.certificate, xa.upload.certificate)
+    assert issued_by(dsc.certificate, xa.csca.certificate)
+    assert not issued_by(dsc.certificate, xb.csca.certificate)
+    assert not issued_by(dsc.certificate, xa.upload.certificate)
 
 
 # --- chain ----------------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ def test_csca_with_other_key_type_does_not_raise(xa: CountryPki, kind: str) -> N
         ).certificate
     ec_dsc = xa.dsc().certificate
     rsa_dsc = xa.dsc(key=rsa_key(2048)).certificate
-    assert not certs.signed_by(ec_dsc, other)
+    assert not issued_by(ec_dsc, other)
     assert reason(find_issuing_csca, ec_dsc, [other], country="XA", at=NOW) == Reason.NOT_SIGNED_BY_CSCA
     assert find_issuing_csca(ec_dsc, [other, xa.csca.certificate], country="XA", at=NOW) == xa.csca.certificate
     assert find_issuing_csca(rsa_dsc, [other, xa.csca.certificate], country="XA", at=NOW) == xa.csca.certificate
