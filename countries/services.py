@@ -73,15 +73,7 @@ def _onboard(
             )
     except IntegrityError as exc:  # a concurrent onboarding of the same certificate won
         raise Rejected(Reason.ALREADY_EXISTS, "this certificate is already onboarded") from exc
-    record_event(
-        action=Action.ONBOARD,
-        outcome=Outcome.SUCCESS,
-        at=at,
-        country=country,
-        actor=actor,
-        subject_thumbprint=thumb,
-        details={"type": certificate_type},
-    )
+    _party_event(Action.ONBOARD, party, actor=actor, at=at, details={"type": certificate_type})
     record_change(kind="ONBOARD", at=at, country=country, thumbprint=thumb)
     return party
 
@@ -97,27 +89,10 @@ def set_status(*, party_id: int, status: Status, reason: str, actor: str, at: dt
         else:
             party.status, party.status_reason, party.status_changed_at = status, reason, at
             party.save(update_fields=["status", "status_reason", "status_changed_at"])
-            record_event(
-                action=action,
-                outcome=Outcome.SUCCESS,
-                at=at,
-                country=party.country,
-                actor=actor,
-                reason=reason,
-                subject_thumbprint=party.thumbprint,
-            )
+            _party_event(action, party, actor=actor, at=at, reason=reason)
             record_change(kind=action, at=at, country=party.country, thumbprint=party.thumbprint)
             return party
-    record_rejection(
-        action=action,
-        at=at,
-        country=party.country,
-        actor=actor,
-        reason=rejection.reason,
-        subject_thumbprint=party.thumbprint,
-        details={"detail": rejection.detail},
-    )
-    raise rejection
+    raise _party_refusal(action, party, rejection, actor=actor, at=at, details={"detail": rejection.detail})
 
 
 def grant_role(*, party_id: int, role: Role, actor: str, at: dt.datetime) -> TrustedPartyRole:
@@ -128,26 +103,9 @@ def grant_role(*, party_id: int, role: Role, actor: str, at: dt.datetime) -> Tru
         else:
             granted, created = TrustedPartyRole.objects.get_or_create(trusted_party=party, role=role)
             if created:
-                record_event(
-                    action=Action.GRANT_ROLE,
-                    outcome=Outcome.SUCCESS,
-                    at=at,
-                    country=party.country,
-                    actor=actor,
-                    subject_thumbprint=party.thumbprint,
-                    details={"role": role},
-                )
+                _party_event(Action.GRANT_ROLE, party, actor=actor, at=at, details={"role": role})
             return granted
-    record_rejection(
-        action=Action.GRANT_ROLE,
-        at=at,
-        country=party.country,
-        actor=actor,
-        reason=rejection.reason,
-        subject_thumbprint=party.thumbprint,
-        details={"role": role},
-    )
-    raise rejection
+    raise _party_refusal(Action.GRANT_ROLE, party, rejection, actor=actor, at=at, details={"role": role})
 
 
 def revoke_role(*, party_id: int, role: Role, actor: str, at: dt.datetime) -> None:
@@ -155,15 +113,39 @@ def revoke_role(*, party_id: int, role: Role, actor: str, at: dt.datetime) -> No
         party = TrustedParty.objects.get(pk=party_id)
         deleted, _ = TrustedPartyRole.objects.filter(trusted_party=party, role=role).delete()
         if deleted:
-            record_event(
-                action=Action.REVOKE_ROLE,
-                outcome=Outcome.SUCCESS,
-                at=at,
-                country=party.country,
-                actor=actor,
-                subject_thumbprint=party.thumbprint,
-                details={"role": role},
-            )
+            _party_event(Action.REVOKE_ROLE, party, actor=actor, at=at, details={"role": role})
+
+
+def _party_event(
+    action: Action, party: TrustedParty, *, actor: str, at: dt.datetime, reason: str = "", details: dict | None = None
+) -> None:
+    """The audit event of a change to an onboarded certificate, in the caller's transaction."""
+    record_event(
+        action=action,
+        outcome=Outcome.SUCCESS,
+        at=at,
+        country=party.country,
+        actor=actor,
+        reason=reason,
+        subject_thumbprint=party.thumbprint,
+        details=details,
+    )
+
+
+def _party_refusal(
+    action: Action, party: TrustedParty, rejection: Rejected, *, actor: str, at: dt.datetime, details: dict
+) -> Rejected:
+    """Record a refused change to an onboarded certificate (after its transaction rolled back)."""
+    record_rejection(
+        action=action,
+        at=at,
+        country=party.country,
+        actor=actor,
+        reason=rejection.reason,
+        subject_thumbprint=party.thumbprint,
+        details=details,
+    )
+    return rejection
 
 
 def verified_parties_by_type(

@@ -193,6 +193,18 @@ def _revoke_row(
     return changed
 
 
+def decode_cms_body(
+    body: bytes, *, identity: ClientIdentity, at: dt.datetime, action: Action, actor: str = ""
+) -> bytes:
+    """The base64 CMS of an upload or a revocation (dgc-lib's converter); a refusal is recorded as
+    the service's own checks record theirs."""
+    try:
+        return cms.decode_base64_body(body)
+    except Rejected as exc:
+        _audit_refusal(action, exc, identity, None, at, actor)
+        raise
+
+
 def _audit_refusal(
     action: Action,
     exc: Rejected,

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from countries.identity import ClientIdentity
-from gateway.audit.models import Action
-from gateway.audit.services import record_rejection
 from gateway.pki.errors import Reason, Rejected
 from gateway.problems import Problem
 
@@ -40,7 +36,7 @@ CHECK_FAILED_TEXT = (
 
 
 def recorded(problem: Problem) -> Problem:
-    """Mark the problem of a refusal whose audit event a service (or ``audit_decode_failure``)
+    """Mark the problem of a refusal whose audit event a service (or ``services.decode_cms_body``)
     already wrote, so that the API's exception handler does not record it again."""
     problem.audited = True
     return problem
@@ -94,14 +90,3 @@ def tng_upload_problem(exc: Rejected, identity: ClientIdentity) -> Problem:
     if exc.reason in TNG_REQUEST:
         return Problem(400, "n/a", "Upload of Signer Certificate failed", details=exc.detail, reason=exc.reason)
     return upload_problem(exc, identity)
-
-
-def audit_decode_failure(exc: Rejected, identity: ClientIdentity, at: dt.datetime, action: str) -> None:
-    record_rejection(
-        action=Action.UPLOAD if action == "UPLOAD" else Action.REVOKE,
-        at=at,
-        country=identity.country,
-        reason=exc.reason,
-        authentication_thumbprint=identity.thumbprint,
-        details={"detail": exc.detail},
-    )

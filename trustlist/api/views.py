@@ -18,9 +18,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from countries.identity import ClientIdentity, authenticate
+from countries.identity import authenticate
+from gateway.audit.models import Action
 from gateway.conditional import none_match_hit
-from gateway.pki import cms
 from gateway.pki.errors import Reason, Rejected
 from gateway.problems import Problem, validation_problem
 from trustlist import rendering, services
@@ -108,7 +108,11 @@ class SignerCertificateView(APIView):
         identity = authenticate(request._request, at=at, parties=services.UPLOAD_PARTIES)  # noqa: SLF001
         body = _cms_body(request)
         try:
-            services.upload_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "UPLOAD"), at=at)
+            services.upload_signer_certificate(
+                identity=identity,
+                cms_der=services.decode_cms_body(body, identity=identity, at=at, action=Action.UPLOAD),
+                at=at,
+            )
         except Rejected as exc:
             raise problems.recorded(problems.upload_problem(exc, identity)) from exc
         return HttpResponse(status=201)
@@ -171,7 +175,9 @@ class TrustedCertificateView(APIView):
             custom_kid=data.get("kid") or None,
         )
         try:
-            cms_der = _decode(data["cms"].encode("ascii", "replace"), identity, at, "UPLOAD")
+            cms_der = services.decode_cms_body(
+                data["cms"].encode("ascii", "replace"), identity=identity, at=at, action=Action.UPLOAD
+            )
             services.upload_signer_certificate(identity=identity, cms_der=cms_der, at=at, options=options)
         except Rejected as exc:
             raise problems.recorded(problems.tng_upload_problem(exc, identity)) from exc
@@ -204,19 +210,14 @@ def _revoke(request: Request) -> HttpResponse:
     identity = authenticate(request._request, at=at, parties=services.REVOKE_PARTIES)  # noqa: SLF001
     body = _cms_body(request)
     try:
-        services.revoke_signer_certificate(identity=identity, cms_der=_decode(body, identity, at, "REVOKE"), at=at)
+        services.revoke_signer_certificate(
+            identity=identity,
+            cms_der=services.decode_cms_body(body, identity=identity, at=at, action=Action.REVOKE),
+            at=at,
+        )
     except Rejected as exc:
         raise problems.recorded(problems.revoke_problem(exc, identity)) from exc
     return HttpResponse(status=204)
-
-
-def _decode(body: bytes, identity: ClientIdentity, at: dt.datetime, action: str) -> bytes:
-    """Base64-decode the CMS; a refusal is audited here because it never reaches a service."""
-    try:
-        return cms.decode_base64_body(body)
-    except Rejected as exc:
-        problems.audit_decode_failure(exc, identity, at, action)
-        raise
 
 
 # --- downloads ---------------------------------------------------------------------------------
