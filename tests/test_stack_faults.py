@@ -56,7 +56,7 @@ from verifier import sync as verifier_sync
 from verifier.certificates import load_anchor
 from verifier.folder import verify_folder
 from verifier.index import verify_index
-from verifier.reasons import VerificationError
+from verifier.reasons import PublicationReason, VerificationError
 
 pytestmark = pytest.mark.faults
 
@@ -408,7 +408,7 @@ class Verifier:
             response = connection.getresponse()
             body = response.read(cap + 1)
             if len(body) > cap:
-                raise VerificationError("OVERSIZE", url)
+                raise VerificationError(PublicationReason.OVERSIZE, url)
             return verifier_sync.Response(response.status, dict(response.getheaders()), body)
         finally:
             connection.close()
