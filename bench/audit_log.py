@@ -54,6 +54,8 @@ from typing import Any
 import common
 from common import banner, log_summary, summarize, table
 
+from gateway.pki import leaf
+
 POSTGRES_DB = "gateway_bench_audit"  # not common's gateway_bench: the other benchmarks may run meanwhile
 PROOF_TARGET_MS = 5.0
 VERIFY_TARGET_S = 60.0
@@ -413,7 +415,7 @@ class _Seeder:
         self.checkpoints = 0
 
     def build(self, start: int, end: int) -> tuple[list[tuple[Any, ...]], list[tuple[int, int, bytes]]]:
-        from gateway.pki import leaf, merkle
+        from gateway.pki import merkle
 
         events: list[tuple[Any, ...]] = []
         nodes: list[tuple[int, int, bytes]] = []
@@ -465,21 +467,10 @@ class _Seeder:
             self.checkpoint_seconds += time.perf_counter() - inserted
 
 
-_EVENT_COLUMNS = (
-    "leaf_index",
-    "leaf_bytes",
-    "leaf_hash",
-    "at",
-    "action",
-    "outcome",
-    "reason",
-    "country",
-    "actor",
-    "authentication_thumbprint",
-    "uploader_thumbprint",
-    "subject_thumbprint",
-    "details",
-)
+# AuditEvent's columns: the leaf (its index, bytes and hash), then the fields it encodes, in the
+# leaf's order (gateway.pki.leaf.FIELDS, the one list of them).
+_LEAF_FIELDS = leaf.FIELDS[1:]  # after leaf_index
+_EVENT_COLUMNS = ("leaf_index", "leaf_bytes", "leaf_hash", *_LEAF_FIELDS)
 
 
 def _insert(events: list[tuple[Any, ...]], nodes: list[tuple[int, int, bytes]]) -> None:
@@ -494,23 +485,8 @@ def _insert(events: list[tuple[Any, ...]], nodes: list[tuple[int, int, bytes]]) 
             raw = cursor.cursor  # the psycopg cursor
             with raw.copy(f"COPY audit_auditevent ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
                 for index, leaf_bytes, leaf_hash, f in events:
-                    copy.write_row(
-                        (
-                            index,
-                            leaf_bytes,
-                            leaf_hash,
-                            f["at"],
-                            f["action"],
-                            f["outcome"],
-                            f["reason"],
-                            f["country"],
-                            f["actor"],
-                            f["authentication_thumbprint"],
-                            f["uploader_thumbprint"],
-                            f["subject_thumbprint"],
-                            Jsonb(f["details"]),
-                        )
-                    )
+                    values = [Jsonb(f[name]) if name == "details" else f[name] for name in _LEAF_FIELDS]
+                    copy.write_row((index, leaf_bytes, leaf_hash, *values))
             if nodes:
                 with raw.copy('COPY audit_auditnode (level, "index", hash) FROM STDIN') as copy:
                     for node in nodes:

@@ -2,7 +2,7 @@
 
 The wrappers replace module attributes for the length of a run (the product code is not changed on
 disk). Phases nest (rows marked with dots are part of the row above them) and a function the current code
-no longer has is reported as missing instead of failing. The timers add a few microseconds per
+does not have is reported as missing instead of failing. The timers add a few microseconds per
 call, so the instrumented run is a little slower than the plain one.
 """
 

@@ -265,7 +265,7 @@ def background_cpu_percent(seconds: float = 1.0) -> float:
 
 def cpu_reference() -> str:
     """A fixed single-core workload (Python bytecode, SHA-256, zlib), best of 3: the same kind of
-    VM has run at quite different speeds from one session to the next (up to 1.8x on the same
+    VM has run at quite different speeds from one day to another (up to 1.8x on the same
     code), so figures from different days compare only through this."""
     import hashlib
     import zlib

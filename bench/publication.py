@@ -27,7 +27,7 @@ temporary folders:
    The worker rebuilds the full lists in the background meanwhile (GATEWAY_PUBLISH_FULL_AFTER_*
    at their defaults): their durations come from the worker log.
 6. Request path: the cost, on this process, of asking for a publication after a commit: queuing
-   a task every time (``publish_changes.delay()``, what every commit did before) against
+   a task every time (``publish_changes.delay()``, the naive way) against
    ``request_publication()`` while a publication is pending (one Redis SET NX).
 7. Conditional GETs through the WSGI app: 304s per second for ``/publication/index.jws`` and the
    trust list with If-None-Match, and full GETs of the index.

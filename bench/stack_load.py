@@ -52,7 +52,7 @@ from gateway.pki.certs import thumbprint  # noqa: E402
 from tests.stack_support import CertPair, DemoCountry, Stack  # noqa: E402
 from verifier import sync as verifier_sync  # noqa: E402
 from verifier.certificates import load_anchor  # noqa: E402
-from verifier.reasons import VerificationError  # noqa: E402
+from verifier.reasons import PublicationReason, VerificationError  # noqa: E402
 
 COUNTRIES = ("XA", "XB", "XC")
 
@@ -267,9 +267,9 @@ def _verifier(stack: Stack, number: int, folder: Path, deadline: float, out: Rec
             kind += " (If-None-Match)"
         out.sample(kind, status, seconds, answer, f"GET {path}")
         if status == 0:
-            raise VerificationError("HTTP_ERROR", f"{path}: {answer.get('error')}")
+            raise VerificationError(PublicationReason.HTTP_ERROR, f"{path}: {answer.get('error')}")
         if len(body) > cap:
-            raise VerificationError("OVERSIZE", f"{path}: {len(body)} bytes, at most {cap}")
+            raise VerificationError(PublicationReason.OVERSIZE, f"{path}: {len(body)} bytes, at most {cap}")
         return verifier_sync.Response(status, answer, body)
 
     try:
@@ -469,7 +469,7 @@ def _fetcher(stack: Stack) -> Any:
     def fetch(url: str, headers: dict[str, str], cap: int, progress: Any = None) -> verifier_sync.Response:
         status, answer, body, _ = client.request("GET", urllib.parse.urlsplit(url).path, headers=headers)
         if status == 0 or len(body) > cap:
-            raise VerificationError("HTTP_ERROR", f"{url}: {answer.get('error') or 'oversize'}")
+            raise VerificationError(PublicationReason.HTTP_ERROR, f"{url}: {answer.get('error') or 'oversize'}")
         return verifier_sync.Response(status, answer, body)
 
     return fetch

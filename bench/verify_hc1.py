@@ -57,9 +57,11 @@ from bench.common import (
 )
 from verifier import cose
 from verifier.decode import base45_decode, decode_claims, inflate, unprefix
+from verifier.encoding import canonical_json, format_time
 from verifier.hcert import verify_hc1
 from verifier.issue import issue_hc1
 from verifier.trust import TrustStore, kid_of
+from verifier.usages import ALL_USAGES, ordered
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 DCC = {
@@ -147,9 +149,9 @@ def entry(cert: x509.Certificate, kind: str, country: str, issuer: str) -> dict:
         "kid": base64.b64encode(kid_of(der)).decode(),
         "thumbprint": hashlib.sha256(der).hexdigest(),
         "certificate": base64.b64encode(der).decode(),
-        "notBefore": cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "notAfter": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "usages": ["test", "vaccination", "recovery"] if kind == "DSC" else [],
+        "notBefore": format_time(cert.not_valid_before_utc),
+        "notAfter": format_time(cert.not_valid_after_utc),
+        "usages": ordered(ALL_USAGES) if kind == "DSC" else [],  # no EKU: every type
         "domain": "DCC",
         "group": kind,
         "issuer": issuer,
@@ -181,10 +183,10 @@ def trust_list(dscs: int) -> tuple[bytes, ec.EllipticCurvePrivateKey, x509.Certi
         "type": "trust-list",
         "version": 1,
         "sequence": 42,
-        "issuedAt": "2026-06-01T12:00:00Z",
+        "issuedAt": format_time(NOW),
         "entries": entries,
     }
-    data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    data = canonical_json(payload)
     assert signer_key is not None
     assert signer_cert is not None
     return data, signer_key, signer_cert

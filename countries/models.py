@@ -60,7 +60,7 @@ class TrustedParty(models.Model):
     status_reason = models.CharField(max_length=255, blank=True, default="")
     status_changed_at = models.DateTimeField(null=True, blank=True)
     domain = models.CharField(max_length=32, default="DCC")
-    # Federation (later): the peer gateway this entry was imported from; "" means local.
+    # For federation: the peer gateway this entry is imported from; "" means local.
     source_gateway = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField()
 

@@ -1,4 +1,4 @@
-"""Signature audits: stored data is re-checked continuously, never trusted (issue 4 §3).
+"""Signature audits: stored data is re-checked continuously, never trusted.
 
 A run re-verifies every onboarded certificate's trust-anchor signature, every DSC's issuance by
 its CSCA and its uploader's CMS, the published folder, and the audit log against its signed

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 
 # The task's name is part of the deployment: the beat schedule (gateway/settings.py) names it,
-# and during a rolling upgrade messages queued in Redis by a release where this task was the audit
-# app's carry it. The explicit name (gateway.audit.tasks.*) lets both find this function.
+# and messages queued in Redis carry it across a rolling upgrade. The explicit name, in the audit
+# app's namespace (gateway.audit.tasks.*), lets both find this function.
 @shared_task(name="gateway.audit.tasks.run_signature_audit", acks_late=True, ignore_result=True)
 def run_signature_audit() -> int:
     """Beat: re-verify everything stored and published; returns the number of open findings."""

@@ -1,5 +1,5 @@
 """A corpus of hostile (and a few valid) upload messages: CMS structures, signers and DSC
-policy violations (reliability.md 2b), each built fresh for a context.
+policy violations, each built fresh for a context.
 
 Every :class:`Item` declares two independent expectations: ``openssl_ok`` (what ``openssl cms
 -verify -noverify`` says of the message) and ``policy_ok`` (whether its DSC and signer pass the

@@ -1,7 +1,7 @@
 """End to end in a real headless Chromium (Playwright, Debian's browser), 1400 px wide: a country
 admin, an auditor and an operator each log in with a one-time password (after a wrong one) and
-visit every page their role has, asserting what a ministry's key manager must be able to read
-(issue 14, part 5). Every page is saved as a full-page screenshot,
+visit every page their role has, asserting what a ministry's key manager must be able to read.
+Every page is saved as a full-page screenshot,
 test-output/<persona>-<page>.png, and checked for horizontal cut-off."""
 
 from __future__ import annotations

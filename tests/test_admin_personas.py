@@ -269,7 +269,7 @@ def test_repeated_failed_logins_lock_the_account(client, people, settings):
     assert client.get("/admin/").status_code == 302  # not logged in
 
 
-# --- what a key manager reads (issue 14, part 5), with the Django test client -------------------
+# --- what a key manager reads, with the Django test client ----------------------------------------
 
 
 # Publishing reads a snapshot at its own isolation level, which PostgreSQL refuses inside the

@@ -1,5 +1,6 @@
-"""The rooms' seams: models that moved between apps keep their tables and rows, Celery tasks
-keep their names, and the one JWS writer signs checkpoints as PyJWT did (docs/architecture.md)."""
+"""The rooms' seams: models whose tables carry another app's name keep their tables and rows,
+Celery tasks keep their names, and the one JWS writer signs checkpoints byte for byte as PyJWT
+does (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def test_moved_tasks_keep_their_names():
 
 
 def test_checkpoint_jws_is_what_pyjwt_made():
-    """Checkpoints signed before the one JWS writer were PyJWT's: same header and payload bytes."""
+    """A database may hold checkpoints that PyJWT signed: the writer gives the same header and payload bytes."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "publisher")])
     now = dt.datetime.now(dt.UTC)
@@ -100,7 +101,7 @@ def test_upgrade_keeps_tables_rows_and_content_types(tmp_path):
     _manage(tmp_path, "migrate", "trustlist", "0006_group_labels_publication_index")
     database = tmp_path / "gateway.sqlite3"
     with sqlite3.connect(database) as db:
-        # Before the move, these models' content types were the trust-list app's.
+        # In the earlier schema, these models' content types are the trust-list app's.
         db.execute("DELETE FROM django_content_type WHERE app_label IN ('publication', 'signing')")
         for model in ("publication", "publisherkey"):
             db.execute("INSERT OR IGNORE INTO django_content_type (app_label, model) VALUES ('trustlist', ?)", [model])

@@ -1,5 +1,5 @@
 """The tamper-evident audit log: canonical leaves, gapless appends, checkpoints, proofs, and the
-verification command against edits, deletions, swaps and restores (reliability.md 2a)."""
+verification command against edits, deletions, swaps and restores (docs/audit.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Differential test of the upload API against OpenSSL (reliability.md 2b, "Differential oracle").
+"""Differential test of the upload API against OpenSSL as a differential oracle.
 
 The corpus (tests/cms_corpus.py) holds CMS messages, valid and hostile, each with two
 independently declared expectations: ``openssl_ok`` (what ``openssl cms -verify -noverify``

@@ -1,5 +1,5 @@
 """Schemathesis over the OpenAPI schema the gateway serves (/api/schema), against the
-production-like stack through nginx with a real client certificate (reliability.md 2b).
+production-like stack through nginx with a real client certificate.
 
 ``schemathesis run`` loads the schema from the stack and calls every operation with generated
 data, valid and invalid by the schema (examples, coverage and fuzzing phases, a bounded number

@@ -56,7 +56,7 @@ from verifier import sync as verifier_sync
 from verifier.certificates import load_anchor
 from verifier.folder import verify_folder
 from verifier.index import verify_index
-from verifier.reasons import VerificationError
+from verifier.reasons import PublicationReason, VerificationError
 
 pytestmark = pytest.mark.faults
 
@@ -408,7 +408,7 @@ class Verifier:
             response = connection.getresponse()
             body = response.read(cap + 1)
             if len(body) > cap:
-                raise VerificationError("OVERSIZE", url)
+                raise VerificationError(PublicationReason.OVERSIZE, url)
             return verifier_sync.Response(response.status, dict(response.getheaders()), body)
         finally:
             connection.close()
@@ -621,7 +621,7 @@ def test_redis_down_uploads_succeed_and_the_worker_publishes_them_when_it_return
     # The worker holds messages it has not acknowledged across the outage, as it does whenever a
     # task runs (acks_late) or waits for its countdown: a task waiting 30 s, and publications
     # kept running (they wait for the publish folder's lock, held here) until Redis is back.
-    # kombu used to crash the worker on either (gateway/broker.py); nothing was published again.
+    # Unpatched, kombu crashes the worker on either and nothing is published again (gateway/broker.py).
     waiting = f"faults-{uuid.uuid4()}"
     queue_tasks(stack, "trustlist.tasks.publish_if_due", countdown=30, task_id=waiting)
     processes.wait_for(lambda: waiting in stack.log("celery-worker"), timeout=10, what="the worker to take the task")

@@ -1,4 +1,4 @@
-"""The hostile-input catalogue of reliability.md 2b against the production-like stack, through
+"""A catalogue of hostile input against the production-like stack, through
 nginx with XA's real client certificate: the CMS and certificate corpus of tests/cms_corpus.py,
 truncations, bad encodings, wrong content types, oversize bodies (with Content-Length and
 chunked; nginx's limit and the application's), and requests without a client certificate.

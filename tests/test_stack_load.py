@@ -1,5 +1,5 @@
 """A short run of bench/stack_load.py's load on the production-like stack, asserting behaviour
-only (reliability.md 2d), never timing: countries upload fresh DSCs (some raced from two
+only, never timing: countries upload fresh DSCs (some raced from two
 connections, some revoked) while readers download the trust list and verifiers sync the signed
 publication, all through nginx with client certificates. Afterwards:
 

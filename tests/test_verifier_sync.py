@@ -24,7 +24,7 @@ from tests.factory import NOW, Pki
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
 from verifier.encoding import canonical_json
-from verifier.reasons import VerificationError
+from verifier.reasons import PublicationReason, VerificationError
 from verifier.sync import Response, SyncState, http_fetch, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,7 +50,7 @@ class Server:
         if headers.get("If-None-Match") == etag:
             return Response(304, {"ETag": etag}, b"")
         if len(body) > cap:
-            raise VerificationError("OVERSIZE", f"{path}: more than {cap} bytes")
+            raise VerificationError(PublicationReason.OVERSIZE, f"{path}: more than {cap} bytes")
         return Response(200, {"ETag": etag}, body)
 
 

@@ -16,7 +16,7 @@ from verifier.usages import PAYLOAD_TYPE_USAGE
 
 
 class DscValidity(IntFlag):
-    """How the signing DSC's validity period constrains the certificate (verification.md §1).
+    """How the signing DSC's validity period constrains the certificate (docs/verifier-conformance.md).
 
     AT_ISSUANCE: the DSC was valid when the DCC was issued (notBefore <= iat <= notAfter): the
     spec's "iat MUST NOT predate the DSC", and no issuing with an expired DSC.

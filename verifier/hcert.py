@@ -1,6 +1,6 @@
 """Verify an EU Digital COVID Certificate (HCERT/DCC) QR payload offline, against trusted DSCs.
 
-``verify_hc1`` runs the steps of verification.md §1, in order, and records one outcome per step
+``verify_hc1`` runs the steps of docs/verifier-conformance.md, in order, and records one outcome per step
 (``Step``), each with a named ``Reason``:
 
 UNPREFIX -> B45DECODE -> COMPRESSION -> COSE -> VERIFY -> CLAIMS -> EXPIRATIONCHECK -> KEYUSAGE

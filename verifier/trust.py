@@ -54,7 +54,7 @@ def _parse_certificate(der: bytes) -> _Parsed:
 
     ``cryptography`` refuses some real DSCs in parts: an empty EKU SEQUENCE (the spec's "no OID,
     any type", test case CO15), an explicitly encoded cA=FALSE (FI), and a few others
-    (verification.md §1). asn1crypto parses all of them, so it is the fallback for the parts
+    (docs/verifier-conformance.md). asn1crypto parses all of them, so it is the fallback for the parts
     ``cryptography`` refuses, and for the whole certificate if ``cryptography`` cannot load it.
     """
     parsed = _Parsed()

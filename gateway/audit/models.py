@@ -1,7 +1,8 @@
 """Audit events: what the gateway did or refused, by whom, when.
 
-Rows are only ever inserted (gateway.audit.services.record_event is the single writer); the
-tamper-evident Merkle log of a later issue builds on this same table.
+Rows are only ever inserted (gateway.audit.services.record_event is the single writer); each
+row is a leaf of the tamper-evident Merkle log (gateway.audit.log), which holds its encoded
+bytes and hash.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one place that writes audit events (upgraded to a Merkle log in a later issue)."""
+"""The one place that writes audit events: each becomes the next leaf of the Merkle log (gateway.audit.log)."""
 
 from __future__ import annotations
 

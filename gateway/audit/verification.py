@@ -23,7 +23,7 @@ from gateway.audit.models import AuditEvent, AuditLogHead, Checkpoint
 from gateway.pki import leaf, merkle
 from verifier.index import announced_certificates
 from verifier.jws import verify_jws
-from verifier.reasons import VerificationError
+from verifier.reasons import PublicationReason, VerificationError
 
 FIELD_NAMES = [name for name in leaf.FIELDS if name != "leaf_index"]
 
@@ -57,7 +57,7 @@ def head_from_jws(jws: str, anchors: Sequence[x509.Certificate], at: dt.datetime
     _, payload, _ = verify_jws(jws.encode("ascii"), anchors, at)
     data = json.loads(payload)
     if data.get("type") != "checkpoint":
-        raise VerificationError("WRONG_TYPE", f"{label} is not a checkpoint")
+        raise VerificationError(PublicationReason.WRONG_TYPE, f"{label} is not a checkpoint")
     return SignedHead(int(data["size"]), base64.b64decode(data["root"]), label)
 
 
@@ -68,7 +68,7 @@ def head_from_index(index_jws: bytes, anchors: Sequence[x509.Certificate], at: d
     _, payload, _ = verify_jws(index_jws, anchors, at, certificates=announced_certificates(index_jws))
     data = json.loads(payload)
     if data.get("type") != "index" or not data.get("checkpoint"):
-        raise VerificationError("WRONG_TYPE", f"{label} is not an index that carries a checkpoint")
+        raise VerificationError(PublicationReason.WRONG_TYPE, f"{label} is not an index that carries a checkpoint")
     return SignedHead(int(data["checkpoint"]["size"]), base64.b64decode(data["checkpoint"]["root"]), label)
 
 

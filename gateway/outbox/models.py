@@ -1,7 +1,7 @@
 """The change outbox: one row per state change, written in the change's own transaction.
 
 Its highest id is the *trust state version*: rendered trust lists are cached under it, and
-the publisher (a later issue) drains unpublished rows. Both apps that change trust state
+the publisher (publication/) drains unpublished rows. Both apps that change trust state
 (countries, trustlist) write here, so it lives beside them rather than inside either.
 """
 

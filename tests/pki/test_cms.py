@@ -856,7 +856,7 @@ def test_sign_detached_and_attached(world: World) -> None:
     assert cms.parse_attached(rsa_signed).signer_der == world.rsa_upload.der
 
 
-# --- regressions: each of these once escaped as a non-Rejected exception or was wrongly accepted ---
+# --- regressions: each must be a named rejection, never another exception nor an acceptance ------
 
 
 @needs_openssl

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from gateway.pki import merkle
 
 VECTORS = json.loads((Path(__file__).parent.parent / "vectors" / "rfc6962.json").read_text())
-# The prefixes and suffixes reliability.md 2a quotes: an independent check of the vector file.
+# The roots' first and last hex digits, written down apart from the vector file: a check of it.
 DOCUMENTED = {
     1: ("6e340b9c", "afa01d"),
     2: ("fac54203", "e3c125"),

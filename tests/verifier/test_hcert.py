@@ -491,7 +491,7 @@ def test_dsc_unusable():
 
 
 def test_key_alg_mismatch():
-    # A P-384 key under alg ES256 with a 96-byte signature: rejected (verification.md §1).
+    # A P-384 key under alg ES256 with a 96-byte signature: rejected (docs/verifier-conformance.md, "alg").
     p384 = make_dsc(ec.generate_private_key(ec.SECP384R1()))
     text = p384.issue(alg=cose.ES256)
     assert len(cose.parse(cose_of(text)).signature) == 96

@@ -1,4 +1,5 @@
-"""Map named rejections to DGCG/TNG problem reports (gateway-api.md §1, §3.5, §3.6)."""
+"""Map named rejections to DGCG/TNG problem reports (the OpenAPI specifications of
+eu-digital-green-certificates/dgc-gateway and WorldHealthOrganization/tng-gateway; docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The DGCG/TNG-compatible HTTP API: authenticate, check the request's shape, call a service,
-render. Wire details follow the DGCG/TNG API reference (gateway-api.md §3, docs/api.md)."""
+render. Wire details follow DGCG's and TNG's OpenAPI specifications
+(eu-digital-green-certificates/dgc-gateway, WorldHealthOrganization/tng-gateway; docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Append-only audit tables on PostgreSQL: triggers refuse UPDATE, DELETE and TRUNCATE even for
-the table owner (reliability.md 2a.6). The log head is a counter and stays updatable. SQLite has
+the table owner, so that only the log's own append path changes them. The log head is a counter and stays updatable. SQLite has
 no equivalent; there the verification command is the guard."""
 
 from django.db import migrations
