@@ -1,7 +1,8 @@
-"""Golden test: the bytes the gateway puts on the wire for one seeded scenario (issue 15).
+"""Golden test: the bytes the gateway puts on the wire for one seeded scenario.
 
-Moving publication into its own app, moving the publisher key model and splitting modules must
-not change what verifiers download or what country backends and auditors receive. This test
+A change of structure (moving a module or a model, splitting a file) must not change what
+verifiers download or what country backends and auditors receive; a change of behaviour shows
+here as a reviewed change of the golden files (regenerated as below). This test
 runs one scenario through the public entry points (HTTP with identity headers, management
 commands, publication after commit, eager as in the embedded mode) and compares with
 ``tests/golden/``:
