@@ -40,7 +40,9 @@ def record_event(
             "authentication_thumbprint": authentication_thumbprint[:64],
             "uploader_thumbprint": uploader_thumbprint[:64],
             "subject_thumbprint": subject_thumbprint[:64],
-            "details": json.loads(json.dumps(details or {}, default=str)),
+            # PostgreSQL's jsonb cannot hold U+0000, which a refused request's path or text may
+            # carry: it is kept as the six characters of its escape instead.
+            "details": json.loads(json.dumps(details or {}, default=str).replace("\\u0000", "\\\\u0000")),
         }
     )
 
