@@ -635,7 +635,7 @@ def _now() -> dt.datetime:
 def _catch_up(bench: SimpleNamespace, changes: int) -> dict[str, Any]:
     """N uploads, each published on commit (eager, as deltas); what a verifier at the old index
     downloads: the new index and the deltas after its sequence."""
-    from publication.service import published_sequence
+    from publication.folder import published_sequence
     from tests.publishing import served_trust_list
     from verifier.chain import apply_delta, walk_chain
     from verifier.folder import folder_loader

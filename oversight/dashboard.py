@@ -46,7 +46,7 @@ def dashboard_context(user: Any, now: dt.datetime | None = None) -> dict[str, An
     findings = Finding.objects.open()
     if countries is not None and not user.has_perm("audit.view_finding"):
         findings = findings.filter(country__in=countries)
-    publication = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+    publication = Publication.objects.published().newest()
     # The admin's "Recent actions" reads Django's LogEntry, which no service writes: the audit
     # log's latest uploads and revocations in scope take its place.
     events = AuditEvent.objects.filter(action__in=RECENT_ACTIONS).order_by("-leaf_index")

@@ -28,7 +28,7 @@ from gateway.audit.verification import LogReport, stored_heads, verify_log
 from gateway.pki import cms
 from gateway.pki.certs import load_der_certificate, thumbprint
 from gateway.pki.errors import Reason, Rejected
-from gateway.signing.models import PublisherKey, PublisherKeyState
+from gateway.signing.models import PublisherKey
 from trustlist.models import SignerCertificate
 from verifier.certificates import issued_by, load_anchor
 from verifier.folder import verify_folder
@@ -166,7 +166,7 @@ def _expiring(at: dt.datetime) -> Iterator[Observation | int]:
             party.certificate_type, party.thumbprint, certificate.not_valid_after_utc, party.country, what
         ):
             yield finding
-    for key in PublisherKey.objects.filter(state__in=[PublisherKeyState.CURRENT, PublisherKeyState.NEXT]):
+    for key in PublisherKey.objects.announced():
         if key.certificate:
             yield 1
             certificate = load_der_certificate(bytes(key.certificate))

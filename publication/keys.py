@@ -55,7 +55,7 @@ def install_certificate(*, label: str, certificate_der_bytes: bytes, at: dt.date
             raise Rejected(Reason.TA_SIGNER_UNKNOWN, "the certificate is not issued by a configured trust anchor")
         if not (certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc):
             raise Rejected(Reason.EXPIRED, "the certificate is not valid now")
-        has_current = PublisherKey.objects.filter(state=PublisherKeyState.CURRENT).exists()
+        has_current = PublisherKey.objects.current().exists()
         key.certificate = certificate_der_bytes
         key.state = PublisherKeyState.NEXT if has_current else PublisherKeyState.CURRENT
         key.state_changed_at = at
@@ -73,12 +73,10 @@ def install_certificate(*, label: str, certificate_der_bytes: bytes, at: dt.date
 def activate_next(*, at: dt.datetime, actor: str) -> PublisherKey:
     """Rotate: the announced NEXT key becomes CURRENT, the CURRENT one RETIRED."""
     with transaction.atomic():
-        following = PublisherKey.objects.select_for_update().filter(state=PublisherKeyState.NEXT).first()
+        following = PublisherKey.objects.select_for_update().upcoming().first()
         if following is None:
             raise Rejected(Reason.INVALID_STATE, "no NEXT publisher key to activate")
-        PublisherKey.objects.filter(state=PublisherKeyState.CURRENT).update(
-            state=PublisherKeyState.RETIRED, state_changed_at=at
-        )
+        PublisherKey.objects.current().update(state=PublisherKeyState.RETIRED, state_changed_at=at)
         following.state, following.state_changed_at = PublisherKeyState.CURRENT, at
         following.save()
         record_event(

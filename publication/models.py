@@ -2,7 +2,131 @@
 
 from __future__ import annotations
 
-from django.db import models
+import datetime as dt
+
+from django.db import connections, models
+
+
+class PublicationQuerySet(models.QuerySet["Publication"]):
+    """The publisher's questions about published sequences. A row is reserved (its sequence taken)
+    before its files are written and completed with its index's hash: ``published()`` are the
+    completed ones, whose indexes have been or are about to be renamed into place."""
+
+    def published(self) -> PublicationQuerySet:
+        return self.filter(index_sha256__gt="")
+
+    def newest(self) -> Publication | None:
+        return self.order_by("-id").first()
+
+    def newest_sequence(self) -> int | None:
+        return self.order_by("-id").values_list("id", flat=True).first()
+
+    def after(self, sequence: int) -> PublicationQuerySet:
+        return self.filter(id__gt=sequence)
+
+    def before(self, sequence: int) -> PublicationQuerySet:
+        return self.filter(id__lt=sequence)
+
+    def up_to(self, sequence: int) -> PublicationQuerySet:
+        return self.filter(id__lte=sequence)
+
+    def from_sequence(self, sequence: int) -> PublicationQuerySet:
+        return self.filter(id__gte=sequence)
+
+    def issued_since(self, at: dt.datetime) -> PublicationQuerySet:
+        return self.filter(issued_at__gte=at)
+
+    def changed_after(self, high_water: int) -> PublicationQuerySet:
+        """Sequences whose delta holds outbox changes after ``high_water`` (marks never decrease
+        as sequences increase)."""
+        return self.filter(change_high_water__gt=high_water)
+
+    def high_water_of(self, sequence: int) -> int | None:
+        return self.filter(id=sequence).values_list("change_high_water", flat=True).first()
+
+    def first_issued_at(self) -> dt.datetime | None:
+        return self.order_by("id").values_list("issued_at", flat=True).first()
+
+    def deltas(self) -> list[tuple[int, str, bool]]:
+        """(sequence, delta SHA-256, plain JSON) oldest first; an empty SHA-256 is a reset (no delta)."""
+        return list(self.order_by("id").values_list("id", "delta_sha256", "delta_plain"))
+
+    def links_back(self, *, besides: int, count: int) -> list[tuple[int | None, str, int | None]]:
+        """The newest ``count`` sequences other than ``besides``, newest first, as what walking a
+        chain of deltas back through each needs: (previous, delta SHA-256, chain start)."""
+        rows = self.exclude(id=besides).order_by("-id").values_list("previous", "delta_sha256", "chain_start")
+        return list(rows[:count])
+
+    def named_full_sequences(self, count: int) -> list[int]:
+        """The last ``count`` distinct full-list sequences that indexes named, newest first."""
+        rows = self.exclude(full_sequence__isnull=True).order_by("-full_sequence")
+        return list(rows.values_list("full_sequence", flat=True).distinct()[:count])
+
+    def index_names(self) -> list[tuple[int, int | None, int | None]]:
+        """What each index names besides its own delta: (sequence, full sequence, chain start)."""
+        return list(self.values_list("id", "full_sequence", "chain_start"))
+
+    def span_ends(self) -> PublicationQuerySet:
+        """Full-list sequences recorded as the end of a chain of spans (of zero spans, for a start)."""
+        return self.filter(span_start__isnull=False)
+
+    def span_starts(self) -> list[int]:
+        return list(self.values_list("span_start", flat=True))
+
+    def span_links(self) -> dict[int, int | None]:
+        """Each span end's sequence, and the sequence its span starts from (None: no span ends there)."""
+        return dict(self.values_list("id", "span_previous"))
+
+    def reserve(self, *, at: dt.datetime, previous: int | None, high_water: int) -> Publication:
+        """Take the next sequence: a row with nothing published yet, completed once its index is made."""
+        return self.create(
+            issued_at=at,
+            expires_at=at,
+            previous=previous,
+            change_high_water=high_water,
+            trust_list_sha256="",
+            trust_list_length=0,
+            revocation_list_sha256="",
+            revocation_list_length=0,
+            delta_sha256="",
+            delta_length=0,
+            index_sha256="",
+            publisher_kid="",
+            trusted_count=0,
+            revoked_count=0,
+        )
+
+
+class PublicationManager(models.Manager.from_queryset(PublicationQuerySet)):
+    """The PostgreSQL statements publishers serialise and read by. On SQLite they do nothing:
+    its transactions are serialisable, and the publish folder's lock serialises the processes of
+    the one machine that holds the database file."""
+
+    def _on_postgresql(self) -> bool:
+        return connections[self.db].vendor == "postgresql"
+
+    def read_only_snapshot(self) -> None:
+        """Make the transaction just begun read one snapshot throughout: PostgreSQL's default
+        READ COMMITTED gives each statement its own. Call it first thing in ``atomic()``."""
+        if self._on_postgresql():
+            with connections[self.db].cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    def advisory_lock(self, key: int, *, wait: bool) -> bool:
+        """Take the session-level advisory lock ``key``, waiting for it or not; whether it is held."""
+        if not self._on_postgresql():
+            return True
+        with connections[self.db].cursor() as cursor:
+            if wait:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+                return True
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            return bool(cursor.fetchone()[0])
+
+    def advisory_unlock(self, key: int) -> None:
+        if self._on_postgresql():
+            with connections[self.db].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 class Publication(models.Model):
@@ -60,6 +184,8 @@ class Publication(models.Model):
     publisher_kid = models.CharField(max_length=64)
     trusted_count = models.IntegerField()
     revoked_count = models.IntegerField()
+
+    objects = PublicationManager()
 
     class Meta:
         # The table is named after the trust-list app: an upgrade from a release where this

@@ -15,7 +15,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from publication.service import RebuildRunning, publish, rebuild_due, rebuild_full
+from publication.locks import RebuildRunning
+from publication.service import publish, rebuild_due, rebuild_full
 
 logger = logging.getLogger(__name__)
 

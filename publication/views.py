@@ -8,6 +8,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -57,17 +58,17 @@ def published(request: HttpRequest, path: str) -> HttpResponse:
     return response
 
 
-def _etag(handle: object) -> str:
+def _etag(handle: BinaryIO) -> str:
     """SHA-256 of the open file's bytes, memoised on inode, mtime and size: the publisher
     replaces files by rename, so an open handle keeps the bytes its ETag describes."""
-    stat = os.fstat(handle.fileno())  # type: ignore[attr-defined]
+    stat = os.fstat(handle.fileno())
     key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
     etag = _etags.get(key)
     if etag is None:
         digest = hashlib.sha256()
-        while chunk := handle.read(1 << 20):  # type: ignore[attr-defined]
+        while chunk := handle.read(1 << 20):
             digest.update(chunk)
-        handle.seek(0)  # type: ignore[attr-defined]
+        handle.seek(0)
         etag = f'"{digest.hexdigest()}"'
         with _lock:
             if len(_etags) > 1024:

@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from gateway.audit.models import AuditEvent
 from gateway.pki.certs import thumbprint
 from publication import service
+from publication.models import Publication
 from tests import admin_world
 from tests.admin_world import PASSWORD, serial_of
 from trustlist.models import SignerCertificate
@@ -199,7 +200,7 @@ def test_country_admin(live_server, browser, world, client):
     assert alice.page.locator(".errornote").count() == 1
 
     # upload: a success, a DSC that expires in 20 days
-    before = service.latest()
+    before = Publication.objects.published().newest()
     soon = keys.xa.dsc(at=timezone.now(), not_after=timezone.now() + dt.timedelta(days=20, hours=-1))
     alice.go("/admin/trustlist/signercertificate/upload/")
     alice.page.select_option("#id_country", "XA")

@@ -20,8 +20,9 @@ from gateway.signing import keys as signing_keys
 from gateway.signing.backend import SignerKeyError
 from gateway.signing.models import PublisherKey
 from publication import keys
+from publication.folder import PublicationRefused
 from publication.models import Publication
-from publication.service import PublicationRefused, publish, rebuild_full
+from publication.service import publish, rebuild_full
 from tests.factory import NOW
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
@@ -524,14 +525,14 @@ def test_a_removed_csca_withdraws_its_dscs_in_the_delta(client, pki, xa, publish
 def test_rebuild_rolls_forward_through_deltas_published_meanwhile(client, pki, xa, publisher, incremental, monkeypatch):
     """The full lists of F and the deltas come from different tasks: a rebuild whose snapshot is
     older than the last published sequence brings it forward through the deltas published since."""
-    from publication import service, snapshot
+    from publication import locks, service, snapshot
 
     publish(at=NOW)
     start = _index(pki)
     upload(client, xa, xa.cms_b64(xa.dsc().der))
     late, revoked_meanwhile = xa.dsc(), xa.dsc()
     upload(client, xa, xa.cms_b64(revoked_meanwhile.der))
-    with service._read_snapshot():
+    with locks.read_snapshot():
         slow = snapshot.take_full()  # a snapshot read while the following is published
     upload(client, xa, xa.cms_b64(late.der))
     revoke(client, xa, xa.cms_b64(revoked_meanwhile.der))
@@ -850,12 +851,12 @@ def test_a_rebuild_task_does_not_wait_for_a_running_rebuild(client, pki, xa, pub
 
     from django.core.cache import cache
 
-    from publication import service, tasks
+    from publication import locks, tasks
 
     publish(at=NOW)
     upload(client, xa, xa.cms_b64(xa.dsc().der))
     cache.set(tasks.REBUILD_PENDING, 1, 60)
-    with service._serialised(rebuild=True):  # another rebuild is running
+    with locks.serialised(rebuild=True):  # another rebuild is running
         began = time.monotonic()
         assert tasks.rebuild_full_lists() is None
         assert time.monotonic() - began < 1
@@ -899,11 +900,11 @@ def test_a_change_that_names_no_certificate_resets_the_chain(client, pki, xa, pu
 
 def test_a_rebuild_overtaken_by_a_reset_names_nothing(client, pki, xa, publisher, incremental, monkeypatch):
     from gateway.outbox.services import record_change
-    from publication import service, snapshot
+    from publication import locks, service, snapshot
 
     publish(at=NOW)
     upload(client, xa, xa.cms_b64(xa.dsc().der))
-    with service._read_snapshot():
+    with locks.read_snapshot():
         slow = snapshot.take_full()  # read while the reset below is published
     with monkeypatch.context() as patched:
         patched.setattr("publication.tasks.request_publication", lambda: None)

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from gateway.celery import app as celery_app
 from gateway.pki.certs import thumbprint
+from publication.folder import published_sequence
 from publication.models import Publication
-from publication.service import published_sequence
 from tests import processes
 from tests.helpers import upload
 from tests.publishing import anchors, install_publisher, publish_root, served_trust_list

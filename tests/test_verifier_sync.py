@@ -19,7 +19,8 @@ from gateway.pki.certs import thumbprint
 from gateway.signing import jws
 from gateway.signing.backend import FileSigner
 from publication.models import Publication
-from publication.service import RETAIN_SECONDS, publish, rebuild_full
+from publication.pruning import RETAIN_SECONDS
+from publication.service import publish, rebuild_full
 from tests.factory import NOW, Pki
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root

@@ -58,7 +58,7 @@ class SignerCertificateQuerySet(models.QuerySet["SignerCertificate"]):
         def first_publication(kind: str) -> Subquery:
             change = Change.objects.filter(thumbprint=OuterRef(OuterRef("thumbprint")), kind=kind)
             first_change = Subquery(change.order_by("id").values("id")[:1])
-            published = Publication.objects.filter(change_high_water__gte=first_change, index_sha256__gt="")
+            published = Publication.objects.published().filter(change_high_water__gte=first_change)
             return Subquery(published.order_by("change_high_water", "id").values("id")[:1])
 
         return self.annotate(

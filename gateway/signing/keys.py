@@ -13,11 +13,11 @@ from gateway.pki.certs import certificate_der, load_der_certificate
 from gateway.pki.errors import Reason, Rejected
 from gateway.signing.anchors import trust_anchor_of
 from gateway.signing.backend import FileSigner
-from gateway.signing.models import PublisherKey, PublisherKeyState
+from gateway.signing.models import PublisherKey
 
 
 def current_signer() -> FileSigner:
-    key = PublisherKey.objects.filter(state=PublisherKeyState.CURRENT).first()
+    key = PublisherKey.objects.current().first()
     if key is None or key.certificate is None:
         raise Rejected(Reason.INVALID_STATE, "no CURRENT publisher key is installed")
     certificate = load_der_certificate(bytes(key.certificate))
@@ -28,15 +28,13 @@ def current_signer() -> FileSigner:
 
 
 def announced_keys() -> list[PublisherKey]:
-    return list(PublisherKey.objects.filter(state__in=[PublisherKeyState.CURRENT, PublisherKeyState.NEXT]))
+    return list(PublisherKey.objects.announced())
 
 
 def recently_retired(*, since: dt.datetime) -> list[PublisherKey]:
     """Keys retired after ``since``: deltas, spans and full lists they signed may still be named
     (the index announces them as "retired": good for those files, never for an index)."""
-    return list(
-        PublisherKey.objects.filter(state=PublisherKeyState.RETIRED, state_changed_at__gte=since).order_by("id")
-    )
+    return list(PublisherKey.objects.retired_since(since))
 
 
 def der_of(key: PublisherKey) -> bytes:

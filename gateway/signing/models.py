@@ -3,6 +3,8 @@ checkpoints."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 
 
@@ -11,6 +13,24 @@ class PublisherKeyState(models.TextChoices):
     NEXT = "NEXT", "certified, announced as the next key"
     CURRENT = "CURRENT", "signs publications"
     RETIRED = "RETIRED", "no longer used"
+
+
+class PublisherKeyQuerySet(models.QuerySet["PublisherKey"]):
+    def current(self) -> PublisherKeyQuerySet:
+        """The key that signs (one at a time: a rotation retires the previous one)."""
+        return self.filter(state=PublisherKeyState.CURRENT)
+
+    def upcoming(self) -> PublisherKeyQuerySet:
+        """The certified key announced as the next, waiting for a rotation to make it CURRENT."""
+        return self.filter(state=PublisherKeyState.NEXT)
+
+    def announced(self) -> PublisherKeyQuerySet:
+        """The keys an index announces as usable: the current and the next."""
+        return self.filter(state__in=[PublisherKeyState.CURRENT, PublisherKeyState.NEXT])
+
+    def retired_since(self, at: dt.datetime) -> PublisherKeyQuerySet:
+        """Keys retired at ``at`` or later, oldest first."""
+        return self.filter(state=PublisherKeyState.RETIRED, state_changed_at__gte=at).order_by("id")
 
 
 class PublisherKey(models.Model):
@@ -24,6 +44,8 @@ class PublisherKey(models.Model):
     state = models.CharField(max_length=8, choices=PublisherKeyState.choices, default=PublisherKeyState.PENDING)
     created_at = models.DateTimeField()
     state_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PublisherKeyQuerySet.as_manager()
 
     class Meta:
         # The table is named after the trust-list app: an upgrade from a release where this

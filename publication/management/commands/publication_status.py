@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from gateway.outbox.models import Change
+from publication.chain import deltas_since
 from publication.models import Publication
 from publication.service import rebuild_due
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
     help = "Current published sequence, age, expiry, hashes and unpublished changes."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        publication = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+        publication = Publication.objects.published().newest()
         if publication is None:
             self.stdout.write("nothing published yet")
             return
@@ -43,7 +44,7 @@ class Command(BaseCommand):
 
 
 def _deltas_since(publication: Publication) -> int:
-    return Publication.objects.filter(index_sha256__gt="", id__gt=publication.full_sequence or publication.id).count()
+    return deltas_since(publication.full_sequence or publication.id)
 
 
 def _rebuild() -> str:
