@@ -50,7 +50,7 @@ def install_certificate(*, label: str, certificate_der_bytes: bytes, at: dt.date
         certificate = load_der_certificate(certificate_der_bytes)
         private = load_private_key_file(Path(key.key_path))
         if certificate.public_key() != private.public_key():
-            raise Rejected(Reason.CMS_SIGNER_MISMATCH, "the certificate is not for this key")
+            raise Rejected(Reason.PUBLISHER_KEY_MISMATCH, "the certificate is not for this key")
         if trust_anchor_of(certificate) is None:
             raise Rejected(Reason.TA_SIGNER_UNKNOWN, "the certificate is not issued by a configured trust anchor")
         if not (certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc):

@@ -934,3 +934,18 @@ def test_did_jwk_rendering_is_canonical_json(jwk):
     x5c = ["MIIB", "MIIC+/="]
     rendered = did._jwk_json(jwk, "qroU+hDDovs=", json.dumps(x5c, separators=(",", ":")))
     assert rendered.encode() == canonical_json({**jwk, "kid": "qroU+hDDovs=", "x5c": x5c})
+
+
+def test_a_certificate_for_another_key_is_refused_by_its_own_reason(pki, db, frozen):
+    from gateway.pki import issuance
+    from gateway.pki.certs import certificate_der
+    from gateway.pki.errors import Reason, Rejected
+
+    keys.create_csr(label="p1", at=NOW)
+    other = issuance.new_key("ec-p256")
+    csr = issuance.csr_for(other, issuance.name("someone else's key"))
+    certificate = issuance.certify_csr(csr, ca=pki.ta, at=NOW, days=365)
+    with pytest.raises(Rejected) as refused:
+        keys.install_certificate(label="p1", certificate_der_bytes=certificate_der(certificate), at=NOW, actor="test")
+    assert refused.value.reason == Reason.PUBLISHER_KEY_MISMATCH
+    assert PublisherKey.objects.get(label="p1").state == "PENDING"
