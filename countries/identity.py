@@ -81,6 +81,17 @@ class _Presented:
     not_after: dt.datetime | None = None
 
 
+# The attribute of a request that names the client authenticate() found, so that a later refusal
+# of the same request is recorded with it (countries.refusals).
+IDENTITY_ATTRIBUTE = "gateway_identity"
+
+
+def presented_thumbprint(request: HttpRequest) -> str | None:
+    """The thumbprint of the client certificate the request presented through a trusted proxy
+    (not yet checked against the onboarded ones), or None."""
+    return _presented(request).thumbprint
+
+
 def authenticate(
     request: HttpRequest, *, at: dt.datetime, roles: Iterable[str] = (), parties: Sequence[str] = ()
 ) -> ClientIdentity:
@@ -169,7 +180,7 @@ def authenticate(
         country=country, thumbprint=party.thumbprint, party_id=party.pk, roles=granted, prefetched=prefetched
     )
     # A later refusal of this request is recorded with the client it refused (gateway.audit.refusals).
-    setattr(request, refusals.IDENTITY_ATTRIBUTE, identity)
+    setattr(request, IDENTITY_ATTRIBUTE, identity)
     return identity
 
 

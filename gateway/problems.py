@@ -46,9 +46,11 @@ class Problem(Exception):
         self.status = status
         self.code = code
         self.problem = problem
-        self.send_value = send_value
-        self.details = details
-        self.reason = reason
+        # Echoed input (a field name, a DN) may hold a lone surrogate, which no UTF-8 body can
+        # carry: it is sent as its backslash escape.
+        self.send_value = _sendable(send_value)
+        self.details = _sendable(details)
+        self.reason = str(reason)  # plain text in every renderer (DRF's YAML one knows no enums)
 
     def body(self) -> dict[str, str]:
         body = {"code": self.code, "problem": self.problem, "sendValue": self.send_value, "details": self.details}
@@ -58,6 +60,10 @@ class Problem(Exception):
 
     def response(self) -> HttpResponse:
         return HttpResponse(json.dumps(self.body()), status=self.status, content_type="application/json")
+
+
+def _sendable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def unavailable_problem() -> Problem:

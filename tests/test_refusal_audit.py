@@ -45,6 +45,13 @@ def _get(path, **headers):
     return lambda client, xa: client.get(path, **xa.headers(**headers))
 
 
+def _as_person(client):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_user("visitor", is_staff=True))
+    return client
+
+
 def _dsc_cms(xa) -> str:
     return xa.cms_b64(xa.dsc().der).decode()
 
@@ -179,12 +186,28 @@ REFUSALS = [
         authenticated=False,  # refused before authentication
     ),
     Refusal(
-        "audit leaves for a non-auditor",
-        lambda client, xa: client.get("/audit/leaves"),
+        "audit leaves for a person who is not an auditor",
+        lambda client, xa: _as_person(client).get("/audit/leaves"),
         403,
         Reason.NOT_AN_AUDITOR,
         Action.REQUEST,
+        authenticated=False,  # a person, not a country backend
+    ),
+    # odd characters the log must keep (PostgreSQL's text holds no NUL, UTF-8 no lone surrogate)
+    Refusal(
+        "the six characters of a NUL's escape in the path",
+        lambda client, xa: client.put("/trustList/DSC/%5Cu0000", **xa.headers()),
+        405,
+        Reason.METHOD_NOT_ALLOWED,
+        Action.REQUEST,
         authenticated=False,
+    ),
+    Refusal(
+        "TNG upload with a lone surrogate in a property name",
+        lambda client, xa: _tng(client, xa, json.dumps({"cms": _dsc_cms(xa), "properties": {"\ud800": "x"}})),
+        400,
+        Reason.PROPERTY_NOT_ALLOWED,
+        Action.UPLOAD,
     ),
 ]
 
@@ -220,8 +243,19 @@ def test_a_duplicate_upload_is_recorded_with_its_subject(client, xa):
     )
 
 
-@pytest.mark.parametrize("path", ["/publication/index.jws", "/publication/sequences/1/delta.json", "/audit/checkpoint"])
-def test_anonymous_reads_of_public_files_are_not_recorded(client, xa, path):
+ANONYMOUS = [
+    ("get", "/publication/index.jws"),
+    ("get", "/publication/sequences/1/delta.json"),
+    ("get", "/audit/checkpoint"),
+    ("get", "/audit/leaves"),  # no one logged in
+    ("put", "/api/schema"),  # refused for its method, with no client certificate
+    ("put", "/trustList"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ANONYMOUS)
+def test_anonymous_requests_are_answered_but_not_recorded(client, xa, method, path):
     before = AuditEvent.objects.count()
-    assert client.get(path).status_code == 404
+    response = getattr(client, method)(path)
+    assert 400 <= response.status_code < 500  # a clear refusal, never a 500
     assert AuditEvent.objects.count() == before

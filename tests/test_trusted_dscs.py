@@ -49,3 +49,42 @@ def test_a_cscas_status_decides_for_its_dscs_everywhere_at_once(client, pki, fro
     assert status("suspend") == dict.fromkeys(WHERE, False)
     assert status("reactivate") == dict.fromkeys(WHERE, True)
     assert status("remove") == dict.fromkeys(WHERE, False)
+
+
+def test_a_delta_tells_clients_that_a_cscas_dscs_are_withdrawn(client, pki, frozen):
+    install_publisher(pki)
+    xa, xc = pki.country("XA"), pki.country("XC")
+    dsc = xc.dsc()
+    assert upload(client, xc, xc.cms_b64(dsc.der)).status_code == 201
+    since = {"HTTP_IF_MODIFIED_SINCE": "2000-01-01T00:00:00Z"}
+
+    def delta_entry() -> dict:
+        entries = client.get("/trustList/DSC", **xa.headers(**since)).json()
+        (entry,) = [e for e in entries if e["thumbprint"] == thumbprint(dsc.der)]
+        return entry
+
+    assert delta_entry()["rawData"] is not None
+    call_command("set_onboarded_status", "suspend", thumbprint(xc.csca.der), "--reason", "test")
+    assert (delta_entry()["rawData"], delta_entry()["signature"]) == (None, None)
+    call_command("set_onboarded_status", "reactivate", thumbprint(xc.csca.der))
+    assert delta_entry()["rawData"] is not None
+
+
+def test_a_desc_is_trusted_while_its_deca_is(client, pki, frozen):
+    from gateway.pki import issuance
+
+    xa = pki.country("XA")
+    deca = issuance.issue(issuance.name("XA DECA", "XA"), at=NOW, days=1460, ca=True)
+    pki.onboard("XA", "DECA", deca)
+    desc = issuance.issue(issuance.name("XA DESC", "XA"), at=NOW, days=365, issuer=deca)
+    body = {"cms": xa.cms_b64(desc.der).decode(), "group": "DESC"}
+    response = client.post("/trustedCertificate", body, content_type="application/json", **xa.headers())
+    assert response.status_code == 201, response.content
+
+    def served() -> bool:
+        entries = client.get("/trustList/certificate?group=DESC", **xa.headers()).json()
+        return thumbprint(desc.der) in {thumbprint(base64.b64decode(e["certificate"])) for e in entries}
+
+    assert served()
+    call_command("set_onboarded_status", "suspend", thumbprint(deca.der), "--reason", "test")
+    assert not served()

@@ -36,10 +36,6 @@ class SignerCertificateQuerySet(models.QuerySet["SignerCertificate"]):
     def local(self) -> SignerCertificateQuerySet:
         return self.filter(source_gateway="")
 
-    def issued_by(self, csca_thumbprints: list[str]) -> SignerCertificateQuerySet:
-        """Rows whose issuing CSCA (checked at upload) is one of these."""
-        return self.filter(issuer_thumbprint__in=csca_thumbprints)
-
     def with_provenance(self) -> SignerCertificateQuerySet:
         """Annotate who uploaded and revoked each row (from the audit log) and the sequences that
         first published its upload and its revocation, in the same query: correlated subqueries

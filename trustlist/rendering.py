@@ -16,8 +16,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from countries import trust_anchor
-from countries.models import TrustedParty
+from countries.models import CertificateType, TrustedParty
 from gateway.outbox.services import trust_state_version
 from gateway.pki import cms
 from gateway.pki.certs import kid as compute_kid
@@ -104,8 +106,9 @@ def _party_entry(party: TrustedParty) -> tuple[str, bytes]:
     )
 
 
-def _signer_entry(row: SignerCertificate) -> tuple[str, bytes]:
-    revoked = row.revoked_at is not None
+def _signer_entry(row: SignerCertificate, *, withdrawn: bool = False) -> tuple[str, bytes]:
+    """A DSC's entry; a revoked or withdrawn one (its CSCA no longer trusted) without its data."""
+    revoked = withdrawn or row.revoked_at is not None
     return row.kid, _encode(
         {
             "kid": row.kid,
@@ -138,19 +141,35 @@ def classic(
             parties = parties.filter(created_at__gte=since)
         keyed.extend(_party_entry(p) for p in trust_anchor.verified(parties))
     if certificate_type in (None, "DSC"):
-        if since is None:
-            signers = trust.trusted_dscs()
-        else:
-            signers = SignerCertificate.objects.local()
-        signers = signers.filter(group=Group.DSC, domain="DCC")
-        if country:
-            signers = signers.for_country(country)
-        if since is not None:
-            # DGCG PR #173: a revoked DSC appears only in deltas, with rawData and signature null.
-            signers = signers.filter(created_at__gte=since) | signers.filter(revoked_at__gte=since)
         wire_fields = ("kid", "created_at", "country", "thumbprint", "signature", "raw_data", "revoked_at")
-        keyed.extend(_signer_entry(row) for row in signers.only(*wire_fields).iterator(chunk_size=2000))
+        if since is None:
+            signers = trust.trusted_dscs().filter(group=Group.DSC, domain="DCC")
+            if country:
+                signers = signers.for_country(country)
+            keyed.extend(_signer_entry(row) for row in signers.only(*wire_fields).iterator(chunk_size=2000))
+        else:
+            keyed.extend(_delta_entries(country, since, wire_fields))
     return Rendered(tuple(entry for _, entry in sorted(keyed, key=lambda item: item[0])))
+
+
+def _delta_entries(country: str | None, since: dt.datetime, wire_fields: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    """DGCG's delta of DSCs: those uploaded or revoked since ``since`` and those whose CSCA changed
+    status since then; a revoked DSC, or one whose CSCA is not trusted now, appears with rawData
+    and signature null (DGCG PR #173), so that a client syncing by deltas drops it."""
+    signers = SignerCertificate.objects.local().filter(group=Group.DSC, domain="DCC")
+    if country:
+        signers = signers.for_country(country)
+    changed_cscas = (
+        TrustedParty.objects.local()
+        .filter(certificate_type=CertificateType.CSCA, status_changed_at__gte=since)
+        .values_list("thumbprint", flat=True)
+    )
+    signers = signers.filter(
+        Q(created_at__gte=since) | Q(revoked_at__gte=since) | Q(issuer_thumbprint__in=changed_cscas)
+    )
+    issuers = trust.trusted_issuer_thumbprints()
+    rows = signers.only(*wire_fields, "issuer_thumbprint", "group").iterator(chunk_size=2000)
+    return [_signer_entry(row, withdrawn=not trust.is_trusted(row, issuers)) for row in rows]
 
 
 # --- TNG /trustList/certificate ----------------------------------------------------------------

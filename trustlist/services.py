@@ -41,6 +41,7 @@ from gateway.pki.certs import (
 from gateway.pki.chain import find_issuing_csca
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.policy import check_dsc
+from trustlist import trust
 from trustlist.models import Group, SignerCertificate
 from trustlist.policy import configured_policy
 
@@ -75,7 +76,7 @@ def upload_signer_certificate(
     checked: _Checked | None = None
     try:
         checked = _parse(cms_der)
-        issuer_type = CertificateType.DECA if options.group == Group.DESC else CertificateType.CSCA
+        issuer_type = trust.issuer_type(options.group)
         parties = verified_parties_by_type(
             country=identity.country,
             certificate_types=[CertificateType.UPLOAD, issuer_type],

@@ -34,17 +34,32 @@ def record_event(
             "at": at,
             "action": str(action),
             "outcome": str(outcome),
-            "country": country[:2],
-            "reason": str(reason)[:64],
-            "actor": actor[:255],
+            "country": storable(country[:2]),
+            "reason": storable(str(reason)[:64]),
+            "actor": storable(actor[:255]),
             "authentication_thumbprint": authentication_thumbprint[:64],
             "uploader_thumbprint": uploader_thumbprint[:64],
             "subject_thumbprint": subject_thumbprint[:64],
-            # PostgreSQL's jsonb cannot hold U+0000, which a refused request's path or text may
-            # carry: it is kept as the six characters of its escape instead.
-            "details": json.loads(json.dumps(details or {}, default=str).replace("\\u0000", "\\\\u0000")),
+            "details": _storable_tree(json.loads(json.dumps(details or {}, default=str))),
         }
     )
+
+
+def storable(text: str) -> str:
+    """``text`` as the log can keep it: a refused request's path, header or field may carry a NUL,
+    which PostgreSQL's text and jsonb cannot hold (shown as U+2400 SYMBOL FOR NULL), or a lone
+    surrogate, which UTF-8 cannot encode (kept as its backslash escape)."""
+    return text.replace("\x00", "\u2400").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _storable_tree(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(key): _storable_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable_tree(item) for item in value]
+    return value
 
 
 def record_rejection(**kwargs: Any) -> AuditEvent:

@@ -94,9 +94,11 @@ def consistency(request: HttpRequest) -> HttpResponse:
 @_guard
 def leaves(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated or not request.user.has_perm("audit.view_auditevent"):
-        # A person (or an anonymous caller) asking for what only auditors read: recorded.
         refused = Problem(403, "0x403", "Forbidden", details="auditors only", reason=Reason.NOT_AN_AUDITOR)
-        actor = request.user.get_username() if request.user.is_authenticated else ""
+        if not request.user.is_authenticated:
+            return refused.response()  # anonymous: not recorded (gateway.audit.refusals)
+        # A person who is not an auditor asking for what only auditors read: recorded.
+        actor = request.user.get_username()
         return refusals.refuse(refused, action=Action.REQUEST, at=timezone.now(), actor=actor).response()
     start = _int(request, "start", 0)
     count = min(max(_int(request, "count", 100), 1), MAX_LEAVES)
