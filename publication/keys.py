@@ -57,16 +57,7 @@ def install_certificate(*, label: str, certificate_der_bytes: bytes, at: dt.date
             raise Rejected(Reason.EXPIRED, "the certificate is not valid now")
         has_current = PublisherKey.objects.current().exists()
         key.certificate = certificate_der_bytes
-        key.state = PublisherKeyState.NEXT if has_current else PublisherKeyState.CURRENT
-        key.state_changed_at = at
-        key.save()
-        record_event(
-            action=Action.PUBLISHER_KEY,
-            outcome=Outcome.SUCCESS,
-            at=at,
-            actor=actor,
-            details={"label": label, "state": key.state},
-        )
+        _enter_state(key, PublisherKeyState.NEXT if has_current else PublisherKeyState.CURRENT, at=at, actor=actor)
         return key
 
 
@@ -77,13 +68,18 @@ def activate_next(*, at: dt.datetime, actor: str) -> PublisherKey:
         if following is None:
             raise Rejected(Reason.INVALID_STATE, "no NEXT publisher key to activate")
         PublisherKey.objects.current().update(state=PublisherKeyState.RETIRED, state_changed_at=at)
-        following.state, following.state_changed_at = PublisherKeyState.CURRENT, at
-        following.save()
-        record_event(
-            action=Action.PUBLISHER_KEY,
-            outcome=Outcome.SUCCESS,
-            at=at,
-            actor=actor,
-            details={"label": following.label, "state": following.state},
-        )
+        _enter_state(following, PublisherKeyState.CURRENT, at=at, actor=actor)
         return following
+
+
+def _enter_state(key: PublisherKey, state: str, *, at: dt.datetime, actor: str) -> None:
+    """Save ``key`` in ``state`` and record the change, in the caller's transaction."""
+    key.state, key.state_changed_at = state, at
+    key.save()
+    record_event(
+        action=Action.PUBLISHER_KEY,
+        outcome=Outcome.SUCCESS,
+        at=at,
+        actor=actor,
+        details={"label": key.label, "state": key.state},
+    )
