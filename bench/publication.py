@@ -334,7 +334,7 @@ def _fill_window() -> tuple[int, float]:
 
     began = time.perf_counter()
     filled = 0
-    while (latest := Publication.objects.filter(index_sha256__gt="").order_by("-id").first()) is not None:
+    while (latest := Publication.objects.published().newest()) is not None:
         index = artifacts.payload_of((Path(settings.GATEWAY_PUBLISH_DIR) / "index.jws").read_bytes())
         reachable = Publication.objects.filter(
             index_sha256__gt="", id__gt=index["chainStart"], id__lte=index["sequence"]
@@ -591,7 +591,7 @@ def _traced_publication(service: Any) -> dict[str, Any]:
 def _artifact_sizes(root: Path) -> dict[str, int]:
     from publication.models import Publication
 
-    latest = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+    latest = Publication.objects.published().newest()
     assert latest is not None
     folder = root / "sequences" / str(latest.full_sequence)
     files = {

@@ -16,7 +16,7 @@ from gateway.audit.services import record_rejection
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Server errors (5xx) are not refusals: they are logged. A refusal of a request that presented
-    no client certificate is not recorded (nginx cannot rate-limit it per certificate)."""
+    no client certificate is not recorded (nginx limits it per address only: docs/audit.md)."""
     response = problems.drf_exception_handler(exc, context)
     if response is None or not 400 <= response.status_code < 500 or getattr(exc, "audited", False):
         return response

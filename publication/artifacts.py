@@ -27,7 +27,7 @@ from gateway.signing.backend import Signer
 from publication import files
 from publication.snapshot import Changes, State, revoked_json, trusted_json
 from verifier.artifacts import is_plain
-from verifier.descriptors import chain_path
+from verifier.descriptors import chain_path, named_path
 from verifier.encoding import canonical_json, format_time
 from verifier.entries import compact_body
 
@@ -38,6 +38,7 @@ FORMAT_VERSION_SPAN = 2  # 2: plain JSON, compact entries
 # 2: full lists may be of an earlier sequence; 3: the chain head only; 4: kid-only header;
 # 5: deltas and spans in plain JSON
 INDEX_VERSION = 5
+FORMAT_VERSION_NAMED = 1  # a named artifact (publication.providers.NamedContent)
 ORDER = attrgetter("country", "type", "thumbprint")
 
 
@@ -136,6 +137,7 @@ def delta(
     previous: int | None,
     previous_delta: dict[str, Any] | None,
     issued_at: dt.datetime,
+    named: dict[str, dict[str, Any]] | None = None,
 ) -> Artifact:
     """What changed since ``previous``: the state at ``sequence`` of every certificate touched since,
     its entries compact (``verifier.entries``).
@@ -144,7 +146,10 @@ def delta(
     it is a JWS of before index version 5), or is None when ``previous`` has none (a reset). The deltas thus form
     a hash chain whose head the signed index names: a verifier checks each one it walks through
     against its successor, so the index need not list them, nor they be signed
-    (docs/publication-format.md)."""
+    (docs/publication-format.md).
+
+    ``named``: the descriptors of the named artifacts this sequence wrote a new version of, so that
+    the chain records every version; absent when there are none."""
     payload = {
         "type": "delta",
         "version": FORMAT_VERSION_DELTA,
@@ -154,7 +159,22 @@ def delta(
         "issuedAt": format_time(issued_at),
         **_body(changes),
     }
+    if named:
+        payload["artifacts"] = named
     return Artifact(chain_file(sequence, "delta", plain=True), canonical_json(payload))
+
+
+def named_artifact(signer: Signer, name: str, value: Any, *, sequence: int, issued_at: dt.datetime) -> Artifact:
+    """A version of named content (``publication.providers``): a JWS whose payload's ``type`` is
+    its name, of the sequence that wrote it, carrying the value as ``content``."""
+    payload = {
+        "type": name,
+        "version": FORMAT_VERSION_NAMED,
+        "sequence": sequence,
+        "issuedAt": format_time(issued_at),
+        "content": value,
+    }
+    return Artifact(named_path(sequence, name), jws.compact(signer, name, canonical_json(payload), chain=False))
 
 
 def span(
@@ -202,6 +222,7 @@ def index(
     span_start: int | None,
     publisher_keys: Iterable[dict[str, str]],
     checkpoint: dict[str, Any] | None,
+    named: dict[str, dict[str, Any]] | None = None,
 ) -> Artifact:
     """``head``: the descriptor of this sequence's delta (None for a reset); ``chain_start``: the
     oldest sequence a verifier can walk the chain back to (the window's start, at most F);
@@ -210,7 +231,9 @@ def index(
 
     The header names the signer by ``kid`` only: its certificate is in ``publisherKeys``, which a
     verifier needs anyway, so an ``x5c`` would send it twice to every verifier at every change.
-    ``checkpoint`` is the audit log's tree head without its own JWS: this signature covers it."""
+    ``checkpoint`` is the audit log's tree head without its own JWS: this signature covers it.
+    ``named``: the descriptor of the current version of each named artifact, by name (the member
+    is absent when no content room registers any, so the index is what it was before them)."""
     payload = {
         "type": "index",
         "version": INDEX_VERSION,
@@ -226,6 +249,8 @@ def index(
         "publisherKeys": list(publisher_keys),
         "checkpoint": checkpoint,
     }
+    if named:
+        payload["artifacts"] = named
     return Artifact("index.jws", jws.compact(signer, "index", canonical_json(payload), chain=False))
 
 

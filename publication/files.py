@@ -167,17 +167,25 @@ SPAN_FILES = ("span.json", "span.jws")
 
 
 def prune(
-    root: Path, *, floor: int, keep_full: set[int], keep_above: int, keep_spans: Collection[int] = frozenset()
+    root: Path,
+    *,
+    floor: int,
+    keep_full: set[int],
+    keep_above: int,
+    keep_spans: Collection[int] = frozenset(),
+    keep_named: Collection[str] = frozenset(),
 ) -> None:
-    """Delete the deltas of sequences below ``floor``, full lists outside ``keep_full``, and spans
-    outside ``keep_spans``; a folder left with nothing goes.
+    """Delete the deltas of sequences below ``floor``, full lists outside ``keep_full``, spans
+    outside ``keep_spans`` and named artifacts (any other ``*.jws``) whose paths are not in
+    ``keep_named``; a folder left with nothing goes.
 
     Nothing above ``keep_above`` (the newest sequence whose full lists an index names) loses its
-    full lists or its span: a rebuild may be writing them for an index yet to come.
+    full lists, its span or its named artifacts: a rebuild may be writing them for an index yet to come.
     """
     sequences = root / "sequences"
     if not sequences.is_dir():
         return
+    fixed = {*FULL_LIST_FILES, *DELTA_FILES, *SPAN_FILES}
     for folder in sequences.iterdir():
         if not folder.name.isdigit():
             continue
@@ -185,12 +193,16 @@ def prune(
         keep_delta = number >= floor
         keep_lists = number in keep_full or number > keep_above
         keep_span = number > keep_above or number in keep_spans
-        if not (keep_delta or keep_lists or keep_span):
+        named = {path.relative_to(root).as_posix(): path.name for path in folder.glob("*.jws")}
+        named = {relative: name for relative, name in named.items() if name not in fixed}
+        kept_named = {name for relative, name in named.items() if number > keep_above or relative in keep_named}
+        if not (keep_delta or keep_lists or keep_span or kept_named):
             shutil.rmtree(folder, ignore_errors=True)
             continue
         doomed = [] if keep_lists else list(FULL_LIST_FILES)
         doomed += [] if keep_delta else list(DELTA_FILES)
         doomed += [] if keep_span else list(SPAN_FILES)
+        doomed += sorted(set(named.values()) - kept_named)
         for name in doomed:
             (folder / name).unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty: something in it is kept

@@ -66,6 +66,14 @@ class PublicationQuerySet(models.QuerySet["Publication"]):
         """What each index names besides its own delta: (sequence, full sequence, chain start)."""
         return list(self.values_list("id", "full_sequence", "chain_start"))
 
+    def named_artifact_paths(self) -> set[str]:
+        """The files of the named artifacts these sequences' indexes name."""
+        return {
+            entry["descriptor"]["path"]
+            for artifacts in self.values_list("artifacts", flat=True)
+            for entry in (artifacts or {}).values()
+        }
+
     def span_ends(self) -> PublicationQuerySet:
         """Full-list sequences recorded as the end of a chain of spans (of zero spans, for a start)."""
         return self.filter(span_start__isnull=False)
@@ -180,6 +188,10 @@ class Publication(models.Model):
     span_plain = models.BooleanField(
         default=True, db_default=False, help_text="the span ending here is plain JSON (index version 5 on); else JWS"
     )
+    # Named artifacts (publication.providers.NamedContent) the index names: by name, the
+    # "descriptor" the index carries and the SHA-256 of the canonical JSON of the value it holds
+    # ("digest": a value read again but unchanged is not written again).
+    artifacts = models.JSONField(default=dict, blank=True, help_text="named artifacts the index names, by name")
     index_sha256 = models.CharField(max_length=64)
     publisher_kid = models.CharField(max_length=64)
     trusted_count = models.IntegerField()

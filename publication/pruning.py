@@ -17,7 +17,8 @@ RETAIN_SECONDS = 120
 
 def prune(publication: Publication) -> None:
     """Keep every file that an index still in use may name: the deltas the current index's chain
-    reaches; the full lists of the last ``GATEWAY_PUBLISH_KEEP_FULL`` distinct full sequences; and
+    reaches; the full lists of the last ``GATEWAY_PUBLISH_KEEP_FULL`` distinct full sequences; the
+    versions of named artifacts the current index names; and
     every file of an index issued in the last ``RETAIN_SECONDS`` (a CDN or a client may hold it for
     its max-age). Never touch newer full lists: a rebuild may be writing them for an index to come."""
     named = publication.full_sequence or publication.id
@@ -25,7 +26,11 @@ def prune(publication: Publication) -> None:
     reached = publication.chain_start if publication.chain_start is not None else publication.id
     keep_full = {named} | set(published.named_full_sequences(settings.GATEWAY_PUBLISH_KEEP_FULL))
     cutoff = publication.issued_at - dt.timedelta(seconds=RETAIN_SECONDS)
-    cached = published.issued_since(cutoff).index_names()
+    recent = published.issued_since(cutoff)
+    cached = recent.index_names()
+    # Named artifacts: the versions the current and the cached indexes name (older ones are on
+    # the chain of deltas as history, which no verifier downloads).
+    keep_named = published.filter(id=publication.id).named_artifact_paths() | recent.named_artifact_paths()
     keep_full |= {full for _, full, _ in cached if full is not None}
     # A verifier following a cached index walks its chain back as far as that index's start.
     floor = min([reached, *keep_full, *(sequence for sequence, _, _ in cached), *(s for _, _, s in cached if s)])
@@ -41,4 +46,6 @@ def prune(publication: Publication) -> None:
         first_in_use = span_ends.up_to(oldest_named).newest_sequence()
         span_floor = min(span_ends.from_sequence(first_in_use or 0).span_starts(), default=newest_span)
         keep_spans = set(span_ends.after(span_floor).values_list("id", flat=True))
-    files.prune(publish_dir(), floor=floor, keep_full=keep_full, keep_above=named, keep_spans=keep_spans)
+    files.prune(
+        publish_dir(), floor=floor, keep_full=keep_full, keep_above=named, keep_spans=keep_spans, keep_named=keep_named
+    )

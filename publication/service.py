@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -45,13 +47,14 @@ from gateway.audit.services import record_event
 from gateway.outbox.models import Change
 from gateway.signing import keys
 from gateway.signing.backend import Signer, key_id
-from publication import artifacts, did, files, snapshot
+from publication import artifacts, did, files, providers, snapshot
 from publication.chain import chain_start, deltas_since, descriptor, link
 from publication.folder import publish_dir, published_delta, refuse_if_not_forward
 from publication.locks import read_snapshot, serialised
 from publication.models import Publication
 from publication.pruning import RETAIN_SECONDS, prune
 from publication.spans import Span, make_span, newest_span, record_span
+from verifier.encoding import canonical_json
 from verifier.entries import restore_body
 
 logger = logging.getLogger(__name__)
@@ -120,6 +123,7 @@ def _publish_locked(
         # sequence gets full lists and no delta, and every verifier downloads them ("reset").
         reset = last is None or (changes is not None and changes.reset)
         state = snapshot.take_full() if full or reset else None
+        values = _read_named(last, since)
     if state is not None:
         assert changes is None or state.high_water == changes.high_water, "one snapshot"
         named = artifacts.write_full_lists(publish_dir(), signer, state, sequence=reserved.id, issued_at=at)
@@ -129,6 +133,8 @@ def _publish_locked(
     span = named_span if newer else None
     assert named is not None
     assert changes is not None
+    held = last.artifacts if last is not None else {}
+    named_artifacts, written = _write_named(signer, values, held, sequence=reserved.id, issued_at=at)
     delta = None
     if not reset:
         delta = artifacts.delta(
@@ -137,12 +143,15 @@ def _publish_locked(
             previous=reserved.previous,
             previous_delta=link(last, "delta") if last is not None and last.delta_sha256 else None,
             issued_at=at,
+            named={name: named_artifacts[name]["descriptor"] for name in written},
         )
         files.write_atomically(publish_dir(), delta.path, delta.data)
     if state is not None:
         span = make_span(state, reserved.id, at, own=None if reset else changes.touched)
     with transaction.atomic():
-        publication, index = _finish(signer, reserved, changes, named, delta, at, chain=chain, span=span)
+        publication, index = _finish(
+            signer, reserved, changes, named, delta, at, chain=chain, span=span, named_artifacts=named_artifacts
+        )
         Change.objects.filter(id__lte=changes.high_water, published_at__isnull=True).update(published_at=at)
         record_event(
             action=Action.PUBLISH,
@@ -180,6 +189,7 @@ def _finish(
     *,
     chain: tuple[int, int] | None,
     span: Span | None,
+    named_artifacts: dict[str, dict[str, Any]],
 ) -> tuple[Publication, artifacts.Artifact]:
     expires_at = at + dt.timedelta(seconds=settings.GATEWAY_PUBLISH_VALIDITY)
     reserved.issued_at, reserved.expires_at = at, expires_at
@@ -190,6 +200,7 @@ def _finish(
     reserved.revocation_list_length = named.revocation_list.length
     reserved.trusted_count, reserved.revoked_count = named.trusted, named.revoked
     reserved.publisher_kid = key_id(signer.chain[0])
+    reserved.artifacts = named_artifacts
     head: dict[str, object] | None = None
     start = reserved.id
     if delta is not None:  # else a reset: no chain leads here, the full lists of this sequence do
@@ -215,6 +226,7 @@ def _finish(
         span_start=span_start,
         publisher_keys=_announced_keys(at),
         checkpoint=_checkpoint(signer, at),
+        named={name: entry["descriptor"] for name, entry in named_artifacts.items()},
     )
     reserved.index_sha256 = index.sha256
     reserved.save()
@@ -237,6 +249,46 @@ def _named_full(publication: Publication | None) -> artifacts.FullLists | None:
         ),
         revoked=publication.revoked_count,
     )
+
+
+def _read_named(last: Publication | None, since: int) -> dict[str, Any]:
+    """The value now of each named content that an outbox change after ``since`` changed, or
+    that the last index does not name yet (inside the read snapshot): ``publication.providers``."""
+    contents = providers.named_contents()
+    if not contents:
+        return {}
+    held = last.artifacts if last is not None else {}
+    kinds = set(
+        Change.objects.filter(id__gt=since, kind__in=providers.named_change_kinds())
+        .values_list("kind", flat=True)
+        .distinct()
+    )
+    return {
+        content.name: content.full() for content in contents if content.name not in held or kinds & content.change_kinds
+    }
+
+
+def _write_named(
+    signer: Signer, values: dict[str, Any], held: dict[str, dict[str, Any]], *, sequence: int, issued_at: dt.datetime
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The named artifacts of ``sequence``'s index, and the names it wrote a new version of: a
+    value read that differs from the version held is written; any other keeps the held version.
+    Content no longer registered leaves the index."""
+    current: dict[str, dict[str, Any]] = {}
+    written: list[str] = []
+    for content in providers.named_contents():
+        name = content.name
+        entry = held.get(name)
+        if name in values:
+            digest = hashlib.sha256(canonical_json(values[name])).hexdigest()
+            if entry is None or entry.get("digest") != digest:
+                artifact = artifacts.named_artifact(signer, name, values[name], sequence=sequence, issued_at=issued_at)
+                files.write_atomically(publish_dir(), artifact.path, artifact.data)
+                entry = {"descriptor": {**artifact.descriptor(), "sequence": sequence}, "digest": digest}
+                written.append(name)
+        if entry is not None:
+            current[name] = entry
+    return current, written
 
 
 def _checkpoint(signer: Signer, at: dt.datetime) -> dict[str, object] | None:

@@ -108,7 +108,10 @@ def take_changes(since: int) -> Changes:
     mark = high_water()
     if mark <= since:
         return Changes(high_water=max(mark, since))
-    changed = Change.objects.filter(id__gt=since, id__lte=mark)
+    # Changes of named content (publication.providers) are not the trust content's.
+    changed = Change.objects.filter(id__gt=since, id__lte=mark).exclude(kind__in=providers.named_change_kinds())
+    if not changed.exists():
+        return Changes(high_water=mark)
     if changed.filter(thumbprint="").exists():
         return Changes(high_water=mark, reset=True)
     named = set(changed.values_list("thumbprint", flat=True))

@@ -250,6 +250,8 @@ def _render_nginx(env: dict[str, str]) -> None:
         PROXY_SECRET=(STACK / "proxy-secret").read_text().strip(),
         RATE_PER_CLIENT=os.environ.get("GATEWAY_STACK_RATE", "50r/s"),
         RATE_BURST=os.environ.get("GATEWAY_STACK_BURST", "100"),
+        RATE_ANONYMOUS=os.environ.get("GATEWAY_STACK_ANONYMOUS_RATE", "20r/s"),
+        RATE_ANONYMOUS_BURST=os.environ.get("GATEWAY_STACK_ANONYMOUS_BURST", "200"),
         MAX_BODY="64k",
         OPS_NETWORK=os.environ.get("GATEWAY_STACK_OPS_NETWORK", "127.0.0.1"),
     )

@@ -156,6 +156,20 @@ def test_alice_uploads_through_the_form_with_the_same_checks(client, people, xa,
     assert not SignerCertificate.objects.filter(thumbprint=thumbprint(foreign.der)).exists()
 
 
+def test_a_paste_that_is_not_base64_is_refused_and_recorded(client, people, xa):
+    as_(client, people["alice"])
+    refused = client.post("/admin/trustlist/signercertificate/upload/", {"country": "XA", "cms": "not a CMS!"})
+    assert refused.status_code == 200
+    assert b"INVALID_BASE64" in refused.content
+    event = AuditEvent.objects.get(action=Action.UPLOAD, actor="admin:alice")
+    assert (event.outcome, event.reason, event.country) == ("REJECTED", "INVALID_BASE64", "XA")
+    # Line breaks in a paste are tolerated (a base64 file wrapped at 64 columns).
+    wrapped = xa.cms_b64(xa.dsc().der).decode()
+    wrapped = "\n".join(wrapped[i : i + 64] for i in range(0, len(wrapped), 64))
+    accepted = client.post("/admin/trustlist/signercertificate/upload/", {"country": "XA", "cms": wrapped})
+    assert accepted.status_code == 302
+
+
 def test_certificate_material_is_read_only(client, people, dscs):
     as_(client, people["alice"])
     response = client.post(f"/admin/trustlist/signercertificate/{dscs['XA'].pk}/change/", {"country": "XB"})

@@ -136,3 +136,27 @@ def test_static_files_come_from_the_application_through_nginx(stack):
     assert response.headers["content-type"].startswith("text/css")
     assert b"body" in response.body
     assert stack.request("GET", "/static/admin/css/no-such-file.css").status == 404
+
+
+def test_rate_limit_per_address_without_a_certificate(stack):
+    # Last in this module: the address stays limited for a few seconds after. Anonymous requests
+    # are refused by the application without an audit event (docs/audit.md), so nginx is what
+    # keeps an anonymous flood from reaching it; the default burst is 200 at 20 per second.
+    connection = stack.connection(None)
+    statuses = []
+    try:
+        for _ in range(400):
+            connection.request("GET", "/countrylist")
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+            if response.status == 429:
+                break
+    finally:
+        connection.close()
+    assert statuses[0] == 401
+    assert statuses[-1] == 429
+    assert len(statuses) > 150, "the burst lets an honest verifier's requests through"
+    # A client with a certificate is counted apart.
+    xc = _country(stack, "XC")
+    assert _request(stack, "GET", "/countrylist", cert=xc["auth"])[0] == 200

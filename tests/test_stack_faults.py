@@ -230,6 +230,8 @@ def stack() -> Iterator[FaultStack]:
         "GATEWAY_STACK_REDIS": f"redis://127.0.0.1:{redis_port}/0",
         "GATEWAY_STACK_RATE": "100000r/s",
         "GATEWAY_STACK_BURST": "100000",
+        "GATEWAY_STACK_ANONYMOUS_RATE": "100000r/s",
+        "GATEWAY_STACK_ANONYMOUS_BURST": "100000",
         "GATEWAY_STACK_WORKERS": "2",
         "GATEWAY_PUBLISH_SWEEP": str(SWEEP),
     }

@@ -553,7 +553,7 @@ def _as_before_plain_deltas() -> None:
     from verifier.entries import restore_body
 
     signer, link = _current_signer(), None
-    for publication in Publication.objects.filter(index_sha256__gt="").order_by("id"):
+    for publication in Publication.objects.published().order_by("id"):
         if not publication.delta_sha256:  # a reset: the chain starts again after it
             link = None
             continue
@@ -618,7 +618,7 @@ def test_a_span_ending_at_a_sequence_published_before_the_upgrade_is_named_where
     for _ in range(3):
         upload(client, xa, xa.cms_b64(xa.dsc().der))
     _as_before_plain_deltas()
-    last_old = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+    last_old = Publication.objects.published().newest()
     assert rebuild_full() is not None
     named = _index_payload()["span"]
     assert named["sequence"] == last_old.id
@@ -640,7 +640,7 @@ def test_the_chain_stops_at_a_delta_that_names_no_predecessor(client, pki, xa, w
     for _ in range(3):
         upload(client, xa, xa.cms_b64(xa.dsc().der))
     Publication.objects.update(chain_start=None)  # as if published before the upgrade
-    last_old = Publication.objects.filter(index_sha256__gt="").order_by("-id").first()
+    last_old = Publication.objects.published().newest()
     _sync(pki, world)  # a verifier holding the last sequence published before the upgrade
     upload(client, xa, xa.cms_b64(xa.dsc().der))
     index = _index_payload()

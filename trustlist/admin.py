@@ -3,7 +3,6 @@ the country) and revoke their countries' DSCs; other countries' DSCs do not exis
 
 from __future__ import annotations
 
-import binascii
 import datetime as dt
 import functools
 from typing import Any
@@ -20,7 +19,7 @@ from countries.admin import CountryScopedAdmin
 from countries.identity import ClientIdentity
 from countries.permissions import Do, can, countries_for
 from gateway.audit import words
-from gateway.pki import certs, cms
+from gateway.pki import certs
 from gateway.pki.errors import Rejected
 from trustlist import display, services
 from trustlist.models import SignerCertificate
@@ -50,10 +49,7 @@ class UploadForm(forms.Form):
         text = upload.read(70_000).decode("ascii", "replace") if upload else data.get("cms", "")
         if not text.strip():
             raise forms.ValidationError("Paste the signed upload or choose its file.")
-        try:
-            data["cms_der"] = cms.decode_base64_body("".join(text.split()))  # tolerate line breaks here
-        except (Rejected, binascii.Error) as exc:
-            raise forms.ValidationError(f"This is not a base64 signed upload (CMS): {exc}") from exc
+        data["cms_text"] = text  # decoded by the service, which records a refusal of it
         return data
 
 
@@ -222,9 +218,9 @@ class SignerCertificateAdmin(CountryScopedAdmin):
                 raise Http404
             identity = ClientIdentity(country=country, thumbprint="", party_id=0)
             try:
-                row = services.upload_signer_certificate(
+                row = services.upload_signed_text(
                     identity=identity,
-                    cms_der=form.cleaned_data["cms_der"],
+                    text=form.cleaned_data["cms_text"],
                     at=timezone.now(),
                     actor=f"admin:{request.user}",
                 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -29,7 +30,7 @@ from gateway.pki.certs import load_der_certificate
 from publication.snapshot import Revoked, Trusted, canonical_text
 from trustlist import trust
 from trustlist.models import SignerCertificate
-from verifier.encoding import format_time
+from verifier.encoding import TIME_FORMAT, format_time
 
 CHUNK = 500  # thumbprints per IN (...) query: far below SQLite's variable limit
 
@@ -147,24 +148,36 @@ def _csca_record(party: TrustedParty) -> Trusted:
     )
 
 
-_COLUMNS = {
+# strftime codes of verifier.encoding.TIME_FORMAT, in PostgreSQL's to_char (SQLite's strftime
+# takes the format as it is).
+_TO_CHAR = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
+
+
+def _time_sql(column: str, vendor: str) -> str:
+    """SQL that renders ``column`` (UTC) in the published time format, ``TIME_FORMAT``."""
+    if vendor != "postgresql":
+        return f"strftime('{TIME_FORMAT}', {column})"
+    # Literal text is double-quoted in a to_char pattern; an unknown code fails at import.
+    pattern = "".join(
+        _TO_CHAR[token] if token.startswith("%") else f'"{token}"' for token in re.findall(r"%.|[^%]+", TIME_FORMAT)
+    )
+    return f"to_char({column} AT TIME ZONE 'UTC', '{pattern}')"
+
+
+def _columns(vendor: str) -> str:
     # Times formatted and JSON rendered as text by the database: Django's per-row converters
     # (datetime parsing, JSONField decoding) cost more than the rest of the snapshot.
-    "postgresql": """
+    as_text = "::text" if vendor == "postgresql" else ""
+    # Built from constants only, at import: no value from outside reaches this text.
+    return f"""
         SELECT country, thumbprint, COALESCE(NULLIF(custom_kid, ''), kid), raw_data,
-               to_char(not_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-               to_char(not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-               usages::text, domain, "group", issuer_thumbprint,
-               to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-               revocation_reason, public_key_jwk::text
-        FROM trustlist_signercertificate WHERE source_gateway = ''""",
-    "sqlite": """
-        SELECT country, thumbprint, COALESCE(NULLIF(custom_kid, ''), kid), raw_data,
-               strftime('%Y-%m-%dT%H:%M:%SZ', not_before), strftime('%Y-%m-%dT%H:%M:%SZ', not_after),
-               usages, domain, "group", issuer_thumbprint,
-               strftime('%Y-%m-%dT%H:%M:%SZ', revoked_at), revocation_reason, public_key_jwk
-        FROM trustlist_signercertificate WHERE source_gateway = ''""",
-}
+               {_time_sql("not_before", vendor)}, {_time_sql("not_after", vendor)},
+               usages{as_text}, domain, "group", issuer_thumbprint,
+               {_time_sql("revoked_at", vendor)}, revocation_reason, public_key_jwk{as_text}
+        FROM trustlist_signercertificate WHERE source_gateway = ''"""  # noqa: S608
+
+
+_COLUMNS = {vendor: _columns(vendor) for vendor in ("postgresql", "sqlite")}
 
 
 def _dsc_rows(thumbprints: set[str] | None) -> Iterator[tuple[Any, ...]]:

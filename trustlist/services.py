@@ -115,6 +115,17 @@ def upload_signer_certificate(
         raise
 
 
+def upload_signed_text(*, identity: ClientIdentity, text: str, at: dt.datetime, actor: str) -> SignerCertificate:
+    """An upload a person pasted or chose as a file (the admin): the base64 of the CMS, with line
+    breaks tolerated. Text that is not base64 is refused and recorded like any other upload refusal."""
+    try:
+        cms_der = cms.decode_base64_body("".join(text.split()))
+    except Rejected as exc:
+        _audit_refusal(Action.UPLOAD, exc, identity, None, at, actor, group=Group.DSC)
+        raise
+    return upload_signer_certificate(identity=identity, cms_der=cms_der, at=at, actor=actor)
+
+
 def revoke_signer_certificate(
     *, identity: ClientIdentity, cms_der: bytes, at: dt.datetime, reason: str = "revoked by country", actor: str = ""
 ) -> tuple[SignerCertificate, bool]:

@@ -4,6 +4,7 @@ lists and the files of the chains the sequences it is of (docs/publication-forma
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,15 @@ class Descriptor:
 class FullDescriptor(Descriptor):
     sequence: int = 0  # the sequence whose full list this is (F)
     entries: int | None = None
+
+
+@dataclass(frozen=True)
+class NamedDescriptor(Descriptor):
+    sequence: int = 0  # the sequence that wrote this version
+
+
+# A named artifact's name: an index member's key, a file name and a payload type (rules, value sets...).
+ARTIFACT_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,28 @@ def delta_descriptor(value: Any) -> DeltaDescriptor:
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise VerificationError(PublicationReason.MALFORMED_INDEX, f"bad delta descriptor: {exc}") from exc
+
+
+def named_descriptor(name: str, value: Any, index_sequence: int) -> NamedDescriptor:
+    """One member of an index's ``artifacts``: a version of named content, written by a sequence
+    at most the index's, at the one path such a version has (a mirror cannot be sent elsewhere)."""
+    if not isinstance(name, str) or not ARTIFACT_NAME.fullmatch(name) or not isinstance(value, dict):
+        raise VerificationError(PublicationReason.MALFORMED_INDEX, f"bad named artifact {name!r}")
+    plain = Descriptor.of(value)
+    try:
+        sequence = int(value["sequence"])
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise VerificationError(PublicationReason.MALFORMED_INDEX, f"artifact {name}: no sequence ({exc})") from exc
+    if not 0 < sequence <= index_sequence or plain.path != named_path(sequence, name):
+        raise VerificationError(
+            PublicationReason.MALFORMED_INDEX, f"artifact {name}: {plain.path} of {sequence} is not where it belongs"
+        )
+    return NamedDescriptor(plain.path, plain.sha256, plain.length, sequence)
+
+
+def named_path(sequence: int, name: str) -> str:
+    """Where the version of named content ``name`` written by ``sequence`` is published."""
+    return f"sequences/{sequence}/{name}.jws"
 
 
 def chain_path(sequence: int, kind: str) -> str:

@@ -14,7 +14,7 @@ from cryptography import x509
 from verifier.chain import DeltaLoader, walk_chain, walk_spans
 from verifier.descriptors import DeltaDescriptor, Descriptor, FullDescriptor
 from verifier.did import verify_did_document
-from verifier.index import VerifiedIndex, verify_index, verify_named
+from verifier.index import VerifiedIndex, verify_content, verify_index, verify_named
 from verifier.reasons import PublicationReason, VerificationError
 
 
@@ -51,6 +51,12 @@ def verify_folder(root: Path, anchors: Sequence[x509.Certificate], now: dt.datet
             report.checked.append(descriptor.path)
         except (OSError, VerificationError, KeyError, ValueError) as exc:
             report.problems.append(f"{descriptor.path}: {exc}")
+    for name, named in sorted(index.artifacts.items()):
+        try:
+            verify_content((root / named.path).read_bytes(), name, index, anchors, now)
+            report.checked.append(named.path)
+        except (OSError, VerificationError) as exc:
+            report.problems.append(f"{named.path}: {exc}")
     _check_folder_chain(root, index, anchors, now, report)
     did = root / "did.json"
     if did.exists():

@@ -22,7 +22,15 @@ from typing import Any
 from cryptography import x509
 
 from verifier.artifacts import CHAINED_KINDS, check_entries, is_plain, typed_payload, verify_artifact, verify_chained
-from verifier.descriptors import DeltaDescriptor, Descriptor, FullDescriptor, delta_descriptor, full_descriptor
+from verifier.descriptors import (
+    DeltaDescriptor,
+    Descriptor,
+    FullDescriptor,
+    NamedDescriptor,
+    delta_descriptor,
+    full_descriptor,
+    named_descriptor,
+)
 from verifier.encoding import b64url_decode, parse_time
 from verifier.entries import EntryError, restore_body
 from verifier.jws import verify_jws
@@ -53,6 +61,9 @@ class VerifiedIndex:
     span: DeltaDescriptor | None = None  # the newest span: full lists of span.previous -> span.sequence
     span_start: int | None = None  # the oldest sequence the chain of spans leads from
     signing_kids: frozenset[str] = frozenset()  # the current and next keys: the only ones an index may be signed by
+    # Named artifacts (rules, value sets...): the current version of each, by name (empty when
+    # the index has no "artifacts" member).
+    artifacts: dict[str, NamedDescriptor] = field(default_factory=dict)
 
     @property
     def full_sequence(self) -> int:
@@ -107,6 +118,7 @@ def verify_index(
             span=None if payload.get("span") is None else delta_descriptor(payload["span"]),
             span_start=None if payload.get("spanStart") is None else int(payload["spanStart"]),
             signing_kids=signing,
+            artifacts=_named_artifacts(payload.get("artifacts"), sequence),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise VerificationError(PublicationReason.MALFORMED_INDEX, str(exc)) from exc
@@ -143,6 +155,14 @@ def verify_index(
     if previous is not None:
         _check_consistent(previous, index)
     return index
+
+
+def _named_artifacts(value: Any, sequence: int) -> dict[str, NamedDescriptor]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise VerificationError(PublicationReason.MALFORMED_INDEX, "artifacts is not an object")
+    return {name: named_descriptor(name, descriptor, sequence) for name, descriptor in value.items()}
 
 
 def announced_certificates(index_jws: bytes) -> dict[str, bytes]:
@@ -217,6 +237,17 @@ def _check_consistent(previous: VerifiedIndex, index: VerifiedIndex) -> None:
             raise VerificationError(
                 PublicationReason.ROLLBACK, f"full lists of {now_listed.sequence} after those of {before.sequence}"
             )
+    # Named artifacts: a version is never replaced by an older one, nor rewritten.
+    for name, now_named in index.artifacts.items():
+        held = previous.artifacts.get(name)
+        if held is None:
+            continue
+        if now_named.sequence < held.sequence:
+            raise VerificationError(
+                PublicationReason.ROLLBACK, f"{name} of {now_named.sequence} after that of {held.sequence}"
+            )
+        if now_named.sequence == held.sequence and (now_named.sha256, now_named.length) != (held.sha256, held.length):
+            raise VerificationError(PublicationReason.FORK, f"the {name} of sequence {held.sequence} differs")
 
 
 def verify_named(
@@ -253,3 +284,17 @@ def verify_named(
             raise VerificationError(PublicationReason.MALFORMED_PAYLOAD, f"{descriptor.path}: {exc}") from exc
     check_entries(payload)
     return payload
+
+
+def verify_content(
+    data: bytes, name: str, index: VerifiedIndex, anchors: Sequence[x509.Certificate], now: dt.datetime
+) -> Any:
+    """The value of the named artifact ``name`` that ``index`` names, once ``data`` is checked to
+    be that version (hash, length, signature by a key the index announces, type and sequence)."""
+    descriptor = index.artifacts.get(name)
+    if descriptor is None:
+        raise VerificationError(PublicationReason.MALFORMED_INDEX, f"the index names no {name}")
+    payload = verify_named(data, descriptor, index, anchors, now, kind=name, sequence=descriptor.sequence)
+    if "content" not in payload:
+        raise VerificationError(PublicationReason.MALFORMED_PAYLOAD, f"{descriptor.path} carries no content")
+    return payload["content"]

@@ -27,7 +27,7 @@ from cryptography import x509
 from verifier.chain import apply_delta, state_digest, walk_chain, walk_spans
 from verifier.descriptors import DeltaDescriptor
 from verifier.encoding import b64url_decode, parse_time
-from verifier.index import INDEX_MAX_BYTES, VerifiedIndex, verify_index, verify_named
+from verifier.index import INDEX_MAX_BYTES, VerifiedIndex, verify_content, verify_index, verify_named
 from verifier.reasons import PublicationReason, VerificationError
 
 STATE_FILE = "state.json"
@@ -55,6 +55,9 @@ class SyncState:
     trusted: dict[str, dict[str, Any]] = field(default_factory=dict)  # by thumbprint
     revoked: dict[str, dict[str, Any]] = field(default_factory=dict)  # by thumbprint
     checkpoint: Any = None
+    # Named artifacts of the index held (rules, value sets...): by name, the version's sequence,
+    # sha256 and length, and its verified ``content``.
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path) -> SyncState:
@@ -69,6 +72,7 @@ class SyncState:
             trusted={e["thumbprint"]: e for e in data["trusted"]},
             revoked={e["thumbprint"]: e for e in data["revoked"]},
             checkpoint=data.get("checkpoint"),
+            artifacts=dict(data.get("artifacts", {})),
         )
 
     def save(self, folder: Path) -> None:
@@ -80,6 +84,7 @@ class SyncState:
             "trusted": sorted(self.trusted.values(), key=lambda e: e["thumbprint"]),
             "revoked": sorted(self.revoked.values(), key=lambda e: e["thumbprint"]),
             "checkpoint": self.checkpoint,
+            "artifacts": self.artifacts,
         }
         temporary = folder / f".{STATE_FILE}.{os.getpid()}.tmp"
         with open(temporary, "w", encoding="utf-8") as handle:
@@ -207,6 +212,8 @@ def sync(
             )
         _apply(state, payload)
         state.sequence = descriptor.sequence
+    state.artifacts, size = _named_artifacts(fetch, base, index, held.artifacts, anchors, now, progress)
+    downloaded += size
     state.sequence, state.index = index.sequence, index.raw
     state.etag = response.headers.get("etag", response.headers.get("ETag", ""))
     state.checkpoint = index.checkpoint
@@ -250,14 +257,43 @@ def _artifact(
     index: VerifiedIndex,
     progress: Callable[[int, int | None], None] | None,
 ) -> tuple[dict[str, Any], int]:
+    data = _download(fetch, base, descriptor, progress)
+    return verify_named(data, descriptor, index, anchors, now, kind=kind, sequence=sequence), len(data)
+
+
+def _download(fetch: Fetch, base: str, descriptor: Any, progress: Callable[[int, int | None], None] | None) -> bytes:
+    """A file the index or a chain names, no longer than it says (checked while it is read)."""
     if descriptor.length > MAX_ARTIFACT_BYTES:
         raise VerificationError(PublicationReason.OVERSIZE, f"{descriptor.path}: {descriptor.length} bytes announced")
     response = fetch(base + descriptor.path, {}, descriptor.length, progress)
     if response.status != 200:
         raise VerificationError(PublicationReason.HTTP_ERROR, f"{descriptor.path}: HTTP {response.status}")
-    return verify_named(response.body, descriptor, index, anchors, now, kind=kind, sequence=sequence), len(
-        response.body
-    )
+    return response.body
+
+
+def _named_artifacts(
+    fetch: Fetch,
+    base: str,
+    index: VerifiedIndex,
+    held: dict[str, dict[str, Any]],
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    progress: Callable[[int, int | None], None] | None,
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """The version of each named artifact the index names: the one held when it is that version,
+    else downloaded and verified (``verify_content``); content the index no longer names is dropped."""
+    current: dict[str, dict[str, Any]] = {}
+    downloaded = 0
+    for name, descriptor in sorted(index.artifacts.items()):
+        version = {"sequence": descriptor.sequence, "sha256": descriptor.sha256, "length": descriptor.length}
+        kept = held.get(name)
+        if kept is not None and {key: kept.get(key) for key in version} == version and "content" in kept:
+            current[name] = kept
+            continue
+        data = _download(fetch, base, descriptor, progress)
+        downloaded += len(data)
+        current[name] = {**version, "content": verify_content(data, name, index, anchors, now)}
+    return current, downloaded
 
 
 def _apply(state: SyncState, delta: dict[str, Any]) -> None:
