@@ -177,7 +177,7 @@ def _uploader(stack: Stack, code: str, number: int, config: LoadConfig, deadline
     try:
         while time.monotonic() < deadline:
             sent += 1
-            body, print_ = _fresh_upload(country, f"{code} load {number}-{sent}")
+            body, print_, der = _fresh_upload(country, f"{code} load {number}-{sent}")
             if config.race_every and sent % config.race_every == 0:
                 barrier = threading.Barrier(2)
 
@@ -200,8 +200,12 @@ def _uploader(stack: Stack, code: str, number: int, config: LoadConfig, deadline
                 continue
             accepted += 1
             if config.revoke_every and accepted % config.revoke_every == 0:
+                # Signed afresh: a replay of the upload's CMS does not revoke (docs/policy.md).
+                revocation = base64.b64encode(
+                    cms.sign(der, country.upload.certificate, country.upload.key, detached=False)
+                )
                 status, headers, _, seconds = main.request(
-                    "DELETE", "/signerCertificate", body, {"Content-Type": "application/cms"}
+                    "DELETE", "/signerCertificate", revocation, {"Content-Type": "application/cms"}
                 )
                 out.sample("DELETE /signerCertificate", status, seconds, headers, f"revoke {print_}")
                 out.ledger.append(Entry(code, "revoke", print_, status))
@@ -211,7 +215,7 @@ def _uploader(stack: Stack, code: str, number: int, config: LoadConfig, deadline
             client.close()
 
 
-def _fresh_upload(country: DemoCountry, name: str) -> tuple[bytes, str]:
+def _fresh_upload(country: DemoCountry, name: str) -> tuple[bytes, str, bytes]:
     dsc = issuance.issue(
         issuance.name(name, country.code),
         at=dt.datetime.now(dt.UTC),
@@ -219,7 +223,7 @@ def _fresh_upload(country: DemoCountry, name: str) -> tuple[bytes, str]:
         extended_key_usage=[issuance.EKU_VACCINATION],
     )
     message = cms.sign(dsc.der, country.upload.certificate, country.upload.key, detached=False)
-    return base64.b64encode(message), thumbprint(dsc.der)
+    return base64.b64encode(message), thumbprint(dsc.der), dsc.der
 
 
 def _reader(stack: Stack, number: int, config: LoadConfig, deadline: float, out: Recorder) -> None:

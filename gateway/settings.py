@@ -225,6 +225,9 @@ GATEWAY_POLICY_CHECK_SIGNATURE_ALGORITHM = env.bool("GATEWAY_POLICY_CHECK_SIGNAT
 GATEWAY_POLICY_REJECT_CA_DSC = env.bool("GATEWAY_POLICY_REJECT_CA_DSC", default=True)
 GATEWAY_POLICY_ALLOW_SELF_SIGNED_CSCA_AS_DSC = env.bool("GATEWAY_POLICY_ALLOW_SELF_SIGNED_CSCA_AS_DSC", default=False)
 GATEWAY_POLICY_REQUIRE_VALID_CSCA = env.bool("GATEWAY_POLICY_REQUIRE_VALID_CSCA", default=True)
+# A revocation must carry a new signature by the UPLOAD key, not a replay of the upload's
+# (docs/policy.md); false: DGCG's behaviour, where the TLS key and any published CMS suffice.
+GATEWAY_REVOCATION_REQUIRE_FRESH_SIGNATURE = env.bool("GATEWAY_REVOCATION_REQUIRE_FRESH_SIGNATURE", default=True)
 
 # --- TNG /trustedCertificate -------------------------------------------------------------
 GATEWAY_TRUSTED_CERTIFICATE_DEFAULT_DOMAIN = env.str("GATEWAY_TRUSTED_CERTIFICATE_DEFAULT_DOMAIN", default="DCC")

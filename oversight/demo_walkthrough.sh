@@ -20,8 +20,11 @@ curl -s "${AUTH[@]}" http://127.0.0.1:8000/trustList/DSC/XA | .venv/bin/python -
     'import json,sys,base64; e=json.load(sys.stdin)[0]; open("/tmp/sig.der","wb").write(base64.b64decode(e["signature"]))'
 openssl cms -verify -binary -inform DER -in /tmp/sig.der -content /tmp/xa-dsc.der -noverify -out /dev/null
 
-# revoke it with the same CMS; the DSCs changed in the last hour then show it revoked (rawData null)
-curl -si "${AUTH[@]}" -X DELETE -H "Content-Type: application/cms" --data-binary @/tmp/xa-dsc.cms \
+# revoke it with a CMS signed afresh (replaying the upload's is refused: docs/policy.md); the
+# DSCs changed in the last hour then show it revoked (rawData null)
+openssl cms -sign -nodetach -binary -in /tmp/xa-dsc.der -signer $D/upload.pem -inkey $D/upload.key \
+    -outform DER | base64 -w0 > /tmp/xa-revoke.cms
+curl -si "${AUTH[@]}" -X DELETE -H "Content-Type: application/cms" --data-binary @/tmp/xa-revoke.cms \
     http://127.0.0.1:8000/signerCertificate                       # 204
 curl -s "${AUTH[@]}" -H "If-Modified-Since: $(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" \
     http://127.0.0.1:8000/trustList/DSC | .venv/bin/python -c \

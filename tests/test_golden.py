@@ -232,7 +232,7 @@ def certify(csr_pem: bytes, ta: Cert, *, serial: int) -> x509.Certificate:
     return _sign(builder, ta.key)
 
 
-def cms_sign(content: bytes, signer: Cert, *, detached: bool) -> bytes:
+def cms_sign(content: bytes, signer: Cert, *, detached: bool, deterministic: bool = True) -> bytes:
     """CMS SignedData as country backends and `ta_sign` make it (gateway.pki.cms.sign: binary,
     no capabilities), with a deterministic signature: cryptography's builder signs EC with a
     random nonce, so its signature over the signed attributes is replaced by an RFC 6979 one."""
@@ -243,7 +243,7 @@ def cms_sign(content: bytes, signer: Cert, *, detached: bool) -> bytes:
         pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(signer.certificate, signer.key, hashes.SHA256())
     )
     der = builder.sign(serialization.Encoding.DER, options)
-    if isinstance(signer.key, rsa.RSAPrivateKey):
+    if isinstance(signer.key, rsa.RSAPrivateKey) or not deterministic:
         return der
     info = asn1_cms.ContentInfo.load(der)
     assert info.dump(force=True) == der, "re-encoding must not change the message"
@@ -552,7 +552,9 @@ class Scenario:
         return self.request(label, "POST", "/signerCertificate", who=country, body=body)
 
     def revoke(self, label: str, country: Country, certificate: Cert):
-        body = base64.b64encode(cms_sign(certificate.der, country.upload, detached=False))
+        # Signed afresh, as a revocation must be (docs/policy.md): a deterministic signature in
+        # the upload's second would be the upload's own. Nothing of it is recorded or served.
+        body = base64.b64encode(cms_sign(certificate.der, country.upload, detached=False, deterministic=False))
         return self.request(label, "DELETE", "/signerCertificate", who=country, body=body)
 
     # the story ---------------------------------------------------------------------------------

@@ -41,10 +41,10 @@ def test_upload_locks_audit_head_then_trust_state(client, xa):
 
 
 def test_revocation_locks_audit_head_then_trust_state(client, xa):
-    body = xa.cms_b64(xa.dsc().der)
-    assert upload(client, xa, body).status_code == 201
+    dsc = xa.dsc()
+    assert upload(client, xa, xa.cms_b64(dsc.der)).status_code == 201
     with CaptureQueriesContext(connection) as captured:
-        assert revoke(client, xa, body).status_code == 204
+        assert revoke(client, xa, xa.cms_b64(dsc.der)).status_code == 204
     assert _lock_order(captured.captured_queries) == ["audit head", "trust state"]
 
 

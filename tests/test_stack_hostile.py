@@ -303,9 +303,12 @@ def test_hostile_revocations_change_nothing(ctx: StackContext):
 
 
 def test_revoked_dsc_cannot_come_back(ctx: StackContext):
-    body = base64.b64encode(ctx.cms(ctx.dsc().der))
+    dsc = ctx.dsc()
+    body = base64.b64encode(ctx.cms(dsc.der))
     assert ctx.post(body).status == 201
-    assert ctx.post(body, method="DELETE").status == 204
+    # The upload's own CMS (published as the DSC's signature) does not revoke: a new one does.
+    assert_refused_and_audited(ctx, lambda: ctx.post(body, method="DELETE"), status=400, reason="REVOCATION_NOT_FRESH")
+    assert ctx.post(base64.b64encode(ctx.cms(dsc.der)), method="DELETE").status == 204
     assert_refused_and_audited(ctx, lambda: ctx.post(body), status=409, reason="ALREADY_REVOKED")
 
 

@@ -3,7 +3,9 @@ lists hold, registered with publication by this app's AppConfig.ready().
 
 What is trusted, re-checked every time (never assumed from the row):
 - a CSCA: onboarded, active, local, and its trust-anchor signature verifies now;
-- a DSC: not revoked, local, its stored DER hashes to its thumbprint, and the CSCA that issued
+- a DSC: of TNG's group DSC (SIGN, AUTH and CUSTOM certificates are served by the TNG API
+  only, never to verifiers as signers), not revoked, local, its stored DER hashes to its
+  thumbprint, and the CSCA that issued
   it at upload is one of the CSCAs trusted above (so removing or suspending a CSCA withdraws its
   DSCs): the rule of ``trustlist.trust``, which the API's renderings use too. The uploader's CMS
   and the CSCA's signature over the DSC are re-verified by the signature audit task, which would
@@ -174,7 +176,7 @@ def _columns(vendor: str) -> str:
                {_time_sql("not_before", vendor)}, {_time_sql("not_after", vendor)},
                usages{as_text}, domain, "group", issuer_thumbprint,
                {_time_sql("revoked_at", vendor)}, revocation_reason, public_key_jwk{as_text}
-        FROM trustlist_signercertificate WHERE source_gateway = ''"""  # noqa: S608
+        FROM trustlist_signercertificate WHERE source_gateway = '' AND "group" = 'DSC'"""  # noqa: S608
 
 
 _COLUMNS = {vendor: _columns(vendor) for vendor in ("postgresql", "sqlite")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 
 from gateway.audit.models import Action, AuditEvent, Outcome
 from gateway.outbox.models import Change
@@ -72,7 +72,10 @@ class SignerCertificate(models.Model):
     # base64(SHA-256[0:8]); unique, which is DGCG's 16-hex-character thumbprint-prefix check
     # enforced by the database, so concurrent uploads cannot both win.
     kid = models.CharField(max_length=12, unique=True)
-    custom_kid = models.CharField(max_length=20, null=True, blank=True, unique=True)
+    # TNG's kid. Unique among certificates not revoked (a partial index: concurrent uploads
+    # cannot both take one); a revoked certificate's kid may be taken again by its own country
+    # (trustlist.services._check_kids_free).
+    custom_kid = models.CharField(max_length=20, null=True, blank=True, db_index=True)
     raw_data = models.BinaryField(help_text="certificate DER")
     signature = models.TextField(help_text="base64 detached CMS by the uploader over raw_data")
     uploader_thumbprint = models.CharField(max_length=64)
@@ -98,6 +101,11 @@ class SignerCertificate(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["country", "revoked_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["custom_kid"], condition=Q(revoked_at__isnull=True), name="trustlist_custom_kid_in_use"
+            )
+        ]
 
     def __str__(self) -> str:
         state = "revoked" if self.revoked_at else "trusted"

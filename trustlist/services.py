@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +66,12 @@ class _Checked:
     thumbprint: str
 
 
+# TNG's kid: at most 20 characters (its column); of the base64 alphabets, as a computed kid is
+# (base64 of 8 bytes), so that no markup or whitespace reaches a verifier's display.
+CUSTOM_KID = re.compile(r"[A-Za-z0-9+/=_-]{1,20}")
+# A computed kid: base64 of the first 8 bytes of the certificate's SHA-256 (gateway.pki.certs.kid).
+COMPUTED_KID = re.compile(r"[A-Za-z0-9+/]{11}=")
+
 # The onboarded rows each endpoint needs, read with the identity (countries.identity.authenticate).
 UPLOAD_PARTIES = (CertificateType.UPLOAD, CertificateType.CSCA, CertificateType.DECA)
 REVOKE_PARTIES = (CertificateType.UPLOAD,)
@@ -82,9 +90,10 @@ def upload_signer_certificate(
             certificate_types=[CertificateType.UPLOAD, issuer_type],
             prefetched=identity.prefetched,
         )
-        _check_uploader(checked, identity, parties[CertificateType.UPLOAD])
-        if options.group == Group.DSC:
-            _check_country(checked, identity)
+        _check_uploader(checked, identity, parties[CertificateType.UPLOAD], at)
+        # Every group, not only DSC: a certificate is the uploader's own (TNG checks the
+        # country for DSCs only; docs/api.md lists the difference).
+        _check_country(checked, identity)
         _check_options(options)
         issuers = parties[issuer_type]
         issuer_certs = [certificate_of(party) for party in issuers]
@@ -107,8 +116,10 @@ def upload_signer_certificate(
             # DGCG's checks 4 and 5 (duplicate, kid) come before our policy checks: report them
             # first. Only refusals pay for this query; an accepted upload is checked by the
             # unique indexes of its insert instead (see _store).
-            _check_not_present(checked, options)
+            _check_not_present(checked, options, identity)
             raise
+        if options.custom_kid:
+            _check_kids_free(checked, options, identity)
         return _store(checked, identity, options, at, actor, issuer_thumbprint=thumbprint(certificate_der(issuer)))
     except Rejected as exc:
         _audit_refusal(Action.UPLOAD, exc, identity, checked, at, actor, group=options.group)
@@ -137,7 +148,7 @@ def revoke_signer_certificate(
         uploaders = verified_parties_by_type(
             country=identity.country, certificate_types=[CertificateType.UPLOAD], prefetched=identity.prefetched
         )[CertificateType.UPLOAD]
-        _check_uploader(checked, identity, uploaders)
+        _check_uploader(checked, identity, uploaders, at)
         _check_country(checked, identity)
         with transaction.atomic():
             row = (
@@ -147,6 +158,8 @@ def revoke_signer_certificate(
             )
             if row is None:
                 raise Rejected(Reason.NOT_FOUND, "The certificate doesn't exists in the database.")
+            if settings.GATEWAY_REVOCATION_REQUIRE_FRESH_SIGNATURE:
+                _check_fresh(checked, row)
             changed = _revoke_row(
                 row,
                 stored_reason=reason,
@@ -250,12 +263,41 @@ def _parse(cms_der: bytes) -> _Checked:
     return _Checked(message, certificate, message.payload, thumbprint(message.payload))
 
 
-def _check_uploader(checked: _Checked, identity: ClientIdentity, uploads: list[TrustedParty]) -> None:
+def _check_uploader(checked: _Checked, identity: ClientIdentity, uploads: list[TrustedParty], at: dt.datetime) -> None:
     signer_thumbprint = thumbprint(checked.message.signer_der)
     if not any(party.thumbprint == signer_thumbprint for party in uploads):
         raise Rejected(
             Reason.UPLOAD_CERT_UNKNOWN,
             f"Could not find upload certificate with hash {signer_thumbprint} and country {identity.country}",
+        )
+    # DGCG trusts an onboarded UPLOAD certificate whatever its dates; a signature by a key whose
+    # certificate has expired (or not begun) proves nothing about now (RFC 5280 §4.1.2.5).
+    signer = checked.message.signer
+    if at > signer.not_valid_after_utc:
+        raise Rejected(Reason.UPLOAD_CERT_EXPIRED, f"the upload certificate expired at {signer.not_valid_after_utc}")
+    if at < signer.not_valid_before_utc:
+        raise Rejected(
+            Reason.UPLOAD_CERT_NOT_YET_VALID, f"the upload certificate is valid from {signer.not_valid_before_utc}"
+        )
+
+
+def _check_fresh(checked: _Checked, row: SignerCertificate) -> None:
+    """A revocation is signed afresh by the UPLOAD key: not the upload's own signature (which the
+    trust list publishes as the DSC's ``signature``, so anyone holding a country's TLS key could
+    replay it) and not signed before the upload. signingTime (RFC 5652 §11.3) counts whole
+    seconds, so a fresh signature in the upload's second is accepted: its signature value differs."""
+    upload = cms.verify_detached(base64.b64decode(row.signature), bytes(row.raw_data))
+    revocation = checked.message
+    if hmac.compare_digest(revocation.signature, upload.signature):
+        raise Rejected(Reason.REVOCATION_NOT_FRESH, "the revocation carries the upload's own signature (a replay)")
+    if (
+        revocation.signing_time is not None
+        and upload.signing_time is not None
+        and revocation.signing_time < upload.signing_time
+    ):
+        raise Rejected(
+            Reason.REVOCATION_NOT_FRESH,
+            f"the revocation was signed at {revocation.signing_time}, before the upload ({upload.signing_time})",
         )
 
 
@@ -272,16 +314,19 @@ def _check_options(options: UploadOptions) -> None:
     unknown = sorted(set(options.properties) - set(settings.GATEWAY_TRUSTED_CERTIFICATE_PROPERTIES))
     if unknown:
         raise Rejected(Reason.PROPERTY_NOT_ALLOWED, f"properties not allowed: {', '.join(unknown)}")
+    if options.custom_kid is not None and not CUSTOM_KID.fullmatch(options.custom_kid):
+        raise Rejected(Reason.INVALID_KID, "a kid is 1 to 20 characters of the base64 (or base64url) alphabet")
 
 
-def _check_not_present(checked: _Checked, options: UploadOptions) -> None:
-    """DGCG checks 4 and 5 in one query: the same certificate (duplicate, or revoked), or another
-    one with the same kid or custom kid (collision). Asked only once an upload is refused (by a
-    policy check or by a unique index of the insert), to name the reason."""
-    clash = Q(thumbprint=checked.thumbprint) | Q(kid=kid(checked.der))
-    if options.custom_kid:
-        clash |= Q(custom_kid=options.custom_kid)
-    rows = list(SignerCertificate.objects.filter(clash).values_list("thumbprint", "revoked_at")[:3])
+def _check_not_present(checked: _Checked, options: UploadOptions, identity: ClientIdentity) -> None:
+    """DGCG checks 4 and 5: the same certificate (duplicate, or revoked), or another one with the
+    same kid (collision), then the custom kids (:func:`_check_kids_free`). Asked once an upload is
+    refused (by a policy check or by a unique index of the insert), to name the reason."""
+    rows = list(
+        SignerCertificate.objects.filter(Q(thumbprint=checked.thumbprint) | Q(kid=kid(checked.der))).values_list(
+            "thumbprint", "revoked_at"
+        )[:2]
+    )
     for row_thumbprint, revoked_at in rows:
         if row_thumbprint == checked.thumbprint:
             if revoked_at is not None:
@@ -289,6 +334,27 @@ def _check_not_present(checked: _Checked, options: UploadOptions) -> None:
             raise Rejected(Reason.ALREADY_EXISTS, "Uploaded certificate already exists")
     if rows:
         raise Rejected(Reason.KID_EXISTS, "A certificate with KID of uploaded certificate already exists")
+    if options.custom_kid:
+        _check_kids_free(checked, options, identity)
+
+
+def _check_kids_free(checked: _Checked, options: UploadOptions, identity: ClientIdentity) -> None:
+    """A kid names one key for verifiers, whichever field carries it. A custom kid in the form of
+    a computed kid must be the certificate's own computed kid: so no certificate uploaded later
+    can have a computed kid that another's custom kid took (computed kids are unique by index,
+    and a DGCG upload needs no query for this). Any other custom kid may not be another
+    certificate's kid or custom kid, unless that certificate is the same country's and revoked
+    (TNG frees a kid when its certificate is deleted; verifiers then see the revoked and the new
+    entry under it); another country's, even revoked, never: a verifier would attribute this key
+    to that country."""
+    custom = options.custom_kid
+    assert custom is not None
+    if COMPUTED_KID.fullmatch(custom) and custom != kid(checked.der):
+        raise Rejected(Reason.INVALID_KID, "a kid in the form of a computed kid must be the certificate's own")
+    others = SignerCertificate.objects.filter(Q(kid=custom) | Q(custom_kid=custom))
+    for country, revoked_at in others.exclude(thumbprint=checked.thumbprint).values_list("country", "revoked_at"):
+        if country != identity.country or revoked_at is None:
+            raise Rejected(Reason.KID_EXISTS, "A certificate with KID of uploaded certificate already exists")
 
 
 def _store(
@@ -339,6 +405,6 @@ def _store(
         # The unique indexes on thumbprint, kid and custom kid are DGCG's checks 4 and 5: the
         # insert is the transaction's first statement, so nothing else was written. Name the
         # clash (duplicate, revoked, kid) as the checks do.
-        _check_not_present(checked, options)
+        _check_not_present(checked, options, identity)
         raise Rejected(Reason.ALREADY_EXISTS, "Uploaded certificate already exists") from None
     return row

@@ -17,7 +17,7 @@ import binascii
 import datetime as dt
 import hashlib
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from cryptography import x509
@@ -299,13 +299,14 @@ class TrustStore:
         return store
 
     @classmethod
-    def from_trust_list_payload(cls, payload: Mapping[str, Any]) -> TrustStore:
+    def from_trust_list_payload(cls, payload: Mapping[str, Any], *, domains: Collection[str] = ("DCC",)) -> TrustStore:
         """Index the DSC entries of a published trust list payload (CSCA entries are not needed
         to verify a signature and are left out). Only the kid is decoded now; the store keeps a
         reference to each entry (do not modify the payload afterwards). Entries without a
         decodable kid are listed in ``skipped``; an entry whose certificate turns out unusable
         (bad base64, thumbprint mismatch, unparseable) fails as DSC_UNUSABLE when a signature
-        names its kid."""
+        names its kid. Only DCC signers count: entries of type DSC whose group is DSC and whose
+        domain is one of ``domains`` (an entry without them is read as DSC of DCC)."""
         store = cls()
         sequence = payload.get("sequence")
         store.sequence = sequence if isinstance(sequence, int) else None
@@ -315,7 +316,11 @@ class TrustStore:
         count = 0
         for position, entry in enumerate(payload.get("entries", ())):
             try:
-                if entry["type"] != "DSC":
+                if (
+                    entry["type"] != "DSC"
+                    or entry.get("group", "DSC") != "DSC"
+                    or entry.get("domain", "DCC") not in domains
+                ):
                     continue
                 kid = a2b(entry["kid"], strict_mode=True)
             except (KeyError, TypeError, ValueError, binascii.Error) as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hmac
 import warnings
 from dataclasses import dataclass
@@ -61,6 +62,10 @@ class SignedMessage:
     signer_der: bytes
     signer: x509.Certificate
     cms_der: bytes
+    # The SignerInfo's signature value: a replayed message carries the same one.
+    signature: bytes = b""
+    # The signingTime attribute (RFC 5652 §11.3), when the signer included one.
+    signing_time: dt.datetime | None = None
 
 
 def decode_base64_body(body: bytes | str) -> bytes:
@@ -181,11 +186,22 @@ def _parse_strict(cms_der: bytes, *, detached_content: bytes | None) -> SignedMe
     if signer_der not in cms_der:
         raise Rejected(Reason.CERTIFICATE_PARSE, "the embedded certificate is not DER-encoded")
     signer = load_der_certificate(signer_der)
-    _verify_signer_info(signer_infos[0], signer, content)
-    return SignedMessage(payload=content, signer_der=signer_der, signer=signer, cms_der=cms_der)
+    signature, attributes = _verify_signer_info(signer_infos[0], signer, content)
+    signing_time = attributes.get("signing_time")
+    return SignedMessage(
+        payload=content,
+        signer_der=signer_der,
+        signer=signer,
+        cms_der=cms_der,
+        signature=signature,
+        signing_time=signing_time if isinstance(signing_time, dt.datetime) else None,
+    )
 
 
-def _verify_signer_info(signer_info: asn1_cms.SignerInfo, signer: x509.Certificate, content: bytes) -> None:
+def _verify_signer_info(
+    signer_info: asn1_cms.SignerInfo, signer: x509.Certificate, content: bytes
+) -> tuple[bytes, dict[str, object]]:
+    """Check the signer info; its signature value and signed attributes once it verifies."""
     try:
         sid = signer_info["sid"]
         digest_name = signer_info["digest_algorithm"]["algorithm"].native
@@ -215,6 +231,7 @@ def _verify_signer_info(signer_info: asn1_cms.SignerInfo, signer: x509.Certifica
         raise Rejected(Reason.CMS_MESSAGE_DIGEST, "messageDigest attribute does not match the content")
 
     _verify_signature(signer, signature_algorithm, digest_algorithm, signature, signed_bytes)
+    return signature, attributes
 
 
 def _attributes(signed_attrs: asn1_cms.CMSAttributes) -> dict[str, object]:
@@ -222,8 +239,8 @@ def _attributes(signed_attrs: asn1_cms.CMSAttributes) -> dict[str, object]:
     for attribute in signed_attrs:
         name = attribute["type"].native
         values = attribute["values"]
-        if name in ("content_type", "message_digest"):
-            # RFC 5652 §11.1/11.2: single-valued, and must not appear twice.
+        if name in ("content_type", "message_digest", "signing_time"):
+            # RFC 5652 §11.1-11.3: single-valued, and must not appear twice.
             if name in found or len(values) != 1:
                 raise Rejected(Reason.CMS_MISSING_ATTRIBUTES, f"{name} attribute must have exactly one value")
             found[name] = values[0].native

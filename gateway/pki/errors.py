@@ -30,6 +30,8 @@ class Reason(enum.StrEnum):
     CMS_SIGNATURE_INVALID = "CMS_SIGNATURE_INVALID"
     # --- DGCG content checks (0x004 / 0x007) ---
     UPLOAD_CERT_UNKNOWN = "UPLOAD_CERT_UNKNOWN"
+    UPLOAD_CERT_EXPIRED = "UPLOAD_CERT_EXPIRED"  # the CMS signer's validity has ended (ours)
+    UPLOAD_CERT_NOT_YET_VALID = "UPLOAD_CERT_NOT_YET_VALID"  # ... or not begun (ours)
     COUNTRY_MISSING = "COUNTRY_MISSING"
     COUNTRY_MULTIPLE = "COUNTRY_MULTIPLE"
     COUNTRY_MISMATCH = "COUNTRY_MISMATCH"
@@ -39,6 +41,7 @@ class Reason(enum.StrEnum):
     ALREADY_REVOKED = "ALREADY_REVOKED"
     KID_EXISTS = "KID_EXISTS"
     NOT_FOUND = "NOT_FOUND"
+    REVOCATION_NOT_FRESH = "REVOCATION_NOT_FRESH"  # a replayed or older signature revokes (ours)
     # --- policy checks DGCG lacks (each relaxable by a setting) ---
     SERIAL_POLICY = "SERIAL_POLICY"
     UNKNOWN_CRITICAL_EXTENSION = "UNKNOWN_CRITICAL_EXTENSION"
@@ -54,6 +57,7 @@ class Reason(enum.StrEnum):
     GROUP_NOT_ALLOWED = "GROUP_NOT_ALLOWED"
     DOMAIN_NOT_ALLOWED = "DOMAIN_NOT_ALLOWED"
     PROPERTY_NOT_ALLOWED = "PROPERTY_NOT_ALLOWED"
+    INVALID_KID = "INVALID_KID"
     # --- trust anchor integrity of onboarded entries ---
     THUMBPRINT_MISMATCH = "THUMBPRINT_MISMATCH"
     TA_SIGNATURE_INVALID = "TA_SIGNATURE_INVALID"

@@ -29,7 +29,7 @@ SIGNATURE = {
     Reason.CMS_SIGNATURE_INVALID,
 }
 CONFLICT = {Reason.ALREADY_EXISTS, Reason.ALREADY_REVOKED}
-TNG_REQUEST = {Reason.GROUP_NOT_ALLOWED, Reason.DOMAIN_NOT_ALLOWED, Reason.PROPERTY_NOT_ALLOWED}
+TNG_REQUEST = {Reason.GROUP_NOT_ALLOWED, Reason.DOMAIN_NOT_ALLOWED, Reason.PROPERTY_NOT_ALLOWED, Reason.INVALID_KID}
 CHECK_FAILED_TEXT = (
     "Possible reasons: Wrong Format, no CMS, not the correct signing alg missing attributes, invalid signature, "
     "certificate not signed by known CA"

@@ -38,7 +38,8 @@ class TrustedCertificateTrustListSerializer(serializers.Serializer):
 
 class TrustedCertificateRequestSerializer(serializers.Serializer):
     cms = serializers.CharField(max_length=60000, trim_whitespace=False)
-    kid = serializers.CharField(max_length=20, required=False, allow_null=True, allow_blank=True)
+    # Not trimmed: a kid with whitespace is refused (INVALID_KID), not silently changed.
+    kid = serializers.CharField(max_length=20, required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
     group = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
     domain = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
     # TNG answers 500 to a missing or null `properties`; we treat it as empty.
