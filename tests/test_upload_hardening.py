@@ -25,7 +25,7 @@ from tests.publishing import anchors, install_publisher, publish_root, served_tr
 from trustlist.models import SignerCertificate
 from verifier.trust import TrustStore
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # publication reads in snapshots of its own
 
 
 def _tng_upload(client, country, der: bytes, *, kid_text: str | None = None, group: str | None = None, signer=None):

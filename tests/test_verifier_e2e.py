@@ -69,6 +69,7 @@ def test_sync_verify_revoke_resync(live_server, client, pki, tmp_path, capsys):
     code, results = _verify(capsys, state, forged)
     assert code == 1
     assert results[0]["valid"] is False
+    assert results[0]["reason"] == "KID_UNKNOWN"
 
     assert revoke(client, xa, xa.cms_b64(dsc.der)).status_code == 204
     code, results = _verify(capsys, state, genuine)
@@ -78,3 +79,4 @@ def test_sync_verify_revoke_resync(live_server, client, pki, tmp_path, capsys):
     code, results = _verify(capsys, state, genuine)
     assert code == 1
     assert results[0]["valid"] is False
+    assert results[0]["reason"] == "DSC_REVOKED"  # the state knows why: the DSC was revoked

@@ -33,3 +33,19 @@ def test_installs_alone_and_imports_no_django(tmp_path):
         [str(venv / "bin" / "dcc-verifier"), "--help"], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert "sync" in help_text.stdout
+    version = subprocess.run(
+        [str(venv / "bin" / "dcc-verifier"), "--version"], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert version.stdout.strip() == "dcc-verifier 0.1.0"
+    typed = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import pathlib, verifier; print((pathlib.Path(verifier.__file__).parent / 'py.typed').exists())",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert typed.stdout.strip() == "True", "PEP 561: the installed package carries py.typed"

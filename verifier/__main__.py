@@ -1,8 +1,13 @@
-"""``python -m verifier``: sync the gateway's signed lists, verify HC1 codes offline, issue test codes.
+"""The verifier's command line (``dcc-verifier``, or ``python -m verifier``).
 
-python -m verifier sync --url https://gateway.example/publication/ --trust-anchor ta.pem
-python -m verifier verify 'HC1:...'            # or --file codes.txt, --image qr.png; --json
-python -m verifier issue --payload dcc.json --dsc dsc.pem --key dsc.key --issuer XA --out qr.png
+  sync     download and verify what a gateway publishes into a local state
+  verify   verify HC1 codes (text, files of lines, QR images) against the state, a saved trust
+           list, or DSC files (tests)
+  inspect  show what a state or a saved trust list holds
+  issue    sign a DCC payload into an HC1 code and a QR PNG (tests, demos)
+
+Exit codes: 0 every code is valid (or the command did its job), 1 a code is invalid, 2 a usage
+or environment error: one line on standard error, ``error: REASON: what (hint: what to do)``.
 """
 
 from __future__ import annotations
@@ -10,60 +15,201 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-from verifier.certificates import load_anchor
-from verifier.encoding import parse_time
 from verifier.reasons import VerificationError
-from verifier.sync import SyncState, sync
+from verifier.sources import DEFAULT_MAX_AGE, SourceError, TrustSource
 
 DEFAULT_STATE = Path.home() / ".dcc-verifier"
+PACKAGE = "dcc-trust-verifier"
+HINTS = {
+    "DEADLINE": "the mirror is too slow: try again, or raise --timeout",
+    "HTTP_ERROR": "check the URL (it ends in /publication/) and that the gateway is up",
+    "INDEX_EXPIRED": "the gateway has not re-signed its index: it may be down, or someone holds back updates",
+    "UNTRUSTED_SIGNER": "check the trust anchor file: it must be the one the gateway's publisher key is certified by",
+}
+
+
+class CliError(Exception):
+    """A usage or environment error: ``reason``, what happened, and what to do about it."""
+
+    def __init__(self, reason: str, detail: str, hint: str = "") -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.hint = reason, detail, hint
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verifier", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    args = _parser().parse_args(argv)  # bad usage: argparse's message and exit code 2
+    command: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return command(args)
+    except CliError as exc:
+        return _error(exc.reason, exc.detail, exc.hint)
+    except SourceError as exc:
+        return _error(exc.reason, exc.detail, exc.hint)
+    except VerificationError as exc:
+        return _error(exc.reason, exc.detail, HINTS.get(exc.reason, ""))
+    except BrokenPipeError:
+        # The reader went away (`... | head`): nothing more to say, and nowhere to say it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
-    p_sync = sub.add_parser("sync", help="download and verify the published lists")
-    p_sync.add_argument("--url", required=True, help="base URL of the publication (…/publication/)")
-    p_sync.add_argument("--trust-anchor", required=True, action="append", help="pinned trust anchor (PEM)")
-    p_sync.add_argument("--state", type=Path, default=DEFAULT_STATE)
-    p_sync.add_argument("--at", help="verification time, ISO 8601 (default: now)")
+
+def _error(reason: str, detail: str, hint: str) -> int:
+    print(f"error: {reason}: {detail}" + (f" (hint: {hint})" if hint else ""), file=sys.stderr)
+    return 2
+
+
+def _version() -> str:
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return "(not installed: run from a checkout)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dcc-verifier",
+        description="Sync a trust gateway's signed lists and verify EU DCC (HC1) codes offline.",
+        epilog="Exit codes: 0 valid or done, 1 a code is invalid, 2 usage or environment error.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    state_help = f"folder of the synced state (default {DEFAULT_STATE})"
+    at_help = "the clock, ISO 8601 (default: now), e.g. 2026-06-01T12:00:00Z"
+
+    p_sync = sub.add_parser("sync", help="download and verify what a gateway publishes")
+    p_sync.add_argument("--url", required=True, help="base URL of the publication (https://…/publication/)")
+    p_sync.add_argument("--trust-anchor", required=True, action="append", help="pinned trust anchor (PEM or DER)")
+    p_sync.add_argument("--state", type=Path, default=DEFAULT_STATE, help=state_help)
+    p_sync.add_argument("--at", help=at_help)
+    p_sync.add_argument("--timeout", type=float, default=60.0, help="seconds for the whole sync (default 60)")
     p_sync.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_sync.set_defaults(run=_sync)
 
-    p_verify = sub.add_parser("verify", help="verify HC1 codes against the synced lists")
-    p_verify.add_argument("codes", nargs="*", help="HC1:… strings")
-    p_verify.add_argument("--file", type=Path, action="append", default=None, help="a file of HC1 lines")
-    p_verify.add_argument("--image", type=Path, action="append", default=None, help="a QR code image (PNG/JPEG)")
-    p_verify.add_argument("--state", type=Path, default=DEFAULT_STATE)
-    p_verify.add_argument("--at", help="verification clock, ISO 8601 (default: now)")
+    p_verify = sub.add_parser("verify", help="verify HC1 codes")
+    p_verify.add_argument("codes", nargs="*", help="HC1:… texts")
+    p_verify.add_argument("--file", type=Path, action="append", default=[], help="a text file of HC1 lines")
+    p_verify.add_argument("--image", type=Path, action="append", default=[], help="a QR code image (PNG, JPEG…)")
+    _trust_arguments(p_verify, state_help)
+    p_verify.add_argument("--dsc", type=Path, action="append", default=[], help="trust this DSC (tests only)")
+    p_verify.add_argument("--at", help=at_help)
+    p_verify.add_argument(
+        "--allow-stale", action="store_true", help="verify against an expired trust list (each result warns)"
+    )
+    p_verify.add_argument(
+        "--show-unverified", action="store_true", help="show the holder's data of an invalid code, marked unverified"
+    )
     p_verify.add_argument("--json", action="store_true", help="machine-readable output")
+    p_verify.set_defaults(run=_verify)
+
+    p_inspect = sub.add_parser("inspect", help="show what a state or a saved trust list holds")
+    _trust_arguments(p_inspect, state_help)
+    p_inspect.add_argument("--at", help=at_help)
+    p_inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    p_inspect.set_defaults(run=_inspect)
 
     p_issue = sub.add_parser("issue", help="sign a DCC payload into an HC1 code and a QR PNG (tests, demos)")
     p_issue.add_argument("--payload", type=Path, required=True, help="DCC JSON (ver, nam, dob, v|t|r)")
     p_issue.add_argument("--dsc", type=Path, required=True, help="DSC certificate (PEM)")
     p_issue.add_argument("--key", type=Path, required=True, help="DSC private key (PEM)")
     p_issue.add_argument("--issuer", required=True, help="issuing country (CWT iss)")
-    p_issue.add_argument("--days", type=int, default=30, help="validity of the code")
+    p_issue.add_argument("--days", type=int, default=30, help="validity of the code in days (default 30)")
     p_issue.add_argument("--out", type=Path, help="write a QR PNG here")
+    p_issue.set_defaults(run=_issue)
+    return parser
 
-    args = parser.parse_args(argv)
-    return {"sync": _sync, "verify": _verify, "issue": _issue}[args.command](args)
+
+def _trust_arguments(parser: argparse.ArgumentParser, state_help: str) -> None:
+    parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help=state_help)
+    parser.add_argument("--trust-list", type=Path, help="a saved trust list (trustlist.jws) instead of the state")
+    parser.add_argument("--trust-anchor", action="append", default=[], help="the anchor a --trust-list is checked by")
+    parser.add_argument(
+        "--max-age",
+        type=float,
+        default=DEFAULT_MAX_AGE.total_seconds() / 3600,
+        help=f"hours a --trust-list stays current after its issue (default {DEFAULT_MAX_AGE.total_seconds() / 3600:g})",
+    )
+
+
+# --- reading what the user named ------------------------------------------------------------------
 
 
 def _now(value: str | None) -> dt.datetime:
     if not value:
         return dt.datetime.now(dt.UTC)
-    return parse_time(value)
+    from verifier.encoding import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise CliError("BAD_TIME", f"--at {value!r} is not an ISO 8601 time", "e.g. 2026-06-01T12:00:00Z") from None
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CliError("FILE_UNREADABLE", f"{what} {path}: {exc.strerror or exc}", "check the path") from None
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        text = _read(path, "--file").decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(
+            "FILE_NOT_TEXT", f"--file {path} is not UTF-8 text", "give a text file of HC1 lines (--image for a QR)"
+        ) from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _anchors(paths: list[str]) -> list[Any]:
+    from verifier.certificates import load_anchor
+
+    anchors = []
+    for path in paths:
+        data = _read(Path(path), "trust anchor")
+        try:
+            anchors.append(load_anchor(data))
+        except ValueError:
+            raise CliError("ANCHOR_UNREADABLE", f"{path} is not a certificate (PEM or DER)", "check the file") from None
+    return anchors
+
+
+def _source(args: argparse.Namespace, at: dt.datetime) -> TrustSource:
+    from verifier import sources
+
+    dscs = getattr(args, "dsc", [])
+    if args.trust_list and dscs:
+        raise CliError("USAGE", "--trust-list and --dsc exclude each other", "give one source of trust")
+    if dscs:
+        return sources.from_dsc_files((str(path), _read(path, "--dsc")) for path in dscs)
+    if args.trust_list:
+        if not args.trust_anchor:
+            raise CliError("USAGE", "--trust-list needs --trust-anchor", "name the anchor that certifies the publisher")
+        return sources.from_trust_list(
+            _read(args.trust_list, "--trust-list"),
+            _anchors(args.trust_anchor),
+            at,
+            label=str(args.trust_list),
+            max_age=dt.timedelta(hours=args.max_age),
+        )
+    return sources.from_state(args.state)
+
+
+# --- commands -------------------------------------------------------------------------------------
 
 
 def _sync(args: argparse.Namespace) -> int:
-    anchors = [load_anchor(Path(path).read_bytes()) for path in args.trust_anchor]
+    from verifier.sync import sync
+
+    anchors = _anchors(args.trust_anchor)
+    at = _now(args.at)
     bar = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
@@ -77,10 +223,9 @@ def _sync(args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        result = sync(args.url, args.state, anchors, _now(args.at), progress=progress)
-    except VerificationError as exc:
-        print(f"sync refused: {exc.reason}: {exc.detail}", file=sys.stderr)
-        return 2
+        result = sync(args.url, args.state, anchors, at, progress=progress, **_deadline(args.timeout))
+    except (OSError, ValueError) as exc:  # what the network or a malformed URL raises below the sync's own checks
+        raise CliError("UNREACHABLE", f"{args.url}: {exc}", HINTS["HTTP_ERROR"]) from None
     finally:
         if bar is not None:
             bar.close()
@@ -88,57 +233,99 @@ def _sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deadline(seconds: float) -> dict[str, float]:
+    """The overall deadline, for a ``sync`` that takes one."""
+    import inspect
+
+    from verifier.sync import sync
+
+    return {"timeout": seconds} if "timeout" in inspect.signature(sync).parameters else {}
+
+
 def _verify(args: argparse.Namespace) -> int:
     from verifier.hcert import verify_hc1, verify_qr_image
-    from verifier.trust import TrustStore
 
-    state = SyncState.load(args.state)
-    if not state.sequence:
-        print("no synced trust list: run `python -m verifier sync` first", file=sys.stderr)
-        return 2
-    trust = TrustStore.from_trust_list_payload({"sequence": state.sequence, "entries": list(state.trusted.values())})
-    revoked = {entry["thumbprint"] for entry in state.revoked.values()}
     at = _now(args.at)
-    items: list[tuple[str, Any]] = [(code, None) for code in args.codes]
-    for path in args.file or []:
-        items += [(line.strip(), None) for line in path.read_text().splitlines() if line.strip()]
-    for path in args.image or []:
-        items.append((str(path), path.read_bytes()))
+    items: list[tuple[str, bytes | None]] = [(code, None) for code in args.codes]
+    for path in args.file:
+        items += [(line, None) for line in _lines(path)]
+    for path in args.image:
+        items.append((str(path), _read(path, "--image")))
+    if not items:
+        raise CliError("NO_CODES", "nothing to verify", "give HC1 texts, --file FILE or --image IMAGE")
+    source = _source(args, at)
+    options: dict[str, Any] = {"revocations": source.revocations, "allow_stale": args.allow_stale}
     results = []
     for label, image in items:
         if image is not None:
-            result = verify_qr_image(image, trust, at, revoked_thumbprints=revoked)
+            result = verify_qr_image(image, source.store, at, **options)
         else:
-            result = verify_hc1(label, trust, at, revoked_thumbprints=revoked)
+            result = verify_hc1(label, source.store, at, **options)
         results.append((label, result))
     if args.json:
-        print(json.dumps([{"input": label[:80], **result.to_dict()} for label, result in results], indent=1))
+        rendered = [
+            {"input": label[:80], **result.to_dict(show_unverified=args.show_unverified)} for label, result in results
+        ]
+        print(json.dumps(rendered, indent=1))
     else:
         for label, result in results:
-            print(_human(label, result))
-    return 0 if results and all(result.valid for _, result in results) else 1
+            print(_human(label, result, show_unverified=args.show_unverified))
+    return 0 if all(result.valid for _, result in results) else 1
 
 
-def _human(label: str, result: Any) -> str:
+def _human(label: str, result: Any, *, show_unverified: bool) -> str:
+    summary = result.to_dict(show_unverified=show_unverified)
     lines = [f"{'VALID' if result.valid else 'INVALID'}  {label[:60]}{'…' if len(label) > 60 else ''}"]
-    for step in result.steps:
-        outcome = step.to_dict()
+    lines.append(f"  trust: {summary['trustSource']}")
+    for warning in summary["warnings"]:
+        lines.append(f"  WARNING: {warning}")
+    for outcome in summary["steps"]:
         detail = f" ({outcome['detail']})" if outcome["detail"] else ""
         lines.append(f"  {outcome['status']:<8} {outcome['step']}: {outcome['reason']}{detail}")
-    payload = result.to_dict().get("payload")
-    if payload:
-        name = payload.get("nam", {})
-        lines.append(f"  holder: {name.get('gn', '')} {name.get('fn', '')}, born {payload.get('dob', '?')}")
+    if summary["dscCountry"] or summary["issuer"]:
+        lines.append(
+            f"  signed with a DSC of {summary['dscCountry'] or '?'} (kid {summary['kid']}),"
+            f" issuer (iss) {summary['issuer'] or 'not given'}"
+        )
+    payload = summary["payload"] if result.valid else summary.get("unverifiedPayload")
+    if isinstance(payload, dict):
+        name = payload.get("nam") if isinstance(payload.get("nam"), dict) else {}
+        holder = f"{name.get('gn', '')} {name.get('fn', '')}, born {payload.get('dob', '?')}"
+        lines.append(f"  holder: {holder}" if result.valid else f"  holder (UNVERIFIED, do not rely on it): {holder}")
     return "\n".join(lines)
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    at = _now(args.at)
+    summary = _source(args, at).summary(at)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+        return 0
+    print(f"source:    {summary['source']}")
+    print(f"sequence:  {summary['sequence']}")
+    print(f"issued:    {summary['issuedAt']} ({summary['age']} ago)")
+    print(f"expires:   {summary['expiresAt']}{'  EXPIRED: sync again' if summary['expired'] else ''}")
+    print(f"DSCs:      {summary['dscs']}, revoked {summary['revoked']}")
+    print("countries: " + (", ".join(f"{code} {count}" for code, count in summary["countries"].items()) or "none"))
+    for skipped in summary["skipped"]:
+        print(f"skipped:   {skipped}")
+    return 0
+
+
 def _issue(args: argparse.Namespace) -> int:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     from verifier.issue import issue_hc1
     from verifier.qr import qr_png
 
-    payload = json.loads(args.payload.read_text())
-    certificate = x509.load_pem_x509_certificate(args.dsc.read_bytes())
-    key = load_pem_private_key(args.key.read_bytes(), password=None)
+    try:
+        payload = json.loads(_read(args.payload, "--payload"))
+        certificate = x509.load_pem_x509_certificate(_read(args.dsc, "--dsc"))
+        key = load_pem_private_key(_read(args.key, "--key"), password=None)
+    except (ValueError, TypeError) as exc:
+        hint = "give a DCC JSON, a PEM certificate and its unencrypted PEM key"
+        raise CliError("BAD_INPUT", f"{exc}", hint) from None
     now = dt.datetime.now(dt.UTC)
     text = issue_hc1(payload, certificate, key, iat=now, exp=now + dt.timedelta(days=args.days), issuer=args.issuer)
     print(text)

@@ -106,13 +106,20 @@ def claims_map(payload: bytes) -> Mapping[Any, Any]:
     return claims
 
 
+MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
+
+
 def _time_claim(claims: Mapping[Any, Any], label: int, name: str) -> float | None:
     value = claims.get(label)
     if value is None:
         return None
     # Integers per spec (I-CO4); some issuers write floats, which every verifier accepts.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise HcertError(Reason.CLAIM_INVALID, f"{name} is a {type(value).__name__}, not a NumericDate")
+    # RFC 8392 §2: a NumericDate is seconds since the epoch; NaN, infinities and values beyond
+    # year 9999 are no date (and would not survive formatting or float arithmetic).
+    if not 0 <= value <= MAX_NUMERIC_DATE:
+        raise HcertError(Reason.CLAIM_INVALID, f"{name} is not a date between 1970 and 9999")
     return value
 
 

@@ -27,7 +27,14 @@ from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from verifier import cose
-from verifier.checks import DscValidity, check_key_usage, check_revocation, check_time, verify_signature
+from verifier.checks import (
+    DscValidity,
+    check_issuer,
+    check_key_usage,
+    check_revocation,
+    check_time,
+    verify_signature,
+)
 from verifier.decode import (
     MAX_INFLATED_BYTES,
     base45_decode,
@@ -41,7 +48,7 @@ from verifier.decode import (
 from verifier.encoding import format_posix
 from verifier.qr import QrError, decode_qr_image
 from verifier.reasons import HcertError, Reason, Status, Step
-from verifier.trust import DscLookup, RevocationSet, TrustedDsc, posix
+from verifier.trust import DscLookup, RevocationSet, TrustedDsc, kid_text, posix
 
 
 class StepOutcome(NamedTuple):
@@ -114,7 +121,9 @@ class Result:
         "payload",
         "payload_type",
         "steps",
+        "trust_source",
         "valid",
+        "warnings",
     )
 
     def __init__(self, steps: list[StepOutcome], valid: bool | None = None) -> None:
@@ -128,9 +137,11 @@ class Result:
         self.issued_at: float | None = None
         self.expires_at: float | None = None
         self.dsc: TrustedDsc | None = None  # the DSC whose signature verified
+        self.trust_source = ""  # where the trusted DSCs come from (TrustStore.description)
+        self.warnings: tuple[str, ...] = ()  # e.g. a stale trust list the caller allowed
 
     def __repr__(self) -> str:
-        return f"Result(valid={self.valid}, reason={self.reason}, kid={self.kid.hex() if self.kid else None})"
+        return f"Result(valid={self.valid}, reason={self.reason}, kid={kid_text(self.kid) if self.kid else None})"
 
     def step(self, step: Step | str) -> StepOutcome | None:
         for outcome in self.steps:
@@ -158,9 +169,12 @@ class Result:
     def dsc_country(self) -> str | None:
         return None if self.dsc is None else self.dsc.country
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (kid in base64, times as ISO 8601 UTC)."""
-        return {
+    def to_dict(self, *, show_unverified: bool = False) -> dict[str, Any]:
+        """JSON-ready summary (kid in base64, times as ISO 8601 UTC). The holder's data is
+        ``payload`` only when the code is valid; of an invalid code it is left out, or with
+        ``show_unverified`` given as ``unverifiedPayload``, so no reader takes it for verified."""
+        payload = json_safe(self.payload) if self.payload is not None else None
+        summary = {
             "valid": self.valid,
             "reason": self.reason.value,
             "kid": None if self.kid is None else base64.b64encode(self.kid).decode("ascii"),
@@ -172,8 +186,13 @@ class Result:
             "issuedAt": format_posix(self.issued_at),
             "expiresAt": format_posix(self.expires_at),
             "steps": [outcome.to_dict() for outcome in self.steps],
-            "payload": json_safe(self.payload) if self.payload is not None else None,
+            "trustSource": self.trust_source,
+            "warnings": list(self.warnings),
+            "payload": payload if self.valid else None,
         }
+        if show_unverified and not self.valid:
+            summary["unverifiedPayload"] = payload
+        return summary
 
 
 def _failed(step: Step, exc: HcertError) -> StepOutcome:
@@ -201,6 +220,7 @@ def verify_hc1(
     revocations: RevocationSet | None = None,
     dsc_validity: DscValidity = DscValidity.DEFAULT,
     max_inflated: int = MAX_INFLATED_BYTES,
+    allow_stale: bool = False,
 ) -> Result:
     """Verify an ``HC1:`` text at the time ``at`` (timezone-aware) against ``trust`` (a
     ``TrustStore``, or anything with its ``candidates(kid)``). Never raises on bad input: every
@@ -210,6 +230,10 @@ def verify_hc1(
     ``revocations.thumbprints``, or if the certificate's kid is in ``revoked_kids`` or
     ``revocations.kids``. ``dsc_validity`` chooses how the signing DSC's validity period limits
     the certificate (see ``DscValidity``); ``max_inflated`` caps the decompressed size.
+
+    A trust store with an ``expires_at`` (a synced state, a saved trust list) before ``at`` fails
+    VERIFY with TRUST_LIST_EXPIRED: a verifier whose syncs fail must not go on trusting old lists
+    silently. ``allow_stale`` verifies all the same and adds a warning to the result.
     Raises ValueError only for a naive ``at``.
     """
     now = posix(at)
@@ -237,11 +261,19 @@ def verify_hc1(
     append(_OK_COSE)
 
     dsc: TrustedDsc | None = None
-    try:
-        dsc = verify_signature(message, trust)
-        append(_OK_VERIFY)
-    except HcertError as exc:
-        append(_failed(Step.VERIFY, exc))
+    warnings: tuple[str, ...] = ()
+    trusted_until = getattr(trust, "expires_at", None)
+    stale = trusted_until is not None and now > trusted_until
+    if stale and not allow_stale:
+        append(_failed(Step.VERIFY, HcertError(Reason.TRUST_LIST_EXPIRED, _stale_note(trusted_until, now))))
+    else:
+        if stale:
+            warnings = (f"verified against a stale trust list: {_stale_note(trusted_until, now)}",)
+        try:
+            dsc = verify_signature(message, trust, revocations)
+            append(_OK_VERIFY)
+        except HcertError as exc:
+            append(_failed(Step.VERIFY, exc))
 
     times: tuple[str | None, float | None, float | None] | None = None
     dcc: dict[str, Any] | None = None
@@ -250,7 +282,8 @@ def verify_hc1(
         claims = claims_map(message.payload)
         times = time_claims(claims)
         dcc, payload_type = dcc_of(claims)
-        append(_OK_CLAIMS)
+        note = check_issuer(times[0], dsc) if dsc is not None else ""
+        append(_OK_CLAIMS if not note else _OK_CLAIMS._replace(detail=note))
     except HcertError as exc:
         append(_failed(Step.CLAIMS, exc))
 
@@ -281,15 +314,22 @@ def verify_hc1(
         except HcertError as exc:
             append(_failed(Step.REVOCATION, exc))
 
-    result = Result(steps, valid=steps == _ALL_PASSED)
+    result = Result(steps, valid=True if steps == _ALL_PASSED else None)
     result.kid = message.kid
     result.alg = message.alg
     result.dsc = dsc
+    result.warnings = warnings
+    result.trust_source = getattr(trust, "description", "")
     result.payload = dcc
     result.payload_type = payload_type
     if times is not None:
         result.issuer_country, result.issued_at, result.expires_at = times
     return result
+
+
+def _stale_note(expires_at: float, now: float) -> str:
+    age = dt.timedelta(seconds=int(now - expires_at))
+    return f"the trust list expired at {format_posix(expires_at)}, {age} ago: sync again"
 
 
 def verify_qr_image(image: bytes, trust: DscLookup, at: dt.datetime, **options: Any) -> Result:
@@ -303,6 +343,17 @@ def verify_qr_image(image: bytes, trust: DscLookup, at: dt.datetime, **options: 
     result = verify_hc1(text, trust, at, **options)
     steps = [_PASSED[Step.PICTUREDECODE], *result.steps]
     combined = Result(steps)
-    for name in ("alg", "dsc", "expires_at", "issued_at", "issuer_country", "kid", "payload", "payload_type"):
+    for name in (
+        "alg",
+        "dsc",
+        "expires_at",
+        "issued_at",
+        "issuer_country",
+        "kid",
+        "payload",
+        "payload_type",
+        "trust_source",
+        "warnings",
+    ):
         setattr(combined, name, getattr(result, name))
     return combined

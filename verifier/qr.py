@@ -35,7 +35,12 @@ def decode_qr_image(image: bytes) -> str:
             if width * height > MAX_IMAGE_PIXELS:
                 raise QrError(Reason.IMAGE_TOO_LARGE, f"{width}x{height} pixels")
             picture = opened.convert("L")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow refuses it before we could ask its size
+        raise QrError(Reason.IMAGE_TOO_LARGE, f"more than {MAX_IMAGE_PIXELS} pixels") from exc
+    except UnidentifiedImageError:
+        # Pillow's message names the stream object (its address): of no use to anyone.
+        raise QrError(Reason.IMAGE_INVALID, "not an image format this verifier reads (PNG, JPEG, GIF...)") from None
+    except (OSError, ValueError) as exc:
         if isinstance(exc, QrError):
             raise
         raise QrError(Reason.IMAGE_INVALID, f"not a readable image: {exc}") from None

@@ -66,6 +66,7 @@ class Reason(StrEnum):
     ALG_UNSUPPORTED = "ALG_UNSUPPORTED"
     KID_MISSING = "KID_MISSING"
     # VERIFY
+    TRUST_LIST_EXPIRED = "TRUST_LIST_EXPIRED"  # the trust list held is past its expiry (sync, or allow stale)
     KID_UNKNOWN = "KID_UNKNOWN"
     DSC_UNUSABLE = "DSC_UNUSABLE"  # the trust store's certificate cannot be parsed or fails its thumbprint
     KEY_ALG_MISMATCH = "KEY_ALG_MISMATCH"  # no DSC with the kid has a key for alg (e.g. P-384 under ES256)
@@ -73,7 +74,8 @@ class Reason(StrEnum):
     SIGNATURE_INVALID = "SIGNATURE_INVALID"
     # CLAIMS
     CLAIMS_MALFORMED = "CLAIMS_MALFORMED"
-    CLAIM_INVALID = "CLAIM_INVALID"  # iss, iat or exp of the wrong type
+    CLAIM_INVALID = "CLAIM_INVALID"  # iss, iat or exp of the wrong type, or a time out of range
+    ISSUER_COUNTRY_MISMATCH = "ISSUER_COUNTRY_MISMATCH"  # iss is not the signing DSC's country
     HCERT_MISSING = "HCERT_MISSING"
     PAYLOAD_TYPE_MISSING = "PAYLOAD_TYPE_MISSING"  # none of v, t, r
     PAYLOAD_TYPE_AMBIGUOUS = "PAYLOAD_TYPE_AMBIGUOUS"  # more than one of v, t, r

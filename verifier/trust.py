@@ -13,6 +13,7 @@ Usages follow the intersection rule (``verifier.usages``). When the trust list s
 
 from __future__ import annotations
 
+import base64
 import binascii
 import datetime as dt
 import hashlib
@@ -151,7 +152,7 @@ class TrustedDsc:
         return cls(kid_of(der) if kid is None else kid, source)
 
     def __repr__(self) -> str:
-        return f"TrustedDsc(kid={self.kid.hex()}, country={self.country!r})"
+        return f"TrustedDsc(kid={kid_text(self.kid)}, country={self.country!r})"
 
     @property
     def country(self) -> str | None:
@@ -251,13 +252,20 @@ class DscLookup(Protocol):
 
 
 class TrustStore:
-    """DSCs indexed by kid. Several DSCs may share a kid (it is a truncated hash): all are tried."""
+    """DSCs indexed by kid. Several DSCs may share a kid (it is a truncated hash): all are tried.
 
-    def __init__(self) -> None:
+    ``expires_at`` (POSIX seconds): when the trust list it holds stops being current; a
+    verification later than that fails (TRUST_LIST_EXPIRED) unless the caller allows a stale
+    list. None: no expiry (a store a test built from certificates). ``description`` says where
+    the DSCs come from, for every result to show."""
+
+    def __init__(self, *, expires_at: float | None = None, description: str = "") -> None:
         self._by_kid: dict[bytes, list[TrustedDsc]] = {}
         self._count = 0
         self.skipped: list[str] = []  # trust list entries that could not be indexed, and why
         self.sequence: int | None = None
+        self.expires_at = expires_at
+        self.description = description
 
     def __len__(self) -> int:
         return self._count
@@ -343,9 +351,27 @@ class TrustStore:
 class RevocationSet:
     """Revoked DSCs, by thumbprint (exact) and by kid (every DSC carrying it)."""
 
-    def __init__(self, *, kids: Iterable[bytes] = (), thumbprints: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        kids: Iterable[bytes] = (),
+        thumbprints: Iterable[str] = (),
+        entries: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
         self.kids = frozenset(kids)
         self.thumbprints = frozenset(t.lower() for t in thumbprints)
+        # Revocation list entries by kid: to say when and by whom a DSC that no trusted DSC's kid
+        # matches any more was revoked (a kid does not revoke by itself: kids are ambiguous).
+        self._by_kid: dict[bytes, Mapping[str, Any]] = {}
+        for entry in entries:
+            try:
+                self._by_kid[binascii.a2b_base64(entry["kid"], strict_mode=True)] = entry
+            except (KeyError, TypeError, ValueError, binascii.Error):
+                continue
+
+    def revoked_entry(self, kid: bytes) -> Mapping[str, Any] | None:
+        """The revocation list's entry of a revoked DSC with this kid, if any."""
+        return self._by_kid.get(kid)
 
     def __bool__(self) -> bool:
         return bool(self.kids or self.thumbprints)
@@ -359,12 +385,17 @@ class RevocationSet:
     @classmethod
     def from_revocation_list_payload(cls, payload: Mapping[str, Any]) -> RevocationSet:
         """The DSC entries of a published revocation list, by thumbprint (kids are ambiguous)."""
-        thumbprints = [
-            entry["thumbprint"]
+        entries = [
+            entry
             for entry in payload.get("entries", ())
             if isinstance(entry, Mapping) and entry.get("type") == "DSC" and isinstance(entry.get("thumbprint"), str)
         ]
-        return cls(thumbprints=thumbprints)
+        return cls(thumbprints=[entry["thumbprint"] for entry in entries], entries=entries)
+
+
+def kid_text(kid: bytes) -> str:
+    """A kid as the DCC specification, the gateway and its admin write it: base64."""
+    return base64.b64encode(kid).decode("ascii")
 
 
 def posix(moment: dt.datetime) -> float:

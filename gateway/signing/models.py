@@ -25,8 +25,9 @@ class PublisherKeyQuerySet(models.QuerySet["PublisherKey"]):
         return self.filter(state=PublisherKeyState.NEXT)
 
     def announced(self) -> PublisherKeyQuerySet:
-        """The keys an index announces as usable: the current and the next."""
-        return self.filter(state__in=[PublisherKeyState.CURRENT, PublisherKeyState.NEXT])
+        """The keys an index announces as usable: the current and the next, oldest first (the
+        index's bytes must not depend on where PostgreSQL put an updated row)."""
+        return self.filter(state__in=[PublisherKeyState.CURRENT, PublisherKeyState.NEXT]).order_by("id")
 
     def retired_since(self, at: dt.datetime) -> PublisherKeyQuerySet:
         """Keys retired at ``at`` or later, oldest first."""

@@ -687,6 +687,76 @@ def test_dsc_revoked():
     assert verify_hc1(text, dsc.store(), NOW, revocations=RevocationSet()).valid
 
 
+def test_a_kid_only_a_revoked_dsc_carried_is_dsc_revoked_when_and_by_whom():
+    dsc = ec_dsc()
+    entry = {
+        "type": "DSC",
+        "country": "AT",
+        "kid": base64.b64encode(dsc.kid).decode(),
+        "thumbprint": hashlib.sha256(dsc.der).hexdigest(),
+        "revokedAt": "2026-03-20T08:00:00Z",
+        "reason": "key compromised",
+    }
+    revocations = RevocationSet.from_revocation_list_payload({"entries": [entry]})
+    # A synced state holds the revoked DSC only in its revocation list, not among the trusted.
+    result = verify_hc1(dsc.issue(), TrustStore(), NOW, revocations=revocations)
+    assert failed(result, Step.VERIFY) is Reason.DSC_REVOKED
+    detail = result.step(Step.VERIFY).detail
+    assert "by AT at 2026-03-20T08:00:00Z (key compromised)" in detail
+    assert base64.b64encode(dsc.kid).decode() in detail  # kids in base64, as the gateway writes them
+    unknown = verify_hc1(dsc.issue(), TrustStore(), NOW)
+    assert failed(unknown, Step.VERIFY) is Reason.KID_UNKNOWN
+    assert base64.b64encode(dsc.kid).decode() in unknown.step(Step.VERIFY).detail
+    assert "sync the trust list again" in unknown.step(Step.VERIFY).detail
+
+
+def test_a_stale_trust_list_refuses_unless_allowed():
+    dsc = ec_dsc()
+    store = TrustStore.from_certificates([dsc.cert])
+    store.expires_at = (NOW - dt.timedelta(days=2)).timestamp()
+    store.description = "synced state"
+    result = verify_hc1(dsc.issue(), store, NOW)
+    assert failed(result, Step.VERIFY) is Reason.TRUST_LIST_EXPIRED
+    assert "2 days" in result.step(Step.VERIFY).detail
+    assert result.to_dict()["payload"] is None
+    allowed = verify_hc1(dsc.issue(), store, NOW, allow_stale=True)
+    assert allowed.valid
+    assert allowed.warnings
+    assert "stale" in allowed.warnings[0]
+    assert allowed.to_dict()["trustSource"] == "synced state"
+    store.expires_at = (NOW + dt.timedelta(hours=1)).timestamp()
+    fresh = verify_hc1(dsc.issue(), store, NOW)
+    assert fresh.valid
+    assert fresh.warnings == ()
+
+
+def test_the_issuer_must_be_the_dscs_country():
+    dsc = ec_dsc()  # a DSC of AT
+    result = verify_hc1(dsc.issue(issuer="XB"), dsc.store(), NOW)
+    assert failed(result, Step.CLAIMS) is Reason.ISSUER_COUNTRY_MISMATCH
+    assert "'XB' with a DSC of AT" in result.step(Step.CLAIMS).detail
+    assert result.to_dict()["payload"] is None
+    assert result.to_dict(show_unverified=True)["unverifiedPayload"] == VACCINATION
+    assert verify_hc1(dsc.issue(issuer="at"), dsc.store(), NOW).valid  # the same code, any case
+    # An authority's name where the code should be (real data: Georgia) is not refused: a note says so.
+    named = verify_hc1(dsc.issue(issuer="Ministry of Health"), dsc.store(), NOW)
+    assert named.valid
+    assert "not a country code" in named.step(Step.CLAIMS).detail
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**5000, float("inf"), float("-inf"), float("nan"), -1, 253402300800],
+    ids=["10**5000", "inf", "-inf", "nan", "negative", "year 10000"],
+)
+def test_a_time_claim_out_of_range_is_claim_invalid_and_never_raises(value):
+    dsc = ec_dsc()
+    claims = {1: "AT", 6: int(ISSUED.timestamp()), 4: value, -260: {1: VACCINATION}}
+    result = verify_hc1(wrap(sign_raw(dsc, {1: -7, 4: dsc.kid}, claims=claims)), dsc.store(), NOW)
+    assert failed(result, Step.CLAIMS) is Reason.CLAIM_INVALID
+    json.dumps(result.to_dict())  # the whole result stays printable
+
+
 def test_qr_failures(monkeypatch):
     with pytest.raises(QrError) as error:
         decode_qr_image(b"not an image")
