@@ -757,6 +757,29 @@ def test_a_time_claim_out_of_range_is_claim_invalid_and_never_raises(value):
     json.dumps(result.to_dict())  # the whole result stays printable
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims a size (its header only): what an image decoder reads first."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+
+
+def test_a_huge_image_is_too_large_and_an_unreadable_one_names_no_object():
+    with pytest.raises(QrError) as error:
+        decode_qr_image(_png_header(20000, 20000))  # Pillow refuses it as a decompression bomb
+    assert error.value.reason is Reason.IMAGE_TOO_LARGE
+    with pytest.raises(QrError) as error:
+        decode_qr_image(_png_header(8000, 8000))  # 64 Mpx: under Pillow's limit, over ours
+    assert error.value.reason is Reason.IMAGE_TOO_LARGE
+    with pytest.raises(QrError) as error:
+        decode_qr_image(b"GIF89a but not really")
+    assert error.value.reason is Reason.IMAGE_INVALID
+    assert " at 0x" not in str(error.value)
+
+
 def test_qr_failures(monkeypatch):
     with pytest.raises(QrError) as error:
         decode_qr_image(b"not an image")
