@@ -22,6 +22,7 @@ from publication.service import publish
 from tests.factory import NOW
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
+from tests.test_verifier_e2e import DCC as E2E_DCC
 from verifier import cose
 from verifier.__main__ import main as cli
 from verifier.base45 import b45encode
@@ -30,25 +31,7 @@ from verifier.sync import Response, sync
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://mirror.example/publication/"
-DCC = {
-    "ver": "1.3.0",
-    "nam": {"fn": "Musterfrau", "fnt": "MUSTERFRAU", "gn": "Erika", "gnt": "ERIKA"},
-    "dob": "1964-08-12",
-    "v": [
-        {
-            "tg": "840539006",
-            "vp": "1119349007",
-            "mp": "EU/1/20/1528",
-            "ma": "ORG-100030215",
-            "dn": 2,
-            "sd": 2,
-            "dt": "2026-05-29",
-            "co": "XA",
-            "is": "Ministry of Health XA",
-            "ci": "URN:UVCI:01:XA:CLI0001#X",
-        }
-    ],
-}
+DCC = E2E_DCC  # one vaccination DCC for the verifier's end-to-end tests
 
 
 def _code(dsc, *, issuer: str = "XA", at: dt.datetime = NOW) -> str:

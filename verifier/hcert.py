@@ -343,17 +343,7 @@ def verify_qr_image(image: bytes, trust: DscLookup, at: dt.datetime, **options: 
     result = verify_hc1(text, trust, at, **options)
     steps = [_PASSED[Step.PICTUREDECODE], *result.steps]
     combined = Result(steps)
-    for name in (
-        "alg",
-        "dsc",
-        "expires_at",
-        "issued_at",
-        "issuer_country",
-        "kid",
-        "payload",
-        "payload_type",
-        "trust_source",
-        "warnings",
-    ):
-        setattr(combined, name, getattr(result, name))
+    for name in Result.__slots__:  # everything the text's verification found, behind the picture's step
+        if name not in ("steps", "valid"):
+            setattr(combined, name, getattr(result, name))
     return combined
