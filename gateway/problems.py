@@ -130,3 +130,10 @@ def handler500(request: HttpRequest) -> HttpResponse:
         return response
     logger.error("internal error on %s", request.path)
     return Problem(500, "0x008", "Internal Server Error", reason=Reason.INTERNAL_ERROR).response()
+
+
+def recorded(problem: Problem) -> Problem:
+    """Mark the problem of a refusal whose audit event a service already wrote, so that the API's
+    exception handler (countries.refusals) does not record it again."""
+    problem.audited = True
+    return problem

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "countries",
     "publication",
     "trustlist",
+    "rules",
     "oversight",
 ]
 
@@ -317,3 +318,12 @@ CELERY_BEAT_SCHEDULE["signature-audit"] = {
     "task": "gateway.audit.tasks.run_signature_audit",  # oversight/tasks.py (why this name: see there)
     "schedule": env.int("GATEWAY_SIGNATURE_AUDIT_INTERVAL", default=3600),
 }
+
+# --- Business rules and value sets (docs/rules.md) ----------------------------------------------
+# Where the scheduled import reads the value sets (empty: only `manage.py import_valuesets FILE`).
+GATEWAY_VALUESETS_URL = env.str("GATEWAY_VALUESETS_URL", default="")
+if GATEWAY_VALUESETS_URL:
+    CELERY_BEAT_SCHEDULE["import-valuesets"] = {
+        "task": "rules.tasks.import_valuesets",
+        "schedule": env.int("GATEWAY_VALUESETS_IMPORT_SECONDS", default=86400),
+    }

@@ -6,6 +6,7 @@ from gateway import landing
 from gateway.audit import views as audit_views
 from gateway.observability import health, metrics
 from publication.views import published
+from rules.api import views as rules_views
 from trustlist.api import views
 
 handler404 = "gateway.problems.handler404"
@@ -32,6 +33,11 @@ urlpatterns = [
         name="trust-list-type-country",
     ),
     path("countrylist", views.CountryListView.as_view(), name="country-list"),
+    path("rules", rules_views.RulesView.as_view(), name="rules"),
+    path("rules/delete", rules_views.RulesDeleteAliasView.as_view(), name="rules-delete"),
+    path("rules/<str:country>", rules_views.RulesOfCountryView.as_view(), name="rules-country"),
+    path("valuesets", rules_views.ValueSetsView.as_view(), name="valuesets"),
+    path("valuesets/<str:value_set_id>", rules_views.ValueSetView.as_view(), name="valueset"),
     path("publication/<path:path>", published, name="published"),
     path("audit/checkpoint", audit_views.latest_checkpoint, name="audit-checkpoint"),
     path("audit/checkpoints", audit_views.checkpoints, name="audit-checkpoints"),

@@ -23,9 +23,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from countries.identity import ClientIdentity
-from countries.models import CertificateType, TrustedParty
+from countries.models import CertificateType
 from countries.services import verified_parties_by_type
 from countries.trust_anchor import certificate_of
+from countries.uploaders import check_uploader, decode_signed_body
 from gateway import dbwrite
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event, record_rejection
@@ -90,7 +91,7 @@ def upload_signer_certificate(
             certificate_types=[CertificateType.UPLOAD, issuer_type],
             prefetched=identity.prefetched,
         )
-        _check_uploader(checked, identity, parties[CertificateType.UPLOAD], at)
+        check_uploader(checked.message, identity, parties[CertificateType.UPLOAD], at)
         # Every group, not only DSC: a certificate is the uploader's own (TNG checks the
         # country for DSCs only; docs/api.md lists the difference).
         _check_country(checked, identity)
@@ -129,11 +130,8 @@ def upload_signer_certificate(
 def upload_signed_text(*, identity: ClientIdentity, text: str, at: dt.datetime, actor: str) -> SignerCertificate:
     """An upload a person pasted or chose as a file (the admin): the base64 of the CMS, with line
     breaks tolerated. Text that is not base64 is refused and recorded like any other upload refusal."""
-    try:
-        cms_der = cms.decode_base64_body("".join(text.split()))
-    except Rejected as exc:
-        _audit_refusal(Action.UPLOAD, exc, identity, None, at, actor, group=Group.DSC)
-        raise
+    body = "".join(text.split()).encode("ascii", "replace")
+    cms_der = decode_signed_body(body, identity=identity, at=at, action=Action.UPLOAD, actor=actor)
     return upload_signer_certificate(identity=identity, cms_der=cms_der, at=at, actor=actor)
 
 
@@ -148,7 +146,7 @@ def revoke_signer_certificate(
         uploaders = verified_parties_by_type(
             country=identity.country, certificate_types=[CertificateType.UPLOAD], prefetched=identity.prefetched
         )[CertificateType.UPLOAD]
-        _check_uploader(checked, identity, uploaders, at)
+        check_uploader(checked.message, identity, uploaders, at)
         _check_country(checked, identity)
         with transaction.atomic():
             row = (
@@ -218,18 +216,6 @@ def _revoke_row(
     return changed
 
 
-def decode_cms_body(
-    body: bytes, *, identity: ClientIdentity, at: dt.datetime, action: Action, actor: str = ""
-) -> bytes:
-    """The base64 CMS of an upload or a revocation (dgc-lib's converter); a refusal is recorded as
-    the service's own checks record theirs."""
-    try:
-        return cms.decode_base64_body(body)
-    except Rejected as exc:
-        _audit_refusal(action, exc, identity, None, at, actor)
-        raise
-
-
 def _audit_refusal(
     action: Action,
     exc: Rejected,
@@ -261,24 +247,6 @@ def _parse(cms_der: bytes) -> _Checked:
             Reason.CMS_PAYLOAD_NOT_CERTIFICATE, "CMS Message payload needs to be a DER encoded X509 certificate"
         ) from exc
     return _Checked(message, certificate, message.payload, thumbprint(message.payload))
-
-
-def _check_uploader(checked: _Checked, identity: ClientIdentity, uploads: list[TrustedParty], at: dt.datetime) -> None:
-    signer_thumbprint = thumbprint(checked.message.signer_der)
-    if not any(party.thumbprint == signer_thumbprint for party in uploads):
-        raise Rejected(
-            Reason.UPLOAD_CERT_UNKNOWN,
-            f"Could not find upload certificate with hash {signer_thumbprint} and country {identity.country}",
-        )
-    # DGCG trusts an onboarded UPLOAD certificate whatever its dates; a signature by a key whose
-    # certificate has expired (or not begun) proves nothing about now (RFC 5280 §4.1.2.5).
-    signer = checked.message.signer
-    if at > signer.not_valid_after_utc:
-        raise Rejected(Reason.UPLOAD_CERT_EXPIRED, f"the upload certificate expired at {signer.not_valid_after_utc}")
-    if at < signer.not_valid_before_utc:
-        raise Rejected(
-            Reason.UPLOAD_CERT_NOT_YET_VALID, f"the upload certificate is valid from {signer.not_valid_before_utc}"
-        )
 
 
 def _check_fresh(checked: _Checked, row: SignerCertificate) -> None:

@@ -25,6 +25,9 @@ class Action(models.TextChoices):
     PUBLISHER_KEY = "PUBLISHER_KEY"
     AUDIT_FINDING = "AUDIT_FINDING"
     ADMIN = "ADMIN"
+    RULE_UPLOAD = "RULE_UPLOAD"
+    RULE_DELETE = "RULE_DELETE"
+    VALUESET_IMPORT = "VALUESET_IMPORT"
 
 
 class Outcome(models.TextChoices):

@@ -58,6 +58,27 @@ class Reason(enum.StrEnum):
     DOMAIN_NOT_ALLOWED = "DOMAIN_NOT_ALLOWED"
     PROPERTY_NOT_ALLOWED = "PROPERTY_NOT_ALLOWED"
     INVALID_KID = "INVALID_KID"
+    # --- business rules (DGCG's ValidationRuleService, 0x200-0x270; then ours) and value sets ---
+    RULE_NOT_JSON = "RULE_NOT_JSON"
+    RULE_SCHEMA = "RULE_SCHEMA"
+    RULE_TOO_COMPLEX = "RULE_TOO_COMPLEX"  # nesting or size beyond what a verifier evaluates (ours)
+    RULE_ID_TYPE_MISMATCH = "RULE_ID_TYPE_MISMATCH"  # the Identifier's prefix is not the CertificateType's
+    RULE_ID_INVALIDATION = "RULE_ID_INVALIDATION"  # IR- if and only if Type is Invalidation
+    RULE_COUNTRY = "RULE_COUNTRY"  # Country is not the authenticated country
+    RULE_ID_COUNTRY = "RULE_ID_COUNTRY"  # the Identifier's country is not the authenticated country
+    RULE_VERSION = "RULE_VERSION"  # not above the latest version stored
+    RULE_VALIDITY_ORDER = "RULE_VALIDITY_ORDER"  # ValidTo not after ValidFrom
+    RULE_STARTS_TOO_LATE = "RULE_STARTS_TOO_LATE"  # ValidFrom more than 2 weeks ahead
+    RULE_STARTS_TOO_SOON = "RULE_STARTS_TOO_SOON"  # Acceptance: under 48 h ahead; Invalidation: in the past
+    RULE_VALIDITY_TOO_SHORT = "RULE_VALIDITY_TOO_SHORT"  # valid for less than 72 h
+    RULE_STARTS_BEFORE_PREVIOUS = "RULE_STARTS_BEFORE_PREVIOUS"  # ValidFrom before the previous version's
+    RULE_ENGINE = "RULE_ENGINE"  # not CERTLOGIC, or an engine version verifiers do not evaluate (ours)
+    RULE_LOGIC_INVALID = "RULE_LOGIC_INVALID"  # Logic is not valid CertLogic (ours)
+    RULE_AFFECTED_FIELDS = "RULE_AFFECTED_FIELDS"  # AffectedFields are not the fields Logic reads (ours)
+    RULE_ID_INVALID = "RULE_ID_INVALID"  # a deletion names no rule identifier
+    RULE_NOT_FOUND = "RULE_NOT_FOUND"
+    VALUESET_INVALID = "VALUESET_INVALID"
+    VALUESET_NOT_FOUND = "VALUESET_NOT_FOUND"
     # --- trust anchor integrity of onboarded entries ---
     THUMBPRINT_MISMATCH = "THUMBPRINT_MISMATCH"
     TA_SIGNATURE_INVALID = "TA_SIGNATURE_INVALID"

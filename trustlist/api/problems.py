@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from countries.identity import ClientIdentity
 from gateway.pki.errors import Reason, Rejected
-from gateway.problems import Problem
+from gateway.problems import Problem, recorded
+
+__all__ = ["recorded"]  # trustlist's views mark recorded problems through this module too
 
 # dgc-lib's converter errors: 400 with code 0x402 (the same code as the auth failure).
 CONVERTER = {
@@ -34,13 +36,6 @@ CHECK_FAILED_TEXT = (
     "Possible reasons: Wrong Format, no CMS, not the correct signing alg missing attributes, invalid signature, "
     "certificate not signed by known CA"
 )
-
-
-def recorded(problem: Problem) -> Problem:
-    """Mark the problem of a refusal whose audit event a service (or ``services.decode_cms_body``)
-    already wrote, so that the API's exception handler does not record it again."""
-    problem.audited = True
-    return problem
 
 
 def converter_problem(exc: Rejected) -> Problem:

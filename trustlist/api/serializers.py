@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from gateway.api import ProblemReportSerializer
 
-class ProblemReportSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    problem = serializers.CharField()
-    sendValue = serializers.CharField()  # noqa: N815 - DGCG's field name
-    details = serializers.CharField()
-    reason = serializers.CharField(required=False, help_text="stable name of the failed check (extension)")
+__all__ = [
+    "ProblemReportSerializer",
+    "TrustListEntrySerializer",
+    "TrustedCertificateRequestSerializer",
+    "TrustedCertificateTrustListSerializer",
+]
 
 
 class TrustListEntrySerializer(serializers.Serializer):

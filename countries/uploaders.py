@@ -1,0 +1,56 @@
+"""What a country sends signed: the base64 body that carries the CMS (a refusal of it recorded as
+the services record theirs), and who may sign it: one of the country's onboarded UPLOAD
+certificates (DGCG check 1), within its validity, for an upload, a revocation or a rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from countries.identity import ClientIdentity
+from countries.models import TrustedParty
+from gateway.audit.models import Action
+from gateway.audit.services import record_rejection
+from gateway.pki import cms
+from gateway.pki.certs import thumbprint
+from gateway.pki.errors import Reason, Rejected
+
+
+def check_uploader(
+    message: cms.SignedMessage, identity: ClientIdentity, uploads: list[TrustedParty], at: dt.datetime
+) -> None:
+    """``uploads``: the country's UPLOAD parties, re-verified against the trust anchor by the caller
+    (``countries.services.verified_parties_by_type``)."""
+    signer_thumbprint = thumbprint(message.signer_der)
+    if not any(party.thumbprint == signer_thumbprint for party in uploads):
+        raise Rejected(
+            Reason.UPLOAD_CERT_UNKNOWN,
+            f"Could not find upload certificate with hash {signer_thumbprint} and country {identity.country}",
+        )
+    # DGCG trusts an onboarded UPLOAD certificate whatever its dates; a signature by a key whose
+    # certificate has expired (or not begun) proves nothing about now (RFC 5280 §4.1.2.5).
+    signer = message.signer
+    if at > signer.not_valid_after_utc:
+        raise Rejected(Reason.UPLOAD_CERT_EXPIRED, f"the upload certificate expired at {signer.not_valid_after_utc}")
+    if at < signer.not_valid_before_utc:
+        raise Rejected(
+            Reason.UPLOAD_CERT_NOT_YET_VALID, f"the upload certificate is valid from {signer.not_valid_before_utc}"
+        )
+
+
+def decode_signed_body(
+    body: bytes, *, identity: ClientIdentity, at: dt.datetime, action: Action, actor: str = ""
+) -> bytes:
+    """The DER of a base64 CMS body (dgc-lib's converter: strict base64); a refusal is recorded."""
+    try:
+        return cms.decode_base64_body(body)
+    except Rejected as exc:
+        record_rejection(
+            action=action,
+            at=at,
+            country=identity.country,
+            reason=exc.reason,
+            actor=actor,
+            authentication_thumbprint=identity.thumbprint,
+            details={"detail": exc.detail},
+        )
+        raise
