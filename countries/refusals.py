@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.response import Response
 
@@ -21,23 +22,35 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None or not 400 <= response.status_code < 500 or getattr(exc, "audited", False):
         return response
     request = context["request"]._request  # noqa: SLF001 - Django's request under DRF's
+    record_request_refusal(request, response.status_code, response.data)
+    return response
+
+
+def record_request_refusal(request: HttpRequest, status: int, body: dict[str, Any], *, people: bool = False) -> bool:
+    """Record the refusal of ``request`` (answered ``status`` with the problem ``body``) as a
+    ``REQUEST`` event when someone is known to be asking: the client certificate it presented
+    (authenticated or not yet), or, with ``people``, the person logged in to the admin. Anonymous
+    refusals are not recorded (docs/audit.md, "Refusals"). Returns whether it was recorded."""
     identity = getattr(request, IDENTITY_ATTRIBUTE, None)
     thumb = identity.thumbprint if identity is not None else presented_thumbprint(request)
-    if not thumb:
-        return response
-    body = response.data
+    asking: dict[str, str] = {}
+    if thumb:
+        asking = {"country": identity.country if identity is not None else "", "authentication_thumbprint": thumb}
+    elif people and getattr(request, "user", None) is not None and request.user.is_authenticated:
+        asking = {"actor": request.user.get_username()}
+    if not asking:
+        return False
     record_rejection(
         action=Action.REQUEST,
         at=timezone.now(),
         reason=body.get("reason", ""),
-        country=identity.country if identity is not None else "",
-        authentication_thumbprint=thumb,
         details={
-            "status": response.status_code,
+            "status": status,
             "code": body.get("code", ""),
             "method": request.method,
             "path": request.path[:200],
             "detail": str(body.get("details", ""))[:500],
         },
+        **asking,
     )
-    return response
+    return True

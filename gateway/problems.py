@@ -114,10 +114,16 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return None
 
 
+def for_people(request: HttpRequest) -> bool:
+    """Is ``request`` for the admin? People there are answered with a page, not the API's
+    problem report."""
+    return request.path.startswith(reverse("admin:index"))
+
+
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if request.path.startswith(reverse("admin:index")):
-        # People in the admin get a page, not the API's problem report; it says as little as
-        # the JSON does (another country's object and a missing one read the same).
+    if for_people(request):
+        # The page says as little as the JSON does (another country's object and a missing one
+        # read the same).
         return render(request, "404.html", status=404)
     return Problem(404, "0x001", "Not Found", details=request.path, reason=Reason.NO_SUCH_ENDPOINT).response()
 

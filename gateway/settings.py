@@ -65,6 +65,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
+    # Paths no route names (control characters, not UTF-8, too long): refused before any view,
+    # with the person known (after authentication) and the request logged (after structlog).
+    "countries.paths.RequestPathMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

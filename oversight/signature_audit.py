@@ -24,7 +24,7 @@ from countries import trust_anchor
 from countries.models import Status, TrustedParty
 from gateway.audit.models import Action, Finding, Outcome, Severity, SignatureAuditRun
 from gateway.audit.services import record_event
-from gateway.audit.verification import LogReport, stored_heads, verify_log
+from gateway.audit.verification import verify_against_signed_heads
 from gateway.pki import cms
 from gateway.pki.certs import load_der_certificate, thumbprint
 from gateway.pki.errors import Reason, Rejected
@@ -132,9 +132,9 @@ def _publication(at: dt.datetime) -> Iterator[Observation | int]:
 
 
 def _audit_log(at: dt.datetime) -> Iterator[Observation | int]:
+    """Against the stored checkpoints and the published index's head, as verify_audit_log does."""
     anchors = [load_anchor(Path(p).read_bytes()) for p in settings.GATEWAY_TRUST_ANCHOR_FILES]
-    report = LogReport()
-    verify_log(stored_heads(anchors, at, report), report)
+    report = verify_against_signed_heads(anchors, at).report
     yield report.size
     for problem in report.problems:
         yield Observation("AUDIT_LOG_INCONSISTENT", Severity.CRITICAL, f"leaf {report.first_bad_index}", problem)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from pathlib import Path
 from typing import BinaryIO
@@ -17,6 +18,8 @@ from django.views.decorators.http import require_safe
 from gateway.conditional import none_match_hit
 from gateway.pki.errors import Reason
 from gateway.problems import Problem
+from publication import did
+from verifier.descriptors import ARTIFACT_NAME
 
 _etags: dict[tuple[int, int, int], str] = {}
 _lock = threading.Lock()
@@ -25,22 +28,32 @@ CONTENT_TYPES = {".jws": "application/jose", ".json": "application/json"}
 MUTABLE_CACHE = "public, max-age=60, must-revalidate"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 
+# Every name the publisher writes (docs/publication-format.md, "Files"): the index, the DID
+# document, and the files of a sequence (lists, delta, span, named content: ARTIFACT_NAME).
+# Anything else is not published, so it is answered 404 without touching the filesystem: a NUL,
+# a name longer than the filesystem's, `..` or a hidden file never reach open() (OWASP: allow-list
+# file names rather than clean them).
+PUBLISHED_PATH = re.compile(
+    rf"index\.jws|{re.escape(did.PATH)}|sequences/[0-9]{{1,19}}/{ARTIFACT_NAME.pattern}\.(?:jws|json)"
+)
+
 
 @require_safe
 def published(request: HttpRequest, path: str) -> HttpResponse:
+    if not PUBLISHED_PATH.fullmatch(path):
+        return _not_found(path)
     root = Path(settings.GATEWAY_PUBLISH_DIR).resolve()
-    target = (root / path).resolve()
-    if (
-        not target.is_relative_to(root)
-        or any(part.startswith(".") for part in target.relative_to(root).parts)
-        or target.suffix not in CONTENT_TYPES
-    ):
+    try:
+        target = (root / path).resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop
+        return _not_found(path)
+    if not target.is_relative_to(root):  # a link out of the folder
         return _not_found(path)
     gzip_variant = target.with_name(target.name + ".gz")
     use_gzip = "gzip" in request.headers.get("Accept-Encoding", "") and gzip_variant.is_file()
     try:
         handle = open(gzip_variant if use_gzip else target, "rb")
-    except (FileNotFoundError, IsADirectoryError):
+    except OSError:  # missing, a folder, pruned meanwhile, unreadable: nothing published here
         return _not_found(path)
     etag = _etag(handle)
     cache_control = IMMUTABLE_CACHE if target.relative_to(root).parts[0] == "sequences" else MUTABLE_CACHE
@@ -48,7 +61,7 @@ def published(request: HttpRequest, path: str) -> HttpResponse:
         handle.close()
         response = HttpResponse(status=304)
     else:
-        response = FileResponse(handle, content_type=CONTENT_TYPES[target.suffix])
+        response = FileResponse(handle, content_type=CONTENT_TYPES[Path(path).suffix])  # the name asked for
         if use_gzip:
             response["Content-Encoding"] = "gzip"
     response["ETag"] = etag

@@ -79,3 +79,33 @@ def test_events_are_listed_newest_first(client, auditor, events):
     indexes = [event.leaf_index for event in page.context["cl"].result_list]
     assert indexes == sorted(indexes, reverse=True)
     assert indexes[0] == AuditEvent.objects.order_by("-leaf_index").first().leaf_index
+
+
+def test_csv_export_neutralises_formulas(client, auditor, pki, db):
+    """A client certificate's country, a username, a reason: texts from outside, which a
+    spreadsheet must not evaluate (gateway.csv_export). Ordinary cells are exported unchanged."""
+    client.get(  # an unknown certificate whose subject's C is a formula: a recorded refusal
+        "/trustList", HTTP_X_SSL_CLIENT_SHA256="ab" * 32, HTTP_X_SSL_CLIENT_DN="/CN=someone/C==1+2"
+    )
+    hostile = AuditEvent.objects.get(authentication_thumbprint="ab" * 32)
+    assert hostile.country == "=1"  # stored as sent (what was presented is evidence)
+    for actor in ("@SUM(1+1)", "+cmd|' /C calc'!A0", "-2+3", "\tleading tab", "\rleading return"):
+        record_event(action=Action.REQUEST, outcome=Outcome.REJECTED, at=NOW, country="XA", actor=actor)
+    record_event(action=Action.UPLOAD, outcome=Outcome.SUCCESS, at=NOW, country="XA", actor="Zoë O'Neil")
+    ids = [str(pk) for pk in AuditEvent.objects.values_list("pk", flat=True)]
+    response = client.post("/admin/audit/auditevent/", {"action": "export_csv", "_selected_action": ids})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+
+    exported = {row["leaf_index"]: row for row in rows}
+    assert exported[str(hostile.leaf_index)]["country"] == "'=1"
+    assert [row["actor"] for row in rows if row["country"] == "XA"] == [
+        "'@SUM(1+1)",
+        "'+cmd|' /C calc'!A0",
+        "'-2+3",
+        "'\tleading tab",
+        "'\rleading return",
+        "Zoë O'Neil",  # an ordinary cell is exported as it is
+    ]
+    assert all(row["leaf_index"].isdigit() for row in rows)  # numbers stay numbers
+    assert rows[-1]["details"] == "{}"
+    assert rows[0]["at"].startswith("20")

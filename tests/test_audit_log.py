@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import io
 import json
 import random
 import threading
@@ -311,3 +312,140 @@ def test_triggers_refuse_changes(signed_log, statement):
     assert getattr(info.value.__cause__, "sqlstate", None) == "42501"
     assert AuditEvent.objects.count() == log.current_tree()[0]
     assert Checkpoint.objects.exists()
+
+
+# --- the published tree head (docs/audit.md, "Verification") -------------------------------------
+
+
+@pytest.fixture
+def published_log(pki, xa, transactional_db, tmp_path):
+    """A log of some 20 events whose head an index carries (publish_root()/index.jws), and an
+    archived copy of the tables as they were before the last 10 events: what an intruder (or
+    an old backup) would put back."""
+    install_publisher(pki)
+    _events(10)
+    log.make_checkpoint(at=NOW, signer=keys.current_signer())
+    archived = tmp_path / "checkpoint-archived.json"
+    call_command("export_audit_checkpoint", "--out", str(archived))
+    snapshot = log.current_tree()[0]
+    _events(10)
+    publish(force=True, at=NOW)
+    return snapshot, archived
+
+
+def _verify(*arguments: str) -> str:
+    out = io.StringIO()
+    call_command("verify_audit_log", *arguments, "--at", NOW.isoformat(), stdout=out)
+    return out.getvalue()
+
+
+def _rollback(size: int) -> None:
+    """Replace the audit tables by an earlier, consistent snapshot of ``size`` leaves: newer rows,
+    their subtree hashes and checkpoints are gone, the head matches what is left."""
+    with _as_intruder() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE leaf_index >= %s", [size])
+        cursor.execute("DELETE FROM audit_auditnode")
+        cursor.execute("DELETE FROM audit_checkpoint WHERE tree_size > %s", [size])
+        cursor.execute("UPDATE audit_auditloghead SET size = 0, frontier = ''")
+    _rebuild_head()
+
+
+def test_the_default_command_checks_the_published_head(published_log, pki):
+    output = _verify()
+    index = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW)
+    assert f"checked against the published index {publish_root() / 'index.jws'}" in output
+    assert f"sequence {index.sequence}, a tree head of {index.checkpoint['size']} leaves" in output
+    assert "audit log of" in output
+    assert "verified" in output
+
+
+def test_without_a_published_index_the_command_says_so(signed_log):
+    output = _verify()
+    assert f"no index is published yet ({publish_root() / 'index.jws'})" in output
+    assert "verified against" in output
+
+
+def test_a_consistent_rollback_is_caught_by_the_published_head(published_log):
+    snapshot, _ = published_log
+    _rollback(snapshot)
+    (publish_root() / "index.jws").rename(publish_root() / "index.jws.away")
+    assert "verified" in _verify(), "the stored checkpoints alone accept the rollback"
+    (publish_root() / "index.jws.away").rename(publish_root() / "index.jws")
+    with pytest.raises(CommandError) as info:
+        _verify()
+    assert str(info.value) == f"audit log verification failed (ROLLED_BACK); first bad index: {snapshot}"
+
+
+def test_a_rollback_with_new_history_on_top_is_caught_by_the_published_head(published_log, pki):
+    snapshot, _ = published_log
+    head = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW).checkpoint
+    _rollback(snapshot)
+    _events(head["size"] - snapshot + 5, at=NOW + dt.timedelta(minutes=1))  # longer, and different
+    with pytest.raises(CommandError, match=r"\(HISTORY_REWRITTEN\); first bad index: "):
+        _verify()
+
+
+def test_a_rollback_of_the_tables_and_the_publish_folder_needs_an_archived_checkpoint(published_log, tmp_path):
+    """The limit (docs/audit.md): the database and the publish folder of one host, put back
+    together, agree with each other; only a head kept elsewhere tells."""
+    snapshot, archived = published_log
+    later = tmp_path / "checkpoint-later.json"
+    call_command("export_audit_checkpoint", "--out", str(later))
+    _rollback(snapshot)
+    (publish_root() / "index.jws").unlink()  # the folder as it was then: no index yet
+    assert "verified" in _verify()
+    assert "verified" in _verify("--against", str(archived))
+    with pytest.raises(CommandError, match=r"\(ROLLED_BACK\)"):
+        _verify("--against", str(later))
+
+
+def test_an_index_that_does_not_verify_fails_the_command(published_log):
+    index = publish_root() / "index.jws"
+    header, payload, signature = index.read_bytes().split(b".")
+    data = json.loads(base64.urlsafe_b64decode(payload + b"=="))
+    data["checkpoint"]["size"] -= 1  # a head that would let a rollback through
+    index.write_bytes(b".".join([header, base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"="), signature]))
+    with pytest.raises(CommandError, match=r"\(INDEX_UNVERIFIABLE\)"):
+        _verify()
+
+
+def test_a_published_head_of_another_log_fails_the_command(published_log, settings):
+    settings.GATEWAY_AUDIT_ORIGIN = "another.example/audit"
+    with pytest.raises(CommandError, match=r"\(OTHER_LOG\)"):
+        _verify()
+
+
+def test_every_problem_is_named(signed_log):
+    with _as_intruder() as cursor:
+        cursor.execute("UPDATE audit_auditevent SET country = 'XB' WHERE leaf_index = 9")
+    assert _verify_fails() == "audit log verification failed (LEAF_EDITED); first bad index: 9"
+
+
+def test_the_consistency_proof_from_a_head_is_checked(signed_log):
+    """What a verifier holding a head asks /audit/proof/consistency; a head the log does not
+    extend fails it (verify_log would report its root first: this is the served proof)."""
+    from gateway.audit.verification import LogReport, SignedHead, check_consistent
+
+    size = log.current_tree()[0]
+    report = LogReport()
+    check_consistent(SignedHead(size - 3, log.root_at(size - 3), "a head"), report)
+    assert report.ok
+    check_consistent(SignedHead(size - 3, b"\x00" * 32, "a forged head"), report)
+    assert report.reasons == ["NOT_CONSISTENT"]
+    assert report.first_bad_index == size - 3
+
+
+def test_the_signature_audit_catches_a_rollback_of_the_tables(published_log):
+    """The hourly signature audit checks the log as the command does, the published head included."""
+    from gateway.audit.models import Finding
+    from oversight import signature_audit
+
+    snapshot, _ = published_log
+    assert not Finding.objects.open().filter(kind="AUDIT_LOG_INCONSISTENT").exists()
+    signature_audit.run(at=NOW)
+    assert not Finding.objects.open().filter(kind="AUDIT_LOG_INCONSISTENT").exists()
+    _rollback(snapshot)
+    signature_audit.run(at=NOW + dt.timedelta(hours=1))
+    (finding,) = Finding.objects.open().filter(kind="AUDIT_LOG_INCONSISTENT")
+    assert finding.subject == f"leaf {snapshot}"
+    assert finding.message.startswith("ROLLED_BACK: the published index")

@@ -136,8 +136,17 @@ REFUSALS = [
     ),
     Refusal("unknown type", _get("/trustList/FOO"), 400, Reason.INVALID_TYPE, Action.REQUEST),
     Refusal("three-letter country", _get("/trustList/DSC/XAB"), 400, Reason.INVALID_COUNTRY, Action.REQUEST),
-    # a NUL travels into the event's details, which PostgreSQL's jsonb cannot hold as such
-    Refusal("country with a NUL", _get("/trustList/DSC/X%00"), 400, Reason.INVALID_COUNTRY, Action.REQUEST),
+    # a NUL travels into the event's details, which PostgreSQL's jsonb cannot hold as such; the
+    # path is refused before any view (countries.paths), so before authentication: the event names
+    # the presented certificate, not yet its country
+    Refusal(
+        "country with a NUL",
+        _get("/trustList/DSC/X%00"),
+        400,
+        Reason.INVALID_PATH,
+        Action.REQUEST,
+        authenticated=False,
+    ),
     Refusal("negative page", _get("/trustList?page=-1"), 400, Reason.INVALID_PAGING, Action.REQUEST),
     Refusal(
         "unreadable If-Modified-Since",

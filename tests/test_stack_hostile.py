@@ -16,11 +16,14 @@ import base64
 import datetime as dt
 import functools
 import hashlib
+import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
 
+from gateway.pki.certs import thumbprint
 from gateway.pki.errors import Reason
 from gateway.pki.issuance import Issued
 from tests.cms_corpus import CORPUS, CorpusContext, CountryKeys, Item
@@ -333,3 +336,103 @@ def test_what_nginx_refuses_itself_is_a_problem_report(ctx: StackContext):
     # Between gunicorn's old 4094-byte limit and nginx's 8 KB: the gateway itself answers.
     middling = ctx.stack.request("GET", "/trustList/DSC/" + "A" * 5000, cert=ctx.auth)
     assert (middling.status, middling.problem()["reason"]) == (400, "INVALID_COUNTRY")
+
+
+# --- hostile paths (tests/test_hostile_paths.py fills every route in the embedded mode) ---------------
+
+NGINX, GATEWAY = "nginx", "gateway"
+HOSTILE_PATHS = [
+    # (path, status, reason, who answers): nginx refuses a decoded NUL and a climb out of the
+    # root itself, and serves the sequences' files; the gateway refuses the rest before any view.
+    ("/publication/index.jws%00.json", 400, "MALFORMED_REQUEST", NGINX),
+    ("/publication/sequences/%00", 400, "MALFORMED_REQUEST", NGINX),
+    ("/trustList/DSC/%00", 400, "MALFORMED_REQUEST", NGINX),
+    ("/publication/..%2f..%2fgateway%2fsettings.py", 400, "MALFORMED_REQUEST", NGINX),
+    ("/publication/sequences/%01/delta.json", 404, "NOT_PUBLISHED", NGINX),
+    ("/publication/sequences/" + "A" * 300 + "/delta.json", 404, "NOT_PUBLISHED", NGINX),
+    ("/publication/" + "A" * 10_000, 414, "URI_TOO_LONG", NGINX),
+    ("/publication/index.jws%01", 400, "INVALID_PATH", GATEWAY),
+    ("/publication/%ff%fe.json", 400, "INVALID_PATH", GATEWAY),
+    ("/publication/" + "B" * 300 + ".json", 404, "NOT_PUBLISHED", GATEWAY),
+    ("/publication/sequences/1/..%2f..%2f..%2fetc%2fpasswd", 404, "NOT_PUBLISHED", GATEWAY),
+    ("/trustList/DSC/X%1f", 400, "INVALID_PATH", GATEWAY),
+    ("/trustList/%ff%fe", 400, "INVALID_PATH", GATEWAY),
+    ("/trustList/DSC/%2500", 400, "INVALID_PATH", GATEWAY),
+    ("/audit/checkpoint%7f", 400, "INVALID_PATH", GATEWAY),
+    ("/signerCertificate%C2%85", 400, "INVALID_PATH", GATEWAY),
+]
+
+
+def _path_refusals(ctx: StackContext) -> int:
+    return ctx.stack.sql("SELECT count(*) FROM audit_auditevent WHERE reason IN ('INVALID_PATH', 'URI_TOO_LONG')")[0][0]
+
+
+@pytest.mark.parametrize("with_certificate", [False, True], ids=["anonymous", "client-certificate"])
+@pytest.mark.parametrize(
+    ("path", "status", "reason", "answers"), HOSTILE_PATHS, ids=[f"{p[:40]}-{s}" for p, s, _, _ in HOSTILE_PATHS]
+)
+def test_hostile_paths_are_refused_through_nginx(
+    ctx: StackContext, path: str, status: int, reason: str, answers: str, with_certificate: bool
+):
+    """Never a 5xx, always a problem report with a named reason, whoever answers; the gateway's
+    refusal of a path is recorded when a client certificate was presented, not anonymously."""
+    before, recorded = ctx.state(), _path_refusals(ctx)
+    response = ctx.stack.request("GET", path, cert=ctx.auth if with_certificate else None)
+    problem = assert_problem(response, status, reason)
+    assert problem["reason"] in Reason.__members__
+    assert ctx.state() == before
+    counted = with_certificate and answers == GATEWAY and reason == "INVALID_PATH"
+    assert _path_refusals(ctx) == recorded + counted
+
+
+def test_a_refused_path_is_recorded_with_the_presented_certificate(ctx: StackContext):
+    ctx.stack.request("GET", "/trustList/DSC/X%1f", cert=ctx.auth)
+    (row,) = ctx.stack.sql(
+        "SELECT action, authentication_thumbprint, details->>'path' FROM audit_auditevent "
+        "WHERE reason = 'INVALID_PATH' ORDER BY leaf_index DESC LIMIT 1"
+    )
+    assert row == ("REQUEST", thumbprint(ctx.stack.country("XA").issued("auth").der), "/trustList/DSC/X\x1f")
+
+
+def test_a_hostile_admin_path_is_a_page_for_people(ctx: StackContext):
+    response = ctx.stack.request("GET", "/admin/auth/user/%ff/change/")
+    assert response.status == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert b"cannot be read" in response.body
+
+
+@pytest.mark.parametrize(
+    "target",
+    [b"/publication/index.jws\x00", b"/publication/sequences/\x01", b"/trustList/\x7f", b"/publication/\xff\xfe.json"],
+    ids=["nul", "control", "delete", "not-utf8"],
+)
+def test_raw_bytes_in_the_request_line_are_refused_by_nginx(ctx: StackContext, target: bytes):
+    """Bytes a client should have percent-encoded (RFC 9112 §3.2), sent raw: http.client will not,
+    so over a socket of our own. nginx refuses them, in the problem format."""
+    status, headers, body = _raw_request_line(ctx.stack, b"GET " + target + b" HTTP/1.1")
+    assert status == 400, body[:300]
+    assert headers.get("content-type", "").startswith("application/json"), headers
+    assert json.loads(body)["reason"] == "MALFORMED_REQUEST"
+
+
+def _raw_request_line(stack, line: bytes) -> tuple[int, dict[str, str], bytes]:
+    with (
+        socket.create_connection((stack.host, stack.port), timeout=30) as plain,
+        stack.context().wrap_socket(plain, server_hostname=stack.host) as tls,
+    ):
+        tls.sendall(line + b"\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def test_after_hostile_input_the_audit_log_verifies_against_the_published_head(ctx: StackContext):
+    """The refusals above are leaves (texts with control characters among them); the log still
+    verifies, by default against the tree head of the index nginx serves."""
+    output = ctx.stack.manage("verify_audit_log")
+    assert f"checked against the published index {ctx.stack.publish_dir.resolve() / 'index.jws'} (sequence " in output
+    assert "verified against" in output

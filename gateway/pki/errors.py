@@ -111,6 +111,15 @@ class Reason(enum.StrEnum):
     REQUEST_ERROR = "REQUEST_ERROR"
     NO_SUCH_ENDPOINT = "NO_SUCH_ENDPOINT"
     NOT_AN_AUDITOR = "NOT_AN_AUDITOR"
+    # A path no route names: control characters, not UTF-8 (countries.paths, before any view).
+    INVALID_PATH = "INVALID_PATH"
+    # A path longer than any route's (countries.paths), or a request line or header longer than
+    # nginx reads (docker/nginx): 414, RFC 9110 §15.5.15.
+    URI_TOO_LONG = "URI_TOO_LONG"
+    # --- what nginx answers itself, in the gateway's problem format (docker/nginx) ---
+    MALFORMED_REQUEST = "MALFORMED_REQUEST"
+    RATE_LIMITED = "RATE_LIMITED"
+    BAD_CLIENT_CERTIFICATE = "BAD_CLIENT_CERTIFICATE"
     # --- public reads that find nothing (not refusals of a client: not audited) ---
     NOT_PUBLISHED = "NOT_PUBLISHED"
     NO_CHECKPOINT = "NO_CHECKPOINT"
