@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 
+from gateway import origin
 from gateway.observability import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -100,6 +101,18 @@ if BEHIND_TLS_PROXY:
     SECURE_HSTS_SECONDS = env.int("GATEWAY_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("GATEWAY_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("GATEWAY_HSTS_PRELOAD", default=True)
+# The origin browsers use (scheme://host[:port], gateway/origin.py). Django's CSRF check accepts a
+# form whose Origin header is the request's own scheme and Host; behind nginx on a port other than
+# 443 that holds only if nginx passes the port on (it does: Host $http_host), and a deployment that
+# rewrites Host would refuse every admin form (403). Naming the origin makes the check hold either
+# way, and a redirect to HTTPS goes to it rather than to whatever Host a plain request named.
+PUBLIC_ORIGIN = env.str("GATEWAY_PUBLIC_ORIGIN", default="")
+if PUBLIC_ORIGIN:
+    _public = origin.parse_origin(PUBLIC_ORIGIN)
+    CSRF_TRUSTED_ORIGINS = [str(_public)]
+    SECURE_SSL_HOST = _public.netloc
+    if _public.host not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_public.host)
 
 ROOT_URLCONF = "gateway.urls"
 WSGI_APPLICATION = "gateway.wsgi.application"
