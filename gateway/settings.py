@@ -80,6 +80,10 @@ AUTH_PASSWORD_VALIDATORS = [
 AXES_FAILURE_LIMIT = env.int("GATEWAY_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("GATEWAY_LOGIN_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client's address as nginx saw it, believed only from the proxy (countries/identity.py): the
+# lock is per (username, address), so it must be the client's, never empty (every client behind
+# nginx would share one lock) nor chosen by the client (who would dodge it).
+AXES_CLIENT_IP_CALLABLE = "countries.identity.client_address"
 AXES_RESET_ON_SUCCESS = True
 OTP_TOTP_ISSUER = env.str("GATEWAY_OTP_ISSUER", default="Trust gateway")
 # Cookies only over HTTPS in production; the embedded default serves plain HTTP on loopback.
@@ -221,6 +225,8 @@ GATEWAY_TRUSTED_PROXIES = env.list("GATEWAY_TRUSTED_PROXIES", default=[])
 GATEWAY_HEADER_CLIENT_SHA256 = env.str("GATEWAY_HEADER_CLIENT_SHA256", default="X-SSL-Client-SHA256")
 GATEWAY_HEADER_CLIENT_DN = env.str("GATEWAY_HEADER_CLIENT_DN", default="X-SSL-Client-DN")
 GATEWAY_HEADER_CLIENT_CERT = env.str("GATEWAY_HEADER_CLIENT_CERT", default="X-SSL-Client-Cert")
+# The client's address (nginx: $remote_addr), believed only from a trusted proxy as the identity headers are.
+GATEWAY_HEADER_CLIENT_ADDRESS = env.str("GATEWAY_HEADER_CLIENT_ADDRESS", default="X-Real-IP")
 # A secret the TLS terminator adds to every request; when set, identity headers without it are ignored.
 GATEWAY_PROXY_SECRET = env.str("GATEWAY_PROXY_SECRET", default="")
 GATEWAY_HEADER_PROXY_SECRET = env.str("GATEWAY_HEADER_PROXY_SECRET", default="X-Gateway-Proxy-Secret")

@@ -3,13 +3,18 @@ a port that is not 443, gunicorn on a unix socket, PostgreSQL, Redis, Celery).
 
 A country admin logs in in Chromium with a password and a one-time password, uploads a DSC and
 revokes it: the CSRF check passes although nginx listens on a port the proxied Host used to drop.
+The login's limits count failures per username and the client's address as nginx saw it, which a
+client cannot choose, through nginx or past it.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-from urllib.parse import parse_qs, urlsplit
+import re
+from collections.abc import Callable
+from http.client import HTTPConnection, HTTPSConnection
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django_otp.oath import totp
@@ -93,3 +98,65 @@ def test_the_host_is_the_clients_and_redirects_name_the_public_origin(open_stack
     response.read()
     assert response.status == 301
     assert response.getheader("Location") == f"https://{open_stack.host}:{open_stack.port}/admin/login/"
+
+
+def _login(open_stack, connect: Callable[[], HTTPConnection], username: str, headers: dict[str, str]) -> int:
+    """A browser's login with a wrong password on connections from ``connect``: the login page
+    for its CSRF cookie and token, then the form, from the public origin. The answer's status."""
+
+    def exchange(method: str, body: str | None, extra: dict[str, str]) -> tuple[int, dict[str, str], str]:
+        connection = connect()
+        try:
+            connection.request(method, "/admin/login/", body=body, headers={**headers, **extra})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read().decode()
+        finally:
+            connection.close()
+
+    _, page_headers, page = exchange("GET", None, {})
+    cookie = page_headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urlencode({"csrfmiddlewaretoken": token, "username": username, "password": "wrong", "otp_token": "1"})
+    status, _, _ = exchange(
+        "POST",
+        form,
+        {
+            "Cookie": cookie,
+            "Origin": f"https://{open_stack.host}:{open_stack.port}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    return status
+
+
+def _attempts(open_stack, username: str) -> list[tuple[str | None, int]]:
+    rows = open_stack.sql(
+        "SELECT ip_address, failures_since_start FROM axes_accessattempt "  # the lock's counters
+        f"WHERE username = '{username}' ORDER BY ip_address"
+    )
+    return [(None if address is None else str(address), failures) for address, failures in rows]
+
+
+def test_the_clients_address_reaches_the_login_and_a_forged_one_does_not(open_stack, settings):
+    def from_address(source: str) -> Callable[[], HTTPConnection]:
+        return lambda: HTTPSConnection(
+            open_stack.host, open_stack.port, context=open_stack.context(), source_address=(source, 0), timeout=30
+        )
+
+    # Each failure claims another address; nginx replaces the claim with the one it saw.
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        forged = {"X-Real-IP": f"198.51.100.{number + 1}", "X-Forwarded-For": f"198.51.100.{number + 1}"}
+        status = _login(open_stack, from_address("127.0.0.1"), "ghost", forged)
+        assert status == (429 if number + 1 == settings.AXES_FAILURE_LIMIT else 200)
+    assert _attempts(open_stack, "ghost") == [("127.0.0.1", settings.AXES_FAILURE_LIMIT)]
+    # Locked at 127.0.0.1, the username is not locked at another address (loopback has them all).
+    assert _login(open_stack, from_address("127.0.0.2"), "ghost", {}) == 200
+    assert _attempts(open_stack, "ghost") == [("127.0.0.1", settings.AXES_FAILURE_LIMIT), ("127.0.0.2", 1)]
+
+
+def test_past_nginx_without_its_secret_the_address_header_is_not_believed(open_stack):
+    # Straight to gunicorn's socket (as only nginx should), claiming HTTPS and an address.
+    host = f"{open_stack.host}:{open_stack.port}"
+    claims = {"Host": host, "X-Forwarded-Proto": "https", "X-Real-IP": "198.51.100.50"}
+    assert _login(open_stack, open_stack.unix_connection, "phantom", claims) == 200
+    assert _attempts(open_stack, "phantom") == [(None, 1)]
