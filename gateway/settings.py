@@ -77,9 +77,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The login's limits (README, "People"): django-axes locks a username at one address after
+# GATEWAY_LOGIN_FAILURE_LIMIT failures (wrong username, password or one-time password) for the
+# cool-off; countries/login_limits.py holds a username back, from every address but those it
+# logged in from lately, for the rest of a short window after GATEWAY_LOGIN_ACCOUNT_LIMIT failures
+# in it. The first cannot be used against others, the second cannot lock anyone out.
 AXES_FAILURE_LIMIT = env.int("GATEWAY_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("GATEWAY_LOGIN_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "countries.login.lockout_response"  # the login page, 429 with Retry-After
+GATEWAY_LOGIN_ACCOUNT_LIMIT = env.int("GATEWAY_LOGIN_ACCOUNT_LIMIT", default=10)
+GATEWAY_LOGIN_ACCOUNT_WINDOW = env.int("GATEWAY_LOGIN_ACCOUNT_WINDOW", default=600)  # seconds
+GATEWAY_LOGIN_KNOWN_ADDRESS_DAYS = env.int("GATEWAY_LOGIN_KNOWN_ADDRESS_DAYS", default=30)
+# No device throttle: its wait doubles without end (after 20 failures, days), so whoever has the
+# password could keep its owner out; the limits above count one-time password failures instead.
+OTP_TOTP_THROTTLE_FACTOR = 0
 # The client's address as nginx saw it, believed only from the proxy (countries/identity.py): the
 # lock is per (username, address), so it must be the client's, never empty (every client behind
 # nginx would share one lock) nor chosen by the client (who would dodge it).

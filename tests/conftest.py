@@ -29,6 +29,11 @@ SHOTS = Path(__file__).resolve().parent.parent / "test-output"  # the browser te
 
 @pytest.fixture(autouse=True)
 def _gateway_settings(settings, tmp_path):
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):  # this process's own, never a shared Redis
+        caches["default"].clear()  # e.g. the login's counters: each test starts with none
     settings.GATEWAY_TRUSTED_PROXIES = [f"{PROXY}/32"]
     settings.GATEWAY_VIRTUAL_COUNTRIES = ["XA", "XB", "XC"]
     settings.GATEWAY_PUBLISH_DIR = str(tmp_path / "publish")

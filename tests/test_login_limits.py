@@ -12,6 +12,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from countries.identity import client_address
+from gateway.audit.models import Action, AuditEvent, Outcome
+from gateway.pki.errors import Reason
 from tests.conftest import PROXY
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +128,66 @@ def test_without_the_proxys_secret_the_header_names_no_one(client, alice, settin
         headers={"X-Real-IP": "198.51.100.1", "X-Gateway-Proxy-Secret": SECRET},
     )
     assert response.status_code == 302
+
+
+# --- the wait per username, from every address together ---------------------------------------------
+
+
+def test_failures_from_many_addresses_make_the_username_wait_not_lock(client, alice, settings, frozen):
+    settings.GATEWAY_LOGIN_ACCOUNT_LIMIT = 6
+    settings.GATEWAY_LOGIN_ACCOUNT_WINDOW = 600
+    frozen.move_to("2026-06-01T12:07:00Z")  # 3 minutes before the window ends
+    # An attacker with three addresses, each under the lock's limit of 5.
+    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        assert fail(client, 2, real_ip=address) == [200, 200]
+    waiting = log_in(client, password=PASSWORD, otp=token(alice), real_ip="203.0.113.77")
+    assert waiting.status_code == 429
+    assert waiting["Retry-After"] == "180"
+    assert "Please try again in 180 seconds." in waiting.content.decode()
+    assert client.get("/admin/").status_code == 302
+    # Held back unchecked: no failure counted against the new address, nothing for django-axes.
+    assert not AccessAttempt.objects.filter(ip_address="203.0.113.77").exists()
+    frozen.shift(180)  # the next window
+    assert log_in(client, password=PASSWORD, otp=token(alice), real_ip="203.0.113.77").status_code == 302
+
+
+def test_an_address_the_username_logged_in_from_lately_does_not_wait(client, alice, settings, frozen):
+    settings.GATEWAY_LOGIN_ACCOUNT_LIMIT = 3
+    assert log_in(client, password=PASSWORD, otp=token(alice), real_ip="192.0.2.10").status_code == 302
+    client.logout()
+    frozen.shift(86400)  # a day later, an attack from elsewhere
+    fail(client, 3, real_ip="198.51.100.1")
+    assert log_in(client, password=PASSWORD, otp=token(alice), real_ip="198.51.100.9").status_code == 429
+    assert log_in(client, password=PASSWORD, otp=token(alice), real_ip="192.0.2.10").status_code == 302
+    # ... but not one she used longer ago than GATEWAY_LOGIN_KNOWN_ADDRESS_DAYS
+    client.logout()
+    frozen.shift(86400 * settings.GATEWAY_LOGIN_KNOWN_ADDRESS_DAYS + 1)
+    fail(client, 3, real_ip="198.51.100.1")
+    assert log_in(client, password=PASSWORD, otp=token(alice), real_ip="192.0.2.10").status_code == 429
+
+
+def test_the_wait_does_not_tell_whether_the_username_exists(client, alice, settings):
+    settings.GATEWAY_LOGIN_ACCOUNT_LIMIT = 2
+    answers = {}
+    for username in ("alice", "nobody"):
+        for _ in range(2):
+            client.post("/admin/login/", {"username": username, "password": "x", "otp_token": "1"}, REMOTE_ADDR=PROXY)
+        answers[username] = client.post(
+            "/admin/login/", {"username": username, "password": "x", "otp_token": "1"}, REMOTE_ADDR=PROXY
+        )
+    assert answers["alice"].status_code == answers["nobody"].status_code == 429
+    assert answers["alice"]["Retry-After"] == answers["nobody"]["Retry-After"]
+
+
+def test_locks_and_waits_are_recorded_once_per_window_failures_each_time(client, alice, settings):
+    settings.GATEWAY_LOGIN_ACCOUNT_LIMIT = 100
+    fail(client, settings.AXES_FAILURE_LIMIT + 3, real_ip="198.51.100.1")  # the last three: locked
+    settings.GATEWAY_LOGIN_ACCOUNT_LIMIT = settings.AXES_FAILURE_LIMIT
+    fail(client, 3, real_ip="198.51.100.2")  # waits: the username had its failures in this window
+    events = AuditEvent.objects.filter(action=Action.AUTHENTICATE).order_by("leaf_index")
+    assert [e.reason for e in events] == [Reason.LOGIN_FAILED] * settings.AXES_FAILURE_LIMIT + [
+        Reason.LOGIN_LOCKED,
+        Reason.LOGIN_THROTTLED,
+    ]
+    assert {e.outcome for e in events} == {Outcome.REJECTED}
+    assert events.last().details == {"username": "alice", "address": "198.51.100.2", "retry_after": 600}
