@@ -43,7 +43,7 @@ def alice(settings, django_user_model, frozen):
 
 
 def right_token(user) -> str:
-    device = TOTPDevice.objects.get(user=user)
+    device = TOTPDevice.objects.get(user=user, name="phone")
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
 
 
@@ -156,3 +156,13 @@ def test_the_right_three_log_in(client, alice):
     assert attempt(client, "alice", PASSWORD, right_token(alice)).status_code == 302
     assert client.get("/admin/").status_code == 200
     assert not AuditEvent.objects.filter(action=Action.AUTHENTICATE).exists()
+
+
+def test_a_person_with_two_authenticators_logs_in_with_either_without_choosing(client, alice, frozen):
+    spare = TOTPDevice.objects.create(user=alice, name="spare", confirmed=True)
+    code = f"{totp(spare.bin_key, step=spare.step, t0=spare.t0, digits=spare.digits):06d}"
+    assert attempt(client, "alice", PASSWORD, code).status_code == 302
+    assert client.get("/admin/").status_code == 200
+    client.logout()
+    frozen.shift(30)
+    assert attempt(client, "alice", PASSWORD, right_token(alice)).status_code == 302
