@@ -13,13 +13,16 @@ attacker elsewhere slows down only someone at a new address. OWASP's Authenticat
 
 The counters live in Django's cache (Redis in production, shared by every worker; the process's
 memory in the embedded mode), one per username and window, expiring by themselves; usernames are
-hashed into the keys (any text may be typed there, a password by mistake among it).
+hashed into the keys (any text may be typed there, a password by mistake among it). Should the
+cache fail, no one waits (the lock, in the database, still holds): a Redis outage must not keep
+every person out of the admin.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 
 from axes.models import AccessLog
@@ -27,6 +30,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 PREFIX = "login-window"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,12 @@ def window(at: dt.datetime) -> Window:
 def wait(username: str, address: str | None, *, at: dt.datetime) -> int:
     """Seconds until an attempt at ``username`` from ``address`` is checked again; 0: check it now."""
     current = window(at)
-    if cache.get(_key("failures", username, current.index), 0) < settings.GATEWAY_LOGIN_ACCOUNT_LIMIT:
+    try:
+        failures = cache.get(_key("failures", username, current.index), 0)
+    except Exception:  # the cache is Redis, and it is down
+        logger.warning("could not read the login failures of a username; not holding it back", exc_info=True)
+        return 0
+    if failures < settings.GATEWAY_LOGIN_ACCOUNT_LIMIT:
         return 0
     if _known(username, address, at=at):
         return 0
@@ -53,12 +62,16 @@ def wait(username: str, address: str | None, *, at: dt.datetime) -> int:
 
 def count_failure(username: str, *, at: dt.datetime) -> None:
     key = _key("failures", username, window(at).index)
-    # add() then incr(): atomic in Redis and in the local-memory cache; the key outlives its window.
-    cache.add(key, 0, timeout=2 * settings.GATEWAY_LOGIN_ACCOUNT_WINDOW)
+    timeout = 2 * settings.GATEWAY_LOGIN_ACCOUNT_WINDOW  # the key outlives its window
     try:
-        cache.incr(key)
-    except ValueError:  # expired between the two calls: this failure starts the count again
-        cache.add(key, 1, timeout=2 * settings.GATEWAY_LOGIN_ACCOUNT_WINDOW)
+        # add() then incr(): atomic in Redis and in the local-memory cache.
+        cache.add(key, 0, timeout=timeout)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between the two calls: this failure starts the count again
+            cache.add(key, 1, timeout=timeout)
+    except Exception:  # the cache is Redis, and it is down
+        logger.warning("could not count a login failure of a username", exc_info=True)
 
 
 def first_in_window(kind: str, username: str, address: str | None, *, at: dt.datetime) -> bool:
@@ -66,7 +79,11 @@ def first_in_window(kind: str, username: str, address: str | None, *, at: dt.dat
     refusals that cost the attacker nothing (a lock, a wait) are recorded once per window, so a
     flood of them cannot grow the audit log or queue on its lock (docs/audit.md)."""
     key = _key(kind, f"{username}\0{address or ''}", window(at).index)
-    return cache.add(key, True, timeout=2 * settings.GATEWAY_LOGIN_ACCOUNT_WINDOW)
+    try:
+        return cache.add(key, True, timeout=2 * settings.GATEWAY_LOGIN_ACCOUNT_WINDOW)
+    except Exception:  # the cache is down: better recorded twice than not at all
+        logger.warning("could not tell whether a login refusal was recorded in this window", exc_info=True)
+        return True
 
 
 def _known(username: str, address: str | None, *, at: dt.datetime) -> bool:

@@ -89,6 +89,7 @@ AXES_LOCKOUT_CALLABLE = "countries.login.lockout_response"  # the login page, 42
 GATEWAY_LOGIN_ACCOUNT_LIMIT = env.int("GATEWAY_LOGIN_ACCOUNT_LIMIT", default=10)
 GATEWAY_LOGIN_ACCOUNT_WINDOW = env.int("GATEWAY_LOGIN_ACCOUNT_WINDOW", default=600)  # seconds
 GATEWAY_LOGIN_KNOWN_ADDRESS_DAYS = env.int("GATEWAY_LOGIN_KNOWN_ADDRESS_DAYS", default=30)
+AXES_DISABLE_ACCESS_LOG = False  # django-axes' log of logins is where the known addresses come from
 # No device throttle: its wait doubles without end (after 20 failures, days), so whoever has the
 # password could keep its owner out; the limits above count one-time password failures instead.
 OTP_TOTP_THROTTLE_FACTOR = 0

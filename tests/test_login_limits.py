@@ -191,3 +191,23 @@ def test_locks_and_waits_are_recorded_once_per_window_failures_each_time(client,
     ]
     assert {e.outcome for e in events} == {Outcome.REJECTED}
     assert events.last().details == {"username": "alice", "address": "198.51.100.2", "retry_after": 600}
+
+
+def test_without_the_cache_no_one_waits_and_the_lock_still_holds(client, alice, settings, frozen, monkeypatch):
+    class Down:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("Redis is down")
+
+            return fail
+
+    from countries import login_limits
+
+    monkeypatch.setattr(login_limits, "cache", Down())
+    settings.GATEWAY_LOGIN_ACCOUNT_LIMIT = 1
+    assert fail(client, 2, real_ip="198.51.100.1") == [200, 200]  # no wait without the counters
+    frozen.shift(30)
+    assert log_in(client, password=PASSWORD, otp=token(alice), real_ip="198.51.100.2").status_code == 302
+    client.logout()
+    statuses = fail(client, settings.AXES_FAILURE_LIMIT, real_ip="198.51.100.3")
+    assert statuses[-1] == 429  # django-axes' lock is in the database
