@@ -94,6 +94,9 @@ def test_failures_lock_the_username_at_that_address_only(client, alice, settings
     frozen.shift(30)  # a fresh one-time password
     locked = log_in(client, password=PASSWORD, otp=token(alice), real_ip="198.51.100.1")
     assert locked.status_code == 429
+    assert locked["Retry-After"] == "3600"  # the cool-off, from this (refused) attempt on
+    assert "Too many failed logins for this username from your address" in locked.content.decode()
+    assert 'id="login-form"' in locked.content.decode()  # the login page, not a bare text
     assert client.get("/admin/").status_code == 302  # not logged in
     # Alice elsewhere (or an attacker's failures elsewhere) is not locked out by them.
     elsewhere = log_in(client, password=PASSWORD, otp=token(alice), real_ip="198.51.100.2")
