@@ -246,6 +246,23 @@ def from_trusted_proxy(request: HttpRequest) -> bool:
     return any(address in network for network in _proxy_networks(entries))
 
 
+def client_address(request: HttpRequest) -> str | None:
+    """The address of the client behind ``request``, for the admin login's limits (django-axes
+    asks it: ``AXES_CLIENT_IP_CALLABLE``). Behind nginx the application sees only the unix socket
+    (REMOTE_ADDR is empty), so nginx names the client in ``X-Real-IP`` ($remote_addr, replacing
+    whatever the client sent); that header is believed only when the request came through the
+    proxy, by the rule the identity headers follow (:func:`from_trusted_proxy`: its address and
+    its secret). Otherwise the request's own REMOTE_ADDR. None when that is no IP address either
+    (a request that reached the socket without nginx): such requests share one address."""
+    candidate = request.META.get("REMOTE_ADDR", "")
+    if from_trusted_proxy(request):
+        candidate = request.headers.get(settings.GATEWAY_HEADER_CLIENT_ADDRESS, "") or candidate
+    try:
+        return str(ipaddress.ip_address(candidate.strip()))
+    except ValueError:
+        return None
+
+
 @functools.lru_cache(maxsize=8)
 def _proxy_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 
+from gateway import origin
 from gateway.observability import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,9 +81,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The login's limits (README, "People"): django-axes locks a username at one address after
+# GATEWAY_LOGIN_FAILURE_LIMIT failures (wrong username, password or one-time password) for the
+# cool-off; countries/login_limits.py holds a username back, from every address but those it
+# logged in from lately, for the rest of a short window after GATEWAY_LOGIN_ACCOUNT_LIMIT failures
+# in it. The first cannot be used against others, the second cannot lock anyone out.
 AXES_FAILURE_LIMIT = env.int("GATEWAY_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("GATEWAY_LOGIN_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "countries.login.lockout_response"  # the login page, 429 with Retry-After
+GATEWAY_LOGIN_ACCOUNT_LIMIT = env.int("GATEWAY_LOGIN_ACCOUNT_LIMIT", default=10)
+GATEWAY_LOGIN_ACCOUNT_WINDOW = env.int("GATEWAY_LOGIN_ACCOUNT_WINDOW", default=600)  # seconds
+GATEWAY_LOGIN_KNOWN_ADDRESS_DAYS = env.int("GATEWAY_LOGIN_KNOWN_ADDRESS_DAYS", default=30)
+AXES_DISABLE_ACCESS_LOG = False  # django-axes' log of logins is where the known addresses come from
+# No device throttle: its wait doubles without end (after 20 failures, days), so whoever has the
+# password could keep its owner out; the limits above count one-time password failures instead.
+OTP_TOTP_THROTTLE_FACTOR = 0
+# The client's address as nginx saw it, believed only from the proxy (countries/identity.py): the
+# lock is per (username, address), so it must be the client's, never empty (every client behind
+# nginx would share one lock) nor chosen by the client (who would dodge it).
+AXES_CLIENT_IP_CALLABLE = "countries.identity.client_address"
 AXES_RESET_ON_SUCCESS = True
 OTP_TOTP_ISSUER = env.str("GATEWAY_OTP_ISSUER", default="Trust gateway")
 # Cookies only over HTTPS in production; the embedded default serves plain HTTP on loopback.
@@ -104,6 +122,18 @@ if BEHIND_TLS_PROXY:
     SECURE_HSTS_SECONDS = env.int("GATEWAY_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("GATEWAY_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("GATEWAY_HSTS_PRELOAD", default=True)
+# The origin browsers use (scheme://host[:port], gateway/origin.py). Django's CSRF check accepts a
+# form whose Origin header is the request's own scheme and Host; behind nginx on a port other than
+# 443 that holds only if nginx passes the port on (it does: Host $http_host), and a deployment that
+# rewrites Host would refuse every admin form (403). Naming the origin makes the check hold either
+# way, and a redirect to HTTPS goes to it rather than to whatever Host a plain request named.
+PUBLIC_ORIGIN = env.str("GATEWAY_PUBLIC_ORIGIN", default="")
+if PUBLIC_ORIGIN:
+    _public = origin.parse_origin(PUBLIC_ORIGIN)
+    CSRF_TRUSTED_ORIGINS = [str(_public)]
+    SECURE_SSL_HOST = _public.netloc
+    if _public.host not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_public.host)
 
 ROOT_URLCONF = "gateway.urls"
 WSGI_APPLICATION = "gateway.wsgi.application"
@@ -212,6 +242,8 @@ GATEWAY_TRUSTED_PROXIES = env.list("GATEWAY_TRUSTED_PROXIES", default=[])
 GATEWAY_HEADER_CLIENT_SHA256 = env.str("GATEWAY_HEADER_CLIENT_SHA256", default="X-SSL-Client-SHA256")
 GATEWAY_HEADER_CLIENT_DN = env.str("GATEWAY_HEADER_CLIENT_DN", default="X-SSL-Client-DN")
 GATEWAY_HEADER_CLIENT_CERT = env.str("GATEWAY_HEADER_CLIENT_CERT", default="X-SSL-Client-Cert")
+# The client's address (nginx: $remote_addr), believed only from a trusted proxy as the identity headers are.
+GATEWAY_HEADER_CLIENT_ADDRESS = env.str("GATEWAY_HEADER_CLIENT_ADDRESS", default="X-Real-IP")
 # A secret the TLS terminator adds to every request; when set, identity headers without it are ignored.
 GATEWAY_PROXY_SECRET = env.str("GATEWAY_PROXY_SECRET", default="")
 GATEWAY_HEADER_PROXY_SECRET = env.str("GATEWAY_HEADER_PROXY_SECRET", default="X-Gateway-Proxy-Secret")

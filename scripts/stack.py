@@ -59,6 +59,8 @@ def environment() -> dict[str, str]:
         "GATEWAY_PROXY_SECRET_FILE": str(secret_file),
         "DJANGO_SECRET_KEY_FILE": str(key_file),
         "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1",
+        # What browsers use: the admin's forms come from this origin (its port is not 443).
+        "GATEWAY_PUBLIC_ORIGIN": f"https://{LISTEN}",
         "GATEWAY_SECURE_COOKIES": "true",
         "GATEWAY_BEHIND_TLS_PROXY": "true",
         "GATEWAY_TRUST_UPSTREAM_REQUEST_ID": "true",

@@ -7,6 +7,7 @@ does both). GATEWAY_REQUIRE_SERVICES=1 turns a missing service into a failure, n
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -15,10 +16,24 @@ from tests.factory import NOW, CountryPki, Pki
 from trustlist import rendering
 
 PROXY = "127.0.0.1"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parent.parent / "test-output"  # the browser tests' screenshots
 
 
 @pytest.fixture(autouse=True)
 def _gateway_settings(settings, tmp_path):
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):  # this process's own, never a shared Redis
+        caches["default"].clear()  # e.g. the login's counters: each test starts with none
     settings.GATEWAY_TRUSTED_PROXIES = [f"{PROXY}/32"]
     settings.GATEWAY_VIRTUAL_COUNTRIES = ["XA", "XB", "XC"]
     settings.GATEWAY_PUBLISH_DIR = str(tmp_path / "publish")
@@ -62,6 +77,28 @@ def open_stack(tmp_path_factory):
 
     with stack_support.running(tmp_path_factory.mktemp("open-stack"), rate="100000r/s", burst="100000") as stack:
         yield stack
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium (Debian's, through Playwright) for the browser tests: against Django's
+    live server (tests/test_admin_browser.py) or the nginx stack (tests/test_admin_stack.py)."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (scripts/ensure-services installs it)"
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are sync.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield instance
+        instance.close()
+        # While Playwright's event loop runs in this thread, Django's connections are per context
+        # (asgiref.local): the ORM calls made meanwhile used a connection of their own. Close it
+        # here, in that context, or it outlives the test and blocks dropping the test database.
+        connections.close_all()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -161,12 +161,12 @@ class Stack:
 
         return UnixConnection("localhost")
 
-    def manage(self, *arguments: str, timeout: float = 120) -> str:
-        """``manage.py`` against the stack's database and settings; its output."""
+    def manage(self, *arguments: str, timeout: float = 120, env: dict[str, str] | None = None) -> str:
+        """``manage.py`` against the stack's database and settings (and ``env``); its output."""
         done = subprocess.run(
             [sys.executable, str(ROOT / "manage.py"), *arguments],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -96,6 +96,10 @@ class Reason(enum.StrEnum):
     CLIENT_FEDERATED = "CLIENT_FEDERATED"
     CLIENT_CERT_EXPIRED = "CLIENT_CERT_EXPIRED"
     ROLE_MISSING = "ROLE_MISSING"
+    # --- a person's admin login (countries.login: one answer whichever part was wrong) ---
+    LOGIN_FAILED = "LOGIN_FAILED"
+    LOGIN_LOCKED = "LOGIN_LOCKED"
+    LOGIN_THROTTLED = "LOGIN_THROTTLED"
     # --- the request itself (HTTP layer: middleware, views, the exception handler) ---
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
     BAD_CONTENT_LENGTH = "BAD_CONTENT_LENGTH"
