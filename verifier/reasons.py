@@ -4,8 +4,9 @@ that carry them.
 
 The step names are those of the EU DCC test data's EXPECTED* flags (EXPECTEDUNPREFIX ...) where
 one exists, so a result can be compared with a test case flag by flag. The publication reasons
-are those docs/publication-format.md names. No value appears in both enums: a caller that stores
-or compares reasons as text never confuses two refusals.
+are those docs/publication-format.md names; the business rules' (``RuleReason``) are those of
+docs/verifier.md, "Business rules". No value appears in two enums: a caller that stores or
+compares reasons as text never confuses two refusals.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Step(StrEnum):
     EXPIRATIONCHECK = "EXPIRATIONCHECK"  # iat/exp against the clock, DSC validity policy
     KEYUSAGE = "KEYUSAGE"  # DSC extended key usage against the certificate type
     REVOCATION = "REVOCATION"  # the signing DSC is not revoked
+    RULES = "RULES"  # the business rules of a country of arrival (only when one is asked for)
 
 
 class Status(StrEnum):
@@ -92,12 +94,44 @@ class Reason(StrEnum):
     KEY_USAGE_MISMATCH = "KEY_USAGE_MISMATCH"
     # REVOCATION
     DSC_REVOKED = "DSC_REVOKED"
+    # RULES (each rule's own outcome is a RuleReason)
+    RULES_FAILED = "RULES_FAILED"  # a business rule of the country of arrival failed or could not be evaluated
 
 
 class HcertError(Exception):
     """A step failed: ``reason`` names how, ``detail`` says more for a human."""
 
     def __init__(self, reason: Reason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
+        self.detail = detail
+
+
+class RuleReason(StrEnum):
+    """How one business rule came out, or why a rule or value set given to the verifier was not
+    taken (docs/verifier.md, "Business rules")."""
+
+    RULE_PASSED = "RULE_PASSED"  # its logic evaluated truthy
+    RULE_NOT_SATISFIED = "RULE_NOT_SATISFIED"  # its logic evaluated to something not truthy
+    # The rule cannot be evaluated: it fails, by name
+    CERTLOGIC_INVALID = "CERTLOGIC_INVALID"  # not a valid CertLogic expression (spec 1.3.3)
+    CERTLOGIC_UNKNOWN_OPERATION = "CERTLOGIC_UNKNOWN_OPERATION"
+    CERTLOGIC_TOO_DEEP = "CERTLOGIC_TOO_DEEP"  # nested deeper than verifier.certlogic.MAX_DEPTH
+    CERTLOGIC_TOO_LARGE = "CERTLOGIC_TOO_LARGE"  # more nodes than verifier.certlogic.MAX_NODES
+    CERTLOGIC_EVALUATION_ERROR = "CERTLOGIC_EVALUATION_ERROR"  # e.g. "in" on a non-array, a date that is none
+    CERTLOGIC_BUDGET_EXCEEDED = "CERTLOGIC_BUDGET_EXCEEDED"  # more reduce steps than the evaluation may take
+    ENGINE_UNSUPPORTED = "ENGINE_UNSUPPORTED"  # Engine is not CERTLOGIC, or EngineVersion's major is too new
+    SCHEMA_VERSION_UNSUPPORTED = "SCHEMA_VERSION_UNSUPPORTED"  # the DCC's ver does not meet the rule's SchemaVersion
+    # A rule or value set not taken at all (reported, never selected)
+    RULE_UNREADABLE = "RULE_UNREADABLE"  # not JSON, or without the fields a rule must have
+    RULE_MISMATCH = "RULE_MISMATCH"  # the published entry's metadata differ from the rule it carries
+    VALUE_SET_UNREADABLE = "VALUE_SET_UNREADABLE"  # not a list of codes under a value set id
+
+
+class CertLogicError(Exception):
+    """A CertLogic expression cannot be compiled or evaluated: ``reason`` names why."""
+
+    def __init__(self, reason: RuleReason, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else str(reason))
         self.reason = reason
         self.detail = detail

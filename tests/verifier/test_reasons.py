@@ -6,21 +6,22 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from verifier.reasons import PublicationReason, Reason
+from verifier.reasons import PublicationReason, Reason, RuleReason
 
 VERIFIER = Path(__file__).resolve().parents[2] / "verifier"
 # The exceptions that carry a refusal: their first argument is its reason.
-CARRIERS = {"HcertError", "VerificationError", "Base45Error", "QrError"}
+CARRIERS = {"HcertError", "VerificationError", "Base45Error", "QrError", "CertLogicError", "RuleError"}
 # The keyword by which the chain walkers pass on the reason of the chain they walk.
 REASON_KEYWORD = "reason"
 
 
 def test_no_text_names_two_refusals():
-    assert not {reason.value for reason in Reason} & {reason.value for reason in PublicationReason}
+    vocabularies = [{reason.value for reason in vocabulary} for vocabulary in (Reason, PublicationReason, RuleReason)]
+    assert sum(map(len, vocabularies)) == len(set().union(*vocabularies))
 
 
 def test_every_name_is_its_value():
-    for vocabulary in (Reason, PublicationReason):
+    for vocabulary in (Reason, PublicationReason, RuleReason):
         assert all(member.name == member.value for member in vocabulary)
 
 
