@@ -2,7 +2,8 @@
 
   sync     download and verify what a gateway publishes into a local state
   verify   verify HC1 codes (text, files of lines, QR images) against the state, a saved trust
-           list, or DSC files (tests)
+           list, or DSC files (tests); with --country, also the business rules of that country
+           of arrival
   inspect  show what a state or a saved trust list holds
   issue    sign a DCC payload into an HC1 code and a QR PNG (tests, demos)
 
@@ -106,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
         "--show-unverified", action="store_true", help="show the holder's data of an invalid code, marked unverified"
     )
     p_verify.add_argument("--json", action="store_true", help="machine-readable output")
+    p_verify.add_argument(
+        "--country", help="country of arrival (ISO 3166 alpha-2): evaluate its business rules for each valid code"
+    )
+    p_verify.add_argument("--lang", default="en", help="language of the rules' descriptions (default en, else English)")
+    p_verify.add_argument(
+        "--rules", type=Path, help="rules from a rule.json file or a folder of them instead of the state's (tests)"
+    )
+    p_verify.add_argument("--valuesets", type=Path, help="value sets from a valueSets.json instead of the state's")
     p_verify.set_defaults(run=_verify)
 
     p_inspect = sub.add_parser("inspect", help="show what a state or a saved trust list holds")
@@ -202,6 +211,36 @@ def _source(args: argparse.Namespace, at: dt.datetime) -> TrustSource:
     return sources.from_state(args.state)
 
 
+def _rules(args: argparse.Namespace, source: TrustSource) -> tuple[TrustSource, str | None]:
+    """The source with the rules asked for, and the country of arrival (None: no rules)."""
+    if args.country is None:
+        if args.rules or args.valuesets:
+            raise CliError("USAGE", "--rules and --valuesets need --country", "name the country of arrival")
+        return source, None
+    country = args.country.upper()
+    if len(country) != 2 or not country.isascii() or not country.isalpha():
+        raise CliError("USAGE", f"--country {args.country!r} is not a country code", "e.g. --country DE")
+    if args.rules or args.valuesets:
+        from verifier.rule_sources import rules_from_path, value_sets_from_file
+        from verifier.rules import RuleSet
+
+        held = source.rules
+        try:
+            rules, issues = rules_from_path(args.rules) if args.rules else (list(held.rules), list(held.issues))
+            value_sets, more = value_sets_from_file(args.valuesets) if args.valuesets else (dict(held.value_sets), [])
+        except OSError as exc:
+            raise CliError("FILE_UNREADABLE", f"{exc.filename}: {exc.strerror or exc}", "check the path") from None
+        source = source.with_rules(RuleSet(rules, value_sets, [*issues, *more]))
+    if country not in source.rules.countries():
+        known = ", ".join(source.rules.countries()) or "none"
+        raise CliError(
+            "NO_RULES",
+            f"the rules held name no rule of {country} (countries with rules: {known})",
+            "sync from a gateway that publishes rules, or give --rules",
+        )
+    return source, country
+
+
 # --- commands -------------------------------------------------------------------------------------
 
 
@@ -253,7 +292,7 @@ def _verify(args: argparse.Namespace) -> int:
         items.append((str(path), _read(path, "--image")))
     if not items:
         raise CliError("NO_CODES", "nothing to verify", "give HC1 texts, --file FILE or --image IMAGE")
-    source = _source(args, at)
+    source, country = _rules(args, _source(args, at))
     options: dict[str, Any] = {"revocations": source.revocations, "allow_stale": args.allow_stale}
     results = []
     for label, image in items:
@@ -261,6 +300,10 @@ def _verify(args: argparse.Namespace) -> int:
             result = verify_qr_image(image, source.store, at, **options)
         else:
             result = verify_hc1(label, source.store, at, **options)
+        if country is not None:
+            from verifier.rule_check import apply_rules
+
+            result = apply_rules(result, source.rules, country, at, lang=args.lang)
         results.append((label, result))
     if args.json:
         rendered = [
@@ -287,12 +330,30 @@ def _human(label: str, result: Any, *, show_unverified: bool) -> str:
             f"  signed with a DSC of {summary['dscCountry'] or '?'} (kid {summary['kid']}),"
             f" issuer (iss) {summary['issuer'] or 'not given'}"
         )
+    lines += _human_rules(summary.get("rules"))
     payload = summary["payload"] if result.valid else summary.get("unverifiedPayload")
     if isinstance(payload, dict):
         name = payload.get("nam") if isinstance(payload.get("nam"), dict) else {}
         holder = f"{name.get('gn', '')} {name.get('fn', '')}, born {payload.get('dob', '?')}"
         lines.append(f"  holder: {holder}" if result.valid else f"  holder (UNVERIFIED, do not rely on it): {holder}")
     return "\n".join(lines)
+
+
+def _human_rules(rules: dict[str, Any] | None) -> list[str]:
+    """Every rule that did not pass, with its description; the rules that were not taken."""
+    if rules is None:
+        return []
+    lines = []
+    for outcome in rules["results"]:
+        if outcome["status"] != "PASSED":
+            detail = f" ({outcome['detail']})" if outcome["detail"] else ""
+            lines.append(
+                f"  rule {outcome['identifier']} {outcome['version']} of {outcome['country']} {outcome['status']}:"
+                f" {outcome['reason']}{detail}: {outcome['description']}"
+            )
+    for issue in rules["skipped"]:
+        lines.append(f"  WARNING: rule not taken: {issue['source']}: {issue['reason']} ({issue['detail']})")
+    return lines
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -309,6 +370,10 @@ def _inspect(args: argparse.Namespace) -> int:
     print("countries: " + (", ".join(f"{code} {count}" for code, count in summary["countries"].items()) or "none"))
     for skipped in summary["skipped"]:
         print(f"skipped:   {skipped}")
+    rules = ", ".join(f"{code} {count}" for code, count in summary["rules"].items()) or "none"
+    print(f"rules:     {rules}; value sets {summary['valueSets']}")
+    for issue in summary["rulesSkipped"]:
+        print(f"skipped:   rule {issue['source']}: {issue['reason']} ({issue['detail']})")
     return 0
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Collection
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from verifier import cose
 from verifier.checks import (
@@ -49,6 +49,9 @@ from verifier.encoding import format_posix
 from verifier.qr import QrError, decode_qr_image
 from verifier.reasons import HcertError, Reason, Status, Step
 from verifier.trust import DscLookup, RevocationSet, TrustedDsc, kid_text, posix
+
+if TYPE_CHECKING:
+    from verifier.rule_check import RulesResult
 
 
 class StepOutcome(NamedTuple):
@@ -120,6 +123,7 @@ class Result:
         "kid",
         "payload",
         "payload_type",
+        "rules",
         "steps",
         "trust_source",
         "valid",
@@ -139,9 +143,18 @@ class Result:
         self.dsc: TrustedDsc | None = None  # the DSC whose signature verified
         self.trust_source = ""  # where the trusted DSCs come from (TrustStore.description)
         self.warnings: tuple[str, ...] = ()  # e.g. a stale trust list the caller allowed
+        self.rules: RulesResult | None = None  # the business rules, when a country of arrival was asked (RULES step)
 
     def __repr__(self) -> str:
         return f"Result(valid={self.valid}, reason={self.reason}, kid={kid_text(self.kid) if self.kid else None})"
+
+    def with_steps(self, steps: list[StepOutcome]) -> Result:
+        """The same result with other steps: valid again only if each of them passed."""
+        other = Result(steps)
+        for name in Result.__slots__:
+            if name not in ("steps", "valid"):
+                setattr(other, name, getattr(self, name))
+        return other
 
     def step(self, step: Step | str) -> StepOutcome | None:
         for outcome in self.steps:
@@ -190,6 +203,8 @@ class Result:
             "warnings": list(self.warnings),
             "payload": payload if self.valid else None,
         }
+        if self.rules is not None:
+            summary["rules"] = self.rules.to_dict()
         if show_unverified and not self.valid:
             summary["unverifiedPayload"] = payload
         return summary
@@ -341,9 +356,4 @@ def verify_qr_image(image: bytes, trust: DscLookup, at: dt.datetime, **options: 
         steps += [_skipped(step, Reason.NOT_REACHED) for step in _PIPELINE]
         return Result(steps)
     result = verify_hc1(text, trust, at, **options)
-    steps = [_PASSED[Step.PICTUREDECODE], *result.steps]
-    combined = Result(steps)
-    for name in Result.__slots__:  # everything the text's verification found, behind the picture's step
-        if name not in ("steps", "valid"):
-            setattr(combined, name, getattr(result, name))
-    return combined
+    return result.with_steps([_PASSED[Step.PICTUREDECODE], *result.steps])

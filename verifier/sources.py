@@ -1,6 +1,8 @@
 """Where a verifier's trusted DSCs come from: a synced state, a saved trust list, or DSC files
 (tests). Each gives a ``TrustSource``: the trust store with its expiry and a description that
-every result shows, the revoked DSCs known, and a summary for ``python -m verifier inspect``.
+every result shows, the revoked DSCs known, the business rules and value sets (a synced state's
+named artifacts ``rules`` and ``valuesets``; none from a trust list or DSC files, see
+``with_rules``), and a summary for ``python -m verifier inspect``.
 
 A synced state is only as trustworthy as the folder that holds it (its index was verified when
 it was synced, and is read back here for its expiry); a saved trust list is verified against the
@@ -13,7 +15,7 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from verifier.artifacts import typed_payload
 from verifier.encoding import b64url_decode, format_time, parse_time
 from verifier.jws import verify_jws
 from verifier.reasons import PublicationReason, VerificationError
+from verifier.rule_sources import rule_set_from_artifacts
+from verifier.rules import RuleSet
 from verifier.sync import STATE_FILE, SyncState
 from verifier.trust import RevocationSet, TrustStore
 
@@ -48,6 +52,15 @@ class TrustSource:
     issued_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
     entries: Sequence[Mapping[str, Any]] = ()
+    rules: RuleSet = field(default_factory=RuleSet)  # business rules and value sets
+
+    @property
+    def value_sets(self) -> Mapping[str, list[str]]:
+        return self.rules.value_sets
+
+    def with_rules(self, rules: RuleSet) -> TrustSource:
+        """The same trust with other rules and value sets (e.g. read from files)."""
+        return replace(self, rules=rules)
 
     def summary(self, now: dt.datetime) -> dict[str, Any]:
         """What ``inspect`` prints: where from, sequence, age, expiry, DSCs by country, counts."""
@@ -63,6 +76,9 @@ class TrustSource:
             "revoked": len(self.revocations.thumbprints),
             "countries": dict(sorted(by_country.items())),
             "skipped": list(self.store.skipped),
+            "rules": self.rules.countries(),
+            "valueSets": len(self.rules.value_sets),
+            "rulesSkipped": [issue.to_dict() for issue in self.rules.issues],
         }
 
 
@@ -94,6 +110,7 @@ def from_state(folder: Path) -> TrustSource:
         issued_at,
         expires_at,
         trusted,
+        rule_set_from_artifacts(state.artifacts),
     )
 
 

@@ -800,6 +800,31 @@ def test_qr_failures(monkeypatch):
     assert error.value.reason is Reason.IMAGE_TOO_LARGE
 
 
+def test_a_business_rule_that_fails_makes_the_code_invalid():
+    """The RULES step (only with a country of arrival): tests/verifier/test_rules.py has the rest."""
+    from verifier.rule_check import apply_rules
+    from verifier.rules import RuleSet, parse_rule
+
+    dsc = ec_dsc()
+    rule = {
+        "Identifier": "VR-AT-0001",
+        "Type": "Acceptance",
+        "Country": "AT",
+        "Version": "1.0.0",
+        "SchemaVersion": "1.0.0",
+        "Engine": "CERTLOGIC",
+        "EngineVersion": "1.0.0",
+        "CertificateType": "Vaccination",
+        "Description": [{"lang": "en", "desc": "complete"}],
+        "ValidFrom": T0.isoformat(),
+        "ValidTo": EXPIRES.isoformat(),
+        "Logic": {">=": [{"var": "payload.v.0.dn"}, {"var": "payload.v.0.sd"}]},
+    }
+    result = apply_rules(verify_hc1(dsc.issue(), dsc.store(), NOW), RuleSet([parse_rule(rule)]), "AT", NOW)
+    assert not result.valid
+    assert failed(result, Step.RULES) is Reason.RULES_FAILED  # VACCINATION is dose 1 of 2
+
+
 def test_every_reason_is_tested():
     """Each Reason member is named in this module (a new reason needs a test)."""
     source = Path(__file__).read_text(encoding="utf-8")
