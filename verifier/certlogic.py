@@ -6,13 +6,14 @@ function checks the validity of the expression first, before evaluating any of i
 and turns it into nested closures; ``Program.evaluate`` runs them on a data context. Every
 failure is a ``CertLogicError`` with a ``RuleReason``, never another exception:
 
-- an invalid expression (a ``null`` or non-integer literal, an object that is not one operation,
-  operands that are not an array, the wrong number of operands, a malformed ``var`` path or
-  ``plusTime`` unit): CERTLOGIC_INVALID; an operator the spec does not name:
-  CERTLOGIC_UNKNOWN_OPERATION;
 - nesting deeper than ``MAX_DEPTH`` or more than ``MAX_NODES`` nodes: CERTLOGIC_TOO_DEEP,
-  CERTLOGIC_TOO_LARGE, found before anything recurses further (the closures are as deep as the
-  expression, so evaluation is bounded too);
+  CERTLOGIC_TOO_LARGE; an operator the spec does not name: CERTLOGIC_UNKNOWN_OPERATION; all found
+  by one iterative walk before anything recurses (the closures are as deep as the expression, so
+  evaluation is bounded too);
+- anything else that is not of CertLogic's form (``verifier.certlogic_form``, the one definition
+  the gateway checks uploads against too: a ``null`` or non-integer literal, an object that is not
+  one operation, operands that are not an array, their number, a ``var`` path, a ``plusTime``
+  amount or unit): CERTLOGIC_INVALID;
 - a type mismatch found while evaluating ("Type mismatches can only be detected after evaluation
   of operands"): CERTLOGIC_EVALUATION_ERROR; more ``reduce`` steps in one evaluation than
   ``MAX_REDUCE_STEPS``: CERTLOGIC_BUDGET_EXCEEDED (nested reductions would otherwise multiply).
@@ -30,10 +31,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from verifier.certlogic_dates import UNITS, DateTime, date_of_birth, parse_date_time, plus_time
+from verifier.certlogic_dates import DateTime, date_of_birth, parse_date_time, plus_time
+from verifier.certlogic_form import ARITY, VARIADIC_AT_LEAST, issues
 from verifier.reasons import CertLogicError, RuleReason
 
-MAX_DEPTH = 64  # the EU rules nest 15 deep at most (tests/data/rules/business-rules)
+MAX_DEPTH = 64  # an operation's operands one level below it; the EU rules (tests/data/rules) reach 8
 MAX_NODES = 10_000  # the largest EU rule has 86
 MAX_REDUCE_STEPS = 100_000  # lambda applications per evaluation
 
@@ -68,8 +70,13 @@ def evaluate(expression: Any, data: Any) -> Any:
 
 
 def compile_expression(expression: Any) -> Program:
-    """Check ``expression`` against the spec and the bounds. Raises CertLogicError."""
-    return Program(expression, _Compiler().compile(expression, 1))
+    """Check ``expression`` against the bounds and CertLogic's form, and compile it. Raises
+    CertLogicError."""
+    _check_bounds(expression)
+    problems = issues(expression)
+    if problems:
+        raise CertLogicError(_INVALID, problems[0])
+    return Program(expression, _compile(expression))
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -140,77 +147,60 @@ def _member(item: Any, items: list[Any]) -> bool:
 # --- checking and compiling --------------------------------------------------------------------
 
 
-def _literal_integer(value: Any) -> int | None:
-    kind = type(value)
-    if kind is int:
-        return value
-    if kind is float and value.is_integer():
-        return int(value)
-    return None
+def _check_bounds(expression: Any) -> None:
+    """Depth, size and operators, in one iterative walk (no recursion a hostile depth could
+    exhaust): an operation's operands and an array's items are one level below it. What is not of
+    CertLogic's form is not descended into; ``issues`` names it next."""
+    pending = [(expression, 1)]
+    nodes = 0
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise CertLogicError(RuleReason.CERTLOGIC_TOO_DEEP, f"nested deeper than {MAX_DEPTH}")
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise CertLogicError(RuleReason.CERTLOGIC_TOO_LARGE, f"more than {MAX_NODES} nodes")
+        if type(node) is list:
+            pending.extend((item, depth + 1) for item in node)
+        elif type(node) is dict and len(node) == 1:
+            ((name, operands),) = node.items()
+            if name == "var" or type(operands) is not list:
+                continue
+            if name not in ARITY and name not in VARIADIC_AT_LEAST:
+                raise CertLogicError(RuleReason.CERTLOGIC_UNKNOWN_OPERATION, f'unknown operation "{str(name)[:40]}"')
+            pending.extend((operand, depth + 1) for operand in operands)
 
 
 def _constant(value: Any) -> Run:
     return lambda data, budget: value
 
 
-class _Compiler:
-    """One pass over an expression: checks it and builds its closures, counting nodes."""
+def _compile(node: Any) -> Run:
+    """The closures of an expression known to be of CertLogic's form and within the bounds."""
+    # "Literal values": arrays, booleans, integers and strings; not objects, null, date-times.
+    if type(node) is list:
+        # "A JSON array evaluates to an array with every item evaluated separately."
+        items = [_compile(item) for item in node]
+        return lambda data, budget: [item(data, budget) for item in items]
+    if type(node) is not dict:
+        return _constant(node)
+    ((name, operands),) = node.items()
+    if name == "var":
+        return _var(operands)
+    return _OPERATIONS[name](name, operands)
 
-    def __init__(self) -> None:
-        self.nodes = 0
 
-    def compile(self, node: Any, depth: int) -> Run:
-        if depth > MAX_DEPTH:
-            raise CertLogicError(RuleReason.CERTLOGIC_TOO_DEEP, f"nested deeper than {MAX_DEPTH}")
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise CertLogicError(RuleReason.CERTLOGIC_TOO_LARGE, f"more than {MAX_NODES} nodes")
-        kind = type(node)
-        # "Literal values": arrays, booleans, integers and strings; not objects, null, date-times.
-        if kind is bool or kind is str or kind is int:
-            return _constant(node)
-        if kind is float:
-            integer = _literal_integer(node)
-            if integer is None:
-                raise CertLogicError(_INVALID, f"{node!r} is a non-integer number")
-            return _constant(integer)
-        if kind is list:
-            # "A JSON array evaluates to an array with every item evaluated separately."
-            items = [self.compile(item, depth + 1) for item in node]
-            return lambda data, budget: [item(data, budget) for item in items]
-        if kind is not dict:
-            raise CertLogicError(_INVALID, f"{_kind(node)} is no CertLogic expression")
-        if len(node) != 1:
-            raise CertLogicError(_INVALID, f"an expression object must have exactly one key, not {len(node)}")
-        ((name, operands),) = node.items()
-        if name == "var":
-            return _var(operands)
-        if type(operands) is not list:
-            raise CertLogicError(_INVALID, f'"{str(name)[:40]}" is not of the form {{"<operator>": [<operands>]}}')
-        build = _OPERATIONS.get(name)
-        if build is None:
-            raise CertLogicError(RuleReason.CERTLOGIC_UNKNOWN_OPERATION, f'unknown operation "{str(name)[:40]}"')
-        return build(self, name, operands, depth + 1)
-
-    def operands(self, name: str, operands: list[Any], depth: int, *counts: int, at_least: int = 0) -> list[Run]:
-        """The operands compiled, if there are as many as the operation takes."""
-        if len(operands) not in counts and not (at_least and len(operands) >= at_least):
-            expected = f"at least {at_least}" if at_least else " or ".join(map(str, counts))
-            raise CertLogicError(_INVALID, f'"{name}" takes {expected} operands, not {len(operands)}')
-        return [self.compile(operand, depth) for operand in operands]
+def _operands(operands: list[Any]) -> list[Run]:
+    return [_compile(operand) for operand in operands]
 
 
 def _var(path: Any) -> Run:
     """Spec, "Data access (var)": ``{"var": "<path>"}``, period-separated fragments, an integer
     fragment indexing an array; a missing or null value on the way gives null; "" is the whole
-    context. No default value, no integer form."""
-    if type(path) is not str:
-        raise CertLogicError(_INVALID, 'not of the form {"var": "<path>"}')
+    context. No default value, no integer form (the form has checked the path)."""
     if path == "":
         return lambda data, budget: data
     fragments = path.split(".")
-    if "" in fragments:
-        raise CertLogicError(_INVALID, f"data access path doesn't have a valid format: {path[:80]}")
     steps = tuple(
         (fragment, int(fragment) if fragment.isascii() and fragment.isdigit() else -1) for fragment in fragments
     )
@@ -231,9 +221,9 @@ def _var(path: Any) -> Run:
     return run
 
 
-def _if(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
+def _if(name: str, operands: list[Any]) -> Run:
     """Spec, "If-then-else": the guard, then only the branch it chooses."""
-    guard, then, otherwise = compiler.operands(name, operands, depth, 3)
+    guard, then, otherwise = _operands(operands)
 
     def run(data: Any, budget: list[int]) -> Any:
         value = guard(data, budget)
@@ -245,10 +235,10 @@ def _if(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
     return run
 
 
-def _and(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
+def _and(name: str, operands: list[Any]) -> Run:
     """Spec, "and": variadic (at least 2), lazy, in order; the first falsy operand's value or the
     last one's; an operand neither truthy nor falsy is an error."""
-    parts = compiler.operands(name, operands, depth, at_least=2)
+    parts = _operands(operands)
 
     def run(data: Any, budget: list[int]) -> Any:
         value = None
@@ -264,9 +254,9 @@ def _and(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run
     return run
 
 
-def _not(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
+def _not(name: str, operands: list[Any]) -> Run:
     """Spec, "Negation (!)": true for a falsy operand, false for a truthy one, else an error."""
-    (operand,) = compiler.operands(name, operands, depth, 1)
+    (operand,) = _operands(operands)
 
     def run(data: Any, budget: list[int]) -> bool:
         value = operand(data, budget)
@@ -278,14 +268,14 @@ def _not(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run
     return run
 
 
-def _equal(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
-    left, right = compiler.operands(name, operands, depth, 2)
+def _equal(name: str, operands: list[Any]) -> Run:
+    left, right = _operands(operands)
     return lambda data, budget: strict_equal(left(data, budget), right(data, budget))
 
 
-def _in(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
+def _in(name: str, operands: list[Any]) -> Run:
     """Spec, "in": whether operand 1 is a member of operand 2, "which must be an array"."""
-    item, collection = compiler.operands(name, operands, depth, 2)
+    item, collection = _operands(operands)
 
     def run(data: Any, budget: list[int]) -> bool:
         needle, items = item(data, budget), collection(data, budget)
@@ -296,9 +286,9 @@ def _in(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
     return run
 
 
-def _plus(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
+def _plus(name: str, operands: list[Any]) -> Run:
     """``+`` of two integers (the spec's operators are on integers; no string concatenation)."""
-    left, right = compiler.operands(name, operands, depth, 2)
+    left, right = _operands(operands)
     return lambda data, budget: _integer(left(data, budget), "+") + _integer(right(data, budget), "+")
 
 
@@ -308,10 +298,10 @@ _COMPARE = {"<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operato
 _COMPARE_TIMES = {"after": operator.gt, "before": operator.lt, "not-after": operator.le, "not-before": operator.ge}
 
 
-def _comparison(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
+def _comparison(name: str, operands: list[Any]) -> Run:
     """Spec, "Operations with infix operators": two operands, or three meaning
     ``(a op b) and (b op c)``; integers for <, >, <=, >=; date-times for the other four."""
-    parts = compiler.operands(name, operands, depth, 2, 3)
+    parts = _operands(operands)
     on_times = name in _COMPARE_TIMES
     compare = _COMPARE_TIMES[name] if on_times else _COMPARE[name]
 
@@ -334,16 +324,10 @@ def _comparison(compiler: _Compiler, name: str, operands: list[Any], depth: int)
     return between
 
 
-def _plus_time(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
+def _plus_time(name: str, operands: list[Any]) -> Run:
     """Spec, "Offset date-time (plusTime)": a date(-time) string, an integer amount, a unit."""
-    if len(operands) != 3:
-        raise CertLogicError(_INVALID, f'"plusTime" takes 3 operands, not {len(operands)}')
-    (start,) = compiler.operands(name, operands[:1], depth, 1)
-    amount, unit = _literal_integer(operands[1]), operands[2]
-    if amount is None:
-        raise CertLogicError(_INVALID, 'the amount of "plusTime" must be an integer')
-    if unit not in UNITS:
-        raise CertLogicError(_INVALID, f'the unit of "plusTime" must be one of {", ".join(UNITS)}')
+    (start,) = _operands(operands[:1])
+    amount, unit = operands[1], operands[2]  # a literal integer and unit (the form)
 
     def run(data: Any, budget: list[int]) -> DateTime:
         text = start(data, budget)
@@ -355,8 +339,8 @@ def _plus_time(compiler: _Compiler, name: str, operands: list[Any], depth: int) 
     return run
 
 
-def _date_of_birth(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
-    (operand,) = compiler.operands(name, operands, depth, 1)
+def _date_of_birth(name: str, operands: list[Any]) -> Run:
+    (operand,) = _operands(operands)
 
     def run(data: Any, budget: list[int]) -> DateTime:
         text = operand(data, budget)
@@ -367,15 +351,11 @@ def _date_of_birth(compiler: _Compiler, name: str, operands: list[Any], depth: i
     return run
 
 
-def _extract_from_uvci(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
+def _extract_from_uvci(name: str, operands: list[Any]) -> Run:
     """Spec, "Extract data from an UCI": the fragment at ``index`` of a UCI split on / # :, an
     optional ``URN:UVCI:`` prefix ignored; null for a null operand or a missing fragment."""
-    if len(operands) != 2:
-        raise CertLogicError(_INVALID, f'"extractFromUVCI" takes 2 operands, not {len(operands)}')
-    (operand,) = compiler.operands(name, operands[:1], depth, 1)
-    index = _literal_integer(operands[1])
-    if index is None:
-        raise CertLogicError(_INVALID, 'the index of "extractFromUVCI" must be an integer')
+    (operand,) = _operands(operands[:1])
+    index = operands[1]  # a literal integer (the form)
 
     def run(data: Any, budget: list[int]) -> str | None:
         text = operand(data, budget)
@@ -389,10 +369,10 @@ def _extract_from_uvci(compiler: _Compiler, name: str, operands: list[Any], dept
     return run
 
 
-def _reduce(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> Run:
+def _reduce(name: str, operands: list[Any]) -> Run:
     """Spec, "Reduction (reduce)": a left fold of the operand (an array, or null: the initial
     value) with the lambda evaluated on ``{"current": ..., "accumulator": ...}``."""
-    collection, step, initial = compiler.operands(name, operands, depth, 3)
+    collection, step, initial = _operands(operands)
 
     def run(data: Any, budget: list[int]) -> Any:
         items = collection(data, budget)
@@ -411,8 +391,9 @@ def _reduce(compiler: _Compiler, name: str, operands: list[Any], depth: int) -> 
     return run
 
 
-Build = Callable[[_Compiler, str, list[Any], int], Run]
-# The operations of the spec (1.3.3), "Operations"; any other name is CERTLOGIC_UNKNOWN_OPERATION.
+Build = Callable[[str, list[Any]], Run]
+# How each operation of the spec (1.3.3, "Operations") is evaluated; which operations exist, with
+# how many operands, is verifier.certlogic_form's (ARITY, VARIADIC_AT_LEAST).
 _OPERATIONS: dict[str, Build] = {
     "if": _if,
     "===": _equal,

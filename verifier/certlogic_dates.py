@@ -19,7 +19,6 @@ from verifier.reasons import CertLogicError, RuleReason
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
 MAX_TIME_VALUE = 8_640_000_000_000_000  # ECMA-262 TimeClip: a Date beyond this is invalid
-UNITS = ("year", "month", "day", "hour")
 
 # "Offset date-time (plusTime)": the formats allowed, YYYY ... YYYY-MM-DDThh:mm:ss.S[+-]hh:mm.
 # ASCII digits only (re.ASCII): \d would otherwise match any Unicode digit.
@@ -136,12 +135,14 @@ def plus_time(start: DateTime, amount: int, unit: str) -> DateTime:
         ms = start.ms + amount * MS_PER_HOUR
     elif unit == "day":
         ms = start.ms + amount * MS_PER_DAY
-    else:
+    elif unit in ("month", "year"):
         days, time_of_day = divmod(start.ms, MS_PER_DAY)
         year, month, day = civil_from_days(days)
         months = year * 12 + month - 1 + (amount if unit == "month" else amount * 12)
         year, month = divmod(months, 12)
         ms = days_from_civil(year, month + 1, day) * MS_PER_DAY + time_of_day
+    else:
+        raise CertLogicError(RuleReason.CERTLOGIC_INVALID, f"{str(unit)[:20]!r} is no time unit")
     if not -MAX_TIME_VALUE <= ms <= MAX_TIME_VALUE:
         raise CertLogicError(RuleReason.CERTLOGIC_EVALUATION_ERROR, "plusTime leaves the range of date-times")
     return DateTime(ms)

@@ -79,7 +79,10 @@ def _operation_issues(node: dict[str, Any], pending: list[Any]) -> list[str]:
         return [f'operation "{operator}" takes {counts} operands, not {len(operands)}']
     problems = []
     if operator == "plusTime" and not (
-        isinstance(operands[1], int) and not isinstance(operands[1], bool) and operands[2] in TIME_UNITS
+        isinstance(operands[1], int)
+        and not isinstance(operands[1], bool)
+        and isinstance(operands[2], str)  # an array or object here is no unit (and not hashable)
+        and operands[2] in TIME_UNITS
     ):
         problems.append('"plusTime" takes an integer amount and a unit: year, month, day or hour')
     if operator == "extractFromUVCI" and not (isinstance(operands[1], int) and not isinstance(operands[1], bool)):

@@ -117,7 +117,7 @@ def external_parameters(
     }
 
 
-def _unsupported(rule: Rule, payload: Mapping[str, Any]) -> tuple[RuleReason, str] | None:
+def _unsupported(rule: Rule, payload: Any) -> tuple[RuleReason, str] | None:
     """Why this evaluator must not judge ``rule``, as the EU engines decide it: another engine, a
     newer CertLogic major, or a DCC whose schema version (``ver``) is of another major than the
     rule's SchemaVersion or older than it."""
@@ -126,10 +126,11 @@ def _unsupported(rule: Rule, payload: Mapping[str, Any]) -> tuple[RuleReason, st
     engine_version = version_key(rule.engine_version)
     if engine_version is None or engine_version[0] > SUPPORTED_ENGINE_MAJOR:
         return RuleReason.ENGINE_UNSUPPORTED, f"EngineVersion {rule.engine_version[:20]!r} is not {ENGINE} 1.x or older"
-    schema, ver = version_key(rule.schema_version), version_key(payload.get("ver", ""))
+    given = payload.get("ver") if isinstance(payload, Mapping) else None
+    schema, ver = version_key(rule.schema_version), version_key(given)
     if schema is None or ver is None or ver[0] != schema[0] or ver < schema:
         return RuleReason.SCHEMA_VERSION_UNSUPPORTED, (
-            f"the DCC's ver {str(payload.get('ver'))[:20]!r} does not meet SchemaVersion {rule.schema_version[:20]!r}"
+            f"the DCC's ver {str(given)[:20]!r} does not meet SchemaVersion {rule.schema_version[:20]!r}"
         )
     return None
 

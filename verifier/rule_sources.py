@@ -25,7 +25,7 @@ from typing import Any
 
 from verifier.encoding import parse_time
 from verifier.reasons import RuleReason
-from verifier.rules import Rule, RuleError, RuleIssue, RuleSet, parse_rule, read_rules, unreadable_rule
+from verifier.rules import Rule, RuleError, RuleIssue, RuleSet, parse_rule, read_rules, unreadable_rule, version_key
 
 RULES_ARTIFACT = "rules"
 VALUE_SETS_ARTIFACT = "valuesets"
@@ -39,6 +39,7 @@ _ENTRY_FIELDS = {
     "validFrom": "valid_from",
     "validTo": "valid_to",
 }
+CERTIFICATE_TYPE = "certificateType"  # said by the gateway's entries; compared where given
 
 
 def rule_set_from_artifacts(artifacts: Mapping[str, Mapping[str, Any]]) -> RuleSet:
@@ -62,11 +63,14 @@ def _entry(entry: Any) -> dict[str, Any] | None:
     """What a published entry says of its rule (times parsed), or None if it cannot be read."""
     if not isinstance(entry, dict) or not all(isinstance(entry.get(name), str) for name in _ENTRY_FIELDS):
         return None
+    if version_key(entry["version"]) is None:
+        return None
     try:
         said = {name: entry[name] for name in _ENTRY_FIELDS}
         said["validFrom"], said["validTo"] = parse_time(said["validFrom"]), parse_time(said["validTo"])
     except ValueError:
         return None
+    said[CERTIFICATE_TYPE] = entry.get(CERTIFICATE_TYPE) if isinstance(entry.get(CERTIFICATE_TYPE), str) else None
     return said
 
 
@@ -102,6 +106,7 @@ def rules_from_artifact(content: Any) -> tuple[list[Rule], list[RuleIssue]]:
                         said["validFrom"],
                         said["validTo"],
                         exc,
+                        said[CERTIFICATE_TYPE],
                     )
                 )
             continue
@@ -109,6 +114,7 @@ def rules_from_artifact(content: Any) -> tuple[list[Rule], list[RuleIssue]]:
             sorted(_ENTRY_FIELDS)
             if said is None
             else [name for name, attribute in _ENTRY_FIELDS.items() if said[name] != getattr(rule, attribute)]
+            + ([CERTIFICATE_TYPE] if said[CERTIFICATE_TYPE] not in (None, rule.certificate_type) else [])
         )
         if differing:
             mismatch = RuleError(RuleReason.RULE_MISMATCH, f"the entry's {', '.join(differing)} differ from the rule's")

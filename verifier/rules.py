@@ -16,7 +16,6 @@ General. Nothing here reads the clock.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -24,6 +23,7 @@ from typing import Any, NamedTuple
 from verifier.certlogic import Program, compile_expression
 from verifier.encoding import parse_time
 from verifier.reasons import CertLogicError, RuleReason
+from verifier.semver import Key, semver_key
 
 ENGINE = "CERTLOGIC"
 ACCEPTANCE, INVALIDATION = "Acceptance", "Invalidation"
@@ -33,7 +33,6 @@ CERTIFICATE_TYPES = {"v": "Vaccination", "t": "Test", "r": "Recovery"}
 # The first part of an Identifier names the certificate type (tooling's Gateway constraints,
 # INVALID_RULE_ID); an Invalidation rule's (IR) applies to every type.
 _IDENTIFIER_TYPES = {"GR": GENERAL, "VR": "Vaccination", "TR": "Test", "RR": "Recovery", "IR": GENERAL}
-_VERSION = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)", re.ASCII)
 
 
 class RuleIssue(NamedTuple):
@@ -55,10 +54,15 @@ class RuleError(Exception):
         self.reason, self.detail = reason, detail
 
 
-def version_key(text: str) -> tuple[int, int, int] | None:
-    """A semantic version MAJOR.MINOR.PATCH as a comparable tuple, or None."""
-    match = _VERSION.fullmatch(text) if isinstance(text, str) else None
-    return None if match is None else (int(match[1]), int(match[2]), int(match[3]))
+def version_key(text: Any) -> Key | None:
+    """A semantic version's precedence (``verifier.semver``, as the gateway orders versions), or
+    None for anything that is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return semver_key(text)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,8 +84,8 @@ class Rule:
     error: RuleError | None = None  # set: the rule fails with its reason whenever it is selected
 
     @property
-    def version_order(self) -> tuple[int, int, int]:
-        return version_key(self.version) or (-1, -1, -1)
+    def version_order(self) -> Key:
+        return semver_key(self.version)  # parse_rule and the published entries took only semver
 
     def in_force(self, at: dt.datetime) -> bool:
         return self.valid_from <= at < self.valid_to
@@ -124,7 +128,7 @@ def parse_rule(rule: Any) -> Rule:
         raise RuleError(RuleReason.RULE_UNREADABLE, "a rule is a JSON object")
     version = _text(rule, "Version")
     if version_key(version) is None:
-        raise RuleError(RuleReason.RULE_UNREADABLE, f"Version {version[:20]!r} is not MAJOR.MINOR.PATCH")
+        raise RuleError(RuleReason.RULE_UNREADABLE, f"Version {version[:20]!r} is not a semantic version")
     kind, certificate_type = _text(rule, "Type"), _text(rule, "CertificateType")
     if kind not in (ACCEPTANCE, INVALIDATION):
         raise RuleError(RuleReason.RULE_UNREADABLE, f"Type {kind[:20]!r} is neither {ACCEPTANCE} nor {INVALIDATION}")
@@ -169,11 +173,12 @@ def unreadable_rule(
     valid_from: dt.datetime,
     valid_to: dt.datetime,
     error: RuleError,
+    certificate_type: str | None = None,
 ) -> Rule:
     """A rule known only by what its published entry says of it (its body cannot be read):
     selected like any other, it fails with ``error``'s reason, so a code is never valid for a
-    country whose rules in force could not all be read. The certificate type is the one its
-    Identifier names."""
+    country whose rules in force could not all be read. Its certificate type is the entry's, else
+    the one its Identifier names."""
     return Rule(
         identifier=identifier,
         type=kind,
@@ -181,7 +186,7 @@ def unreadable_rule(
         version=version,
         valid_from=valid_from,
         valid_to=valid_to,
-        certificate_type=_IDENTIFIER_TYPES.get(identifier[:2], GENERAL),
+        certificate_type=certificate_type or _IDENTIFIER_TYPES.get(identifier[:2], GENERAL),
         error=error,
     )
 

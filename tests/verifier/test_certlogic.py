@@ -41,11 +41,12 @@ def test_deep_arrays_count_as_nesting_too():
     assert _refused(expression) is RuleReason.CERTLOGIC_TOO_DEEP
 
 
-def test_the_deepest_allowed_expression_evaluates():
-    expression: object = True
-    for _ in range((certlogic.MAX_DEPTH - 1) // 2):  # each "!" with its operand array is two levels
+def test_the_deepest_allowed_expression_evaluates_and_one_more_level_does_not():
+    expression: object = True  # level MAX_DEPTH under MAX_DEPTH - 1 operations
+    for _ in range(certlogic.MAX_DEPTH - 1):
         expression = {"!": [expression]}
-    assert evaluate(expression, None) in (True, False)
+    assert evaluate(expression, None) is (certlogic.MAX_DEPTH % 2 == 1)
+    assert _refused({"!": [expression]}) is RuleReason.CERTLOGIC_TOO_DEEP
 
 
 def test_a_wide_expression_is_refused_by_size():
@@ -79,6 +80,7 @@ def test_nested_reductions_are_bounded_by_a_step_budget():
         ({"plusTime": ["2021-01-01", 1, "week"]}, RuleReason.CERTLOGIC_INVALID),
         ({"plusTime": ["2021-01-01", 1.5, "day"]}, RuleReason.CERTLOGIC_INVALID),
         ({"plusTime": ["2021-01-01", {"var": "n"}, "day"]}, RuleReason.CERTLOGIC_INVALID),
+        ({"plusTime": ["2021-01-01", 1, ["day"]]}, RuleReason.CERTLOGIC_INVALID),  # no unit, and unhashable
         ({"extractFromUVCI": [{"var": "ci"}, "1"]}, RuleReason.CERTLOGIC_INVALID),
         ({"reduce": [[], 0]}, RuleReason.CERTLOGIC_INVALID),
         ({"!": True}, RuleReason.CERTLOGIC_INVALID),

@@ -100,6 +100,14 @@ def test_the_highest_version_in_force_at_the_clock_is_taken():
     assert run(versions).passed
 
 
+def test_versions_are_ordered_as_semver_orders_them():
+    versions = rule_set(rule(Version="1.0.0-rc.1"), rule(Version="1.0.0"), rule(Version="1.0.0-beta"))
+    assert [r.version for r in versions.select("XA", "XB", "v", AT)] == ["1.0.0"]
+    assert [
+        r.version for r in rule_set(rule(Version="2.0.0-rc.2"), rule(Version="1.9.9")).select("XA", None, "v", AT)
+    ] == ["2.0.0-rc.2"]
+
+
 def test_acceptance_of_the_arrival_country_and_invalidation_of_the_issuing_one():
     rules = rule_set(
         rule("GR-XA-0001"),
@@ -164,6 +172,12 @@ def test_each_rule_passes_fails_or_fails_by_name(fields, status, reason):
     assert result.passed is (status == "PASSED")
     if status == "ERROR":
         assert outcome.detail
+
+
+@pytest.mark.parametrize("payload", [{k: v for k, v in PAYLOAD.items() if k != "ver"}, {**PAYLOAD, "ver": 1.3}, []])
+def test_a_dcc_without_a_readable_ver_fails_every_rule_by_name(payload):
+    (outcome,) = run(rule_set(rule()), payload).outcomes
+    assert outcome.reason is RuleReason.SCHEMA_VERSION_UNSUPPORTED
 
 
 def test_a_rule_the_evaluator_cannot_run_fails_only_its_country():
@@ -283,12 +297,16 @@ def test_the_rules_artifact_is_read_from_raw_and_what_cannot_be_read_fails_close
     not_json = entry(rule("VR-XA-0003"), raw=base64.b64encode(b"{").decode())
     lying = entry(rule("VR-XA-0004"), version="1.0.1")  # the entry says 1.0.1, the rule 1.0.0
     hopeless = {"raw": "?"}
-    rules, issues = rules_from_artifact({"rules": [good, unreadable, not_json, lying, hopeless]})
+    unversioned = entry(rule("VR-XA-0005"), version="one", raw="?")
+    typed = entry(rule("VR-XA-0006"), certificateType="Test")  # the gateway's entries say it too
+    rules, issues = rules_from_artifact({"rules": [good, unreadable, not_json, lying, hopeless, unversioned, typed]})
     assert [(issue.source, issue.reason) for issue in issues] == [
         ("rules[1] VR-XA-0002 1.0.0", RuleReason.RULE_UNREADABLE),
         ("rules[2] VR-XA-0003 1.0.0", RuleReason.RULE_UNREADABLE),
         ("rules[3] VR-XA-0004 1.0.1", RuleReason.RULE_MISMATCH),
         ("rules[4]", RuleReason.RULE_UNREADABLE),
+        ("rules[5]", RuleReason.RULE_UNREADABLE),  # its entry names no version: nothing to select
+        ("rules[6] VR-XA-0006 1.0.0", RuleReason.RULE_MISMATCH),
     ]
     result = run(RuleSet(rules, {}, issues))
     assert outcomes(result) == {
@@ -296,8 +314,10 @@ def test_the_rules_artifact_is_read_from_raw_and_what_cannot_be_read_fails_close
         "VR-XA-0002": ("ERROR", "RULE_UNREADABLE"),
         "VR-XA-0003": ("ERROR", "RULE_UNREADABLE"),
         "VR-XA-0004": ("ERROR", "RULE_MISMATCH"),
+        "VR-XA-0006": ("ERROR", "RULE_MISMATCH"),
     }
-    assert len(result.to_dict()["skipped"]) == 4
+    assert len(result.to_dict()["skipped"]) == 6
+    assert rules_from_artifact({"rules": [entry(rule("VR-XA-0001"), certificateType="Vaccination")]})[1] == []
     assert run(RuleSet(rules, {}, issues), arrival="XC").passed, "only the country whose rules could not be read"
     for content in (None, [], {"rules": {}}, "rules"):
         assert rules_from_artifact(content)[1][0].reason is RuleReason.RULE_UNREADABLE
