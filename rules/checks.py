@@ -21,13 +21,13 @@ from typing import Any
 import jsonschema
 
 from gateway.pki.errors import Reason, Rejected
+from verifier.rule_check import SUPPORTED_ENGINE_MAJOR
+from verifier.rules import ENGINE
 from verifier.semver import semver_key
 
 # What a verifier will evaluate: deeper or larger logic is refused at upload (ours).
 MAX_DEPTH = 40
 MAX_NODES = 5000
-SUPPORTED_ENGINE = "CERTLOGIC"
-SUPPORTED_ENGINE_MAJOR = 1  # CertLogic 0.x and 1.x (the EU rules carry 0.7.5 and 1.x)
 
 PREFIX_OF_TYPE = {"General": "GR", "Test": "TR", "Vaccination": "VR", "Recovery": "RR"}
 _SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
@@ -182,8 +182,9 @@ def _check_window(
 
 
 def _check_engine(engine: str, version: str) -> None:
-    if engine != SUPPORTED_ENGINE:
-        raise Rejected(Reason.RULE_ENGINE, f"engine {engine[:32]!r} is not {SUPPORTED_ENGINE}")
+    # What verifiers evaluate is theirs to say (verifier.rule_check): a rule they would fail is refused here.
+    if engine != ENGINE:
+        raise Rejected(Reason.RULE_ENGINE, f"engine {engine[:32]!r} is not {ENGINE}")
     if int(version.split(".")[0]) > SUPPORTED_ENGINE_MAJOR:
         raise Rejected(Reason.RULE_ENGINE, f"CertLogic {version} is newer than verifiers evaluate")
 

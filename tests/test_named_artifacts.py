@@ -79,7 +79,9 @@ def _newest() -> Publication:
     return newest
 
 
-def test_without_named_content_the_index_has_no_artifacts_member(pki, frozen):
+def test_without_named_content_the_index_has_no_artifacts_member(pki, frozen, monkeypatch):
+    # As if no room registered any (the rules app does): the index is what it was before them.
+    monkeypatch.setattr("publication.providers._named", {})
     install_publisher(pki)
     publish(at=NOW)
     assert "artifacts" not in _index()
@@ -275,13 +277,15 @@ def test_a_provider_cannot_take_a_reserved_or_unsafe_name(name):
 
 
 def test_two_providers_cannot_share_a_name_or_an_outbox_kind():
-    first = _Named("rules", {"RULE"})
+    first = _Named("batches", {"BATCH"})
     register_named_content(first)
     try:
         with pytest.raises(ImproperlyConfigured):
-            register_named_content(_Named("rules", {"OTHER"}))
+            register_named_content(_Named("batches", {"OTHER"}))
         with pytest.raises(ImproperlyConfigured):
-            register_named_content(_Named("valuesets", {"RULE"}))
+            register_named_content(_Named("lists", {"BATCH"}))
+        with pytest.raises(ImproperlyConfigured):
+            register_named_content(_Named("lists", {"RULE"}))  # the rules app's outbox kind
         register_named_content(first)  # the same provider again (a second ready()) is harmless
     finally:
-        unregister_named_content("rules")
+        unregister_named_content("batches")

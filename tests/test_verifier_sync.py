@@ -295,6 +295,7 @@ def test_new_verifier_downloads_the_full_lists_of_f_then_the_deltas(client, pki,
         index["trustList"]["path"],
         index["revocationList"]["path"],
         *deltas,
+        *(index["artifacts"][name]["path"] for name in sorted(index.get("artifacts", {}))),  # rules, value sets
     ]
     trusted, _ = _state(world["state"])
     assert {thumbprint(d.der) for d in dscs} <= set(trusted)
