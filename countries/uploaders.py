@@ -44,13 +44,31 @@ def decode_signed_body(
     try:
         return cms.decode_base64_body(body)
     except Rejected as exc:
-        record_rejection(
-            action=action,
-            at=at,
-            country=identity.country,
-            reason=exc.reason,
-            actor=actor,
-            authentication_thumbprint=identity.thumbprint,
-            details={"detail": exc.detail},
-        )
+        record_refusal(action, exc, identity, at=at, actor=actor)
         raise
+
+
+def record_refusal(
+    action: Action,
+    exc: Rejected,
+    identity: ClientIdentity,
+    *,
+    at: dt.datetime,
+    actor: str = "",
+    signer_der: bytes | None = None,
+    subject_thumbprint: str = "",
+    **details: str,
+) -> None:
+    """The audit event of a refused request a country signed: who asked (the TLS identity), who
+    signed (the CMS signer, once known), what about, and the named reason with its detail."""
+    record_rejection(
+        action=action,
+        at=at,
+        country=identity.country,
+        reason=exc.reason,
+        actor=actor,
+        authentication_thumbprint=identity.thumbprint,
+        uploader_thumbprint=thumbprint(signer_der) if signer_der else "",
+        subject_thumbprint=subject_thumbprint,
+        details={"detail": exc.detail, **details},
+    )

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from countries.identity import ClientIdentity
 from countries.models import CertificateType
 from countries.services import verified_parties_by_type
-from countries.uploaders import check_uploader
+from countries.uploaders import check_uploader, record_refusal
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event, record_rejection
 from gateway.outbox.services import record_change
@@ -42,7 +42,9 @@ def upload_rule(*, identity: ClientIdentity, cms_der: bytes, at: dt.datetime, ac
         logic.check_logic(rule["Logic"], rule["AffectedFields"])
         return _store(checked, message, identity, at, actor)
     except Rejected as exc:
-        _refusal(Action.RULE_UPLOAD, exc, identity, message, at, actor)
+        record_refusal(
+            Action.RULE_UPLOAD, exc, identity, at=at, actor=actor, signer_der=message.signer_der if message else None
+        )
         raise
 
 
@@ -58,7 +60,9 @@ def delete_rule(*, identity: ClientIdentity, cms_der: bytes, at: dt.datetime, ac
             raise Rejected(Reason.RULE_ID_COUNTRY, "Country Code in Identifier does not match country.")
         return delete_versions(identifier, country=identity.country, at=at, actor=actor, via=identity.thumbprint)
     except Rejected as exc:
-        _refusal(Action.RULE_DELETE, exc, identity, message, at, actor)
+        record_refusal(
+            Action.RULE_DELETE, exc, identity, at=at, actor=actor, signer_der=message.signer_der if message else None
+        )
         raise
 
 
@@ -182,23 +186,3 @@ def _store(
         # The same version uploaded twice at once: the unique index decides, the version check names it.
         raise Rejected(Reason.RULE_VERSION, f"version {checked.version} of {checked.identifier} exists") from None
     return row
-
-
-def _refusal(
-    action: Action,
-    exc: Rejected,
-    identity: ClientIdentity,
-    message: cms.SignedMessage | None,
-    at: dt.datetime,
-    actor: str,
-) -> None:
-    record_rejection(
-        action=action,
-        at=at,
-        country=identity.country,
-        reason=exc.reason,
-        actor=actor,
-        authentication_thumbprint=identity.thumbprint,
-        uploader_thumbprint=thumbprint(message.signer_der) if message else "",
-        details={"detail": exc.detail},
-    )

@@ -26,10 +26,10 @@ from countries.identity import ClientIdentity
 from countries.models import CertificateType
 from countries.services import verified_parties_by_type
 from countries.trust_anchor import certificate_of
-from countries.uploaders import check_uploader, decode_signed_body
+from countries.uploaders import check_uploader, decode_signed_body, record_refusal
 from gateway import dbwrite
 from gateway.audit.models import Action, Outcome
-from gateway.audit.services import record_event, record_rejection
+from gateway.audit.services import record_event
 from gateway.outbox.services import record_change
 from gateway.pki import cms
 from gateway.pki.certs import (
@@ -123,7 +123,16 @@ def upload_signer_certificate(
             _check_kids_free(checked, options, identity)
         return _store(checked, identity, options, at, actor, issuer_thumbprint=thumbprint(certificate_der(issuer)))
     except Rejected as exc:
-        _audit_refusal(Action.UPLOAD, exc, identity, checked, at, actor, group=options.group)
+        record_refusal(
+            Action.UPLOAD,
+            exc,
+            identity,
+            at=at,
+            actor=actor,
+            signer_der=checked.message.signer_der if checked else None,
+            subject_thumbprint=checked.thumbprint if checked else "",
+            group=options.group,
+        )
         raise
 
 
@@ -170,7 +179,15 @@ def revoke_signer_certificate(
             )
             return row, changed
     except Rejected as exc:
-        _audit_refusal(Action.REVOKE, exc, identity, checked, at, actor)
+        record_refusal(
+            Action.REVOKE,
+            exc,
+            identity,
+            at=at,
+            actor=actor,
+            signer_der=checked.message.signer_der if checked else None,
+            subject_thumbprint=checked.thumbprint if checked else "",
+        )
         raise
 
 
@@ -214,28 +231,6 @@ def _revoke_row(
     if changed:
         record_change(kind="REVOKE", at=at, country=row.country, thumbprint=row.thumbprint)
     return changed
-
-
-def _audit_refusal(
-    action: Action,
-    exc: Rejected,
-    identity: ClientIdentity,
-    checked: _Checked | None,
-    at: dt.datetime,
-    actor: str,
-    **details: str,
-) -> None:
-    record_rejection(
-        action=action,
-        at=at,
-        country=identity.country,
-        reason=exc.reason,
-        actor=actor,
-        authentication_thumbprint=identity.thumbprint,
-        uploader_thumbprint=thumbprint(checked.message.signer_der) if checked else "",
-        subject_thumbprint=checked.thumbprint if checked else "",
-        details={"detail": exc.detail, **details},
-    )
 
 
 def _parse(cms_der: bytes) -> _Checked:
