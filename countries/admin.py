@@ -7,83 +7,15 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from countries import services
+from countries.admin_base import CountryScopedAdmin, refusal_words
 from countries.models import CertificateType, Membership, Status, TrustedParty
-from countries.permissions import Do, can, countries_for, is_operator
-from gateway.audit import words
-from gateway.audit.models import AuditEvent, Outcome
+from countries.permissions import Do, can, is_operator
 from gateway.pki.certs import certificate_der, load_pem_certificate, summary
 from gateway.pki.errors import Rejected
-
-
-class CountryScopedAdmin(admin.ModelAdmin):
-    """Rows of other countries do not exist for a country admin: lists omit them, URLs answer 404."""
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        queryset = super().get_queryset(request)
-        countries = countries_for(request.user, Do.VIEW_KEYS)
-        return queryset if countries is None else queryset.filter(country__in=countries)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return can(request.user, Do.VIEW_KEYS)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return can(request.user, Do.VIEW_KEYS, obj.country if obj is not None else None)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # certificate material is read-only once created; state changes are actions
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> HttpResponse:
-        raise Http404("no such object")
-
-    def render_form(self, request: HttpRequest, **context: Any) -> TemplateResponse:
-        """The admin's one form page (uploads, onboarding, revocation and status confirmations)."""
-        context = {**self.admin_site.each_context(request), "opts": self.opts, **context}
-        return TemplateResponse(request, "admin/gateway_form.html", context)
-
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
-        """A certificate's history is the audit log's events of its thumbprint (uploads,
-        revocations, onboarding, status changes and their refusals), newest first: every change
-        goes through a service that records one, none writes Django's LogEntry table."""
-        obj = self.scoped_object(request, object_id)
-        events = AuditEvent.objects.filter(subject_thumbprint=obj.thumbprint).order_by("-leaf_index")
-        entries = [
-            {
-                "event": event,
-                "what": words.event_in_words(event.action, event.outcome),
-                "who": words.actor_in_words(event.actor),
-                "refused": event.outcome == Outcome.REJECTED,
-                "detail": event.details.get("detail", "") if isinstance(event.details, dict) else "",
-            }
-            for event in events
-        ]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": self.history_title(obj),
-            "object": obj,
-            "opts": self.opts,
-            "entries": entries,
-            "audit_links": request.user.has_perm("audit.view_auditevent"),
-            **(extra_context or {}),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/gateway_history.html", context)
-
-    def history_title(self, obj: Any) -> str:
-        return f"History of {obj}"
-
-    def scoped_object(self, request: HttpRequest, object_id: str) -> Any:
-        obj = self.get_object(request, object_id)
-        if obj is None:
-            raise Http404("no such object")
-        return obj
 
 
 class OnboardForm(forms.Form):
@@ -167,7 +99,7 @@ class TrustedPartyAdmin(CountryScopedAdmin):
                     at=timezone.now(),
                 )
             except Rejected as exc:
-                form.add_error(None, f"Refused ({exc.reason}): {exc.detail}")
+                form.add_error(None, refusal_words(exc))
             else:
                 self.message_user(request, f"Onboarded {party}", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:countries_trustedparty_change", args=[party.pk]))
@@ -189,7 +121,7 @@ class TrustedPartyAdmin(CountryScopedAdmin):
                 )
                 self.message_user(request, f"{party.certificate_type} of {party.country} is now {target}")
             except Rejected as exc:
-                self.message_user(request, f"Refused ({exc.reason}): {exc.detail}", messages.ERROR)
+                self.message_user(request, refusal_words(exc), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:countries_trustedparty_change", args=[party.pk]))
         return self.render_form(
             request, form=form, title=f"{target.title()}: {party}", confirm=f"Set {party} to {target}?"

@@ -1,11 +1,14 @@
 """The one place that decides what a person may see and do (admin and any API serving people).
 
 Roles:
-- operator (group "Operators"): onboards, suspends and removes countries' certificates, all countries;
-- country admin (Membership ADMIN): sees its countries' keys, uploads and revokes their DSCs;
-- country viewer (Membership VIEWER): sees its countries' keys;
+- operator (group "Operators"): onboards, suspends and removes countries' certificates, sees every
+  country's rules, imports the value sets (they are the EU's, not a country's);
+- country admin (Membership ADMIN): sees its countries' keys and rules, uploads and revokes their
+  DSCs, uploads and deletes their rules;
+- country viewer (Membership VIEWER): sees its countries' keys and rules;
 - auditor (group "Auditors", gateway.audit.roles): reads the audit log and every country's keys
-  (an audit compares what the log says with what is stored), changes nothing.
+  and rules (an audit compares what the log says with what is stored), changes nothing.
+Everyone with a role reads the value sets: every country's rules refer to them.
 Superusers are operators. Every rule is a function of (user, action, country).
 """
 
@@ -28,15 +31,31 @@ class Do(enum.StrEnum):
     REVOKE_DSC = "revoke_dsc"
     ONBOARD = "onboard"
     CHANGE_ONBOARDING = "change_onboarding"
+    VIEW_RULES = "view_rules"
+    UPLOAD_RULE = "upload_rule"
+    DELETE_RULE = "delete_rule"
+    VIEW_VALUESETS = "view_valuesets"
+    IMPORT_VALUESETS = "import_valuesets"
 
 
 _COUNTRY_ROLES = {
     Do.VIEW_KEYS: {MembershipRole.ADMIN, MembershipRole.VIEWER},
     Do.UPLOAD_DSC: {MembershipRole.ADMIN},
     Do.REVOKE_DSC: {MembershipRole.ADMIN},
+    Do.VIEW_RULES: {MembershipRole.ADMIN, MembershipRole.VIEWER},
+    Do.UPLOAD_RULE: {MembershipRole.ADMIN},
+    Do.DELETE_RULE: {MembershipRole.ADMIN},
+    Do.VIEW_VALUESETS: {MembershipRole.ADMIN, MembershipRole.VIEWER},
 }
-_OPERATOR_ACTIONS = {Do.VIEW_KEYS, Do.ONBOARD, Do.CHANGE_ONBOARDING}
-_AUDITOR_ACTIONS = {Do.VIEW_KEYS}
+_OPERATOR_ACTIONS = {
+    Do.VIEW_KEYS,
+    Do.ONBOARD,
+    Do.CHANGE_ONBOARDING,
+    Do.VIEW_RULES,
+    Do.VIEW_VALUESETS,
+    Do.IMPORT_VALUESETS,
+}
+_AUDITOR_ACTIONS = {Do.VIEW_KEYS, Do.VIEW_RULES, Do.VIEW_VALUESETS}
 
 
 def is_operator(user: AbstractBaseUser | AnonymousUser) -> bool:

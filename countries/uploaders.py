@@ -1,6 +1,7 @@
-"""What a country sends signed: the base64 body that carries the CMS (a refusal of it recorded as
-the services record theirs), and who may sign it: one of the country's onboarded UPLOAD
-certificates (DGCG check 1), within its validity, for an upload, a revocation or a rule."""
+"""What a country sends signed: the base64 body that carries the CMS, or the text a person pasted
+in the admin (a refusal of either recorded as the services record theirs), and who may sign it:
+one of the country's onboarded UPLOAD certificates (DGCG check 1), within its validity, for an
+upload, a revocation or a rule."""
 
 from __future__ import annotations
 
@@ -46,6 +47,14 @@ def decode_signed_body(
     except Rejected as exc:
         record_refusal(action, exc, identity, at=at, actor=actor)
         raise
+
+
+def decode_signed_text(text: str, *, identity: ClientIdentity, at: dt.datetime, action: Action, actor: str) -> bytes:
+    """What a person pasted or chose as a file in the admin: the base64 of the CMS, with line
+    breaks tolerated (a file wrapped at 64 columns). Text that is not base64 is refused and
+    recorded like a body of the API."""
+    body = "".join(text.split()).encode("ascii", "replace")
+    return decode_signed_body(body, identity=identity, at=at, action=action, actor=actor)
 
 
 def record_refusal(

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from typing import Any
+
 from django.db import models
+from django.db.models import Case, Exists, OuterRef, Subquery, Value, When
+from django.db.models.fields.json import KT
+
+from gateway.audit.models import Action, AuditEvent, Outcome
 
 
 class RuleType(models.TextChoices):
@@ -17,12 +25,50 @@ class CertificateType(models.TextChoices):
     RECOVERY = "Recovery", "Recovery"
 
 
+class RuleState(models.TextChoices):
+    """Where a version stands at a moment, as verifiers receive it (``GET /rules/{country}``: the
+    newest version that has started, and those still to come)."""
+
+    UPCOMING = "upcoming", "upcoming"  # starts later
+    CURRENT = "current", "current"  # the version valid now
+    SUPERSEDED = "superseded", "superseded"  # its window is open, but a later version has started
+    EXPIRED = "expired", "expired"  # its window has closed
+
+
 class ValidationRuleQuerySet(models.QuerySet["ValidationRule"]):
     def of_country(self, country: str) -> ValidationRuleQuerySet:
         return self.filter(country=country)
 
     def versions_of(self, identifier: str) -> ValidationRuleQuerySet:
         return self.filter(identifier=identifier)
+
+    def with_state(self, at: dt.datetime) -> ValidationRuleQuerySet:
+        """Annotate ``state`` (a RuleState) at ``at``, in the same query (the list filters by it).
+        Versions only go up, each upload above the last stored (DGCG check 6), so a later row of
+        an identifier is a later version."""
+        later_started = ValidationRule.objects.filter(
+            identifier=OuterRef("identifier"), pk__gt=OuterRef("pk"), valid_from__lte=at
+        )
+        return self.annotate(
+            state=Case(
+                When(valid_from__gt=at, then=Value(RuleState.UPCOMING.value)),
+                When(valid_to__lte=at, then=Value(RuleState.EXPIRED.value)),
+                When(Exists(later_started), then=Value(RuleState.SUPERSEDED.value)),
+                default=Value(RuleState.CURRENT.value),
+                output_field=models.CharField(),
+            )
+        )
+
+    def with_uploader(self) -> ValidationRuleQuerySet:
+        """Annotate ``uploaded_by``: the actor of the audit event that stored the version (the
+        latest such event: an identifier deleted and uploaded again starts over), None without one.
+        KT: the keys' text, which compares with the row's columns (a JSON value would not)."""
+        uploads = (
+            AuditEvent.objects.filter(action=Action.RULE_UPLOAD, outcome=Outcome.SUCCESS, country=OuterRef("country"))
+            .annotate(rule=KT("details__identifier"), rule_version=KT("details__version"))
+            .filter(rule=OuterRef("identifier"), rule_version=OuterRef("version"))
+        )
+        return self.annotate(uploaded_by=Subquery(uploads.order_by("-leaf_index").values("actor")[:1]))
 
 
 class ValidationRule(models.Model):
@@ -50,6 +96,10 @@ class ValidationRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identifier} {self.version}"
+
+    def content(self) -> dict[str, Any]:
+        """The rule JSON as uploaded (an object of the EU rule format: the upload checked it)."""
+        return json.loads(bytes(self.raw))  # bytes(): PostgreSQL hands out a memoryview
 
 
 class ValueSet(models.Model):

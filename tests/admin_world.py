@@ -5,12 +5,15 @@ a publisher key and a first publication. Shared by the Django-client tests
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
 
 from countries.models import Membership, MembershipRole
+from countries.permissions import OPERATORS
 from gateway.audit.roles import AUDITORS
 from gateway.pki.certs import summary, thumbprint
 from gateway.pki.issuance import Issued
@@ -46,6 +49,29 @@ def people(django_user_model: type) -> dict[str, object]:
     audrey.groups.add(Group.objects.get(name=AUDITORS))
     otto = django_user_model.objects.create_superuser("otto", password=PASSWORD)
     return {"alice": alice, "carol": carol, "audrey": audrey, "otto": otto}
+
+
+def personas(django_user_model: type) -> dict[str, object]:
+    """One person of each role, with the password "x": alice (admin of XA), bob (admin of XB),
+    vera (viewer of XA), audrey (auditor) and otto (operator, by his group: no superuser)."""
+
+    def person(name: str, **memberships: str) -> object:
+        user = django_user_model.objects.create_user(name, password="x", is_staff=True)
+        for country, role in memberships.items():
+            Membership.objects.create(user=user, country=country, role=role)
+        return user
+
+    operators, _ = Group.objects.get_or_create(name=OPERATORS)
+    found = {
+        "alice": person("alice", XA=MembershipRole.ADMIN),
+        "bob": person("bob", XB=MembershipRole.ADMIN),
+        "vera": person("vera", XA=MembershipRole.VIEWER),
+        "audrey": person("audrey"),
+        "otto": person("otto"),
+    }
+    found["audrey"].groups.add(Group.objects.get(name=AUDITORS))
+    found["otto"].groups.add(operators)
+    return found
 
 
 def seed(pki: Pki, client: object, now: dt.datetime) -> World:
@@ -86,3 +112,9 @@ def deltas_touching(thumb: str, first: int, last: int, *, change: str = "upsert"
 
 def serial_of(issued: Issued) -> str:
     return summary(issued.der).serial
+
+
+def page_text(response: object) -> str:
+    """The page as a person reads it: scripts and styles dropped, tags dropped, white space collapsed."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page).split()))

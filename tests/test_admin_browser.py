@@ -334,3 +334,141 @@ def _check_audit_log(tour: Tour) -> None:
     tour.page.wait_for_load_state()
     tour.shot("audit-event-detail")
     assert "Leaf index" in tour.text()
+
+
+def test_country_admin_rules(live_server, browser, world, client):
+    """Alice uploads a rule made offline (a refusal first), reads it with its timeline, a second
+    version as a file, sees the first become valid (the server's clock moved on), and deletes it."""
+    import json
+
+    import time_machine
+
+    from rules.models import ValidationRule
+    from tests.test_rules_api import post_rule, rule_for
+
+    keys, alice = world["keys"], Tour(browser, live_server.url, "country-admin-rules")
+    now = timezone.now().replace(microsecond=0)
+
+    def rule(days: int, version: str, country: str = "XA") -> bytes:
+        """tests/test_rules_api.py's rule as ``country``'s, dated from the real clock (the live
+        server's), in two languages."""
+        start, end = now + dt.timedelta(days=days), now + dt.timedelta(days=days + 30)
+        changes = {"ValidFrom": f"{start:%Y-%m-%dT%H:%M:%SZ}", "ValidTo": f"{end:%Y-%m-%dT%H:%M:%SZ}"}
+        description = [{"lang": "en", "desc": "At most one v-event."}, {"lang": "fr", "desc": "Au plus un v."}]
+        return json.dumps(rule_for(country, Version=version, Description=description, **changes)).encode()
+
+    assert post_rule(client, keys.xb, rule(3, "1.0.0", "XB")).status_code == 201
+    foreign = ValidationRule.objects.get(country="XB")
+    alice.log_in("alice", world["devices"]["alice"])
+
+    alice.go("/admin/rules/validationrule/")
+    alice.shot("rules-empty")
+    assert alice.page.locator("#result_list").count() == 0  # XB's rule does not exist for her
+    alice.page.click("#upload-rule-link")
+    alice.page.wait_for_load_state()
+    assert "openssl cms -sign" in alice.text()
+    alice.page.select_option("#id_country", "XA")
+    alice.page.fill("#id_cms", keys.xb.cms_b64(rule(3, "1.0.0")).decode())  # signed with XB's key
+    alice.page.click("input[type=submit]")
+    alice.page.wait_for_load_state()
+    alice.shot("rule-upload-refused")
+    assert alice.text().count("Refused (UPLOAD_CERT_UNKNOWN)") == 1
+
+    alice.page.fill("#id_cms", keys.xa.cms_b64(rule(3, "1.0.0")).decode())
+    alice.shot("rule-upload")
+    alice.page.click("input[type=submit]")
+    alice.page.wait_for_selector(".messagelist .success")
+    alice.shot("rule-uploaded")
+    text = alice.text()
+    assert "Uploaded rule VR-XA-0000 version 1.0.0" in text
+    assert "At most one v-event." in text
+    assert "Au plus un v." in text
+    assert '"var": "payload.v.1"' in alice.page.inner_text("pre.logic")
+    assert "by alice" in text
+    assert alice.page.locator("#timeline tbody tr").all_inner_texts()[0].split()[:2] == ["1.0.0", "(this"]
+
+    # a second version, as a file
+    alice.go("/admin/rules/validationrule/upload/")
+    alice.page.select_option("#id_country", "XA")
+    cms_file = {"name": "rule.cms", "mimeType": "text/plain", "buffer": keys.xa.cms_b64(rule(5, "1.1.0"))}
+    alice.page.set_input_files("#id_cms_file", files=[cms_file])
+    alice.page.click("input[type=submit]")
+    alice.page.wait_for_selector(".messagelist .success")
+    states = alice.page.locator("#timeline tbody td .state").all_inner_texts()
+    assert states == ["upcoming", "upcoming"]
+
+    # four days on, the first version is the one valid now
+    with time_machine.travel(now + dt.timedelta(days=4), tick=True):
+        alice.log_in("alice", world["devices"]["alice"])  # the session of four days ago has ended
+        alice.go("/admin/rules/validationrule/")
+        alice.shot("rules-list")
+        assert alice.page.locator("#result_list tbody td.field-state_now").all_inner_texts() == [
+            "current",
+            "upcoming",
+        ]
+        alice.page.locator("#result_list tbody tr", has_text="1.0.0").locator("th a").click()
+        alice.page.wait_for_load_state()
+        alice.shot("rule-timeline")
+        valid_now = alice.page.locator("#timeline tbody tr.valid-now")
+        assert valid_now.count() == 1
+        assert valid_now.inner_text().split()[0] == "1.0.0"
+        assert "valid now" in valid_now.inner_text()
+        now_line = alice.page.locator("#timeline .now").first.bounding_box()
+        first_bar = valid_now.locator(".bar").bounding_box()
+        assert first_bar["x"] <= now_line["x"] <= first_bar["x"] + first_bar["width"], "now falls in its window"
+
+        # delete every version, after confirming
+        alice.page.click("#delete-rule-link")
+        alice.page.wait_for_load_state()
+        alice.shot("rule-delete")
+        assert "Delete every version of rule VR-XA-0000 (1.0.0, 1.1.0)?" in alice.text()
+        alice.page.click("input[type=submit]")  # without the confirmation box: nothing is deleted
+        assert alice.page.url.endswith("/delete-rule/")
+        assert ValidationRule.objects.filter(country="XA").count() == 2
+        alice.page.check("#id_confirm")
+        alice.page.click("input[type=submit]")
+        alice.page.wait_for_selector(".messagelist .success")
+        alice.shot("rule-deleted")
+        assert "Deleted rule VR-XA-0000 (2 versions)" in alice.text()
+        assert not ValidationRule.objects.filter(country="XA").exists()
+        assert client.get("/rules/XA", **keys.xa.headers()).json() == {}
+
+        response = alice.go(f"/admin/rules/validationrule/{foreign.pk}/change/")
+        assert response.status == 404
+        assert alice.go(f"/admin/rules/validationrule/{foreign.pk}/delete-rule/").status == 404
+    assert ValidationRule.objects.filter(pk=foreign.pk).exists()
+
+
+def test_operator_value_sets(live_server, browser, world):
+    """Otto imports the EU's value sets from a file (a malformed file first, which changes nothing)
+    and reads one; the list shows each set's code count."""
+    import json
+
+    from rules.models import ValueSet
+    from tests.test_rules_valuesets_and_publication import VALUESETS
+
+    otto = Tour(browser, live_server.url, "operator-valuesets")
+    otto.log_in("otto", world["devices"]["otto"])
+    otto.go("/admin/rules/valueset/")
+    otto.page.click("#import-valuesets-link")
+    otto.page.wait_for_load_state()
+    bad = {"name": "bad.json", "mimeType": "application/json", "buffer": b'{"ok-id": ["a", "a"]}'}
+    otto.page.set_input_files("#id_file", files=[bad])
+    otto.page.click("input[type=submit]")
+    otto.page.wait_for_load_state()
+    otto.shot("import-refused")
+    assert otto.text().count("Refused (VALUESET_INVALID)") == 1
+    assert not ValueSet.objects.exists()
+
+    otto.page.set_input_files("#id_file", VALUESETS)
+    otto.page.click("input[type=submit]")
+    otto.page.wait_for_selector(".messagelist .success")
+    otto.shot("list")
+    expected = json.loads(VALUESETS.read_text())
+    row = otto.page.locator("#result_list tbody tr", has_text="vaccines-covid-19-names")
+    assert row.locator("td.field-code_count").inner_text() == str(len(expected["vaccines-covid-19-names"]))
+    row.locator("th a").click()
+    otto.page.wait_for_load_state()
+    otto.shot("detail")
+    assert '"valueSetId": "vaccines-covid-19-names"' in otto.page.inner_text("pre.document")
+    assert "by otto" in otto.text()

@@ -4,12 +4,10 @@ XA), audrey (auditor) and otto (operator). Another country's objects answer 404.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 
-from countries.models import Membership, MembershipRole, Status, TrustedParty
-from countries.permissions import OPERATORS, Do, can, countries_for
+from countries.models import Status, TrustedParty
+from countries.permissions import Do, can, countries_for
 from gateway.audit.models import Action, AuditEvent
-from gateway.audit.roles import AUDITORS
 from gateway.pki.certs import thumbprint
 from tests import admin_world
 from tests.conftest import otp_login
@@ -23,23 +21,7 @@ re_duration = __import__("re").compile(r"\d+:\d\d:\d\d\.\d+")  # a timedelta's s
 
 @pytest.fixture
 def people(django_user_model):
-    def person(name, **memberships):
-        user = django_user_model.objects.create_user(name, password="x", is_staff=True)
-        for country, role in memberships.items():
-            Membership.objects.create(user=user, country=country, role=role)
-        return user
-
-    operators, _ = Group.objects.get_or_create(name=OPERATORS)
-    people = {
-        "alice": person("alice", XA=MembershipRole.ADMIN),
-        "bob": person("bob", XB=MembershipRole.ADMIN),
-        "vera": person("vera", XA=MembershipRole.VIEWER),
-        "audrey": person("audrey"),
-        "otto": person("otto"),
-    }
-    people["audrey"].groups.add(Group.objects.get(name=AUDITORS))
-    people["otto"].groups.add(operators)
-    return people
+    return admin_world.personas(django_user_model)
 
 
 @pytest.fixture
@@ -339,21 +321,12 @@ def readable(client, pki, frozen, django_user_model):
     }
 
 
-def _text(response) -> str:
-    """The page as a person reads it: tags dropped, white space collapsed."""
-    import html
-    import re
-
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page).split()))
-
-
 @publishing_db
 def test_dsc_list_shows_what_identifies_each_dsc(client, readable):
     world, soon = readable["world"], readable["soon"]
     first, second, _, latest = readable["sequences"]
     page = as_(client, readable["people"]["alice"]).get("/admin/trustlist/signercertificate/")
-    text = _text(page)
+    text = admin_world.page_text(page)
     assert {row.country for row in page.context["cl"].result_list} == {"XA"}
     assert "XA DSC 0" in text
     assert "Ministry of Health, XA" in text
@@ -405,7 +378,7 @@ def test_dsc_page_shows_provenance(client, readable):
     world = readable["world"]
     first, _, third, _ = readable["sequences"]
     as_(client, readable["people"]["alice"])
-    text = _text(client.get(f"/admin/trustlist/signercertificate/{world.old.pk}/change/"))
+    text = admin_world.page_text(client.get(f"/admin/trustlist/signercertificate/{world.old.pk}/change/"))
     assert "XA DSC 0" in text
     assert "Ministry of Health" in text
     assert admin_world.serial_of(world.old_issued) in text
@@ -423,7 +396,7 @@ def test_history_comes_from_the_audit_log(client, readable):
     world = readable["world"]
     page = as_(client, readable["people"]["alice"]).get(f"/admin/trustlist/signercertificate/{world.old.pk}/history/")
     assert page.status_code == 200
-    text = _text(page)
+    text = admin_world.page_text(page)
     assert "no change history" not in text.lower()
     whats = [entry["what"] for entry in page.context["entries"]]
     assert whats == ["Upload refused", "Revoked", "Uploaded"]  # newest first
@@ -442,7 +415,7 @@ def test_history_comes_from_the_audit_log(client, readable):
 def test_a_refusal_is_shown_once_with_plain_labels(client, readable):
     refused = readable["refused"]
     assert refused.status_code == 200
-    text = _text(refused)
+    text = admin_world.page_text(refused)
     assert text.count("Refused (ALREADY_REVOKED)") == 1
     assert "Signed upload (pasted)" in text
     assert "…or as a file" in text
@@ -456,7 +429,7 @@ def test_dashboard_is_right_for_every_role(client, readable, frozen, name):
     frozen.shift(70)  # the latest publication is now 70 seconds old
     page = as_(client, readable["people"][name]).get("/admin/")
     board = page.context["dashboard"]
-    text = _text(page)
+    text = admin_world.page_text(page)
     expected = {"alice": [("XA", 1, 1)], "audrey": [("XA", 1, 1), ("XB", 1, 0)], "otto": [("XA", 1, 1), ("XB", 1, 0)]}
     assert [(r["country"], r["active"], r["revoked"]) for r in board["countries"]] == expected[name]
     assert board["countries"][0]["expiring_soon"] == 1  # XA's DSC that expires in 20 days
@@ -475,7 +448,7 @@ def test_dashboard_is_right_for_every_role(client, readable, frozen, name):
 @publishing_db
 def test_dashboard_says_so_when_nothing_expires(client, readable):
     page = as_(client, readable["people"]["carol"]).get("/admin/")
-    text = _text(page)
+    text = admin_world.page_text(page)
     assert "No trusted DSC expires in the next 12 months." in text
     assert b'id="expiry-chart"' not in page.content
     assert "No DSCs uploaded yet for XC." in text
@@ -486,7 +459,7 @@ def test_wrong_one_time_password_page_explains_itself(client, readable):
     response = client.post(
         "/admin/login/", {"username": "alice", "password": admin_world.PASSWORD, "otp_token": "000000"}
     )
-    text = _text(response)
+    text = admin_world.page_text(response)
     assert response.status_code == 200
     assert "OTP Device" not in text
     assert "Get OTP Challenge" not in text
@@ -497,7 +470,7 @@ def test_wrong_one_time_password_page_explains_itself(client, readable):
 
 @publishing_db
 def test_section_titles_are_readable(client, readable):
-    text = _text(as_(client, readable["people"]["otto"]).get("/admin/"))
+    text = admin_world.page_text(as_(client, readable["people"]["otto"]).get("/admin/"))
     assert "One-time password devices" in text
     assert "Failed logins and lockouts" in text
     assert "Otp_Totp" not in text
@@ -507,7 +480,7 @@ def test_section_titles_are_readable(client, readable):
 @publishing_db
 def test_onboarded_types_are_named(client, readable):
     page = as_(client, readable["people"]["otto"]).get("/admin/countries/trustedparty/")
-    text = _text(page)
+    text = admin_world.page_text(page)
     assert "CSCA" in text
     assert "UPLOAD" in text
     assert "AUTHENTICATION" in text

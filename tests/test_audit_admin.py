@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -109,3 +110,36 @@ def test_csv_export_neutralises_formulas(client, auditor, pki, db):
     assert all(row["leaf_index"].isdigit() for row in rows)  # numbers stay numbers
     assert rows[-1]["details"] == "{}"
     assert rows[0]["at"].startswith("20")
+
+
+def test_every_action_reads_in_words():
+    """The event list names events in words (gateway/audit/words.py): no action falls back to its code."""
+    from gateway.audit.words import event_in_words
+
+    for action in Action:
+        fallback = {f"{action} {outcome}".capitalize() for outcome in Outcome}
+        assert any(event_in_words(action, outcome) not in fallback for outcome in Outcome), action
+
+
+def test_rule_and_value_set_events_read_in_words_with_what_they_concern(client, auditor):
+    record_event(
+        action=Action.RULE_DELETE,
+        outcome=Outcome.SUCCESS,
+        at=NOW,
+        country="XA",
+        actor="admin:alice",
+        details={"identifier": "VR-XA-0001", "versions": ["1.0.0", "1.1.0"]},
+    )
+    record_event(
+        action=Action.VALUESET_IMPORT,
+        outcome=Outcome.REJECTED,
+        at=NOW,
+        reason="VALUESET_INVALID",
+        actor="admin:otto",
+        details={"source": "admin upload: bad.json", "detail": "not JSON"},
+    )
+    page = client.get("/admin/audit/auditevent/")
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in page.content.decode().split("<tr")[2:]]
+    assert "Value-set import refused VALUESET_IMPORT REJECTED - VALUESET_INVALID admin:otto" in rows[0]
+    assert rows[0].endswith("admin upload: bad.json")
+    assert "Rule deleted (every version) RULE_DELETE SUCCESS XA - admin:alice VR-XA-0001 1.0.0, 1.1.0" in rows[1]

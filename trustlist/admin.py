@@ -3,7 +3,6 @@ the country) and revoke their countries' DSCs; other countries' DSCs do not exis
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from typing import Any
 
@@ -15,42 +14,19 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from countries.admin import CountryScopedAdmin
-from countries.identity import ClientIdentity
-from countries.permissions import Do, can, countries_for
+from countries.admin_base import CountryScopedAdmin, when
+from countries.admin_forms import SignedUploadForm
+from countries.permissions import Do, can
 from gateway.audit import words
 from gateway.pki import certs
-from gateway.pki.errors import Rejected
 from trustlist import display, services
 from trustlist.models import SignerCertificate
 
 
-class UploadForm(forms.Form):
-    country = forms.ChoiceField()
-    cms = forms.CharField(
-        label="Signed upload (pasted)",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 90}),
-        help_text="The DSC signed with your country's UPLOAD key, as base64 text (a CMS message). "
-        "Make it where that key is kept, with: manage.py sign_upload --dsc dsc.pem --signer upload.pem "
-        "--key upload.key",
-    )
-    cms_file = forms.FileField(
-        label="…or as a file", required=False, help_text="The same signed upload saved as a file (e.g. dsc.cms)."
-    )
-
-    def __init__(self, *args: Any, countries: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["country"].choices = [(c, c) for c in countries]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        upload = data.get("cms_file")
-        text = upload.read(70_000).decode("ascii", "replace") if upload else data.get("cms", "")
-        if not text.strip():
-            raise forms.ValidationError("Paste the signed upload or choose its file.")
-        data["cms_text"] = text  # decoded by the service, which records a refusal of it
-        return data
+class UploadForm(SignedUploadForm):
+    signed = "The DSC"
+    make_it = "manage.py sign_upload --dsc dsc.pem --signer upload.pem --key upload.key"
+    example_file = "dsc.cms"
 
 
 class RevokeForm(forms.Form):
@@ -66,10 +42,6 @@ _summary = functools.lru_cache(maxsize=1024)(certs.summary)
 
 def summary_of(row: SignerCertificate) -> certs.Summary:
     return _summary(bytes(row.raw_data))  # PostgreSQL hands out a memoryview, which is not hashable
-
-
-def _when(at: dt.datetime | None) -> str:
-    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -168,7 +140,7 @@ class SignerCertificateAdmin(CountryScopedAdmin):
     @admin.display(description="uploaded", ordering="created_at")
     def uploaded(self, row: SignerCertificate) -> str:
         by = words.actor_in_words(getattr(row, "uploaded_by", None))
-        return format_html('<span class="date">{}</span><br><small>by {}</small>', _when(row.created_at), by)
+        return format_html('<span class="date">{}</span><br><small>by {}</small>', when(row.created_at), by)
 
     @admin.display(description="status", ordering="revoked_at")
     def revoked(self, row: SignerCertificate) -> str:
@@ -177,7 +149,7 @@ class SignerCertificateAdmin(CountryScopedAdmin):
         by = words.actor_in_words(getattr(row, "revoked_by", None))
         return format_html(
             '<span class="revoked">revoked</span> <span class="date">{}</span><br><small>by {}</small>',
-            _when(row.revoked_at),
+            when(row.revoked_at),
             by,
         )
 
@@ -208,28 +180,14 @@ class SignerCertificateAdmin(CountryScopedAdmin):
         return HttpResponseRedirect(reverse("admin:trustlist_signercertificate_upload"))
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        countries = countries_for(request.user, Do.UPLOAD_DSC)
-        if countries is None or not countries:  # operators onboard; uploading is the country's job
-            raise Http404
-        form = UploadForm(request.POST or None, request.FILES or None, countries=countries)
-        if request.method == "POST" and form.is_valid():
-            country = form.cleaned_data["country"]
-            if not can(request.user, Do.UPLOAD_DSC, country):
-                raise Http404
-            identity = ClientIdentity(country=country, thumbprint="", party_id=0)
-            try:
-                row = services.upload_signed_text(
-                    identity=identity,
-                    text=form.cleaned_data["cms_text"],
-                    at=timezone.now(),
-                    actor=f"admin:{request.user}",
-                )
-            except Rejected as exc:  # the service recorded the refusal; the form shows it once
-                form.add_error(None, f"Refused ({exc.reason}): {exc.detail}")
-            else:
-                self.message_user(request, f"Uploaded DSC {row.kid}", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:trustlist_signercertificate_change", args=[row.pk]))
-        return self.render_form(request, title="Upload a DSC", form=form, submit="Upload")
+        return self.signed_upload_view(
+            request,
+            action=Do.UPLOAD_DSC,
+            form_class=UploadForm,
+            store=services.upload_signed_text,
+            title="Upload a DSC",
+            stored=lambda row: f"Uploaded DSC {row.kid}",
+        )
 
     def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         row = self.scoped_object(request, object_id)

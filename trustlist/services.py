@@ -26,7 +26,7 @@ from countries.identity import ClientIdentity
 from countries.models import CertificateType
 from countries.services import verified_parties_by_type
 from countries.trust_anchor import certificate_of
-from countries.uploaders import check_uploader, decode_signed_body, record_refusal
+from countries.uploaders import check_uploader, decode_signed_text, record_refusal
 from gateway import dbwrite
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event
@@ -137,10 +137,8 @@ def upload_signer_certificate(
 
 
 def upload_signed_text(*, identity: ClientIdentity, text: str, at: dt.datetime, actor: str) -> SignerCertificate:
-    """An upload a person pasted or chose as a file (the admin): the base64 of the CMS, with line
-    breaks tolerated. Text that is not base64 is refused and recorded like any other upload refusal."""
-    body = "".join(text.split()).encode("ascii", "replace")
-    cms_der = decode_signed_body(body, identity=identity, at=at, action=Action.UPLOAD, actor=actor)
+    """An upload a person pasted or chose as a file (the admin)."""
+    cms_der = decode_signed_text(text, identity=identity, at=at, action=Action.UPLOAD, actor=actor)
     return upload_signer_certificate(identity=identity, cms_der=cms_der, at=at, actor=actor)
 
 

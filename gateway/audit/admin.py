@@ -10,7 +10,9 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
 
+from gateway.audit import words
 from gateway.audit.models import AuditEvent, Checkpoint, Finding, SignatureAuditRun
 from gateway.csv_export import write_csv
 from gateway.pki import leaf
@@ -63,7 +65,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("leaf_index", "at", "action", "outcome", "country", "reason", "actor", "subject_short")
+    list_display = ("leaf_index", "at", "what", "country", "reason", "actor", "subject_short")
     list_filter = ("action", "outcome", "country", ("at", admin.DateFieldListFilter))
     search_fields = ("subject_thumbprint", "uploader_thumbprint", "authentication_thumbprint", "actor", "reason")
     date_hierarchy = "at"
@@ -74,9 +76,24 @@ class AuditEventAdmin(ReadOnlyAdmin):
     ordering = ("-leaf_index",)  # newest first: people come here for what just happened (exports stay in log order)
     show_full_result_count = False  # counting millions of rows on every page is slow
 
+    @admin.display(description="event", ordering="action")
+    def what(self, event: AuditEvent) -> str:
+        """In words, with the codes the filters and exports use beneath."""
+        return format_html(
+            "{}<br><small>{} {}</small>", words.event_in_words(event.action, event.outcome), event.action, event.outcome
+        )
+
     @admin.display(description="subject")
     def subject_short(self, event: AuditEvent) -> str:
-        return event.subject_thumbprint[:16]
+        """A certificate by its thumbprint; a rule, which has none, by its identifier and versions;
+        a value-set import by its source."""
+        details = event.details if isinstance(event.details, dict) else {}
+        if event.subject_thumbprint or not details:
+            return event.subject_thumbprint[:16]
+        if "identifier" in details:
+            versions = details.get("versions") or [details.get("version", "")]
+            return f"{details['identifier']} {', '.join(str(version) for version in versions)}".strip()
+        return str(details.get("source", ""))[:60]
 
     @admin.display(description="leaf hash")
     def leaf_hash_b64(self, event: AuditEvent) -> str:

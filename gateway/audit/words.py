@@ -1,4 +1,4 @@
-"""Audit events in words, for people reading a certificate's history or the dashboard."""
+"""Audit events in words, for people reading a history, the dashboard or the audit log."""
 
 from __future__ import annotations
 
@@ -13,6 +13,21 @@ _EVENT_WORDS = {
     ("SUSPEND", "SUCCESS"): "Suspended",
     ("REACTIVATE", "SUCCESS"): "Reactivated",
     ("REMOVE", "SUCCESS"): "Removed",
+    ("GRANT_ROLE", "SUCCESS"): "Role granted",
+    ("GRANT_ROLE", "REJECTED"): "Role grant refused",
+    ("REVOKE_ROLE", "SUCCESS"): "Role withdrawn",
+    ("AUTHENTICATE", "REJECTED"): "Authentication refused",
+    ("REQUEST", "REJECTED"): "Request refused",
+    ("PUBLISH", "SUCCESS"): "Published",
+    ("PUBLISHER_KEY", "SUCCESS"): "Publisher key changed state",
+    ("AUDIT_FINDING", "REJECTED"): "Signature audit finding",
+    ("ADMIN", "SUCCESS"): "Membership changed",
+    ("RULE_UPLOAD", "SUCCESS"): "Rule uploaded",
+    ("RULE_UPLOAD", "REJECTED"): "Rule upload refused",
+    ("RULE_DELETE", "SUCCESS"): "Rule deleted (every version)",
+    ("RULE_DELETE", "REJECTED"): "Rule deletion refused",
+    ("VALUESET_IMPORT", "SUCCESS"): "Value sets imported",
+    ("VALUESET_IMPORT", "REJECTED"): "Value-set import refused",
 }
 
 
