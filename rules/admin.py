@@ -24,7 +24,6 @@ from countries.permissions import Do, can
 from countries.uploaders import decode_signed_text
 from gateway.audit import words
 from gateway.audit.models import Action, AuditEvent, Outcome
-from gateway.audit.services import record_rejection
 from gateway.pki.errors import Rejected
 from rules import display, services
 from rules.models import RuleState, ValidationRule, ValueSet
@@ -180,17 +179,8 @@ class ValidationRuleAdmin(CountryScopedAdmin):
         if request.method == "POST" and form.is_valid():
             at, actor = timezone.now(), f"admin:{request.user}"
             try:
-                count = services.delete_versions(row.identifier, country=row.country, at=at, actor=actor)
-            except Rejected as exc:  # another person deleted it meanwhile
-                # delete_versions leaves refusals to its caller (the API's delete_rule records them).
-                record_rejection(
-                    action=Action.RULE_DELETE,
-                    at=at,
-                    country=row.country,
-                    reason=exc.reason,
-                    actor=actor,
-                    details={"identifier": row.identifier, "detail": exc.detail},
-                )
+                count = services.delete_by_person(row.identifier, country=row.country, at=at, actor=actor)
+            except Rejected as exc:  # another person deleted it meanwhile (the service recorded it)
                 form.add_error(None, refusal_words(exc))
             else:
                 self.message_user(request, f"Deleted rule {row.identifier} ({count} versions)", messages.SUCCESS)

@@ -66,6 +66,23 @@ def delete_rule(*, identity: ClientIdentity, cms_der: bytes, at: dt.datetime, ac
         raise
 
 
+def delete_by_person(identifier: str, *, country: str, at: dt.datetime, actor: str) -> int:
+    """A person deletes a rule in the admin (their permission checked by the caller through
+    countries.permissions); a refusal (the rule went meanwhile) is recorded here, as the API's are."""
+    try:
+        return delete_versions(identifier, country=country, at=at, actor=actor)
+    except Rejected as exc:
+        record_rejection(
+            action=Action.RULE_DELETE,
+            at=at,
+            country=country,
+            reason=exc.reason,
+            actor=actor,
+            details={"identifier": identifier, "detail": exc.detail},
+        )
+        raise
+
+
 def delete_versions(identifier: str, *, country: str, at: dt.datetime, actor: str, via: str = "") -> int:
     """Delete every version of a rule (DGCG's semantics), recording what went; a person in the admin
     comes here directly (their permission checked by the caller)."""
