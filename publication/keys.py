@@ -24,6 +24,7 @@ from gateway.pki.errors import Reason, Rejected
 from gateway.signing.anchors import trust_anchor_of
 from gateway.signing.backend import load_private_key_file
 from gateway.signing.models import PublisherKey, PublisherKeyState
+from verifier.certificates import publisher_usage_problem
 
 
 def create_csr(*, label: str, at: dt.datetime, key_dir: Path | None = None) -> PublisherKey:
@@ -35,14 +36,15 @@ def create_csr(*, label: str, at: dt.datetime, key_dir: Path | None = None) -> P
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    csr = issuance.csr_for(key, issuance.name(f"Trust gateway publisher {label}"))
+    csr = issuance.csr_for(key, issuance.name(f"Trust gateway publisher {label}"), publisher=True)
     return PublisherKey.objects.create(
         label=label, key_path=str(key_path), csr_pem=csr.public_bytes(Encoding.PEM).decode(), created_at=at
     )
 
 
 def install_certificate(*, label: str, certificate_der_bytes: bytes, at: dt.datetime, actor: str) -> PublisherKey:
-    """Install the trust anchor's certificate for a pending key after checking it thoroughly."""
+    """Install the trust anchor's certificate for a pending key after checking it thoroughly: for
+    this key, issued by a configured trust anchor, for the publisher usage, valid now."""
     with transaction.atomic():
         key = PublisherKey.objects.select_for_update().get(label=label)
         if key.state != PublisherKeyState.PENDING:
@@ -53,6 +55,11 @@ def install_certificate(*, label: str, certificate_der_bytes: bytes, at: dt.date
             raise Rejected(Reason.PUBLISHER_KEY_MISMATCH, "the certificate is not for this key")
         if trust_anchor_of(certificate) is None:
             raise Rejected(Reason.TA_SIGNER_UNKNOWN, "the certificate is not issued by a configured trust anchor")
+        # Verifiers refuse what a certificate without the publisher usage signs: refused here
+        # rather than discovered by every verifier after it signed an index.
+        usage_problem = publisher_usage_problem(certificate)
+        if usage_problem is not None:
+            raise Rejected(Reason.PUBLISHER_USAGE, usage_problem)
         if not (certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc):
             raise Rejected(Reason.EXPIRED, "the certificate is not valid now")
         has_current = PublisherKey.objects.current().exists()

@@ -94,6 +94,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from tests.factory import NOW
+from verifier.certificates import PUBLISHER_USAGE_OID
 
 # Real commits, so that publication runs after commit as in production (eagerly here); sequences
 # reset, because publication sequences and audit leaf indexes are database ids.
@@ -226,6 +227,7 @@ def certify(csr_pem: bytes, ta: Cert, *, serial: int) -> x509.Certificate:
         .not_valid_after(NOW + dt.timedelta(days=365))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([PUBLISHER_USAGE_OID]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ta.key.public_key()), critical=False)
     )

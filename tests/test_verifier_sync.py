@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.pki import issuance
 from gateway.pki.certs import thumbprint
@@ -24,6 +25,7 @@ from publication.service import publish, rebuild_full
 from tests.factory import NOW, Pki
 from tests.helpers import revoke, upload
 from tests.publishing import anchors, install_publisher, publish_root
+from verifier.certificates import PUBLISHER_USAGE_OID
 from verifier.encoding import canonical_json
 from verifier.reasons import PublicationReason, VerificationError
 from verifier.sync import Response, SyncState, http_fetch, sync
@@ -136,7 +138,13 @@ def test_mix_and_match_is_refused(client, pki, xa, world):
 def test_wrong_key_is_refused(pki, world):
     stranger = Pki.create()
     key = issuance.new_key()
-    certificate = issuance.issue(issuance.name("Impostor publisher"), at=NOW, issuer=stranger.ta, key=key)
+    certificate = issuance.issue(
+        issuance.name("Impostor publisher"),
+        at=NOW,
+        issuer=stranger.ta,
+        key=key,
+        extended_key_usage=[PUBLISHER_USAGE_OID],
+    )
     impostor = FileSigner(key, certificate.certificate, (certificate.der, stranger.ta.der))
     world["server"].override["index.jws"] = _resign(
         (publish_root() / "index.jws").read_bytes(), impostor, tweak={"sequence": 10_000}
@@ -150,12 +158,51 @@ def test_unannounced_key_is_refused(pki, world):
     _sync(pki, world)
     # A key the trust anchor certified, but that no index ever announced (a stolen CSR, say).
     key = issuance.new_key()
-    certificate = issuance.issue(issuance.name("Unannounced publisher"), at=NOW, issuer=pki.ta, key=key)
+    certificate = issuance.issue(
+        issuance.name("Unannounced publisher"), at=NOW, issuer=pki.ta, key=key, extended_key_usage=[PUBLISHER_USAGE_OID]
+    )
     rogue = FileSigner(key, certificate.certificate, (certificate.der, pki.ta.der))
     world["server"].override["index.jws"] = _resign(
         (publish_root() / "index.jws").read_bytes(), rogue, tweak={"sequence": 10_000}
     )
     _refused(pki, world, "UNANNOUNCED_KEY")
+
+
+def _certified_by_the_anchor(pki, key, shape: str):
+    """A certificate the pinned trust anchor issued for ``key``, of a shape that is not a publisher's."""
+    subject = issuance.name("Not a publisher")
+    if shape == "no extended key usage":  # what the anchor signs for countries' certificates
+        return issuance.issue(subject, at=NOW, issuer=pki.ta, key=key)
+    if shape == "another purpose":
+        return issuance.issue(
+            subject, at=NOW, issuer=pki.ta, key=key, extended_key_usage=[ExtendedKeyUsageOID.CODE_SIGNING]
+        )
+    if shape == "any purpose":  # RFC 5280 §4.2.1.12 anyExtendedKeyUsage is not the publisher's purpose
+        eku = [ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE]
+        return issuance.issue(subject, at=NOW, issuer=pki.ta, key=key, extended_key_usage=eku)
+    # the publisher's purpose, on a key whose key usage is for certificates and CRLs only
+    return issuance.issue(subject, at=NOW, issuer=pki.ta, key=key, ca=True, extended_key_usage=[PUBLISHER_USAGE_OID])
+
+
+@pytest.mark.parametrize("shape", ["no extended key usage", "another purpose", "any purpose", "not for signatures"])
+def test_an_index_signed_by_an_anchor_certificate_without_the_publisher_usage_is_refused(pki, world, shape):
+    """The anchor issued it and the index announces it as its current key, yet it was not
+    certified to sign trust data: refused by name, the state held unchanged."""
+    _sync(pki, world)
+    key = issuance.new_key()
+    certificate = _certified_by_the_anchor(pki, key, shape)
+    signer = FileSigner(key, certificate.certificate, (certificate.der, pki.ta.der))
+    payload = _index_payload()
+    payload["sequence"] += 1
+    payload["publisherKeys"] = [
+        {"kid": hashlib.sha256(certificate.der).hexdigest(), "status": "current", "certificate": _b64(certificate.der)}
+    ]
+    world["server"].override["index.jws"] = _sign_index(payload, signer)
+    _refused(pki, world, "PUBLISHER_USAGE")
+
+
+def _b64(der: bytes) -> str:
+    return base64.b64encode(der).decode("ascii")
 
 
 def test_oversize_bodies_are_refused_while_reading(tmp_path):
@@ -495,7 +542,9 @@ def test_delta_signed_by_an_unannounced_key_is_refused(client, pki, xa, world, i
     _sync(pki, world)
     upload(client, xa, xa.cms_b64(xa.dsc().der))
     key = issuance.new_key()
-    certificate = issuance.issue(issuance.name("Unannounced publisher"), at=NOW, issuer=pki.ta, key=key)
+    certificate = issuance.issue(
+        issuance.name("Unannounced publisher"), at=NOW, issuer=pki.ta, key=key, extended_key_usage=[PUBLISHER_USAGE_OID]
+    )
     rogue = FileSigner(key, certificate.certificate, (certificate.der, pki.ta.der))
     payload = _index_payload()
     last = payload["head"]

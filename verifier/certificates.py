@@ -1,5 +1,6 @@
-"""Certificates the verifier pins or checks: reading a trust anchor, and whether an issuer
-certificate signed a certificate ("issued by")."""
+"""Certificates the verifier pins or checks: reading a trust anchor, whether an issuer
+certificate signed a certificate ("issued by"), and whether a certificate may sign published
+trust data (the publisher usage)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+
+# The extended key usage of a publisher certificate: "signs the trust data a gateway publishes for
+# verifiers" (docs/publication-format.md). RFC 5280 §4.2.1.12 names purposes by OID and lets a
+# community define its own; no registered purpose means this one, so it is a private OID under
+# the UUID arc 2.25 (ITU-T X.667 §8 and RFC 9562 §4: 2.25 followed by the UUID as one integer,
+# here c74140ec-2530-43e7-95e9-5032cc57acc4), unique without registration. The gateway's
+# certification (gateway.pki.issuance) and its install check import it from here.
+PUBLISHER_USAGE_OID = x509.ObjectIdentifier("2.25.264855187240573304050288648354312727748")
 
 
 def load_anchor(pem_or_der: bytes) -> x509.Certificate:
@@ -45,3 +54,31 @@ def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return False
+
+
+def publisher_usage_problem(certificate: x509.Certificate) -> str | None:
+    """Why ``certificate`` may not sign published trust data, or None when it may.
+
+    A trust anchor may certify keys for other purposes (a TLS server, a test key, another
+    service), so being issued by the anchor is not enough: a publisher certificate must say what
+    its key is for. Its key usage must allow digitalSignature (RFC 5280 §4.2.1.3: verifying
+    signatures other than on certificates and CRLs) and its extended key usage must name
+    ``PUBLISHER_USAGE_OID`` (§4.2.1.12: when the extension is present the key may be used only
+    for the purposes it names; anyExtendedKeyUsage is not this purpose, and a certificate without
+    the extension is refused rather than read as "any purpose")."""
+    try:
+        extensions = certificate.extensions
+        key_usage = extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return "the publisher certificate has no key usage"
+    except (ValueError, x509.DuplicateExtension) as exc:
+        return f"the publisher certificate's extensions cannot be read ({exc})"
+    if not key_usage.digital_signature:
+        return "the publisher certificate's key usage does not allow digitalSignature"
+    try:
+        purposes = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return f"the publisher certificate has no extended key usage (it must name {PUBLISHER_USAGE_OID.dotted_string})"
+    if PUBLISHER_USAGE_OID not in purposes:
+        return f"the publisher certificate's extended key usage does not name {PUBLISHER_USAGE_OID.dotted_string}"
+    return None

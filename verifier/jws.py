@@ -3,8 +3,8 @@ the index and the full lists are signed (docs/publication-format.md, "JWS envelo
 
 The signer's certificate is the header's ``x5c[0]``, or, for a JWS that names its signer by
 ``kid`` only (an index from version 4), the one the index announces under that ``kid``. It must
-be issued by a pinned trust anchor, valid at the verification time, and its SHA-256 must be the
-``kid``.
+be issued by a pinned trust anchor, carry the publisher usage (``verifier.certificates``), be
+valid at the verification time, and its SHA-256 must be the ``kid``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from verifier.certificates import issued_by
+from verifier.certificates import issued_by, publisher_usage_problem
 from verifier.encoding import b64url_decode
 from verifier.reasons import PublicationReason, VerificationError
 
@@ -61,6 +61,9 @@ def verify_jws(
         raise VerificationError(
             PublicationReason.UNTRUSTED_SIGNER, "the publisher certificate is not issued by a pinned trust anchor"
         )
+    usage_problem = publisher_usage_problem(publisher)
+    if usage_problem is not None:
+        raise VerificationError(PublicationReason.PUBLISHER_USAGE, usage_problem)
     if not publisher.not_valid_before_utc <= now <= publisher.not_valid_after_utc:
         raise VerificationError(
             PublicationReason.SIGNER_EXPIRED, "the publisher certificate is not valid at the verification time"

@@ -146,6 +146,7 @@ class PublicationReason(StrEnum):
     KID_MISMATCH = "KID_MISMATCH"  # a kid is not the SHA-256 of the certificate it names
     UNTRUSTED_SIGNER = "UNTRUSTED_SIGNER"  # the publisher certificate is not issued by a pinned trust anchor
     SIGNER_EXPIRED = "SIGNER_EXPIRED"  # the publisher certificate is not valid at the verification time
+    PUBLISHER_USAGE = "PUBLISHER_USAGE"  # issued by the anchor, but not for signing published trust data
     BAD_SIGNATURE = "BAD_SIGNATURE"
     UNANNOUNCED_KEY = "UNANNOUNCED_KEY"  # signed by a key the index (or the one held) does not announce
     # The index

@@ -89,6 +89,7 @@ class Reason(enum.StrEnum):
     INVALID_CERTIFICATE_TYPE = "INVALID_CERTIFICATE_TYPE"
     # --- publisher keys ---
     PUBLISHER_KEY_MISMATCH = "PUBLISHER_KEY_MISMATCH"
+    PUBLISHER_USAGE = "PUBLISHER_USAGE"  # not certified for signing published trust data
     # --- the client's identity (countries.identity; DGCG 0x400-0x403) ---
     MISSING_CLIENT_IDENTITY = "MISSING_CLIENT_IDENTITY"
     CLIENT_COUNTRY_MISSING = "CLIENT_COUNTRY_MISSING"

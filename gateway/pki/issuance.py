@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from verifier.certificates import PUBLISHER_USAGE_OID
+
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 # Extended key usages of DSCs (eHealth network guidelines on DCC technical specifications,
@@ -120,8 +122,17 @@ def load_private_key(pem: bytes) -> PrivateKey:
     return key
 
 
+# A publisher key signs published trust data and nothing else: key usage digitalSignature only
+# (RFC 5280 §4.2.1.3, critical as §4.2.1.3 recommends) and the publisher's extended key usage
+# (§4.2.1.12; non-critical, as for DSCs: verifiers that do not know it need not refuse the
+# certificate, ours require it). Requested in the CSR and set by the trust anchor's certification.
+PUBLISHER_KEY_USAGE = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+PUBLISHER_EXTENDED_KEY_USAGE = x509.ExtendedKeyUsage([PUBLISHER_USAGE_OID])
+
+
 def certify_csr(csr: x509.CertificateSigningRequest, *, ca: Issued, at: dt.datetime, days: int) -> x509.Certificate:
-    """The trust anchor's offline step for a publisher key: certify the CSR's key and subject."""
+    """The trust anchor's offline step for a publisher key: certify the CSR's key and subject for
+    the publisher usage. The extensions are the anchor's decision, not copied from the CSR."""
     if not csr.is_signature_valid:
         raise ValueError("the CSR's self-signature does not verify")
     return (
@@ -133,12 +144,20 @@ def certify_csr(csr: x509.CertificateSigningRequest, *, ca: Issued, at: dt.datet
         .not_valid_before(at - dt.timedelta(minutes=5))
         .not_valid_after(at + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(PUBLISHER_KEY_USAGE, critical=True)
+        .add_extension(PUBLISHER_EXTENDED_KEY_USAGE, critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()), critical=False)  # type: ignore[arg-type]
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
         .sign(ca.key, hashes.SHA256())
     )
 
 
-def csr_for(key: PrivateKey, subject: x509.Name) -> x509.CertificateSigningRequest:
-    return x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+def csr_for(key: PrivateKey, subject: x509.Name, *, publisher: bool = False) -> x509.CertificateSigningRequest:
+    """A CSR for ``key``; for a publisher key it requests the publisher's key usages (RFC 2986
+    extensionRequest), so that whoever certifies it sees what the key is for."""
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
+    if publisher:
+        builder = builder.add_extension(PUBLISHER_KEY_USAGE, critical=True).add_extension(
+            PUBLISHER_EXTENDED_KEY_USAGE, critical=False
+        )
+    return builder.sign(key, hashes.SHA256())
