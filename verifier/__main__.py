@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from verifier.fetch import DEFAULT_TIMEOUT
 from verifier.reasons import VerificationError
 from verifier.sources import DEFAULT_MAX_AGE, SourceError, TrustSource
 
@@ -31,8 +32,13 @@ PACKAGE = "dcc-trust-verifier"
 HINTS = {
     "DEADLINE": "the mirror is too slow: try again, or raise --timeout",
     "HTTP_ERROR": "check the URL (it ends in /publication/) and that the gateway is up",
+    "UNREACHABLE": "check the URL, the network, and that the gateway is up",
+    "BAD_URL": "give the publication's URL, e.g. https://gateway.example/publication/",
+    "REDIRECT_REFUSED": "give --url where the publication is now (https stays https)",
+    "BAD_CONTENT_LENGTH": "the mirror answers malformed HTTP: use another mirror, or the gateway",
     "INDEX_EXPIRED": "the gateway has not re-signed its index: it may be down, or someone holds back updates",
     "UNTRUSTED_SIGNER": "check the trust anchor file: it must be the one the gateway's publisher key is certified by",
+    "PUBLISHER_USAGE": "the gateway's publisher certificate lacks the publisher usage: its operator must re-certify it",
 }
 
 
@@ -59,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`... | head`): nothing more to say, and nowhere to say it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
+    return seconds
 
 
 def _error(reason: str, detail: str, hint: str) -> int:
@@ -89,7 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     p_sync.add_argument("--trust-anchor", required=True, action="append", help="pinned trust anchor (PEM or DER)")
     p_sync.add_argument("--state", type=Path, default=DEFAULT_STATE, help=state_help)
     p_sync.add_argument("--at", help=at_help)
-    p_sync.add_argument("--timeout", type=float, default=60.0, help="seconds for the whole sync (default 60)")
+    p_sync.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"for the whole sync, every download together (default {DEFAULT_TIMEOUT:g})",
+    )
     p_sync.add_argument("--quiet", action="store_true", help="no progress bar")
     p_sync.set_defaults(run=_sync)
 
@@ -262,23 +281,18 @@ def _sync(args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        result = sync(args.url, args.state, anchors, at, progress=progress, **_deadline(args.timeout))
-    except (OSError, ValueError) as exc:  # what the network or a malformed URL raises below the sync's own checks
-        raise CliError("UNREACHABLE", f"{args.url}: {exc}", HINTS["HTTP_ERROR"]) from None
+        result = sync(args.url, args.state, anchors, at, progress=progress, timeout=args.timeout)
+    except (OSError, ValueError) as exc:  # the network's errors are VerificationErrors: this is the state folder
+        raise CliError(
+            "STATE_UNUSABLE",
+            f"{args.state}: {exc}",
+            "check that the state folder is writable, or sync into an empty one",
+        ) from None
     finally:
         if bar is not None:
             bar.close()
     print(f"sequence {result.sequence}: {result.mode} ({result.downloaded_bytes} bytes downloaded)")
     return 0
-
-
-def _deadline(seconds: float) -> dict[str, float]:
-    """The overall deadline, for a ``sync`` that takes one."""
-    import inspect
-
-    from verifier.sync import sync
-
-    return {"timeout": seconds} if "timeout" in inspect.signature(sync).parameters else {}
 
 
 def _verify(args: argparse.Namespace) -> int:

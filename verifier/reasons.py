@@ -177,6 +177,13 @@ class PublicationReason(StrEnum):
     HTTP_ERROR = "HTTP_ERROR"  # any answer but 200
     SPAN_BUDGET = "SPAN_BUDGET"  # the spans left to walk weigh more than the full lists
     STATE_DIGEST = "STATE_DIGEST"  # the spans do not lead to the state the newest describes
+    # Sync only, fetching (verifier.fetch): refused, never a fall back to the full lists, which
+    # would come the same way
+    DEADLINE = "DEADLINE"  # the sync's one time limit, over all its requests, passed
+    BAD_URL = "BAD_URL"  # not an http(s) URL with a host
+    UNREACHABLE = "UNREACHABLE"  # no HTTP answer: name, connection, TLS, or a connection that broke off
+    BAD_CONTENT_LENGTH = "BAD_CONTENT_LENGTH"  # a Content-Length that is not one decimal number
+    REDIRECT_REFUSED = "REDIRECT_REFUSED"  # out of http(s), from https down to http, a loop or too many
 
 
 class VerificationError(Exception):

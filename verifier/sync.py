@@ -6,7 +6,8 @@ unannounced keys and oversized bodies; the chain of deltas back from the index's
 reaches the held sequence (and links to the head held: no rewritten history), or else the chain of
 spans (from one full-list sequence to a later one) when it does, then the deltas after the newest
 span; otherwise the full lists the index names (of a sequence F) and the deltas from F; and an atomic
-write of the new state. Nothing is stored unless everything verified.
+write of the new state. Nothing is stored unless everything verified, every download within one
+deadline (``verifier.fetch``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import base64
 import datetime as dt
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,8 @@ from cryptography import x509
 from verifier.chain import apply_delta, state_digest, walk_chain, walk_spans
 from verifier.descriptors import DeltaDescriptor
 from verifier.encoding import b64url_decode, parse_time
+from verifier.fetch import DEFAULT_TIMEOUT, Deadline, Fetch, http_fetch
+from verifier.fetch import Response as Response  # re-exported: fetchers passed to sync answer with it
 from verifier.index import INDEX_MAX_BYTES, VerifiedIndex, verify_content, verify_index, verify_named
 from verifier.reasons import PublicationReason, VerificationError
 
@@ -34,17 +35,6 @@ STATE_FILE = "state.json"
 # Reasons to take the full lists instead of the deltas or spans (anything else is refused).
 FALL_BACK = frozenset({PublicationReason.HTTP_ERROR, PublicationReason.SPAN_BUDGET, PublicationReason.STATE_DIGEST})
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-# (url, request headers, byte cap, progress callback) -> Response; the cap must be enforced while reading.
-Fetch = Callable[[str, dict[str, str], int, Callable[[int, int | None], None] | None], Response]
 
 
 @dataclass
@@ -110,10 +100,42 @@ def sync(
     *,
     fetch: Fetch | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> SyncResult:
     """Bring the state in ``folder`` up to the gateway's current publication, or raise
-    :class:`VerificationError` and leave the stored state untouched."""
-    fetch = fetch or http_fetch
+    :class:`VerificationError` and leave the stored state untouched.
+
+    Every request of the sync together must be done within ``timeout`` seconds (``DEADLINE``):
+    ``http_fetch`` is interrupted mid-read when the time is up; a ``fetch`` passed in is called
+    only while time is left, its answer refused when it comes after, and must bound its reads."""
+    with Deadline(timeout) as deadline:
+        return _sync(base_url, folder, anchors, now, fetch=_within(fetch, deadline), progress=progress)
+
+
+def _within(fetch: Fetch | None, deadline: Deadline) -> Fetch:
+    def bounded(
+        url: str, headers: dict[str, str], cap: int, progress: Callable[[int, int | None], None] | None
+    ) -> Response:
+        deadline.check(url)
+        if fetch is None:
+            response = http_fetch(url, headers, cap, progress, deadline=deadline)
+        else:
+            response = fetch(url, headers, cap, progress)
+        deadline.check(url)
+        return response
+
+    return bounded
+
+
+def _sync(
+    base_url: str,
+    folder: Path,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    *,
+    fetch: Fetch,
+    progress: Callable[[int, int | None], None] | None,
+) -> SyncResult:
     base = base_url.rstrip("/") + "/"
     held = SyncState.load(folder)
     try:
@@ -298,26 +320,3 @@ def _named_artifacts(
 
 def _apply(state: SyncState, delta: dict[str, Any]) -> None:
     apply_delta(state.trusted, delta, state.revoked)
-
-
-def http_fetch(
-    url: str, headers: dict[str, str], cap: int, progress: Callable[[int, int | None], None] | None = None
-) -> Response:
-    """GET with a hard cap on the bytes read (a body over the cap is refused, not truncated)."""
-    request = urllib.request.Request(url, headers={**headers, "Accept-Encoding": "identity"})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - the operator's configured URL
-            declared = reply.headers.get("Content-Length")
-            if declared and int(declared) > cap:
-                raise VerificationError(PublicationReason.OVERSIZE, f"{url}: {declared} bytes, at most {cap} expected")
-            chunks, total = [], 0
-            while chunk := reply.read(1 << 16):
-                total += len(chunk)
-                if total > cap:
-                    raise VerificationError(PublicationReason.OVERSIZE, f"{url}: more than {cap} bytes")
-                chunks.append(chunk)
-                if progress:
-                    progress(total, int(declared) if declared else None)
-            return Response(reply.status, dict(reply.headers.items()), b"".join(chunks))
-    except urllib.error.HTTPError as error:
-        return Response(error.code, dict(error.headers.items()), b"")

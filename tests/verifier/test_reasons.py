@@ -20,6 +20,12 @@ def test_no_text_names_two_refusals():
     assert sum(map(len, vocabularies)) == len(set().union(*vocabularies))
 
 
+def test_every_publication_reason_is_documented():
+    """docs/publication-format.md is enough to write a verifier: it names every refusal of ours."""
+    guide = (VERIFIER.parent / "docs" / "publication-format.md").read_text()
+    assert [reason.value for reason in PublicationReason if f"`{reason.value}`" not in guide] == []
+
+
 def test_every_name_is_its_value():
     for vocabulary in (Reason, PublicationReason, RuleReason):
         assert all(member.name == member.value for member in vocabulary)
