@@ -115,6 +115,15 @@ def drip_file(handler: Handler) -> None:
     _drip(handler, body)
 
 
+def silent_after_headers(handler: Handler) -> None:
+    """Headers, then nothing for longer than the deadline (but less than a read timeout)."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "10")
+    handler.end_headers()
+    handler.wfile.flush()
+    handler.server.stopped.wait(10)
+
+
 def drip_headers(handler: Handler) -> None:
     """The status line and the headers themselves, one byte at a time (a long header)."""
     _drip(handler, b"HTTP/1.1 200 OK\r\nX-Padding: " + b"p" * 60_000)
@@ -188,8 +197,14 @@ def _index_payload() -> dict[str, Any]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("what", "drip"),
-    [("index.jws", drip_megabyte), ("index.jws", drip_file), ("index.jws", drip_headers), ("head delta", drip_file)],
-    ids=["index declaring a megabyte", "index", "index headers", "delta"],
+    [
+        ("index.jws", drip_megabyte),
+        ("index.jws", drip_file),
+        ("index.jws", drip_headers),
+        ("index.jws", silent_after_headers),
+        ("head delta", drip_file),
+    ],
+    ids=["index declaring a megabyte", "index", "index headers", "index silent", "delta"],
 )
 def test_a_slow_drip_mirror_fails_within_the_deadline_and_the_state_is_kept(
     client, pki, xa, published, serve, what, drip
@@ -229,6 +244,48 @@ def test_one_deadline_covers_every_request_of_a_sync(pki, published):
     requested.clear()
     assert returns_within(lambda: sync(base, published, anchors(pki), NOW, fetch=steady)).mode == "full"
     assert len(requested) > 3
+
+
+@pytest.fixture
+def tls_that_drips() -> Iterator[int]:
+    """A port where a server answers a TLS ClientHello with a record header announcing 16 kB,
+    then one byte at a time: the handshake never ends, no read ever waits long."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def drip(connection: socket.socket) -> None:
+        with connection:
+            for byte in b"\x16\x03\x03\x40\x00" + b"\x02" * 16_384:
+                if stop.is_set():
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(DRIP_EVERY)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=drip, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield listener.getsockname()[1]
+    stop.set()
+    listener.close()
+
+
+def test_a_tls_handshake_that_drips_fails_within_the_deadline(tls_that_drips, tmp_path):
+    url = f"https://127.0.0.1:{tls_that_drips}/publication/"
+    refused = refusal(lambda: sync(url, tmp_path / "state", [], NOW, timeout=DEADLINE))
+    assert refused.reason == "DEADLINE"
+    assert not (tmp_path / "state").exists()
 
 
 # --- what cannot be read safely -------------------------------------------------------------------

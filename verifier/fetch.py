@@ -6,6 +6,7 @@ a byte every few seconds never trips it. So a sync has one :class:`Deadline` for
 (the index, the lists, the deltas and spans, the named artifacts); while it is open a watchdog
 shuts down whichever connection is in use when the time is up, whatever that connection waits
 for (a TLS handshake, a status line, a header, a body), and the read that was waiting ends.
+(Name resolution is not interruptible: the system resolver's own timeouts bound it.)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from verifier.reasons import PublicationReason, VerificationError
 
 DEFAULT_TIMEOUT = 60.0  # seconds for a whole sync
 READ_TIMEOUT = 30.0  # the longest silence one read waits through (within the deadline)
+TIMEOUT_GRACE = 1.0  # seconds a socket may wait past the deadline, which the watchdog enforces first
 SCHEMES = ("http", "https")
 # RFC 9110 §8.6: Content-Length = 1*DIGIT (no sign, no list, no other digits)
 CONTENT_LENGTH = re.compile(r"[0-9]+")
@@ -48,7 +50,7 @@ Fetch = Callable[[str, dict[str, str], int, Progress | None], Response]
 class Deadline:
     """One time limit over every request of a sync, on the monotonic clock.
 
-    Open it as a context manager: until it is closed, a watchdog thread shuts down the socket
+    Open it as a context manager: until it is closed, a watchdog thread shuts down the connection
     last given to :meth:`watch` when the time is up. Outside one, only :meth:`check` and the
     read timeout bound the requests."""
 
@@ -70,8 +72,7 @@ class Deadline:
     def __exit__(self, *_: object) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        with self._lock:
-            self._watched = None
+        self.unwatch()
 
     def left(self) -> float:
         return self._at - time.monotonic()
@@ -85,30 +86,45 @@ class Deadline:
             raise VerificationError(PublicationReason.DEADLINE, f"{what}: not done within {self.seconds:g} s")
 
     def read_timeout(self) -> float:
-        return max(min(READ_TIMEOUT, self.left()), 0.001)
+        """The socket's own timeout: a little beyond the deadline, so that the watchdog ends what
+        waits when it passes (and the refusal says DEADLINE), while this bounds what the watchdog
+        cannot reach (a connect, or a deadline not opened as a context manager)."""
+        return max(min(READ_TIMEOUT, self.left() + TIMEOUT_GRACE), 0.001)
 
     def watch(self, sock: socket.socket) -> None:
-        """``sock`` is the one in use now (a redirect, or TLS over the TCP socket, replaces it)."""
+        """Watch the connection ``sock`` is on (it replaces the one watched before: a redirect)
+        through a descriptor of the deadline's own, a duplicate: TLS takes the TCP socket over
+        (Python detaches that socket object before the handshake), and whatever object reads the
+        connection, shutting it down through any of its descriptors ends the read."""
+        twin = socket.fromfd(sock.fileno(), sock.family, sock.type)
         with self._lock:
-            self._watched = sock
-            fired = self._fired
-        if fired:
-            _shut(sock)
+            previous, self._watched = self._watched, twin
+            if self._fired:
+                _shut(twin)
+        if previous is not None:
+            previous.close()
+
+    def unwatch(self) -> None:
+        """The connection is done with: let its descriptor go (the duplicate keeps it open)."""
+        with self._lock:
+            previous, self._watched = self._watched, None
+        if previous is not None:
+            previous.close()
 
     def _fire(self) -> None:
+        # under the lock: the descriptor shut down is never one closed meanwhile (and reused)
         with self._lock:
             self._fired = True
-            sock = self._watched
-        if sock is not None:
-            _shut(sock)
+            if self._watched is not None:
+                _shut(self._watched)
 
 
 def _shut(sock: socket.socket) -> None:
-    """Shut both directions down: a read blocked on the socket in another thread returns at once
-    (end of stream), which closing the descriptor would not guarantee."""
+    """Shut both directions down: a read blocked on the connection in another thread returns at
+    once (end of stream), which closing a descriptor would not guarantee."""
     try:
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:  # closed already: nothing waits on it
+    except OSError:  # not connected any more: nothing waits on it
         pass
 
 
@@ -131,6 +147,15 @@ def http_fetch(
         raise VerificationError(PublicationReason.BAD_URL, problem)
     deadline.check(url)
     request = urllib.request.Request(url, headers={**headers, "Accept-Encoding": "identity"})  # noqa: S310
+    try:
+        return _fetch(request, url, cap, progress, deadline)
+    finally:
+        deadline.unwatch()
+
+
+def _fetch(
+    request: urllib.request.Request, url: str, cap: int, progress: Progress | None, deadline: Deadline
+) -> Response:
     try:
         with _opener(deadline).open(request, timeout=deadline.read_timeout()) as reply:
             return _read(reply, url, cap, progress, deadline)
@@ -231,11 +256,9 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
 
 
 class _Watched:
-    """A connection whose sockets the deadline's watchdog can shut down: the TCP socket from its
-    creation (through ``_create_connection``, http.client's hook for it: a TLS handshake or a
-    proxy's answer may drip too), then the TLS socket that takes its place."""
-
-    sock: socket.socket
+    """A connection whose TCP socket the deadline watches from its creation (through
+    ``_create_connection``, http.client's hook for it), so that a TLS handshake or a proxy's
+    answer that drips is interrupted too, like the status line, the headers and the body."""
 
     def __init__(self, *args: Any, deadline: Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -246,10 +269,6 @@ class _Watched:
         sock = socket.create_connection(address, *args, **kwargs)
         self._deadline.watch(sock)
         return sock
-
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        self._deadline.watch(self.sock)
 
 
 class _WatchedHTTP(_Watched, http.client.HTTPConnection):
