@@ -58,6 +58,9 @@ def files(tmp_path_factory):
     corrupt.mkdir()
     (corrupt / "state.json").write_text('{"sequence": "x"')
     (folder / "empty-state").mkdir()
+    keyless = folder / "keyless-state"
+    keyless.mkdir()
+    (keyless / "state.json").write_text('{"sequence": 3}')  # JSON, but not a state
     (folder / "trustlist.jws").write_text("not a JWS")
     from gateway.pki import issuance
 
@@ -85,6 +88,8 @@ BAD = [
     (["sync", "--url", "http://127.0.0.1:9/publication/", "--trust-anchor", "{f}/binary.bin"], "ANCHOR_UNREADABLE"),
     (["sync", "--url", "http://127.0.0.1:9/publication/", "--trust-anchor", "{f}/ta.pem", "--state", "{f}/s"], None),
     (["sync", "--url", "not a url", "--trust-anchor", "{f}/ta.pem", "--state", "{f}/s"], None),
+    (["sync", "--url", "http://127.0.0.1:9/p/", "--trust-anchor", "{f}/ta.pem", "--state", "{f}/corrupt-state"], None),
+    (["sync", "--url", "http://127.0.0.1:9/p/", "--trust-anchor", "{f}/ta.pem", "--state", "{f}/keyless-state"], None),
 ]
 
 

@@ -282,7 +282,9 @@ def _sync(args: argparse.Namespace) -> int:
 
     try:
         result = sync(args.url, args.state, anchors, at, progress=progress, timeout=args.timeout)
-    except (OSError, ValueError) as exc:  # the network's errors are VerificationErrors: this is the state folder
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        # The network's errors are VerificationErrors: this is the state folder (unwritable, or a
+        # state.json that is not one).
         raise CliError(
             "STATE_UNUSABLE",
             f"{args.state}: {exc}",
