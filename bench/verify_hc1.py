@@ -14,7 +14,7 @@ What is timed:
   is printed beside it.
 - **Ceiling**: ``openssl speed -seconds S ecdsap256`` (verify/s column), run in the same process
   tree on the same pinned CPU before and after the Python loop; the higher of the two is the
-  ceiling, so the ratio is the conservative one. Target: at least 50 %.
+  ceiling, so the ratio is the conservative one. Target: at least 60 % (issue 17), aiming for 70 %.
 - **Trust list load**: a trust list payload in the published format (docs/publication-format.md)
   with 10,000 DSC entries (each a distinct certificate and key) plus CSCA entries, as JSON bytes:
   ``json.loads`` + ``TrustStore.from_trust_list_payload``, and the indexing alone. Target < 100 ms.
@@ -369,8 +369,8 @@ def main() -> None:
     print()
     print(table(["stage", "CPU µs per call"], [[name, f"{value:.1f}"] for name, value in stages]))
     ratio = per_cpu / ceiling
-    verdict = "met" if ratio >= 0.5 else "MISSED"
-    print(f"\nRatio to OpenSSL's ECDSA P-256 verify rate: {ratio:.1%} (target >= 50 %: {verdict}).")
+    verdict = "met" if ratio >= 0.6 else "MISSED"
+    print(f"\nRatio to OpenSSL's ECDSA P-256 verify rate: {ratio:.1%} (target >= 60 %, aim 70 %: {verdict}).")
 
 
 if __name__ == "__main__":
