@@ -13,6 +13,8 @@ Modules, by job:
 - HC1 codes: decode (prefix, Base45, zlib, CWT claims), cose, base45, checks (signature, time,
   key usage, revocation), trust (DSCs by kid), hcert (the pipeline and its result), qr, and
   issue (test codes);
+- revoked DCCs: revocation_hashes (the UCI, COUNTRYCODEUCI and SIGNATURE hashes of a code),
+  revocation_partition (the partition file format), revoked_hashes (the store and its lookup);
 - business rules: certlogic (the bounded CertLogic evaluator) with certlogic_dates (its
   date-times), rules (what a rule is, which apply), rule_sources (the published artifacts, files),
   rule_check (evaluation, the RULES step);

@@ -1,16 +1,20 @@
 """The checks of an HC1 code once it is decoded: VERIFY (the signature, against the trusted DSCs
 carrying its kid), EXPIRATIONCHECK (iat/exp against the clock, and the DSC validity policy),
-KEYUSAGE (the DSC may sign the DCC's type) and REVOCATION (the DSC is not revoked). Each raises
-HcertError with its step's reasons; times are POSIX seconds, and nothing reads the clock."""
+KEYUSAGE (the DSC may sign the DCC's type) and REVOCATION (neither the DSC nor the DCC is
+revoked). Each raises HcertError with its step's reasons; times are POSIX seconds, and nothing
+reads the clock."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from enum import IntFlag
+from typing import Any
 
 from verifier import cose
 from verifier.encoding import format_posix
 from verifier.reasons import HcertError, Reason
+from verifier.revocation_hashes import code_hashes
+from verifier.revoked_hashes import RevokedHashes
 from verifier.trust import DscLookup, RevocationSet, TrustedDsc, kid_text
 from verifier.usages import PAYLOAD_TYPE_USAGE
 
@@ -166,3 +170,20 @@ def check_revocation(
         or (revocations and revocations.revokes(dsc))
     ):
         raise HcertError(Reason.DSC_REVOKED, f"DSC {dsc.thumbprint} (kid {kid_text(dsc.kid)}) is revoked")
+
+
+def check_dcc_revocation(
+    revoked: RevokedHashes,
+    message: cose.CoseSign1,
+    issuer: str | None,
+    dcc: Mapping[str, Any] | None,
+    payload_type: str | None,
+) -> None:
+    """Raises DCC_REVOKED when one of the code's revocation hashes is listed under its kid or
+    UNKNOWN_KID. Run only once the signature verified: the hashes of a forged code name nothing.
+    Without a readable DCC only the SIGNATURE hash is looked up (CLAIMS failed already)."""
+    if not revoked.lists(message.kid):
+        return
+    match = revoked.match(message.kid, code_hashes(message.alg, message.signature, issuer, dcc, payload_type))
+    if match is not None:
+        raise HcertError(Reason.DCC_REVOKED, match.describe())

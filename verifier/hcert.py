@@ -4,7 +4,7 @@
 (``Step``), each with a named ``Reason``:
 
 UNPREFIX -> B45DECODE -> COMPRESSION -> COSE -> VERIFY -> CLAIMS -> EXPIRATIONCHECK -> KEYUSAGE
--> REVOCATION
+-> REVOCATION (the DSC, then the DCC's own hashes when a store of revoked hashes is given)
 
 A decoding step that fails ends the run (the later steps are SKIPPED, NOT_REACHED). Once the
 COSE structure is parsed, the signature is checked before the payload is read as a DCC (hcert
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from verifier import cose
 from verifier.checks import (
     DscValidity,
+    check_dcc_revocation,
     check_issuer,
     check_key_usage,
     check_revocation,
@@ -48,6 +49,7 @@ from verifier.decode import (
 from verifier.encoding import format_posix
 from verifier.qr import QrError, decode_qr_image
 from verifier.reasons import HcertError, Reason, Status, Step
+from verifier.revoked_hashes import RevokedHashes
 from verifier.trust import DscLookup, RevocationSet, TrustedDsc, kid_text, posix
 
 if TYPE_CHECKING:
@@ -233,6 +235,7 @@ def verify_hc1(
     revoked_kids: Collection[bytes] = (),
     revoked_thumbprints: Collection[str] = (),
     revocations: RevocationSet | None = None,
+    revoked_hashes: RevokedHashes | None = None,
     dsc_validity: DscValidity = DscValidity.DEFAULT,
     max_inflated: int = MAX_INFLATED_BYTES,
     allow_stale: bool = False,
@@ -243,7 +246,9 @@ def verify_hc1(
 
     A DSC is revoked if its thumbprint (hex SHA-256 of the DER) is in ``revoked_thumbprints`` or
     ``revocations.thumbprints``, or if the certificate's kid is in ``revoked_kids`` or
-    ``revocations.kids``. ``dsc_validity`` chooses how the signing DSC's validity period limits
+    ``revocations.kids``. A DCC is revoked if one of its revocation hashes (UCI, COUNTRYCODEUCI,
+    SIGNATURE) is in ``revoked_hashes`` under its kid or UNKNOWN_KID (DCC_REVOKED); without
+    ``revoked_hashes`` no DCC is looked up. ``dsc_validity`` chooses how the signing DSC's validity period limits
     the certificate (see ``DscValidity``); ``max_inflated`` caps the decompressed size.
 
     A trust store with an ``expires_at`` (a synced state, a saved trust list) before ``at`` fails
@@ -325,6 +330,9 @@ def verify_hc1(
                 append(_failed(Step.KEYUSAGE, exc))
         try:
             check_revocation(dsc, message.kid, revoked_kids, revoked_thumbprints, revocations)
+            if revoked_hashes is not None:
+                issuer = times[0] if times is not None else None
+                check_dcc_revocation(revoked_hashes, message, issuer, dcc, payload_type)
             append(_OK_REVOCATION)
         except HcertError as exc:
             append(_failed(Step.REVOCATION, exc))

@@ -5,7 +5,8 @@ that carry them.
 The step names are those of the EU DCC test data's EXPECTED* flags (EXPECTEDUNPREFIX ...) where
 one exists, so a result can be compared with a test case flag by flag. The publication reasons
 are those docs/publication-format.md names; the business rules' (``RuleReason``) are those of
-docs/verifier.md, "Business rules". No value appears in two enums: a caller that stores or
+docs/verifier.md, "Business rules"; a partition of revoked DCC hashes' (``PartitionReason``)
+those of docs/revocation-distribution.md. No value appears in two enums: a caller that stores or
 compares reasons as text never confuses two refusals.
 """
 
@@ -24,7 +25,7 @@ class Step(StrEnum):
     CLAIMS = "CLAIMS"  # CWT claims and the hcert payload
     EXPIRATIONCHECK = "EXPIRATIONCHECK"  # iat/exp against the clock, DSC validity policy
     KEYUSAGE = "KEYUSAGE"  # DSC extended key usage against the certificate type
-    REVOCATION = "REVOCATION"  # the signing DSC is not revoked
+    REVOCATION = "REVOCATION"  # neither the signing DSC nor the DCC itself is revoked
     RULES = "RULES"  # the business rules of a country of arrival (only when one is asked for)
 
 
@@ -94,6 +95,7 @@ class Reason(StrEnum):
     KEY_USAGE_MISMATCH = "KEY_USAGE_MISMATCH"
     # REVOCATION
     DSC_REVOKED = "DSC_REVOKED"
+    DCC_REVOKED = "DCC_REVOKED"  # one of the code's revocation hashes is listed (docs/revocation-distribution.md)
     # RULES (each rule's own outcome is a RuleReason)
     RULES_FAILED = "RULES_FAILED"  # a business rule of the country of arrival failed or could not be evaluated
 
@@ -190,6 +192,27 @@ class VerificationError(Exception):
     """A published artifact, or a sync, is refused: ``reason`` names why, ``detail`` says more."""
 
     def __init__(self, reason: PublicationReason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
+        self.detail = detail
+
+
+class PartitionReason(StrEnum):
+    """Why a partition of revoked DCC hashes is refused (docs/revocation-distribution.md)."""
+
+    PARTITION_TRUNCATED = "PARTITION_TRUNCATED"  # shorter than its header, or than its counts announce
+    PARTITION_TRAILING_DATA = "PARTITION_TRAILING_DATA"  # longer than its counts announce
+    PARTITION_BAD_MAGIC = "PARTITION_BAD_MAGIC"  # not this format, or a version this verifier does not know
+    PARTITION_BAD_COUNTRY = "PARTITION_BAD_COUNTRY"  # not two ASCII capital letters
+    PARTITION_UNSORTED = "PARTITION_UNSORTED"  # a run of records out of ascending order
+    PARTITION_DUPLICATE = "PARTITION_DUPLICATE"  # a record twice in one run
+    PARTITION_CONFLICT = "PARTITION_CONFLICT"  # two partitions of one country, kid and first byte
+
+
+class PartitionError(Exception):
+    """A partition of revoked hashes is refused: ``reason`` names why, ``detail`` says more."""
+
+    def __init__(self, reason: PartitionReason, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else str(reason))
         self.reason = reason
         self.detail = detail

@@ -31,6 +31,9 @@ from verifier.hcert import verify_hc1, verify_qr_image
 from verifier.issue import issue_hc1
 from verifier.qr import QrError, decode_qr_image, qr_png
 from verifier.reasons import Reason, Status, Step
+from verifier.revocation_hashes import HashType, revocation_hash
+from verifier.revocation_partition import UNKNOWN_KID, encode_partitions
+from verifier.revoked_hashes import RevokedHashes
 from verifier.trust import RevocationSet, TrustedDsc, TrustStore, kid_of
 from verifier.usages import ALL_USAGES
 
@@ -685,6 +688,38 @@ def test_dsc_revoked():
         assert failed(result, Step.REVOCATION) is Reason.DSC_REVOKED, options
     assert verify_hc1(text, dsc.store(), NOW, revoked_kids={b"12345678"}, revoked_thumbprints={"ab" * 32}).valid
     assert verify_hc1(text, dsc.store(), NOW, revocations=RevocationSet()).valid
+
+
+def test_dcc_revoked_by_any_of_its_hashes_under_its_kid_or_unknown_kid():
+    """The DCC itself revoked (its hashes listed), not its DSC: DCC_REVOKED names the country and
+    the hash type; a store without the code's hashes changes nothing."""
+    dsc = ec_dsc()
+    text = dsc.issue()
+    message = cose.parse(cose_of(text))
+    ci = VACCINATION["v"][0]["ci"]
+    by_type = {
+        HashType.UCI: revocation_hash(ci.encode()),
+        HashType.COUNTRYCODEUCI: revocation_hash(("AT" + ci).encode()),
+        HashType.SIGNATURE: revocation_hash(message.signature[:32]),
+    }
+    for kid in (dsc.kid, UNKNOWN_KID):
+        for hash_type, digest in by_type.items():
+            store = RevokedHashes.from_partitions(encode_partitions("AT", kid, [(hash_type, digest)]).values())
+            result = verify_hc1(text, dsc.store(), NOW, revoked_hashes=store)
+            assert failed(result, Step.REVOCATION) is Reason.DCC_REVOKED
+            detail = result.step(Step.REVOCATION).detail
+            assert f"revoked by AT: the {hash_type.name} hash" in detail
+            assert digest.hex() in detail
+    # Listed under another kid, or as another hash type: not this code.
+    elsewhere = [(HashType.UCI, by_type[HashType.SIGNATURE]), (HashType.SIGNATURE, by_type[HashType.UCI])]
+    store = RevokedHashes.from_partitions(
+        [
+            *encode_partitions("AT", b"otherkid", by_type.items()).values(),
+            *encode_partitions("AT", dsc.kid, elsewhere).values(),
+        ]
+    )
+    assert verify_hc1(text, dsc.store(), NOW, revoked_hashes=store).valid
+    assert verify_hc1(text, dsc.store(), NOW).valid
 
 
 def test_a_kid_only_a_revoked_dsc_carried_is_dsc_revoked_when_and_by_whom():

@@ -6,17 +6,26 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from verifier.reasons import PublicationReason, Reason, RuleReason
+from verifier.reasons import PartitionReason, PublicationReason, Reason, RuleReason
 
 VERIFIER = Path(__file__).resolve().parents[2] / "verifier"
 # The exceptions that carry a refusal: their first argument is its reason.
-CARRIERS = {"HcertError", "VerificationError", "Base45Error", "QrError", "CertLogicError", "RuleError"}
+CARRIERS = {
+    "HcertError",
+    "VerificationError",
+    "Base45Error",
+    "QrError",
+    "CertLogicError",
+    "RuleError",
+    "PartitionError",
+}
+VOCABULARIES = (Reason, PublicationReason, RuleReason, PartitionReason)
 # The keyword by which the chain walkers pass on the reason of the chain they walk.
 REASON_KEYWORD = "reason"
 
 
 def test_no_text_names_two_refusals():
-    vocabularies = [{reason.value for reason in vocabulary} for vocabulary in (Reason, PublicationReason, RuleReason)]
+    vocabularies = [{reason.value for reason in vocabulary} for vocabulary in VOCABULARIES]
     assert sum(map(len, vocabularies)) == len(set().union(*vocabularies))
 
 
@@ -27,7 +36,7 @@ def test_every_publication_reason_is_documented():
 
 
 def test_every_name_is_its_value():
-    for vocabulary in (Reason, PublicationReason, RuleReason):
+    for vocabulary in VOCABULARIES:
         assert all(member.name == member.value for member in vocabulary)
 
 
