@@ -2,12 +2,12 @@
 
 Roles:
 - operator (group "Operators"): onboards, suspends and removes countries' certificates, sees every
-  country's rules, imports the value sets (they are the EU's, not a country's);
-- country admin (Membership ADMIN): sees its countries' keys and rules, uploads and revokes their
-  DSCs, uploads and deletes their rules;
-- country viewer (Membership VIEWER): sees its countries' keys and rules;
-- auditor (group "Auditors", gateway.audit.roles): reads the audit log and every country's keys
-  and rules (an audit compares what the log says with what is stored), changes nothing.
+  country's rules and revocation batches, imports the value sets (they are the EU's, not a country's);
+- country admin (Membership ADMIN): sees its countries' keys, rules and revocation batches, uploads
+  and revokes their DSCs, uploads and deletes their rules, deletes their revocation batches;
+- country viewer (Membership VIEWER): sees its countries' keys, rules and revocation batches;
+- auditor (group "Auditors", gateway.audit.roles): reads the audit log and every country's keys,
+  rules and revocation batches (an audit compares what the log says with what is stored), changes nothing.
 Everyone with a role reads the value sets: every country's rules refer to them.
 Superusers are operators. Every rule is a function of (user, action, country).
 """
@@ -36,6 +36,8 @@ class Do(enum.StrEnum):
     DELETE_RULE = "delete_rule"
     VIEW_VALUESETS = "view_valuesets"
     IMPORT_VALUESETS = "import_valuesets"
+    VIEW_REVOCATION = "view_revocation"
+    DELETE_REVOCATION = "delete_revocation"
 
 
 _COUNTRY_ROLES = {
@@ -46,6 +48,8 @@ _COUNTRY_ROLES = {
     Do.UPLOAD_RULE: {MembershipRole.ADMIN},
     Do.DELETE_RULE: {MembershipRole.ADMIN},
     Do.VIEW_VALUESETS: {MembershipRole.ADMIN, MembershipRole.VIEWER},
+    Do.VIEW_REVOCATION: {MembershipRole.ADMIN, MembershipRole.VIEWER},
+    Do.DELETE_REVOCATION: {MembershipRole.ADMIN},
 }
 _OPERATOR_ACTIONS = {
     Do.VIEW_KEYS,
@@ -54,8 +58,9 @@ _OPERATOR_ACTIONS = {
     Do.VIEW_RULES,
     Do.VIEW_VALUESETS,
     Do.IMPORT_VALUESETS,
+    Do.VIEW_REVOCATION,
 }
-_AUDITOR_ACTIONS = {Do.VIEW_KEYS, Do.VIEW_RULES, Do.VIEW_VALUESETS}
+_AUDITOR_ACTIONS = {Do.VIEW_KEYS, Do.VIEW_RULES, Do.VIEW_VALUESETS, Do.VIEW_REVOCATION}
 
 
 def is_operator(user: AbstractBaseUser | AnonymousUser) -> bool:

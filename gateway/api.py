@@ -4,6 +4,8 @@ as ``application/cms`` or ``application/cms-text``; DELETE carries one too)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
@@ -13,7 +15,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from gateway.pki.errors import Reason
-from gateway.problems import Problem
+from gateway.problems import Problem, validation_problem
 
 
 class ProblemReportSerializer(serializers.Serializer):
@@ -77,3 +79,23 @@ class CmsBodyAutoSchema(AutoSchema):
                 "required": True,
             }
         return body
+
+
+def if_modified_since(request: Request) -> dt.datetime | None:
+    """The ``If-Modified-Since`` header: ISO 8601 as DGCG parses it (its revocation list pages by
+    the last item's ``date``, with its fraction of a second), and RFC 1123 as its OpenAPI examples
+    show (RFC 9110 §13.1.3). A time without an offset is UTC; an unreadable one is INVALID_DATE."""
+    raw = request.headers.get("If-Modified-Since")
+    if raw is None:
+        return None
+    value: dt.datetime | None
+    try:
+        value = dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        try:
+            value = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            value = None
+    if value is None:
+        raise validation_problem(f"unparsable If-Modified-Since {raw!r}", reason=Reason.INVALID_DATE)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

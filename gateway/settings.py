@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "publication",
     "trustlist",
     "rules",
+    "revocation",
     "oversight",
 ]
 
@@ -362,3 +363,12 @@ if GATEWAY_VALUESETS_URL:
         "task": "rules.tasks.import_valuesets",
         "schedule": env.int("GATEWAY_VALUESETS_IMPORT_SECONDS", default=86400),
     }
+
+# --- Revocation batches (docs/revocation.md) ----------------------------------------------------
+# DGCG's revocation_batch_cleanup runs daily: expired batches are marked deleted, deleted ones are
+# removed after the delete threshold (dgc.revocation.delete-threshold, 14 days).
+GATEWAY_REVOCATION_PURGE_DAYS = env.int("GATEWAY_REVOCATION_PURGE_DAYS", default=14)
+CELERY_BEAT_SCHEDULE["revocation-cleanup"] = {
+    "task": "revocation.tasks.clean_up_batches",
+    "schedule": env.int("GATEWAY_REVOCATION_CLEANUP_SECONDS", default=86400),
+}

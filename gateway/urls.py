@@ -6,6 +6,7 @@ from gateway import landing
 from gateway.audit import views as audit_views
 from gateway.observability import health, metrics
 from publication.views import published
+from revocation.api import views as revocation_views
 from rules.api import views as rules_views
 from trustlist.api import views
 
@@ -38,6 +39,9 @@ urlpatterns = [
     path("rules/<str:country>", rules_views.RulesOfCountryView.as_view(), name="rules-country"),
     path("valuesets", rules_views.ValueSetsView.as_view(), name="valuesets"),
     path("valuesets/<str:value_set_id>", rules_views.ValueSetView.as_view(), name="valueset"),
+    path("revocation-list", revocation_views.RevocationListView.as_view(), name="revocation-list"),
+    path("revocation-list/delete", revocation_views.RevocationDeleteAliasView.as_view(), name="revocation-list-delete"),
+    path("revocation-list/<str:batch_id>", revocation_views.RevocationBatchView.as_view(), name="revocation-batch"),
     path("publication/<path:path>", published, name="published"),
     path("audit/checkpoint", audit_views.latest_checkpoint, name="audit-checkpoint"),
     path("audit/checkpoints", audit_views.checkpoints, name="audit-checkpoints"),

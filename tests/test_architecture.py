@@ -58,7 +58,10 @@ def test_moved_tasks_keep_their_names():
     assert _task_names("oversight.tasks") == {"gateway.audit.tasks.run_signature_audit"}
     # gateway.audit.tasks.make_checkpoint never moved: Celery names it after its module.
     defined = (
-        _task_names("publication.tasks") | _task_names("oversight.tasks") | {"gateway.audit.tasks.make_checkpoint"}
+        _task_names("publication.tasks")
+        | _task_names("oversight.tasks")
+        | _task_names("revocation.tasks")
+        | {"gateway.audit.tasks.make_checkpoint"}
     )
     assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= defined
 

@@ -52,6 +52,16 @@ def _as_person(client):
     return client
 
 
+def _revocation(xa):
+    """XA's backend with DGCG's three revocation roles, stored as set-up (not through the audited
+    grant_role: the walk counts the refusal's events only)."""
+    from countries.models import Role, TrustedParty, TrustedPartyRole
+
+    party = TrustedParty.objects.get(country="XA", certificate_type="AUTHENTICATION")
+    TrustedPartyRole.objects.bulk_create(TrustedPartyRole(trusted_party=party, role=role) for role in Role)
+    return xa
+
+
 def _dsc_cms(xa) -> str:
     return xa.cms_b64(xa.dsc().der).decode()
 
@@ -184,6 +194,50 @@ REFUSALS = [
         404,
         Reason.NOT_FOUND,
         Action.REVOKE,
+    ),
+    # the revocation-list API (revocation/): its roles, its header, its batches
+    Refusal(
+        "revocation list without the role",
+        _get("/revocation-list", HTTP_IF_MODIFIED_SINCE="2026-01-01T00:00:00Z"),
+        403,
+        Reason.ROLE_MISSING,
+        Action.AUTHENTICATE,
+    ),
+    Refusal(
+        "revocation list without If-Modified-Since",
+        lambda client, xa: client.get("/revocation-list", **_revocation(xa).headers()),
+        400,
+        Reason.REVOCATION_SINCE_MISSING,
+        Action.REQUEST,
+    ),
+    Refusal(
+        "revocation batch never uploaded",
+        lambda client, xa: client.get(
+            "/revocation-list/00000000-0000-4000-8000-000000000000", **_revocation(xa).headers()
+        ),
+        404,
+        Reason.REVOCATION_BATCH_NOT_FOUND,
+        Action.REQUEST,
+    ),
+    Refusal(
+        "revocation batch that is not JSON",
+        lambda client, xa: _cms(_revocation(xa) and client, xa, xa.cms_b64(b"{"), path="/revocation-list"),
+        400,
+        Reason.REVOCATION_NOT_JSON,
+        Action.REVOCATION_BATCH_UPLOAD,
+    ),
+    Refusal(
+        "revocation deletion of a batch never uploaded",
+        lambda client, xa: _cms(
+            _revocation(xa) and client,
+            xa,
+            xa.cms_b64(b'{"batchId": "00000000-0000-4000-8000-000000000000"}'),
+            method="delete",
+            path="/revocation-list",
+        ),
+        404,
+        Reason.REVOCATION_BATCH_NOT_FOUND,
+        Action.REVOCATION_BATCH_DELETE,
     ),
     # in front of the views (gateway.middleware) and the audit log's own endpoint
     Refusal(

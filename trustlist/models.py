@@ -114,3 +114,10 @@ class SignerCertificate(models.Model):
     @property
     def effective_kid(self) -> str:
         return self.custom_kid or self.kid
+
+
+def country_has_kid(country: str, kid: str) -> bool:
+    """Whether ``country`` has a DSC of DGCG's kid ``kid``, trusted or revoked: a revocation batch
+    may name a revoked DSC's kid, whose certificates were issued while it was trusted
+    (countries.signer_kids, which the revocation room asks)."""
+    return SignerCertificate.objects.filter(country=country, kid=kid).exists()

@@ -28,6 +28,10 @@ class Action(models.TextChoices):
     RULE_UPLOAD = "RULE_UPLOAD"
     RULE_DELETE = "RULE_DELETE"
     VALUESET_IMPORT = "VALUESET_IMPORT"
+    REVOCATION_BATCH_UPLOAD = "REVOCATION_BATCH_UPLOAD"
+    REVOCATION_BATCH_DELETE = "REVOCATION_BATCH_DELETE"
+    REVOCATION_BATCH_EXPIRED = "REVOCATION_BATCH_EXPIRED"  # the cleanup marked an expired batch deleted
+    REVOCATION_BATCH_PURGE = "REVOCATION_BATCH_PURGE"  # the cleanup removed deleted batches for good
 
 
 class Outcome(models.TextChoices):

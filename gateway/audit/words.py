@@ -28,6 +28,12 @@ _EVENT_WORDS = {
     ("RULE_DELETE", "REJECTED"): "Rule deletion refused",
     ("VALUESET_IMPORT", "SUCCESS"): "Value sets imported",
     ("VALUESET_IMPORT", "REJECTED"): "Value-set import refused",
+    ("REVOCATION_BATCH_UPLOAD", "SUCCESS"): "Revocation batch uploaded",
+    ("REVOCATION_BATCH_UPLOAD", "REJECTED"): "Revocation batch upload refused",
+    ("REVOCATION_BATCH_DELETE", "SUCCESS"): "Revocation batch deleted",
+    ("REVOCATION_BATCH_DELETE", "REJECTED"): "Revocation batch deletion refused",
+    ("REVOCATION_BATCH_EXPIRED", "SUCCESS"): "Revocation batch expired (marked deleted)",
+    ("REVOCATION_BATCH_PURGE", "SUCCESS"): "Deleted revocation batches removed",
 }
 
 

@@ -79,6 +79,22 @@ class Reason(enum.StrEnum):
     RULE_NOT_FOUND = "RULE_NOT_FOUND"
     VALUESET_INVALID = "VALUESET_INVALID"
     VALUESET_NOT_FOUND = "VALUESET_NOT_FOUND"
+    # --- revocation batches (DGCG's RevocationListController: 0x000, or 0x260 for the CMS) ---
+    REVOCATION_NOT_JSON = "REVOCATION_NOT_JSON"  # not JSON, not an object, or trailing tokens
+    REVOCATION_SCHEMA = "REVOCATION_SCHEMA"  # a field missing or of the wrong type (RevocationBatchDto)
+    REVOCATION_COUNTRY = "REVOCATION_COUNTRY"  # country is not the authenticated country (403)
+    REVOCATION_EXPIRED = "REVOCATION_EXPIRED"  # expires not in the future (DGCG #157; TNG lacks it)
+    REVOCATION_ENTRY_COUNT = "REVOCATION_ENTRY_COUNT"  # not 1 to 1,000 entries
+    REVOCATION_HASH_INVALID = "REVOCATION_HASH_INVALID"  # a hash is not base64 of exactly 16 bytes
+    REVOCATION_HASH_DUPLICATE = "REVOCATION_HASH_DUPLICATE"  # one hash twice in a batch (ours)
+    REVOCATION_HASH_TYPE = "REVOCATION_HASH_TYPE"  # missing or not UCI/SIGNATURE/COUNTRYCODEUCI (DGCG: 500)
+    REVOCATION_KID_UNKNOWN = "REVOCATION_KID_UNKNOWN"  # not a DSC kid of the country, nor UNKNOWN_KID (ours)
+    REVOCATION_BATCH_ID_INVALID = "REVOCATION_BATCH_ID_INVALID"  # a deletion's payload names no batch id
+    REVOCATION_BATCH_NOT_FOUND = "REVOCATION_BATCH_NOT_FOUND"  # 404 "Batch does not exist."
+    REVOCATION_BATCH_DELETED = "REVOCATION_BATCH_DELETED"  # 410 "Batch already deleted."
+    REVOCATION_BATCH_COUNTRY = "REVOCATION_BATCH_COUNTRY"  # another country's batch (403)
+    REVOCATION_SINCE_MISSING = "REVOCATION_SINCE_MISSING"  # GET /revocation-list without If-Modified-Since
+    REVOCATION_SINCE_FUTURE = "REVOCATION_SINCE_FUTURE"  # If-Modified-Since in the future
     # --- trust anchor integrity of onboarded entries ---
     THUMBPRINT_MISMATCH = "THUMBPRINT_MISMATCH"
     TA_SIGNATURE_INVALID = "TA_SIGNATURE_INVALID"

@@ -5,7 +5,6 @@ render. Wire details follow DGCG's and TNG's OpenAPI specifications
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 from typing import Any
 
@@ -26,6 +25,7 @@ from gateway.api import (
     PROBLEM_RESPONSES,
     CmsBodyAutoSchema,
     cms_body,
+    if_modified_since,
 )
 from gateway.audit.models import Action
 from gateway.conditional import none_match_hit
@@ -211,7 +211,7 @@ class TrustListView(APIView):
                 raise validation_problem("country must be 2 letters", reason=Reason.INVALID_COUNTRY)
             country = country.upper()
         page, pagesize = _paging(request)
-        since = _if_modified_since(request)
+        since = if_modified_since(request)
         if since is not None:
             body = rendering.classic(certificate_type, country, since).body(page, pagesize)
             return _json(body)
@@ -323,24 +323,6 @@ def _paging(request: Request) -> tuple[int | None, int | None]:
     if page < 0 or size < 1:
         raise validation_problem("page must be >= 0 and pagesize >= 1", reason=Reason.INVALID_PAGING)
     return page, size
-
-
-def _if_modified_since(request: Request) -> dt.datetime | None:
-    """ISO 8601 as DGCG parses it, and RFC 1123 as its OpenAPI examples show (both are safe)."""
-    raw = request.headers.get("If-Modified-Since")
-    if raw is None:
-        return None
-    value: dt.datetime | None
-    try:
-        value = dt.datetime.fromisoformat(raw.strip())
-    except ValueError:
-        try:
-            value = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            value = None
-    if value is None:
-        raise validation_problem(f"unparsable If-Modified-Since {raw!r}", reason=Reason.INVALID_DATE)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _list_param(request: Request, name: str) -> list[str]:

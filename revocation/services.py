@@ -1,0 +1,205 @@
+"""Uploading and deleting revocation batches, and the cleanup: every change audited and written to
+the outbox (kind REVOCATION_BATCH, for a later distribution), every refusal audited with its named
+reason and nothing stored. DGCG's RevocationListService and RevocationListCleanupService."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections import defaultdict
+
+from django.db import transaction
+
+from countries.identity import ClientIdentity
+from countries.models import CertificateType
+from countries.services import verified_parties_by_type
+from countries.signer_kids import is_dsc_kid
+from countries.uploaders import check_uploader, record_refusal
+from gateway.audit.models import Action, Outcome
+from gateway.audit.services import record_event, record_rejection
+from gateway.outbox.services import record_change
+from gateway.pki import cms
+from gateway.pki.certs import thumbprint
+from gateway.pki.errors import Reason, Rejected
+from revocation import batches
+from revocation.models import RevocationBatch, RevocationHash
+
+BATCH_CHANGE = "REVOCATION_BATCH"  # outbox kind: what a revocation distribution will publish
+PARTIES = (CertificateType.UPLOAD,)
+CLEANUP_ACTOR = "revocation-cleanup"
+
+
+def upload_batch(*, identity: ClientIdentity, cms_der: bytes, at: dt.datetime, actor: str = "") -> RevocationBatch:
+    """DGCG's POST /revocation-list: the CMS's payload is the batch JSON."""
+    message: cms.SignedMessage | None = None
+    try:
+        message = _signed(cms_der, identity, at)
+        value = batches.parse_json(message.payload)
+        batch = batches.check_batch(
+            value, country=identity.country, at=at, kid_known=lambda kid: is_dsc_kid(identity.country, kid)
+        )
+    except Rejected as exc:
+        record_refusal(
+            Action.REVOCATION_BATCH_UPLOAD,
+            exc,
+            identity,
+            at=at,
+            actor=actor,
+            signer_der=message.signer_der if message else None,
+        )
+        raise
+    return _store(batch, message, identity, at, actor)
+
+
+def delete_batch(*, identity: ClientIdentity, cms_der: bytes, at: dt.datetime, actor: str = "") -> RevocationBatch:
+    """DGCG's DELETE /revocation-list: the CMS's payload is ``{"batchId": ...}``."""
+    message: cms.SignedMessage | None = None
+    batch_id = ""
+    try:
+        message = _signed(cms_der, identity, at)
+        batch_id = batches.batch_id_of(batches.parse_json(message.payload))
+        return mark_deleted(
+            batch_id, country=identity.country, at=at, actor=actor, via=identity.thumbprint, signer=message.signer_der
+        )
+    except Rejected as exc:
+        signer = message.signer_der if message else None
+        extra = {"batchId": batch_id} if batch_id else {}
+        record_refusal(Action.REVOCATION_BATCH_DELETE, exc, identity, at=at, actor=actor, signer_der=signer, **extra)
+        raise
+
+
+def delete_by_person(batch_id: str, *, country: str, at: dt.datetime, actor: str) -> RevocationBatch:
+    """A person deletes a batch in the admin (their permission checked by the caller through
+    countries.permissions); a refusal (the batch went meanwhile) is recorded here, as the API's are."""
+    try:
+        return mark_deleted(batch_id, country=country, at=at, actor=actor)
+    except Rejected as exc:
+        record_rejection(
+            action=Action.REVOCATION_BATCH_DELETE,
+            at=at,
+            country=country,
+            reason=exc.reason,
+            actor=actor,
+            details={"batchId": batch_id, "detail": exc.detail},
+        )
+        raise
+
+
+def mark_deleted(
+    batch_id: str, *, country: str, at: dt.datetime, actor: str, via: str = "", signer: bytes | None = None
+) -> RevocationBatch:
+    """DGCG's soft deletion: the CMS goes, ``deleted`` and ``changed`` are set, the batch stays
+    listed as deleted until the cleanup purges it; its hashes go now (nothing distributes them)."""
+    with transaction.atomic():
+        batch = RevocationBatch.objects.select_for_update().filter(batch_id=batch_id).first()
+        if batch is None:
+            raise Rejected(Reason.REVOCATION_BATCH_NOT_FOUND, "Batch does not exist.")
+        if batch.country != country:
+            raise Rejected(Reason.REVOCATION_BATCH_COUNTRY, f"the batch is {batch.country}'s, not {country}'s")
+        if batch.deleted:
+            raise Rejected(Reason.REVOCATION_BATCH_DELETED, "Batch already deleted.")
+        _soft_delete(batch, at)
+        record_event(
+            action=Action.REVOCATION_BATCH_DELETE,
+            outcome=Outcome.SUCCESS,
+            at=at,
+            country=country,
+            actor=actor,
+            authentication_thumbprint=via,
+            uploader_thumbprint=thumbprint(signer) if signer else "",
+            details={"batchId": batch_id},
+        )
+        record_change(kind=BATCH_CHANGE, at=at, country=country)
+    return batch
+
+
+def clean_up(*, at: dt.datetime, purge_after: dt.timedelta) -> tuple[int, int]:
+    """DGCG's revocation_batch_cleanup: batches past their expiry are marked deleted (so clients
+    that hold them learn it from the list), and deleted batches whose last change is older than
+    ``purge_after`` (DGCG's delete-threshold, 14 days) are removed for good. Each expiry is
+    audited, each purge once per country. Returns (expired, purged)."""
+    with transaction.atomic():
+        expired = list(RevocationBatch.objects.select_for_update().filter(deleted=False, expires__lte=at))
+        for batch in expired:
+            _soft_delete(batch, at)
+            record_event(
+                action=Action.REVOCATION_BATCH_EXPIRED,
+                outcome=Outcome.SUCCESS,
+                at=at,
+                country=batch.country,
+                actor=CLEANUP_ACTOR,
+                details={"batchId": batch.batch_id, "expires": batch.expires.isoformat()},
+            )
+        stale = RevocationBatch.objects.select_for_update().filter(deleted=True, changed__lte=at - purge_after)
+        purged: dict[str, list[str]] = defaultdict(list)
+        for country, batch_id in stale.values_list("country", "batch_id"):
+            purged[country].append(batch_id)
+        stale.delete()
+        for country, batch_ids in sorted(purged.items()):
+            record_event(
+                action=Action.REVOCATION_BATCH_PURGE,
+                outcome=Outcome.SUCCESS,
+                at=at,
+                country=country,
+                actor=CLEANUP_ACTOR,
+                details={"batchIds": sorted(batch_ids)},
+            )
+        for country in sorted({batch.country for batch in expired} | set(purged)):
+            record_change(kind=BATCH_CHANGE, at=at, country=country)
+    return len(expired), sum(len(batch_ids) for batch_ids in purged.values())
+
+
+def _soft_delete(batch: RevocationBatch, at: dt.datetime) -> None:
+    RevocationHash.objects.filter(batch=batch).delete()
+    batch.cms = ""
+    batch.deleted = True
+    batch.changed = at
+    batch.save(update_fields=["cms", "deleted", "changed"])
+
+
+def _signed(cms_der: bytes, identity: ClientIdentity, at: dt.datetime) -> cms.SignedMessage:
+    message = cms.parse_attached(cms_der)
+    uploads = verified_parties_by_type(
+        country=identity.country, certificate_types=list(PARTIES), prefetched=identity.prefetched
+    )[CertificateType.UPLOAD]
+    check_uploader(message, identity, uploads, at)
+    return message
+
+
+def _store(
+    batch: batches.Batch, message: cms.SignedMessage, identity: ClientIdentity, at: dt.datetime, actor: str
+) -> RevocationBatch:
+    with transaction.atomic():
+        row = RevocationBatch.objects.create(
+            batch_id=batches.new_batch_id(),
+            country=batch.country,
+            kid=batch.kid,
+            hash_type=batch.hash_type,
+            expires=batch.expires,
+            created_at=at,
+            changed=at,
+            cms=base64.b64encode(message.cms_der).decode("ascii"),
+            entry_count=len(batch.hashes),
+            uploader_thumbprint=thumbprint(message.signer_der),
+        )
+        RevocationHash.objects.bulk_create(
+            RevocationHash(batch=row, kid=batch.kid, hash_type=batch.hash_type, hash=value) for value in batch.hashes
+        )
+        record_event(
+            action=Action.REVOCATION_BATCH_UPLOAD,
+            outcome=Outcome.SUCCESS,
+            at=at,
+            country=identity.country,
+            actor=actor,
+            authentication_thumbprint=identity.thumbprint,
+            uploader_thumbprint=row.uploader_thumbprint,
+            details={
+                "batchId": row.batch_id,
+                "kid": row.kid,
+                "hashType": row.hash_type,
+                "entries": row.entry_count,
+                "expires": row.expires.isoformat(),
+            },
+        )
+        record_change(kind=BATCH_CHANGE, at=at, country=identity.country)
+    return row
