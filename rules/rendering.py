@@ -7,36 +7,32 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from rules.models import ValidationRule, ValueSet
+from rules.models import RuleState, ValidationRule, ValueSet
 from verifier.encoding import format_time
 from verifier.semver import semver_key
 
 
 def rules_of(country: str, at: dt.datetime) -> dict[str, list[dict[str, Any]]]:
     """``{identifier: [{version, validFrom, validTo, cms}]}``, newest first: per identifier, the
-    latest version if it is valid already; if it starts later, every version back to the one
-    valid now (DGCG's ValidationRuleService), so a verifier can switch at the right moment."""
+    version in force and those still to come (DGCG's ValidationRuleService), so a verifier can
+    switch at the right moment. "In force" is ``ValidationRuleQuerySet.with_state``'s, the
+    admin's too: a version whose window has closed is no longer served."""
     versions: dict[str, list[ValidationRule]] = defaultdict(list)
-    for row in ValidationRule.objects.of_country(country):
+    served = (RuleState.UPCOMING, RuleState.CURRENT)
+    for row in ValidationRule.objects.of_country(country).with_state(at).filter(state__in=served):
         versions[row.identifier].append(row)
-    selected: dict[str, list[dict[str, Any]]] = {}
-    for identifier in sorted(versions):
-        rows = sorted(versions[identifier], key=lambda row: semver_key(row.version), reverse=True)
-        kept = []
-        for row in rows:
-            kept.append(row)
-            if row.valid_from <= at:
-                break
-        selected[identifier] = [
+    return {
+        identifier: [
             {
                 "version": row.version,
                 "validFrom": format_time(row.valid_from),
                 "validTo": format_time(row.valid_to),
                 "cms": row.cms,
             }
-            for row in kept
+            for row in sorted(versions[identifier], key=lambda row: semver_key(row.version), reverse=True)
         ]
-    return selected
+        for identifier in sorted(versions)
+    }
 
 
 def value_set_ids() -> list[str]:

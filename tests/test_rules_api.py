@@ -240,3 +240,5 @@ def test_the_download_serves_the_current_version_and_those_to_come(client, xa, f
     frozen.move_to(NOW + dt.timedelta(days=11))  # 2.0.0 valid: it alone
     served = client.get("/rules/XA", **xa.headers()).json()["VR-XA-0000"]
     assert [version["version"] for version in served] == ["2.0.0"]
+    frozen.move_to(NOW + dt.timedelta(days=41))  # every window closed: nothing in force to serve
+    assert client.get("/rules/XA", **xa.headers()).json() == {}
