@@ -10,7 +10,7 @@ import datetime as dt
 from countries.identity import ClientIdentity
 from countries.models import TrustedParty
 from gateway.audit.models import Action
-from gateway.audit.services import record_rejection
+from gateway.audit.refusals import record_refused
 from gateway.pki import cms
 from gateway.pki.certs import thumbprint
 from gateway.pki.errors import Reason, Rejected
@@ -70,14 +70,14 @@ def record_refusal(
 ) -> None:
     """The audit event of a refused request a country signed: who asked (the TLS identity), who
     signed (the CMS signer, once known), what about, and the named reason with its detail."""
-    record_rejection(
+    record_refused(
+        exc,
         action=action,
         at=at,
         country=identity.country,
-        reason=exc.reason,
         actor=actor,
         authentication_thumbprint=identity.thumbprint,
         uploader_thumbprint=thumbprint(signer_der) if signer_der else "",
         subject_thumbprint=subject_thumbprint,
-        details={"detail": exc.detail, **details},
+        details=details,
     )

@@ -16,7 +16,8 @@ from countries.services import verified_parties_by_type
 from countries.signer_kids import is_dsc_kid
 from countries.uploaders import check_uploader, record_refusal
 from gateway.audit.models import Action, Outcome
-from gateway.audit.services import record_event, record_rejection
+from gateway.audit.refusals import record_refused
+from gateway.audit.services import record_event
 from gateway.outbox.services import record_change
 from gateway.pki import cms
 from gateway.pki.certs import thumbprint
@@ -74,13 +75,13 @@ def delete_by_person(batch_id: str, *, country: str, at: dt.datetime, actor: str
     try:
         return mark_deleted(batch_id, country=country, at=at, actor=actor)
     except Rejected as exc:
-        record_rejection(
+        record_refused(
+            exc,
             action=Action.REVOCATION_BATCH_DELETE,
             at=at,
             country=country,
-            reason=exc.reason,
             actor=actor,
-            details={"batchId": batch_id, "detail": exc.detail},
+            details={"batchId": batch_id},
         )
         raise
 

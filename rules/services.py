@@ -16,7 +16,8 @@ from countries.models import CertificateType
 from countries.services import verified_parties_by_type
 from countries.uploaders import check_uploader, record_refusal
 from gateway.audit.models import Action, Outcome
-from gateway.audit.services import record_event, record_rejection
+from gateway.audit.refusals import record_refused
+from gateway.audit.services import record_event
 from gateway.outbox.services import record_change
 from gateway.pki import cms
 from gateway.pki.certs import thumbprint
@@ -72,13 +73,8 @@ def delete_by_person(identifier: str, *, country: str, at: dt.datetime, actor: s
     try:
         return delete_versions(identifier, country=country, at=at, actor=actor)
     except Rejected as exc:
-        record_rejection(
-            action=Action.RULE_DELETE,
-            at=at,
-            country=country,
-            reason=exc.reason,
-            actor=actor,
-            details={"identifier": identifier, "detail": exc.detail},
+        record_refused(
+            exc, action=Action.RULE_DELETE, at=at, country=country, actor=actor, details={"identifier": identifier}
         )
         raise
 
@@ -110,13 +106,7 @@ def import_value_sets(data: bytes, *, source: str, at: dt.datetime, actor: str) 
     try:
         parsed = valuesets.parse(data, today=at.date())
     except Rejected as exc:
-        record_rejection(
-            action=Action.VALUESET_IMPORT,
-            at=at,
-            reason=exc.reason,
-            actor=actor,
-            details={"source": source[:200], "detail": exc.detail},
-        )
+        record_refused(exc, action=Action.VALUESET_IMPORT, at=at, actor=actor, details={"source": source[:200]})
         raise
     with transaction.atomic():
         before = {row.value_set_id: row.document for row in ValueSet.objects.select_for_update()}

@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.audit.models import Action
 from gateway.audit.services import record_rejection
+from gateway.pki.errors import Rejected
 from gateway.problems import Problem
 
 
@@ -37,3 +38,10 @@ def refuse(
     )
     problem.audited = True
     return problem
+
+
+def record_refused(exc: Rejected, *, action: Action, at: dt.datetime, **event: Any) -> None:
+    """Record a service's refusal under its named reason, with its detail among ``details``;
+    ``event``: the audit event's other fields (country, actor, thumbprints, details)."""
+    details = {**event.pop("details", {}), "detail": exc.detail}
+    record_rejection(action=action, at=at, reason=exc.reason, details=details, **event)
