@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from countries.identity import authenticate
 from countries.models import Role
-from countries.uploaders import decode_signed_body
+from countries.signed_requests import serve_signed
 from gateway.api import (
     BODY_PROBLEM_RESPONSES,
     CACHE_CONTROL,
@@ -24,12 +24,10 @@ from gateway.api import (
     PROBLEM_RESPONSES,
     CmsBodyAutoSchema,
     ProblemReportSerializer,
-    cms_body,
     if_modified_since,
 )
 from gateway.audit.models import Action
-from gateway.pki.errors import Reason, Rejected
-from gateway.problems import recorded
+from gateway.pki.errors import Reason
 from revocation import batches, listing, services
 from revocation.api.problems import request_problem, revocation_problem
 from revocation.models import RevocationBatch
@@ -57,19 +55,14 @@ class RevocationListView(APIView):
         responses={201: None, **BODY_PROBLEM_RESPONSES},
     )
     def post(self, request: Request) -> HttpResponse:
-        at = timezone.now()
-        identity = authenticate(
-            request._request,  # noqa: SLF001
-            at=at,
+        batch = serve_signed(
+            request,
+            action=Action.REVOCATION_BATCH_UPLOAD,
             roles=[Role.REVOCATION_UPLOADER],
             parties=services.PARTIES,
+            service=services.upload_batch,
+            problem=revocation_problem,
         )
-        body = cms_body(request)
-        try:
-            cms_der = decode_signed_body(body, identity=identity, at=at, action=Action.REVOCATION_BATCH_UPLOAD)
-            batch = services.upload_batch(identity=identity, cms_der=cms_der, at=at)
-        except Rejected as exc:
-            raise recorded(revocation_problem(exc, identity.country)) from exc
         response = HttpResponse(status=201)
         response["ETag"] = batch.batch_id  # DGCG's PR #145: the uploader deletes by it later
         return response
@@ -154,17 +147,12 @@ class RevocationBatchView(APIView):
 
 
 def _delete(request: Request) -> HttpResponse:
-    at = timezone.now()
-    identity = authenticate(
-        request._request,  # noqa: SLF001
-        at=at,
+    serve_signed(
+        request,
+        action=Action.REVOCATION_BATCH_DELETE,
         roles=[Role.REVOCATION_DELETER],
         parties=services.PARTIES,
+        service=services.delete_batch,
+        problem=revocation_problem,
     )
-    body = cms_body(request)
-    try:
-        cms_der = decode_signed_body(body, identity=identity, at=at, action=Action.REVOCATION_BATCH_DELETE)
-        services.delete_batch(identity=identity, cms_der=cms_der, at=at)
-    except Rejected as exc:
-        raise recorded(revocation_problem(exc, identity.country)) from exc
     return HttpResponse(status=204)

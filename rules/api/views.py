@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from countries.identity import authenticate
-from countries.uploaders import decode_signed_body
+from countries.signed_requests import serve_signed
 from gateway.api import (
     BODY_PROBLEM_RESPONSES,
     CACHE_CONTROL,
@@ -23,11 +23,10 @@ from gateway.api import (
     PROBLEM_RESPONSES,
     CmsBodyAutoSchema,
     ProblemReportSerializer,
-    cms_body,
 )
 from gateway.audit.models import Action
-from gateway.pki.errors import Reason, Rejected
-from gateway.problems import Problem, recorded
+from gateway.pki.errors import Reason
+from gateway.problems import Problem
 from rules import rendering, services
 from rules.api.problems import rule_problem
 
@@ -107,26 +106,16 @@ class ValueSetView(APIView):
 
 
 def _upload(request: Request) -> HttpResponse:
-    at = timezone.now()
-    identity = authenticate(request._request, at=at, parties=services.PARTIES)  # noqa: SLF001
-    body = cms_body(request)
-    try:
-        cms_der = decode_signed_body(body, identity=identity, at=at, action=Action.RULE_UPLOAD)
-        services.upload_rule(identity=identity, cms_der=cms_der, at=at)
-    except Rejected as exc:
-        raise recorded(rule_problem(exc, identity.country)) from exc
+    serve_signed(
+        request, action=Action.RULE_UPLOAD, parties=services.PARTIES, service=services.upload_rule, problem=rule_problem
+    )
     return HttpResponse(status=201)
 
 
 def _delete(request: Request) -> HttpResponse:
-    at = timezone.now()
-    identity = authenticate(request._request, at=at, parties=services.PARTIES)  # noqa: SLF001
-    body = cms_body(request)
-    try:
-        cms_der = decode_signed_body(body, identity=identity, at=at, action=Action.RULE_DELETE)
-        services.delete_rule(identity=identity, cms_der=cms_der, at=at)
-    except Rejected as exc:
-        raise recorded(rule_problem(exc, identity.country)) from exc
+    serve_signed(
+        request, action=Action.RULE_DELETE, parties=services.PARTIES, service=services.delete_rule, problem=rule_problem
+    )
     return HttpResponse(status=204)
 
 
