@@ -207,3 +207,16 @@ def prune(
             (folder / name).unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty: something in it is kept
             folder.rmdir()
+
+
+def prune_parts(root: Path, name: str, keep: Collection[str]) -> None:
+    """Delete the part files of partitioned content ``name`` whose paths (relative to ``root``)
+    are not in ``keep``."""
+    folder = root / "parts" / name
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.name.startswith("."):
+            continue  # a temporary file of a write under way
+        if path.relative_to(root).as_posix() not in keep:
+            path.unlink(missing_ok=True)

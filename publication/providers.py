@@ -16,11 +16,17 @@ Two kinds of content:
   answer: the value is read again when an outbox change of one of its ``change_kinds`` is
   published, and a new version (a new file, a new descriptor in the index and in that sequence's
   delta) is written only when the value differs from the one the index names.
+- **Partitioned content** (revoked DCC hashes): named content too large to read whole at every
+  change. It is published in *groups*, each as immutable part files at content-addressed paths
+  (``parts/<name>/<sha256>``); its named artifact is the manifest of every group and its parts
+  (``publication.partitions``). An outbox change of its kinds names in ``Change.scope`` the group
+  it touched, and the publisher asks for those groups only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -53,8 +59,31 @@ class NamedContent(Protocol):
         ...
 
 
+@runtime_checkable
+class PartitionedContent(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def change_kinds(self) -> frozenset[str]:
+        """The outbox ``Change.kind`` values that change this content; their ``scope`` names the
+        group changed (empty: every group)."""
+        ...
+
+    @property
+    def format(self) -> str:
+        """The format of the part files (the manifest says it, for verifiers)."""
+        ...
+
+    def groups(self, scopes: Collection[str] | None) -> Iterator[tuple[str, dict[str, Any], list[bytes]]]:
+        """Each group of ``scopes`` now (None: every group there is; read inside the publisher's
+        snapshot) as its scope, the JSON members that describe it in the manifest, and its part
+        files in order: none for a group that is now empty."""
+        ...
+
+
 _trust_content: TrustContent | None = None
-_named: dict[str, NamedContent] = {}
+_named: dict[str, NamedContent | PartitionedContent] = {}
 
 
 def register_trust_content(provider: TrustContent) -> None:
@@ -68,8 +97,9 @@ def trust_content() -> TrustContent:
     return _trust_content
 
 
-def register_named_content(provider: NamedContent) -> None:
-    """Publish ``provider`` as a named artifact from the next sequence on."""
+def register_named_content(provider: NamedContent | PartitionedContent) -> None:
+    """Publish ``provider`` as a named artifact from the next sequence on (for partitioned
+    content, the manifest of its groups: ``publication.partitions``)."""
     name = provider.name
     if not ARTIFACT_NAME.fullmatch(name) or name in RESERVED_NAMES:
         raise ImproperlyConfigured(f"{name!r} cannot name published content (a lowercase word, not {RESERVED_NAMES})")
@@ -87,7 +117,7 @@ def unregister_named_content(name: str) -> None:
     _named.pop(name, None)
 
 
-def named_contents() -> list[NamedContent]:
+def named_contents() -> list[NamedContent | PartitionedContent]:
     """The registered named content, by name."""
     return [_named[name] for name in sorted(_named)]
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.conf import settings
 
-from publication import files
+from publication import files, partitions, providers
 from publication.folder import publish_dir
 from publication.models import Publication
 
@@ -49,3 +49,20 @@ def prune(publication: Publication) -> None:
     files.prune(
         publish_dir(), floor=floor, keep_full=keep_full, keep_above=named, keep_spans=keep_spans, keep_named=keep_named
     )
+    _prune_parts(keep_named)
+
+
+def _prune_parts(keep_named: set[str]) -> None:
+    """Part files of partitioned content that no kept manifest names go (``publication.partitions``).
+    Parts are only written while the publishers' lock is held, as this runs: none is on its way
+    into a manifest yet to be published."""
+    root = publish_dir()
+    for content in providers.named_contents():
+        if not isinstance(content, providers.PartitionedContent):
+            continue
+        name = content.name
+        manifests = [path for path in keep_named if path.endswith(f"/{name}.jws")]
+        keep: set[str] = set()
+        for path in manifests:
+            keep |= partitions.part_paths(root, name, path)
+        files.prune_parts(root, name, keep)

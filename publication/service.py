@@ -47,7 +47,7 @@ from gateway.audit.services import record_event
 from gateway.outbox.models import Change
 from gateway.signing import keys
 from gateway.signing.backend import Signer, key_id
-from publication import artifacts, did, files, providers, snapshot
+from publication import artifacts, did, files, partitions, providers, snapshot
 from publication.chain import chain_start, deltas_since, descriptor, link
 from publication.folder import publish_dir, published_delta, refuse_if_not_forward
 from publication.locks import read_snapshot, serialised
@@ -253,19 +253,32 @@ def _named_full(publication: Publication | None) -> artifacts.FullLists | None:
 
 def _read_named(last: Publication | None, since: int) -> dict[str, Any]:
     """The value now of each named content that an outbox change after ``since`` changed, or
-    that the last index does not name yet (inside the read snapshot): ``publication.providers``."""
+    that the last index does not name yet (inside the read snapshot): ``publication.providers``.
+    Partitioned content is read for the groups changed only, onto the manifest held, its new
+    parts written on the way (``publication.partitions``)."""
     contents = providers.named_contents()
     if not contents:
         return {}
     held = last.artifacts if last is not None else {}
-    kinds = set(
-        Change.objects.filter(id__gt=since, kind__in=providers.named_change_kinds())
-        .values_list("kind", flat=True)
-        .distinct()
-    )
-    return {
-        content.name: content.full() for content in contents if content.name not in held or kinds & content.change_kinds
-    }
+    changed = Change.objects.filter(id__gt=since, kind__in=providers.named_change_kinds())
+    kinds = set(changed.values_list("kind", flat=True).distinct())
+    values: dict[str, Any] = {}
+    for content in contents:
+        name = content.name
+        if name in held and not kinds & content.change_kinds:
+            continue
+        if not isinstance(content, providers.PartitionedContent):
+            values[name] = content.full()
+            continue
+        previous = partitions.held_manifest(publish_dir(), held[name]["descriptor"]["path"]) if name in held else None
+        scopes = set(changed.filter(kind__in=content.change_kinds).values_list("scope", flat=True).distinct())
+        values[name] = partitions.manifest(
+            content,
+            publish_dir(),
+            previous,
+            None if "" in scopes else scopes,
+        )
+    return values
 
 
 def _write_named(

@@ -24,10 +24,10 @@ from typing import Any
 from django.db import models
 
 from gateway.pki.errors import Reason, Rejected
+from verifier.revocation_partition import UNKNOWN_KID
 
 MAX_ENTRIES = 1000  # DGCG's @Size(min = 1, max = 1000)
 HASH = re.compile(r"[A-Za-z0-9+/]{22}==")  # 16 bytes of base64, padded (DGCG's @Pattern)
-UNKNOWN_KID = "UNKNOWN_KID"
 BATCH_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # DGCG: lower case
 
 

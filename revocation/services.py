@@ -1,6 +1,6 @@
 """Uploading and deleting revocation batches, and the cleanup: every change audited and written to
-the outbox (kind REVOCATION_BATCH, for a later distribution), every refusal audited with its named
-reason and nothing stored. DGCG's RevocationListService and RevocationListCleanupService."""
+the outbox (kind REVOCATION_BATCH, scoped to the group of revoked hashes it changes), every refusal
+audited with its named reason and nothing stored. DGCG's RevocationListService and RevocationListCleanupService."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ from gateway.pki.certs import thumbprint
 from gateway.pki.errors import Reason, Rejected
 from revocation import batches
 from revocation.models import RevocationBatch, RevocationHash
+from revocation.scopes import scope_of
 
-BATCH_CHANGE = "REVOCATION_BATCH"  # outbox kind: what a revocation distribution will publish
+BATCH_CHANGE = "REVOCATION_BATCH"  # outbox kind, scoped to the batch's group (revocation.content)
 PARTIES = (CertificateType.UPLOAD,)
 CLEANUP_ACTOR = "revocation-cleanup"
 
@@ -110,7 +111,7 @@ def mark_deleted(
             uploader_thumbprint=thumbprint(signer) if signer else "",
             details={"batchId": batch_id},
         )
-        record_change(kind=BATCH_CHANGE, at=at, country=country)
+        record_change(kind=BATCH_CHANGE, at=at, country=country, scope=scope_of(batch.country, batch.kid))
     return batch
 
 
@@ -145,8 +146,9 @@ def clean_up(*, at: dt.datetime, purge_after: dt.timedelta) -> tuple[int, int]:
                 actor=CLEANUP_ACTOR,
                 details={"batchIds": sorted(batch_ids)},
             )
-        for country in sorted({batch.country for batch in expired} | set(purged)):
-            record_change(kind=BATCH_CHANGE, at=at, country=country)
+        # A purge changes no group: its batches lost their hashes when they were deleted.
+        for country, kid in sorted({(batch.country, batch.kid) for batch in expired}):
+            record_change(kind=BATCH_CHANGE, at=at, country=country, scope=scope_of(country, kid))
     return len(expired), sum(len(batch_ids) for batch_ids in purged.values())
 
 
@@ -202,5 +204,5 @@ def _store(
                 "expires": row.expires.isoformat(),
             },
         )
-        record_change(kind=BATCH_CHANGE, at=at, country=identity.country)
+        record_change(kind=BATCH_CHANGE, at=at, country=identity.country, scope=scope_of(row.country, row.kid))
     return row

@@ -309,7 +309,11 @@ def _verify(args: argparse.Namespace) -> int:
     if not items:
         raise CliError("NO_CODES", "nothing to verify", "give HC1 texts, --file FILE or --image IMAGE")
     source, country = _rules(args, _source(args, at))
-    options: dict[str, Any] = {"revocations": source.revocations, "allow_stale": args.allow_stale}
+    options: dict[str, Any] = {
+        "revocations": source.revocations,
+        "revoked_hashes": source.revoked_hashes,
+        "allow_stale": args.allow_stale,
+    }
     results = []
     for label, image in items:
         if image is not None:

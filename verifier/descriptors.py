@@ -93,6 +93,17 @@ def named_path(sequence: int, name: str) -> str:
     return f"sequences/{sequence}/{name}.jws"
 
 
+# The version of the manifest a partitioned named artifact carries as its content (its groups,
+# each with its parts by hash and length: docs/publication-format.md, "Partitioned content").
+PARTS_MANIFEST_VERSION = 1
+
+
+def part_path(name: str, sha256: str) -> str:
+    """Where a part file of partitioned content ``name`` is published: by its own hash, so a part
+    is written once, never rewritten, and any number of manifests can name it."""
+    return f"parts/{name}/{sha256}"
+
+
 def chain_path(sequence: int, kind: str) -> str:
     """Where a plain-JSON delta or span (``kind``) of ``sequence`` is published."""
     return f"sequences/{sequence}/{kind}.json"

@@ -206,7 +206,10 @@ class PartitionReason(StrEnum):
     PARTITION_BAD_COUNTRY = "PARTITION_BAD_COUNTRY"  # not two ASCII capital letters
     PARTITION_UNSORTED = "PARTITION_UNSORTED"  # a run of records out of ascending order
     PARTITION_DUPLICATE = "PARTITION_DUPLICATE"  # a record twice in one run
-    PARTITION_CONFLICT = "PARTITION_CONFLICT"  # two partitions of one country, kid and first byte
+    PARTITION_BAD_RANGE = "PARTITION_BAD_RANGE"  # an empty range of first bytes, or a record outside it
+    PARTITION_CONFLICT = "PARTITION_CONFLICT"  # two partitions of one group overlap, or two groups are one
+    PARTITION_GAP = "PARTITION_GAP"  # a group's partitions leave first bytes uncovered
+    PARTITION_MISMATCH = "PARTITION_MISMATCH"  # a partition is not the one its listing names (hash, length, group)
 
 
 class PartitionError(Exception):

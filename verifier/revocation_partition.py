@@ -1,20 +1,23 @@
-"""One partition of revoked DCC hashes: the file format, its writer and its strict parser.
+"""One partition of revoked DCC hashes: the file format, the one rule that splits a group into
+partitions, the writer and the strict parser.
 
-A partition holds the hashes one country revoked under one kid (a DSC's kid, or ``UNKNOWN_KID``
-for codes whose DSC the country did not name) whose first byte is one value. The first byte is
-in the header, so each record is the remaining 15 bytes. Layout (big-endian, no padding):
+A *group* is the hashes one country revoked under one kid (a DSC's kid, or ``UNKNOWN_KID`` for
+codes whose DSC the country did not name). It is published as 1 to 256 partition files, each
+holding the hashes whose first byte lies in one range; the ranges of a group tile 0x00..0xFF
+(:func:`byte_ranges`). Layout of a file (big-endian, no padding):
 
 ======== ====== =============================================================================
 offset   size   field
 ======== ====== =============================================================================
-0        4      magic ``DRH1`` (DCC revoked hashes, format 1)
-4        1      the first byte of every hash in the partition
-5        2      country that revoked them, ASCII capitals
-7        1      kid length L; 0 means ``UNKNOWN_KID``
-8        L      kid
-8+L      12     three u32 counts: UCI, COUNTRYCODEUCI, SIGNATURE records
-20+L     15·n   the records: the UCI run, then COUNTRYCODEUCI, then SIGNATURE, each run in
-                strictly ascending byte order
+0        4      magic ``DRH2`` (DCC revoked hashes, format 2)
+4        1      the lowest first byte of the range
+5        1      the highest first byte of the range
+6        2      country that revoked them, ASCII capitals
+8        1      kid length L; 0 means ``UNKNOWN_KID``
+9        L      kid
+9+L      12     three u32 counts: UCI, COUNTRYCODEUCI, SIGNATURE records
+21+L     16·n   the records (whole hashes): the UCI run, then COUNTRYCODEUCI, then SIGNATURE, each
+                run in strictly ascending byte order, every first byte inside the range
 ======== ====== =============================================================================
 
 docs/revocation-distribution.md says why this shape (the measurements). The parser refuses
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import operator
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, NamedTuple
 
 from verifier.reasons import PartitionError, PartitionReason
@@ -35,26 +38,37 @@ from verifier.revocation_hashes import HASH_SIZE, HashType
 UNKNOWN_KID: Final = "UNKNOWN_KID"
 Kid = bytes | str  # a DSC's kid, or UNKNOWN_KID
 
-MAGIC = b"DRH1"
-RECORD_SIZE = HASH_SIZE - 1  # the first byte is the partition's
+MAGIC = b"DRH2"
+RECORD_SIZE = HASH_SIZE
 _COUNTS = struct.Struct(">III")
-_FIXED = len(MAGIC) + 1 + 2 + 1  # up to the kid
+_FIXED = len(MAGIC) + 2 + 2 + 1  # up to the kid
 HEADER_SIZE = _FIXED + _COUNTS.size  # plus the kid
 TYPES = tuple(HashType)  # the runs, in order
+# A group is split so that a partition holds about this many hashes at most (64 KiB of records):
+# one revocation rewrites at most that much, and a group of a few hundred hashes is one file,
+# not 256 files of one or two (docs/revocation-distribution.md).
+PARTITION_TARGET = 4096
 
 
 class Partition(NamedTuple):
     country: str
     kid: Kid
-    first_byte: int
+    low: int  # the range of first bytes, inclusive
+    high: int
     runs: tuple[bytes, ...]  # per HashType (in TYPES order): the records, concatenated
 
     def count(self) -> int:
         return sum(len(run) for run in self.runs) // RECORD_SIZE
 
 
-def _records(run: bytes) -> list[bytes]:
-    return [run[start : start + RECORD_SIZE] for start in range(0, len(run), RECORD_SIZE)]
+def byte_ranges(count: int) -> list[tuple[int, int]]:
+    """The partitions of a group of ``count`` hashes: the fewest powers of two of equal ranges of
+    the first byte (at most 256) such that each holds PARTITION_TARGET hashes on average."""
+    parts = 1
+    while parts < 256 and count > parts * PARTITION_TARGET:
+        parts *= 2
+    width = 256 // parts
+    return [(start, start + width - 1) for start in range(0, 256, width)]
 
 
 def _check_country(country: object) -> str:
@@ -63,44 +77,59 @@ def _check_country(country: object) -> str:
     return country
 
 
-def encode_partition(country: str, kid: Kid, first_byte: int, hashes: Mapping[HashType, Iterable[bytes]]) -> bytes:
-    """The file of one partition: ``hashes`` are full 16-byte hashes starting with ``first_byte``
-    (sorted and deduplicated here). An empty partition is valid: it replaces one that held some."""
-    _check_country(country)
+def _kid_bytes(kid: Kid) -> bytes:
     kid_bytes = b"" if kid == UNKNOWN_KID else kid
     if not isinstance(kid_bytes, bytes) or not (kid == UNKNOWN_KID or 0 < len(kid_bytes) < 256):
         raise ValueError(f"a kid is 1 to 255 bytes, or UNKNOWN_KID, not {kid!r}")
+    return kid_bytes
+
+
+def encode_partition(country: str, kid: Kid, low: int, high: int, hashes: Mapping[HashType, Iterable[bytes]]) -> bytes:
+    """The file of one partition: ``hashes`` are 16-byte hashes whose first byte is in
+    ``low..high`` (sorted and deduplicated here). An empty partition is valid."""
+    _check_country(country)
+    kid_bytes = _kid_bytes(kid)
+    if not 0 <= low <= high <= 255:
+        raise ValueError(f"{low}..{high} is not a range of bytes")
     runs = []
     for hash_type in TYPES:
-        suffixes = set()
-        for digest in hashes.get(hash_type, ()):
-            if len(digest) != HASH_SIZE or digest[0] != first_byte:
-                raise ValueError(f"{digest.hex()} is not a {HASH_SIZE}-byte hash starting with {first_byte:02x}")
-            suffixes.add(digest[1:])
-        runs.append(sorted(suffixes))
-    header = MAGIC + bytes((first_byte,)) + country.encode("ascii") + bytes((len(kid_bytes),)) + kid_bytes
+        unique = set(hashes.get(hash_type, ()))
+        for digest in unique:
+            if len(digest) != HASH_SIZE or not low <= digest[0] <= high:
+                raise ValueError(f"{digest.hex()} is not a {HASH_SIZE}-byte hash starting in {low:02x}..{high:02x}")
+        runs.append(sorted(unique))
+    header = MAGIC + bytes((low, high)) + country.encode("ascii") + bytes((len(kid_bytes),)) + kid_bytes
     return b"".join([header, _COUNTS.pack(*map(len, runs)), *(b"".join(run) for run in runs)])
 
 
-def encode_partitions(country: str, kid: Kid, hashes: Iterable[tuple[HashType, bytes]]) -> dict[int, bytes]:
-    """The files of every partition that ``hashes`` touch, by first byte (only those: a change
-    rewrites the partitions it touches and no other)."""
-    grouped: dict[int, dict[HashType, list[bytes]]] = {}
-    for hash_type, digest in hashes:
-        grouped.setdefault(digest[0], {}).setdefault(hash_type, []).append(digest)
-    return {first: encode_partition(country, kid, first, runs) for first, runs in sorted(grouped.items())}
+def encode_group(country: str, kid: Kid, hashes: Iterable[tuple[HashType, bytes]]) -> list[bytes]:
+    """Every partition file of a group, in byte order (:func:`byte_ranges` of its distinct
+    hashes); none for a group without hashes."""
+    unique = set(hashes)
+    if not unique:
+        return []
+    ranges = byte_ranges(len(unique))
+    width = ranges[0][1] + 1
+    split: list[dict[HashType, list[bytes]]] = [{} for _ in ranges]
+    for hash_type, digest in unique:
+        if len(digest) != HASH_SIZE:
+            raise ValueError(f"{digest.hex()} is not a {HASH_SIZE}-byte hash")
+        split[digest[0] // width].setdefault(hash_type, []).append(digest)
+    return [encode_partition(country, kid, low, high, runs) for (low, high), runs in zip(ranges, split, strict=True)]
 
 
 def parse_partition(data: bytes) -> Partition:
-    """The partition in ``data``, checked: magic, country, lengths, every run strictly ascending.
-    Raises PartitionError."""
+    """The partition in ``data``, checked: magic, range, country, lengths, every run strictly
+    ascending and inside the range. Raises PartitionError."""
     if len(data) < _FIXED:
         raise PartitionError(PartitionReason.PARTITION_TRUNCATED, f"{len(data)} bytes, shorter than a header")
     if data[:4] != MAGIC:
         raise PartitionError(PartitionReason.PARTITION_BAD_MAGIC, f"starts with {data[:4]!r}, not {MAGIC!r}")
-    first_byte = data[4]
-    country = _check_country(data[5:7].decode("latin-1"))
-    kid_length = data[7]
+    low, high = data[4], data[5]
+    if low > high:
+        raise PartitionError(PartitionReason.PARTITION_BAD_RANGE, f"the range {low:02x}..{high:02x} is empty")
+    country = _check_country(data[6:8].decode("latin-1"))
+    kid_length = data[8]
     counts_end = _FIXED + kid_length + _COUNTS.size
     if len(data) < counts_end:
         raise PartitionError(PartitionReason.PARTITION_TRUNCATED, f"{len(data)} bytes, shorter than its header")
@@ -118,15 +147,41 @@ def parse_partition(data: bytes) -> Partition:
     for hash_type, count in zip(TYPES, counts, strict=True):
         run = data[start : start + count * RECORD_SIZE]
         start += count * RECORD_SIZE
-        records = _records(run)
-        # map(operator.lt) compares in C: about 10x faster than a Python loop over 10 million records.
-        if not all(map(operator.lt, records, records[1:])):
-            position = next(i for i in range(1, len(records)) if records[i - 1] >= records[i])
-            reason = (
-                PartitionReason.PARTITION_DUPLICATE
-                if records[position - 1] == records[position]
-                else PartitionReason.PARTITION_UNSORTED
-            )
-            raise PartitionError(reason, f"{hash_type.name} record {position} of the partition {first_byte:02x}")
+        _check_run(run, hash_type, low, high)
         runs.append(run)
-    return Partition(country, kid, first_byte, tuple(runs))
+    return Partition(country, kid, low, high, tuple(runs))
+
+
+def _check_run(run: bytes, hash_type: HashType, low: int, high: int) -> None:
+    if not run:
+        return
+    if not (low <= run[0] <= high and low <= run[-RECORD_SIZE] <= high):
+        raise PartitionError(
+            PartitionReason.PARTITION_BAD_RANGE, f"a {hash_type.name} record outside {low:02x}..{high:02x}"
+        )
+    records = [run[i : i + RECORD_SIZE] for i in range(0, len(run), RECORD_SIZE)]
+    # map(operator.lt) compares in C: about 10x faster than a Python loop over 10 million records.
+    if not all(map(operator.lt, records, records[1:])):
+        position = next(i for i in range(1, len(records)) if records[i - 1] >= records[i])
+        reason = (
+            PartitionReason.PARTITION_DUPLICATE
+            if records[position - 1] == records[position]
+            else PartitionReason.PARTITION_UNSORTED
+        )
+        raise PartitionError(reason, f"{hash_type.name} record {position} of the partition {low:02x}..{high:02x}")
+
+
+def check_group(partitions: Sequence[Partition]) -> None:
+    """The partitions of one group as a publication lists them: one country and kid, ranges in
+    ascending order that tile 0x00..0xFF (no hash can fall between two). Raises PartitionError."""
+    expected = 0
+    for partition in partitions:
+        first = partitions[0]
+        if (partition.country, partition.kid) != (first.country, first.kid):
+            raise PartitionError(PartitionReason.PARTITION_CONFLICT, "partitions of two groups listed as one")
+        if partition.low != expected:
+            reason = PartitionReason.PARTITION_CONFLICT if partition.low < expected else PartitionReason.PARTITION_GAP
+            raise PartitionError(reason, f"a partition starts at {partition.low:02x} where {expected:02x} was due")
+        expected = partition.high + 1
+    if expected != 256:
+        raise PartitionError(PartitionReason.PARTITION_GAP, f"the partitions end before {expected:02x}..ff")

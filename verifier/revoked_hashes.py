@@ -1,28 +1,35 @@
 """The revoked DCC hashes a verifier holds, loaded from partitions, and the exact lookup of a
 code's hashes in them.
 
-In memory, the partitions of one country under one kid become one ``_Table``: a single bytes
-buffer of 15-byte records ordered by first byte, then hash type, then value, and the record
-index where each (first byte, hash type) run starts. That costs 15 bytes per hash plus about
-3 KB per table; a Python object per hash would cost 60 to 90 (docs/revocation-distribution.md
-has the measurements). A lookup is exact: binary search down to a few records, then a C search
-(``bytes.find``) in those, aligned to record boundaries. A hash matches only if all its 16 bytes
-are listed: nothing probabilistic can show a valid code as revoked.
+In memory, the partitions of one country under one kid (a group) become one ``_Table``: per hash
+type, one bytes buffer of the sorted 16-byte records and the record index where each first byte
+starts. That costs 16 bytes per hash plus about 3 KB per table; a Python object per hash would
+cost 60 to 90 (docs/revocation-distribution.md has the measurements). A lookup is exact: binary
+search down to a few records, then a C search (``bytes.find``) in those, aligned to record
+boundaries. A hash matches only if all its 16 bytes are listed: nothing probabilistic can show a
+valid code as revoked.
 """
 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from verifier.reasons import PartitionError, PartitionReason
 from verifier.revocation_hashes import HASH_SIZE, CodeHash
-from verifier.revocation_partition import RECORD_SIZE, TYPES, UNKNOWN_KID, Kid, Partition, parse_partition
+from verifier.revocation_partition import (
+    RECORD_SIZE,
+    TYPES,
+    UNKNOWN_KID,
+    Kid,
+    Partition,
+    check_group,
+    parse_partition,
+)
 from verifier.trust import kid_text
 
-_SLOTS = 256 * len(TYPES)
-_NO_RUNS = (b"",) * len(TYPES)
 # Below this many records, one bytes.find (C, memchr-based) beats more Python bisection steps:
 # measured 0.3 µs for a 40-record run against 0.8 µs for bisection to the end.
 _SCAN = 32
@@ -42,67 +49,68 @@ class Match(NamedTuple):
 
 
 class _Table:
-    """One country's revoked hashes under one kid."""
+    """One country's revoked hashes under one kid (or several countries', merged)."""
 
-    __slots__ = ("bounds", "country", "records")
+    __slots__ = ("country", "records", "starts")
 
     def __init__(self, country: str, runs: Sequence[bytes]) -> None:
-        """``runs``: the records of each slot, by first byte then hash type; ``country`` is ""
-        for a table merged from several countries'."""
+        """``runs``: per hash type, the sorted records; ``country`` is "" for a table merged
+        from several countries'."""
         self.country = country
-        bounds = array("I", [0])
-        total = 0
-        for run in runs:
-            total += len(run) // RECORD_SIZE
-            bounds.append(total)
-        self.records = b"".join(runs)
-        self.bounds = bounds
+        self.records = tuple(runs)
+        # Where the records of each first byte start in each run: 257 offsets per type. The
+        # first bytes of a run, sliced in C, are sorted, so bisect (in C) finds each boundary.
+        self.starts = tuple(_first_byte_starts(run) for run in self.records)
 
     @classmethod
-    def of(cls, country: str, partitions: Sequence[Partition | None]) -> _Table:
-        """``partitions``: 256, by first byte, None where there is none."""
-        return cls(country, [run for p in partitions for run in (p.runs if p is not None else _NO_RUNS)])
+    def of(cls, country: str, partitions: Sequence[Partition]) -> _Table:
+        """``partitions``: a whole group, in byte order (``check_group``)."""
+        return cls(country, [b"".join(p.runs[t] for p in partitions) for t in range(len(TYPES))])
 
     @classmethod
     def merged(cls, tables: Sequence[_Table]) -> _Table:
         """One table of the hashes of several (each once, each run sorted again)."""
         runs = []
-        for slot in range(_SLOTS):
+        for t in range(len(TYPES)):
             records = set()
             for other in tables:
-                start, end = other.bounds[slot] * RECORD_SIZE, other.bounds[slot + 1] * RECORD_SIZE
-                records.update(other.records[i : i + RECORD_SIZE] for i in range(start, end, RECORD_SIZE))
+                run = other.records[t]
+                records.update(run[i : i + RECORD_SIZE] for i in range(0, len(run), RECORD_SIZE))
             runs.append(b"".join(sorted(records)))
         return cls("", runs)
 
     def __len__(self) -> int:
-        return self.bounds[-1]
+        return sum(len(run) for run in self.records) // RECORD_SIZE
 
     def contains(self, type_index: int, digest: bytes) -> bool:
-        slot = digest[0] * 3 + type_index
-        bounds = self.bounds
-        lo = bounds[slot]
-        hi = bounds[slot + 1]
+        starts = self.starts[type_index]
+        first = digest[0]
+        lo = starts[first]
+        hi = starts[first + 1]
         if lo == hi:
             return False
-        key = digest[1:]
-        records = self.records
-        # Narrow [lo, hi) to the few records that can hold key, then let C scan them.
+        records = self.records[type_index]
+        # Narrow [lo, hi) to the few records that can hold the digest, then let C scan them.
         while hi - lo > _SCAN:
             mid = (lo + hi) >> 1
             start = mid * RECORD_SIZE
-            if records[start : start + RECORD_SIZE] < key:
+            if records[start : start + RECORD_SIZE] < digest:
                 lo = mid + 1
             else:
-                hi = mid + 1  # key <= record mid: it is at mid or before
+                hi = mid + 1  # digest <= record mid: it is at mid or before
         start = lo * RECORD_SIZE
         end = hi * RECORD_SIZE
-        found = records.find(key, start, end)
+        found = records.find(digest, start, end)
         while found != -1:
             if (found - start) % RECORD_SIZE == 0:  # a whole record, not the tail of one and head of the next
                 return True
-            found = records.find(key, found + 1, end)
+            found = records.find(digest, found + 1, end)
         return False
+
+
+def _first_byte_starts(run: bytes) -> array[int]:
+    firsts = run[::RECORD_SIZE]
+    return array("I", [bisect_left(firsts, value) for value in range(256)] + [len(firsts)])
 
 
 class RevokedHashes:
@@ -120,26 +128,39 @@ class RevokedHashes:
         self._tables = {kid: found[0] if len(found) == 1 else _Table.merged(found) for kid, found in tables.items()}
 
     @classmethod
+    def from_groups(cls, groups: Iterable[Sequence[Partition | bytes]]) -> RevokedHashes:
+        """Load groups, each the partition files (parsed, or to parse) of one country and kid in
+        byte order; each group is indexed as it comes, so only one group's files need be held at
+        once. Raises PartitionError for a malformed file or group, PARTITION_CONFLICT for a
+        country and kid twice."""
+        tables: dict[Kid, list[_Table]] = {}
+        seen: set[tuple[Kid, str]] = set()
+        for files in groups:
+            partitions = [parse_partition(item) if isinstance(item, bytes) else item for item in files]
+            if not partitions:
+                continue
+            check_group(partitions)
+            key = (partitions[0].kid, partitions[0].country)
+            if key in seen:
+                raise PartitionError(
+                    PartitionReason.PARTITION_CONFLICT, f"two groups of {key[1]} under {_kid_name(key[0])}"
+                )
+            seen.add(key)
+            table = _Table.of(key[1], partitions)
+            if len(table):  # a kid whose partitions are all empty costs nothing at lookup
+                tables.setdefault(key[0], []).append(table)
+        for found in tables.values():
+            found.sort(key=lambda table: table.country)
+        return cls(tables)
+
+    @classmethod
     def from_partitions(cls, partitions: Iterable[Partition | bytes]) -> RevokedHashes:
-        """Load partitions (parsed, or files to parse). Raises PartitionError for a malformed
-        file, and PARTITION_CONFLICT for two of one country, kid and first byte."""
-        grouped: dict[tuple[Kid, str], list[Partition | None]] = {}
+        """Load partition files of any groups in any order (grouped and ordered here)."""
+        grouped: dict[tuple[Kid, str], list[Partition]] = {}
         for item in partitions:
             partition = parse_partition(item) if isinstance(item, bytes) else item
-            slots = grouped.setdefault((partition.kid, partition.country), [None] * 256)
-            if slots[partition.first_byte] is not None:
-                kid = partition.kid if isinstance(partition.kid, str) else kid_text(partition.kid)
-                raise PartitionError(
-                    PartitionReason.PARTITION_CONFLICT,
-                    f"two partitions {partition.first_byte:02x} of {partition.country} under {kid}",
-                )
-            slots[partition.first_byte] = partition
-        tables: dict[Kid, list[_Table]] = {}
-        for (kid, country), slots in sorted(grouped.items(), key=lambda item: item[0][1]):
-            table = _Table.of(country, slots)
-            if len(table):  # a kid whose partitions are all empty costs nothing at lookup
-                tables.setdefault(kid, []).append(table)
-        return cls(tables)
+            grouped.setdefault((partition.kid, partition.country), []).append(partition)
+        return cls.from_groups(sorted(found, key=lambda p: p.low) for found in grouped.values())
 
     def __len__(self) -> int:
         """Hashes held (one listed by two countries under one kid counts once)."""
@@ -175,3 +196,7 @@ class RevokedHashes:
 
 
 EMPTY = RevokedHashes({})
+
+
+def _kid_name(kid: Kid) -> str:
+    return kid if isinstance(kid, str) else f"kid {kid_text(kid)}"

@@ -2,7 +2,8 @@
 (tests). Each gives a ``TrustSource``: the trust store with its expiry and a description that
 every result shows, the revoked DSCs known, the business rules and value sets (a synced state's
 named artifacts ``rules`` and ``valuesets``; none from a trust list or DSC files, see
-``with_rules``), and a summary for ``python -m verifier inspect``.
+``with_rules``), the revoked DCC hashes (a synced state's ``dcc-revocations``), and a summary
+for ``python -m verifier inspect``.
 
 A synced state is only as trustworthy as the folder that holds it (its index was verified when
 it was synced, and is read back here for its expiry); a saved trust list is verified against the
@@ -25,6 +26,8 @@ from verifier.artifacts import typed_payload
 from verifier.encoding import b64url_decode, format_time, parse_time
 from verifier.jws import verify_jws
 from verifier.reasons import PublicationReason, VerificationError
+from verifier.revocation_parts import REVOCATION_ARTIFACT, load_revoked_hashes
+from verifier.revoked_hashes import RevokedHashes
 from verifier.rule_sources import rule_set_from_artifacts
 from verifier.rules import RuleSet
 from verifier.sync import STATE_FILE, SyncState
@@ -53,6 +56,7 @@ class TrustSource:
     expires_at: dt.datetime | None = None
     entries: Sequence[Mapping[str, Any]] = ()
     rules: RuleSet = field(default_factory=RuleSet)  # business rules and value sets
+    revoked_hashes: RevokedHashes | None = None  # revoked DCCs (a synced state's dcc-revocations)
 
     @property
     def value_sets(self) -> Mapping[str, list[str]]:
@@ -79,6 +83,7 @@ class TrustSource:
             "rules": self.rules.countries(),
             "valueSets": len(self.rules.value_sets),
             "rulesSkipped": [issue.to_dict() for issue in self.rules.issues],
+            "revokedDccHashes": None if self.revoked_hashes is None else len(self.revoked_hashes),
         }
 
 
@@ -100,6 +105,13 @@ def from_state(folder: Path) -> TrustSource:
     trusted = list(state.trusted.values())
     revoked = list(state.revoked.values())
     description = f"synced state {folder}, sequence {state.sequence}"
+    manifest = state.artifacts.get(REVOCATION_ARTIFACT, {}).get("content")
+    try:
+        revoked_hashes = None if manifest is None else load_revoked_hashes(folder, manifest)
+    except VerificationError as exc:
+        raise SourceError(
+            exc.reason, f"the revoked DCCs in {folder}: {exc.detail}", "sync again into an empty folder"
+        ) from None
     store = TrustStore.from_trust_list_payload({"sequence": state.sequence, "entries": trusted})
     store.expires_at, store.description = expires_at.timestamp(), description
     return TrustSource(
@@ -111,6 +123,7 @@ def from_state(folder: Path) -> TrustSource:
         expires_at,
         trusted,
         rule_set_from_artifacts(state.artifacts),
+        revoked_hashes,
     )
 
 

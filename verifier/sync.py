@@ -30,6 +30,7 @@ from verifier.fetch import DEFAULT_TIMEOUT, Deadline, Fetch, http_fetch
 from verifier.fetch import Response as Response  # re-exported: fetchers passed to sync answer with it
 from verifier.index import INDEX_MAX_BYTES, VerifiedIndex, verify_content, verify_index, verify_named
 from verifier.reasons import PublicationReason, VerificationError
+from verifier.revocation_parts import REVOCATION_ARTIFACT, drop_unlisted_parts, fetch_parts, parse_manifest
 
 STATE_FILE = "state.json"
 # Reasons to take the full lists instead of the deltas or spans (anything else is refused).
@@ -236,10 +237,15 @@ def _sync(
         state.sequence = descriptor.sequence
     state.artifacts, size = _named_artifacts(fetch, base, index, held.artifacts, anchors, now, progress)
     downloaded += size
+    revoked_dccs = state.artifacts.get(REVOCATION_ARTIFACT, {}).get("content")
+    if revoked_dccs is not None and revoked_dccs != held.artifacts.get(REVOCATION_ARTIFACT, {}).get("content"):
+        # The parts the new manifest names that are not held: a change costs what it rewrote.
+        downloaded += fetch_parts(fetch, base, parse_manifest(revoked_dccs), folder, progress)
     state.sequence, state.index = index.sequence, index.raw
     state.etag = response.headers.get("etag", response.headers.get("ETag", ""))
     state.checkpoint = index.checkpoint
     state.save(folder)
+    drop_unlisted_parts(folder, revoked_dccs)
     return SyncResult(index.sequence, True, downloaded, mode)
 
 

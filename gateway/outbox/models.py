@@ -16,6 +16,10 @@ class Change(models.Model):
     country = models.CharField(max_length=2, blank=True, default="")
     # Indexed: the admin looks up the change that uploaded a certificate, to name its first sequence.
     thumbprint = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    # What inside the content the change touched, when its content is published in groups
+    # (publication.providers.PartitionedContent: a revocation batch's country and kid), so the
+    # publisher rebuilds those groups only; empty means all of them.
+    scope = models.CharField(max_length=64, blank=True, default="")
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:

@@ -13,7 +13,7 @@ from gateway.outbox.signals import change_committed
 STATE_ID = 1
 
 
-def record_change(*, kind: str, at: dt.datetime, country: str = "", thumbprint: str = "") -> Change:
+def record_change(*, kind: str, at: dt.datetime, country: str = "", thumbprint: str = "", scope: str = "") -> Change:
     """Call inside the transaction that changes trust state, as its last write: the state row
     is locked from here to the commit, so keeping this last keeps the lock short.
 
@@ -24,7 +24,7 @@ def record_change(*, kind: str, at: dt.datetime, country: str = "", thumbprint: 
     while id 10 still waited for the lock, and a publication in between would skip 10 for good.
     """
     with transaction.atomic(savepoint=False):  # no savepoint inside the caller's transaction
-        row = Change(kind=kind, at=at, country=country, thumbprint=thumbprint)
+        row = Change(kind=kind, at=at, country=country, thumbprint=thumbprint, scope=scope)
         change = dbwrite.insert_after(row, _increment(at))  # one round trip on PostgreSQL
         if change is None:
             try:

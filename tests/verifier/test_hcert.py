@@ -32,7 +32,7 @@ from verifier.issue import issue_hc1
 from verifier.qr import QrError, decode_qr_image, qr_png
 from verifier.reasons import Reason, Status, Step
 from verifier.revocation_hashes import HashType, revocation_hash
-from verifier.revocation_partition import UNKNOWN_KID, encode_partitions
+from verifier.revocation_partition import UNKNOWN_KID, encode_group
 from verifier.revoked_hashes import RevokedHashes
 from verifier.trust import RevocationSet, TrustedDsc, TrustStore, kid_of
 from verifier.usages import ALL_USAGES
@@ -704,7 +704,7 @@ def test_dcc_revoked_by_any_of_its_hashes_under_its_kid_or_unknown_kid():
     }
     for kid in (dsc.kid, UNKNOWN_KID):
         for hash_type, digest in by_type.items():
-            store = RevokedHashes.from_partitions(encode_partitions("AT", kid, [(hash_type, digest)]).values())
+            store = RevokedHashes.from_partitions(encode_group("AT", kid, [(hash_type, digest)]))
             result = verify_hc1(text, dsc.store(), NOW, revoked_hashes=store)
             assert failed(result, Step.REVOCATION) is Reason.DCC_REVOKED
             detail = result.step(Step.REVOCATION).detail
@@ -714,8 +714,8 @@ def test_dcc_revoked_by_any_of_its_hashes_under_its_kid_or_unknown_kid():
     elsewhere = [(HashType.UCI, by_type[HashType.SIGNATURE]), (HashType.SIGNATURE, by_type[HashType.UCI])]
     store = RevokedHashes.from_partitions(
         [
-            *encode_partitions("AT", b"otherkid", by_type.items()).values(),
-            *encode_partitions("AT", dsc.kid, elsewhere).values(),
+            *encode_group("AT", b"otherkid", by_type.items()),
+            *encode_group("AT", dsc.kid, elsewhere),
         ]
     )
     assert verify_hc1(text, dsc.store(), NOW, revoked_hashes=store).valid

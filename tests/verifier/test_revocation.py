@@ -24,10 +24,13 @@ from verifier.revocation_hashes import HashType, code_hashes, revocation_hash, s
 from verifier.revocation_partition import (
     HEADER_SIZE,
     MAGIC,
+    PARTITION_TARGET,
     RECORD_SIZE,
     UNKNOWN_KID,
+    byte_ranges,
+    check_group,
+    encode_group,
     encode_partition,
-    encode_partitions,
     parse_partition,
 )
 from verifier.revoked_hashes import RevokedHashes
@@ -85,9 +88,7 @@ def test_co3_is_revoked_through_verify_hc1_by_each_hash(hash_type, hex_digest, k
     assert co3_verify(None).valid
     assert co3_verify(RevokedHashes.from_partitions([])).valid
     dsc_kid = cose.parse(hc1_to_cose(CO3["PREFIX"])).kid if kid == "dsc" else kid
-    store = RevokedHashes.from_partitions(
-        encode_partitions("AT", dsc_kid, [(hash_type, bytes.fromhex(hex_digest))]).values()
-    )
+    store = RevokedHashes.from_partitions(encode_group("AT", dsc_kid, [(hash_type, bytes.fromhex(hex_digest))]))
     result = co3_verify(store)
     outcome = result.step(Step.REVOCATION)
     assert outcome.status is Status.FAILED
@@ -133,54 +134,79 @@ def test_signature_hash_is_r_for_es256_and_the_whole_signature_for_ps256():
 
 
 def test_partition_round_trip_and_layout():
-    hashes = {HashType.UCI: [b"\x7f" + bytes(15), b"\x7f" + b"\x01" * 15], HashType.SIGNATURE: [b"\x7f" + b"\xff" * 15]}
-    data = encode_partition("AT", KID, 0x7F, hashes)
+    hashes = {HashType.UCI: [b"\x7f" + bytes(15), b"\x7f" + b"\x01" * 15], HashType.SIGNATURE: [b"\x80" + b"\xff" * 15]}
+    data = encode_partition("AT", KID, 0x40, 0x9F, hashes)
     assert data[:4] == MAGIC
+    assert data[4:6] == b"\x40\x9f"
     assert len(data) == HEADER_SIZE + len(KID) + 3 * RECORD_SIZE
-    assert struct.unpack(">III", data[16:28]) == (2, 0, 1)
+    assert struct.unpack(">III", data[17:29]) == (2, 0, 1)
     partition = parse_partition(data)
-    assert (partition.country, partition.kid, partition.first_byte, partition.count()) == ("AT", KID, 0x7F, 3)
-    assert partition.runs == (bytes(15) + b"\x01" * 15, b"", b"\xff" * 15)
-    unknown = encode_partition("DE", UNKNOWN_KID, 0, {})
-    assert unknown[7] == 0  # kid length 0: UNKNOWN_KID
+    assert (partition.country, partition.kid, partition.low, partition.high) == ("AT", KID, 0x40, 0x9F)
+    assert partition.count() == 3
+    assert partition.runs == (b"\x7f" + bytes(15) + b"\x7f" + b"\x01" * 15, b"", b"\x80" + b"\xff" * 15)
+    unknown = encode_partition("DE", UNKNOWN_KID, 0, 255, {})
+    assert unknown[8] == 0  # kid length 0: UNKNOWN_KID
     assert parse_partition(unknown).kid == UNKNOWN_KID
     assert parse_partition(unknown).count() == 0
 
 
-def test_encode_partitions_touches_only_the_first_bytes_given_and_deduplicates():
-    digests = [b"\x00" + bytes(15), b"\x00" + bytes(15), b"\xff" * 16]
-    files = encode_partitions("AT", KID, [(HashType.UCI, digest) for digest in digests])
-    assert sorted(files) == [0x00, 0xFF]
-    assert parse_partition(files[0]).count() == 1
+@pytest.mark.parametrize(
+    ("count", "parts"),
+    [(0, 1), (1, 1), (PARTITION_TARGET, 1), (PARTITION_TARGET + 1, 2), (10_000, 4), (80_000, 32), (10**9, 256)],
+)
+def test_byte_ranges_tile_every_first_byte_with_the_fewest_partitions(count, parts):
+    ranges = byte_ranges(count)
+    assert len(ranges) == parts
+    assert [value for low, high in ranges for value in range(low, high + 1)] == list(range(256))
 
 
-def test_encode_refuses_a_hash_of_another_partition():
-    with pytest.raises(ValueError, match="starting with 01"):
-        encode_partition("AT", KID, 1, {HashType.UCI: [bytes(16)]})
+def test_encode_group_splits_by_count_deduplicates_and_tiles():
+    rng = random.Random(7)
+    digests = [rng.randbytes(16) for _ in range(PARTITION_TARGET + 10)]
+    files = encode_group("AT", KID, [(HashType.UCI, digest) for digest in digests + digests[:5]])
+    partitions = [parse_partition(data) for data in files]
+    assert [(p.low, p.high) for p in partitions] == [(0x00, 0x7F), (0x80, 0xFF)]
+    assert sum(p.count() for p in partitions) == len(digests)
+    check_group(partitions)
+    assert encode_group("AT", KID, []) == []
+
+
+def test_encode_refuses_a_hash_outside_the_range():
+    with pytest.raises(ValueError, match=r"starting in 01\.\.01"):
+        encode_partition("AT", KID, 1, 1, {HashType.UCI: [bytes(16)]})
     with pytest.raises(ValueError, match="16-byte"):
-        encode_partition("AT", KID, 0, {HashType.UCI: [bytes(15)]})
+        encode_partition("AT", KID, 0, 255, {HashType.UCI: [bytes(15)]})
+    with pytest.raises(ValueError, match="16-byte"):
+        encode_group("AT", KID, [(HashType.UCI, bytes(15))])
 
 
-def _raw(records: list[bytes], *, magic=MAGIC, country=b"AT", counts=None) -> bytes:
+def _raw(records: list[bytes], *, magic=MAGIC, country=b"AT", counts=None, span=b"\x10\x1f") -> bytes:
     counts = counts or (len(records), 0, 0)
-    return magic + b"\x10" + country + bytes((len(KID),)) + KID + struct.pack(">III", *counts) + b"".join(records)
+    return magic + span + country + bytes((len(KID),)) + KID + struct.pack(">III", *counts) + b"".join(records)
+
+
+def _rec(fill: int, first: int = 0x10) -> bytes:
+    return bytes((first,)) + bytes((fill,)) * 15
 
 
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
         (b"", PartitionReason.PARTITION_TRUNCATED),
-        (MAGIC + b"\x00AT", PartitionReason.PARTITION_TRUNCATED),
+        (MAGIC + b"\x00\xffAT", PartitionReason.PARTITION_TRUNCATED),
         (_raw([])[:-1], PartitionReason.PARTITION_TRUNCATED),
-        (_raw([bytes(15)], counts=(2, 0, 0)), PartitionReason.PARTITION_TRUNCATED),
-        (_raw([bytes(15)], counts=(0, 0, 0)), PartitionReason.PARTITION_TRAILING_DATA),
-        (_raw([], magic=b"DRH2"), PartitionReason.PARTITION_BAD_MAGIC),
+        (_raw([_rec(1)], counts=(2, 0, 0)), PartitionReason.PARTITION_TRUNCATED),
+        (_raw([_rec(1)], counts=(0, 0, 0)), PartitionReason.PARTITION_TRAILING_DATA),
+        (_raw([], magic=b"DRH1"), PartitionReason.PARTITION_BAD_MAGIC),
         (b"\x00" * 40, PartitionReason.PARTITION_BAD_MAGIC),
         (_raw([], country=b"at"), PartitionReason.PARTITION_BAD_COUNTRY),
         (_raw([], country=b"\xc3\x84"), PartitionReason.PARTITION_BAD_COUNTRY),
-        (_raw([b"\x02" * 15, b"\x01" * 15]), PartitionReason.PARTITION_UNSORTED),
-        (_raw([b"\x01" * 15, b"\x01" * 15]), PartitionReason.PARTITION_DUPLICATE),
-        (_raw([b"\x01" * 15, b"\x02" * 15, b"\x02" * 15], counts=(1, 2, 0)), PartitionReason.PARTITION_DUPLICATE),
+        (_raw([], span=b"\x20\x1f"), PartitionReason.PARTITION_BAD_RANGE),
+        (_raw([_rec(1, first=0x20)]), PartitionReason.PARTITION_BAD_RANGE),
+        (_raw([_rec(1), _rec(1, first=0x0F)]), PartitionReason.PARTITION_BAD_RANGE),
+        (_raw([_rec(2), _rec(1)]), PartitionReason.PARTITION_UNSORTED),
+        (_raw([_rec(1), _rec(1)]), PartitionReason.PARTITION_DUPLICATE),
+        (_raw([_rec(1), _rec(2), _rec(2)], counts=(1, 2, 0)), PartitionReason.PARTITION_DUPLICATE),
     ],
 )
 def test_malformed_partitions_are_refused_by_name(data, reason):
@@ -192,23 +218,42 @@ def test_malformed_partitions_are_refused_by_name(data, reason):
 
 
 def test_two_runs_may_hold_the_same_record_each_sorted_on_its_own():
-    data = _raw([b"\x02" * 15, b"\x01" * 15], counts=(1, 1, 0))
+    data = _raw([_rec(2), _rec(1)], counts=(1, 1, 0))
     assert parse_partition(data).count() == 2
 
 
-def test_two_partitions_of_one_country_kid_and_first_byte_conflict():
-    data = encode_partition("AT", KID, 5, {})
+def halves(country="AT", kid=KID) -> list[bytes]:
+    return [encode_partition(country, kid, 0, 0x7F, {}), encode_partition(country, kid, 0x80, 0xFF, {})]
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ([encode_partition("AT", KID, 0, 0x7F, {})], PartitionReason.PARTITION_GAP),
+        ([encode_partition("AT", KID, 0x01, 0xFF, {})], PartitionReason.PARTITION_GAP),
+        (halves()[::-1], PartitionReason.PARTITION_GAP),  # listed out of order: 0x80 where 0x00 was due
+        ([*halves(), encode_partition("AT", KID, 0x80, 0xFF, {})], PartitionReason.PARTITION_CONFLICT),
+        ([encode_partition("AT", KID, 0, 0x80, {}), halves()[1]], PartitionReason.PARTITION_CONFLICT),
+        ([halves()[0], halves("DE")[1]], PartitionReason.PARTITION_CONFLICT),
+    ],
+)
+def test_a_group_whose_partitions_do_not_tile_the_bytes_is_refused(files, reason):
     with pytest.raises(PartitionError) as caught:
-        store_of(data, data)
+        RevokedHashes.from_groups([files])
+    assert caught.value.reason is reason
+
+
+def test_one_country_and_kid_twice_conflicts_another_country_or_kid_does_not():
+    with pytest.raises(PartitionError) as caught:
+        RevokedHashes.from_groups([halves(), halves()])
     assert caught.value.reason is PartitionReason.PARTITION_CONFLICT
-    # Another country, or another kid: no conflict.
-    store_of(data, encode_partition("DE", KID, 5, {}), encode_partition("AT", UNKNOWN_KID, 5, {}))
+    RevokedHashes.from_groups([halves(), halves("DE"), halves(kid=UNKNOWN_KID)])
 
 
 def test_damaged_partitions_never_raise_anything_else():
     rng = random.Random(19)
     digests = [bytes((0x42,)) + rng.randbytes(15) for _ in range(50)]
-    data = encode_partition("AT", KID, 0x42, {HashType.UCI: digests, HashType.SIGNATURE: digests[:10]})
+    data = encode_partition("AT", KID, 0x42, 0x42, {HashType.UCI: digests, HashType.SIGNATURE: digests[:10]})
     refused = []
     for _ in range(500):
         damaged = bytearray(data)
@@ -231,18 +276,18 @@ def test_damaged_partitions_never_raise_anything_else():
 def test_edges_first_and_last_records_first_bytes_00_and_ff():
     low, high = b"\x00" * 16, b"\xff" * 16
     first, last = b"\x00" + b"\x00" * 14 + b"\x01", b"\x00" + b"\xff" * 15
-    files = encode_partitions("AT", KID, [(HashType.UCI, digest) for digest in (low, high, first, last)])
-    store = store_of(*files.values())
+    files = encode_group("AT", KID, [(HashType.UCI, digest) for digest in (low, high, first, last)])
+    store = store_of(*files)
     for digest in (low, high, first, last):
         assert listed(store, HashType.UCI, digest)
         assert not listed(store, HashType.SIGNATURE, digest)  # another hash type's run
         assert not listed(store, HashType.UCI, digest, kid=b"otherkid")
     for digest in (b"\x00" * 15 + b"\x02", b"\xff" * 15 + b"\xfe", b"\x01" + b"\x00" * 15, b"\xfe" + b"\xff" * 15):
-        assert not listed(store, HashType.UCI, digest)  # off by the last byte, or in an empty partition
+        assert not listed(store, HashType.UCI, digest)  # off by the last byte, or a first byte with none
 
 
 def test_empty_partitions_and_an_empty_store_list_nothing():
-    empty = store_of(encode_partition("AT", KID, 0, {}), encode_partition("AT", UNKNOWN_KID, 0xFF, {}))
+    empty = store_of(*halves(), *halves(kid=UNKNOWN_KID))
     assert len(empty) == 0
     assert not empty.lists(KID)  # nothing to look up: the code's hashes are not even computed
     assert not listed(empty, HashType.UCI, bytes(16))
@@ -254,7 +299,7 @@ def test_a_hash_differing_only_in_its_last_byte_does_not_match_in_a_large_partit
     against a set."""
     rng = random.Random(1847)
     members = {b"\x80" + rng.randbytes(15) for _ in range(5000)}
-    store = store_of(*encode_partitions("AT", KID, [(HashType.COUNTRYCODEUCI, d) for d in members]).values())
+    store = store_of(*encode_group("AT", KID, [(HashType.COUNTRYCODEUCI, d) for d in members]))
     assert len(store) == len(members)
     for digest in members:
         assert listed(store, HashType.COUNTRYCODEUCI, digest)
@@ -268,18 +313,18 @@ def test_a_hash_differing_only_in_its_last_byte_does_not_match_in_a_large_partit
 def test_a_key_straddling_two_records_is_not_a_match_but_a_later_aligned_one_is():
     a, b = b"\x01" * 8 + b"\x02" * 7, b"\x03" * 8 + b"\x04" * 7
     straddle = a[8:] + b[:8]  # the tail of a and the head of b: bytes present, but no record
-    files = encode_partitions("AT", KID, [(HashType.UCI, b"\x09" + r) for r in (a, b)])
-    assert not listed(store_of(*files.values()), HashType.UCI, b"\x09" + straddle)
+    files = encode_group("AT", KID, [(HashType.UCI, b"\x09" + r) for r in (a, b)])
+    assert not listed(store_of(*files), HashType.UCI, b"\x09" + straddle)
     # The same bytes straddling, and as a record of their own further on: found.
-    files = encode_partitions("AT", KID, [(HashType.UCI, b"\x09" + r) for r in (a, b, straddle)])
-    assert listed(store_of(*files.values()), HashType.UCI, b"\x09" + straddle)
+    files = encode_group("AT", KID, [(HashType.UCI, b"\x09" + r) for r in (a, b, straddle)])
+    assert listed(store_of(*files), HashType.UCI, b"\x09" + straddle)
 
 
 def test_unknown_kid_applies_to_every_code_and_names_its_country():
     digest = revocation_hash(b"URN:UVCI:01:XX:1")
     store = store_of(
-        encode_partition("DE", UNKNOWN_KID, digest[0], {HashType.UCI: [digest]}),
-        encode_partition("AT", KID, 0x00, {HashType.UCI: [bytes(16)]}),
+        *encode_group("DE", UNKNOWN_KID, [(HashType.UCI, digest)]),
+        *encode_group("AT", KID, [(HashType.UCI, bytes(16))]),
     )
     hashes = uci_hashes("XX", {"v": [{"ci": "URN:UVCI:01:XX:1"}]}, "v")
     for kid in (KID, b"any kid", None):
@@ -294,8 +339,8 @@ def test_unknown_kid_applies_to_every_code_and_names_its_country():
 def test_a_kid_several_countries_list_is_one_lookup_that_still_names_who_listed():
     ours, theirs, both = (revocation_hash(bytes((n,))) for n in (1, 2, 3))
     store = store_of(
-        *encode_partitions("DE", UNKNOWN_KID, [(HashType.UCI, ours), (HashType.UCI, both)]).values(),
-        *encode_partitions("FR", UNKNOWN_KID, [(HashType.UCI, theirs), (HashType.UCI, both)]).values(),
+        *encode_group("DE", UNKNOWN_KID, [(HashType.UCI, ours), (HashType.UCI, both)]),
+        *encode_group("FR", UNKNOWN_KID, [(HashType.UCI, theirs), (HashType.UCI, both)]),
     )
     assert len(store) == 3
     countries = {}
