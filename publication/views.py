@@ -24,18 +24,21 @@ from verifier.descriptors import ARTIFACT_NAME
 _etags: dict[tuple[int, int, int], str] = {}
 _lock = threading.Lock()
 
-CONTENT_TYPES = {".jws": "application/jose", ".json": "application/json"}
+CONTENT_TYPES = {".jws": "application/jose", ".json": "application/json", "": "application/octet-stream"}
 MUTABLE_CACHE = "public, max-age=60, must-revalidate"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 
 # Every name the publisher writes (docs/publication-format.md, "Files"): the index, the DID
-# document, and the files of a sequence (lists, delta, span, named content: ARTIFACT_NAME).
+# document, the files of a sequence (lists, delta, span, named content: ARTIFACT_NAME) and the
+# part files of partitioned content (verifier.descriptors.part_path).
 # Anything else is not published, so it is answered 404 without touching the filesystem: a NUL,
 # a name longer than the filesystem's, `..` or a hidden file never reach open() (OWASP: allow-list
 # file names rather than clean them).
 PUBLISHED_PATH = re.compile(
     rf"index\.jws|{re.escape(did.PATH)}|sequences/[0-9]{{1,19}}/{ARTIFACT_NAME.pattern}\.(?:jws|json)"
+    rf"|parts/{ARTIFACT_NAME.pattern}/[0-9a-f]{{64}}"
 )
+IMMUTABLE_FOLDERS = frozenset({"sequences", "parts"})  # a file there is never rewritten
 
 
 @require_safe
@@ -56,7 +59,7 @@ def published(request: HttpRequest, path: str) -> HttpResponse:
     except OSError:  # missing, a folder, pruned meanwhile, unreadable: nothing published here
         return _not_found(path)
     etag = _etag(handle)
-    cache_control = IMMUTABLE_CACHE if target.relative_to(root).parts[0] == "sequences" else MUTABLE_CACHE
+    cache_control = IMMUTABLE_CACHE if target.relative_to(root).parts[0] in IMMUTABLE_FOLDERS else MUTABLE_CACHE
     if none_match_hit(request.headers.get("If-None-Match", ""), etag):
         handle.close()
         response = HttpResponse(status=304)

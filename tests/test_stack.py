@@ -6,6 +6,7 @@ rate-limits per client certificate; static files reach a browser through nginx."
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 import urllib.parse
@@ -72,6 +73,17 @@ def test_onboarded_country_uploads_downloads_and_the_worker_publishes(stack):
     status, served = _request(stack, "GET", "/publication/index.jws")
     assert status == 200
     assert served == index
+    # A part file of partitioned content is served by its hash name, as the application does.
+    part = b"DRH2 part bytes"
+    name = hashlib.sha256(part).hexdigest()
+    folder = stack.dir / "publish" / "parts" / "dcc-revocations"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(part)
+    (folder / ".hidden").write_bytes(part)
+    assert _request(stack, "GET", f"/publication/parts/dcc-revocations/{name}") == (200, part)
+    for path in (".hidden", name.upper(), name[:-1], f"{name}/x"):
+        status, _ = _request(stack, "GET", f"/publication/parts/dcc-revocations/{path}")
+        assert status == 404, path
 
 
 def test_other_certificates_and_forged_headers_are_refused(stack):
