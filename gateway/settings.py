@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "trustlist",
     "rules",
     "revocation",
+    "federation",
     "oversight",
 ]
 
@@ -371,4 +372,19 @@ GATEWAY_REVOCATION_PURGE_DAYS = env.int("GATEWAY_REVOCATION_PURGE_DAYS", default
 CELERY_BEAT_SCHEDULE["revocation-cleanup"] = {
     "task": "revocation.tasks.clean_up_batches",
     "schedule": env.int("GATEWAY_REVOCATION_CLEANUP_SECONDS", default=86400),
+}
+
+# --- Federation (docs/federation.md) -----------------------------------------------------------
+# This gateway's own id in the federation: peers configure it as this gateway's gateway_id, and
+# it is the "source" of the entries onboarded here that they publish on (loops are refused by it).
+GATEWAY_FEDERATION_ID = env.str("GATEWAY_FEDERATION_ID", default="trust-gateway.example")
+GATEWAY_FEDERATION_STATE_DIR = env.str("GATEWAY_FEDERATION_STATE_DIR", default=str(VAR_DIR / "federation"))
+# Whether the publication for verifiers carries the entries imported from peers (with their source).
+GATEWAY_FEDERATION_PUBLISH = env.bool("GATEWAY_FEDERATION_PUBLISH", default=True)
+GATEWAY_FEDERATION_TIMEOUT = env.int("GATEWAY_FEDERATION_TIMEOUT", default=60)  # one sync, every request
+GATEWAY_FEDERATION_MAX_BACKOFF = env.int("GATEWAY_FEDERATION_MAX_BACKOFF", default=3600)
+# How often beat looks for peers due (each peer has its own interval).
+CELERY_BEAT_SCHEDULE["federation-sync"] = {
+    "task": "federation.tasks.sync_due_peers",
+    "schedule": env.int("GATEWAY_FEDERATION_TICK_SECONDS", default=5),
 }

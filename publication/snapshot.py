@@ -49,6 +49,9 @@ class Trusted(NamedTuple):
     group: str
     issuer: str
     jwk: str  # canonical JSON of the public key's JWK ("" for a CSCA); for the DID document only
+    # The federation id of the gateway where an entry imported from a peer was onboarded; "" for
+    # this gateway's own entries, which publish no "source" (docs/federation.md).
+    source: str = ""
 
     @property
     def order(self) -> tuple[str, str, str]:
@@ -154,6 +157,7 @@ def trusted_entry(record: Trusted) -> Entry:
         "domain": record.domain,
         "group": record.group,
         "issuer": record.issuer,
+        **({"source": record.source} if record.source else {}),
     }
 
 
@@ -173,11 +177,13 @@ def trusted_json(record: Trusted) -> str:
     we encoded), the times (formatted by us or the database), the thumbprint (checked to be the
     hex SHA-256 of the DER) and the issuer (a trusted CSCA's thumbprint) need no JSON escaping."""
     quote = encode_basestring
-    country, kind, thumb, kid, certificate, not_before, not_after, usages, domain, group, issuer, _ = record
+    country, kind, thumb, kid, certificate, not_before, not_after, usages, domain, group, issuer, _, source = record
+    # Canonical order: "source" sorts between "notBefore" and "thumbprint".
+    sourced = f'"source":{quote(source)},' if source else ""
     return (
         f'{{"certificate":"{certificate}","country":{quote(country)},"domain":{quote(domain)},'
         f'"group":{quote(group)},"issuer":"{issuer}","kid":{quote(kid)},"notAfter":"{not_after}",'
-        f'"notBefore":"{not_before}","thumbprint":"{thumb}","type":{quote(kind)},"usages":{usages}}}'
+        f'"notBefore":"{not_before}",{sourced}"thumbprint":"{thumb}","type":{quote(kind)},"usages":{usages}}}'
     )
 
 
@@ -207,6 +213,7 @@ def trusted_from_entry(entry: Entry) -> Trusted:
         entry["group"],
         entry["issuer"],
         jwk,
+        entry.get("source", ""),
     )
 
 

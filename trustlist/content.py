@@ -7,7 +7,9 @@ What is trusted, re-checked every time (never assumed from the row):
   only, never to verifiers as signers), not revoked, local, its stored DER hashes to its
   thumbprint, and the CSCA that issued
   it at upload is one of the CSCAs trusted above (so removing or suspending a CSCA withdraws its
-  DSCs): the rule of ``trustlist.trust``, which the API's renderings use too. The uploader's CMS
+  DSCs): the rule of ``trustlist.trust``, which the API's renderings use too; or, when
+  GATEWAY_FEDERATION_PUBLISH, imported from a peer trusted now (on its signed word, published
+  with its ``source``: docs/federation.md). The uploader's CMS
   and the CSCA's signature over the DSC are re-verified by the signature audit task, which would
   take seconds per 100,000 DSCs here.
 
@@ -24,8 +26,10 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
+from countries import peer_sources
 from countries.models import CertificateType, Status, TrustedParty
 from gateway.pki.certs import kid as compute_kid
 from gateway.pki.certs import load_der_certificate
@@ -81,6 +85,7 @@ def _assemble(
     usages_memo: dict[str, str] = {}
     sha256 = hashlib.sha256
     b64 = base64.b64encode
+    peers = peer_sources.trusted_sources() if settings.GATEWAY_FEDERATION_PUBLISH else frozenset()
     for (
         country,
         thumb,
@@ -95,12 +100,17 @@ def _assemble(
         revoked_at,
         reason,
         jwk,
+        source_gateway,
+        origin,
     ) in dsc_rows:
+        # A peer's row counts on that peer's word while the peer is trusted (trust.trusted_dscs).
+        if source_gateway and source_gateway not in peers:
+            continue
         if revoked_at is not None:
             revoked[thumb] = Revoked(country, "DSC", thumb, kid, revoked_at, reason)
             continue
         der = bytes(raw)
-        if issuer not in csca_thumbprints or sha256(der).hexdigest() != thumb:
+        if (not source_gateway and issuer not in csca_thumbprints) or sha256(der).hexdigest() != thumb:
             continue
         canonical_usages = usages_memo.get(usages)
         if canonical_usages is None:
@@ -118,6 +128,7 @@ def _assemble(
             group,
             issuer,
             jwk,
+            origin,
         )
     for party in removed:
         revoked[party.thumbprint] = Revoked(
@@ -175,8 +186,9 @@ def _columns(vendor: str) -> str:
         SELECT country, thumbprint, COALESCE(NULLIF(custom_kid, ''), kid), raw_data,
                {_time_sql("not_before", vendor)}, {_time_sql("not_after", vendor)},
                usages{as_text}, domain, "group", issuer_thumbprint,
-               {_time_sql("revoked_at", vendor)}, revocation_reason, public_key_jwk{as_text}
-        FROM trustlist_signercertificate WHERE source_gateway = '' AND "group" = 'DSC'"""  # noqa: S608
+               {_time_sql("revoked_at", vendor)}, revocation_reason, public_key_jwk{as_text},
+               source_gateway, source_origin
+        FROM trustlist_signercertificate WHERE "group" = 'DSC'"""  # noqa: S608
 
 
 _COLUMNS = {vendor: _columns(vendor) for vendor in ("postgresql", "sqlite")}

@@ -84,6 +84,11 @@ class SignerCertificate(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1)
     source_gateway = models.CharField(max_length=64, blank=True, default="")
+    # Federation's provenance of an imported row (docs/federation.md): the gateway where the
+    # certificate was onboarded (a peer may relay another's), and the peer's sequence that last
+    # wrote it (federation.models.PeerSync keeps that signed index). Empty for local rows.
+    source_origin = models.CharField(max_length=64, blank=True, default="")
+    source_sequence = models.BigIntegerField(null=True, blank=True)
     # Kept from the certificate at upload, so publication need not parse every DER again.
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()

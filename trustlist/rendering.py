@@ -213,8 +213,10 @@ def tng_certificates(groups: list[str], countries: list[str], domains: list[str]
             der = bytes(row.raw_data)
             entry = {
                 # TNG serves the uploader's attached CMS; we rebuild it from the stored detached one.
+                # A row imported from a peer of this kind has none: that peer's signed publication
+                # vouched for it (federation.models.PeerSync keeps it; docs/federation.md).
                 "certificate": _b64(der),
-                "signature": _b64(cms.attach(base64.b64decode(row.signature), der)),
+                "signature": _b64(cms.attach(base64.b64decode(row.signature), der)) if row.signature else "",
                 "kid": row.effective_kid,
                 "group": row.group,
                 "country": row.country,

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q
 
-from countries import trust_anchor
+from countries import peer_sources, trust_anchor
 from countries.models import CertificateType, Status, TrustedParty
 from trustlist.models import Group, SignerCertificate, SignerCertificateQuerySet
 
@@ -38,11 +38,11 @@ def trusted_cscas(parties: Iterable[TrustedParty]) -> list[TrustedParty]:
     return trusted_issuers(parties, CertificateType.CSCA)
 
 
-def trusted_issuer_thumbprints(*, with_federation: bool = False) -> dict[str, set[str]]:
-    """Thumbprints of the trusted issuers, by issuer type (local ones only, unless ``with_federation``)."""
-    parties = TrustedParty.objects.active().filter(certificate_type__in=[CertificateType.CSCA, CertificateType.DECA])
-    if not with_federation:
-        parties = parties.local()
+def trusted_issuer_thumbprints() -> dict[str, set[str]]:
+    """Thumbprints of this gateway's trusted issuers, by issuer type."""
+    parties = (
+        TrustedParty.objects.active().local().filter(certificate_type__in=[CertificateType.CSCA, CertificateType.DECA])
+    )
     rows = list(parties)
     return {
         kind: {p.thumbprint for p in trusted_issuers(rows, kind)}
@@ -56,13 +56,16 @@ def is_trusted(row: SignerCertificate, issuers: dict[str, set[str]]) -> bool:
 
 
 def trusted_dscs(*, with_federation: bool = False) -> SignerCertificateQuerySet:
-    """Signer certificates that are not revoked and were issued by a trusted issuer (local ones
-    only, unless ``with_federation``: then issuers and signers imported from peer gateways count too)."""
-    issuers = trusted_issuer_thumbprints(with_federation=with_federation)
-    signers = SignerCertificate.objects.trusted()
-    if not with_federation:
-        signers = signers.local()
-    return signers.filter(
+    """Signer certificates that are not revoked: local ones issued by a trusted issuer; with
+    ``with_federation``, also those imported from a peer trusted now (``countries.peer_sources``:
+    configured and signed by the trust anchor), on that peer's signed word (its own checks of
+    their issuers; docs/federation.md)."""
+    issuers = trusted_issuer_thumbprints()
+    local = Q(source_gateway="") & (
         (~Q(group=Group.DESC) & Q(issuer_thumbprint__in=issuers[CertificateType.CSCA]))
         | Q(group=Group.DESC, issuer_thumbprint__in=issuers[CertificateType.DECA])
     )
+    if not with_federation:
+        return SignerCertificate.objects.trusted().filter(local)
+    federated = Q(source_gateway__in=sorted(peer_sources.trusted_sources()))
+    return SignerCertificate.objects.trusted().filter(local | federated)

@@ -32,6 +32,9 @@ class Action(models.TextChoices):
     REVOCATION_BATCH_DELETE = "REVOCATION_BATCH_DELETE"
     REVOCATION_BATCH_EXPIRED = "REVOCATION_BATCH_EXPIRED"  # the cleanup marked an expired batch deleted
     REVOCATION_BATCH_PURGE = "REVOCATION_BATCH_PURGE"  # the cleanup removed deleted batches for good
+    PEER_ADD = "PEER_ADD"  # an operator configured a peer gateway
+    PEER_CHANGE = "PEER_CHANGE"  # its interval changed, or it was removed
+    FEDERATION_SYNC = "FEDERATION_SYNC"  # a sync of a peer: what it imported, or why it was refused
 
 
 class Outcome(models.TextChoices):

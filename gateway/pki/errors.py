@@ -95,6 +95,16 @@ class Reason(enum.StrEnum):
     REVOCATION_BATCH_COUNTRY = "REVOCATION_BATCH_COUNTRY"  # another country's batch (403)
     REVOCATION_SINCE_MISSING = "REVOCATION_SINCE_MISSING"  # GET /revocation-list without If-Modified-Since
     REVOCATION_SINCE_FUTURE = "REVOCATION_SINCE_FUTURE"  # If-Modified-Since in the future
+    # --- federation: a peer's entry (federation.statements) and its sync ---
+    PEER_ID_INVALID = "PEER_ID_INVALID"  # not 1 to 64 of [A-Za-z0-9._:-], or this gateway's own id
+    PEER_EXISTS = "PEER_EXISTS"  # a peer with that id is configured already
+    PEER_NOT_FOUND = "PEER_NOT_FOUND"
+    PEER_ENDPOINT_INVALID = "PEER_ENDPOINT_INVALID"  # not an http(s) URL with a host
+    PEER_TRUST_ANCHOR_INVALID = "PEER_TRUST_ANCHOR_INVALID"  # not one PEM certificate
+    PEER_SIGNATURE_INVALID = "PEER_SIGNATURE_INVALID"  # not a detached CMS over the peer's statement
+    PEER_SIGNER_UNKNOWN = "PEER_SIGNER_UNKNOWN"  # signed, but not by a configured trust anchor
+    PEER_BUSY = "PEER_BUSY"  # another worker is syncing this peer
+    PEER_STATE_INVALID = "PEER_STATE_INVALID"  # the peer's content cannot be imported (a malformed entry)
     # --- trust anchor integrity of onboarded entries ---
     THUMBPRINT_MISMATCH = "THUMBPRINT_MISMATCH"
     TA_SIGNATURE_INVALID = "TA_SIGNATURE_INVALID"

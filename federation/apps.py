@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class FederationConfig(AppConfig):
+    name = "federation"
+    verbose_name = "Federation"
+
+    def ready(self) -> None:
+        from countries.peer_sources import register_trusted_sources_query
+        from federation.trusted import trusted_peer_ids
+
+        register_trusted_sources_query(trusted_peer_ids)

@@ -1,0 +1,180 @@
+"""What a peer's published state means here: which of its entries are imported, which are kept
+aside and why, which are dropped (docs/federation.md, "Provenance" and "Conflicts").
+
+The rules, in order, for each DSC entry the peer trusts:
+1. its origin (the entry's ``source``, or the peer itself when it has none) is this gateway:
+   skipped, never re-imported (a loop A → B → A);
+2. its country is onboarded here: kept aside (``LOCAL_COUNTRY``), a peer never speaks for a
+   country this gateway onboarded;
+3. the certificate is one of this gateway's own: kept aside (``LOCAL_CERTIFICATE``);
+4. another peer's row holds it: kept aside (``OTHER_PEER``); it comes in when that row goes;
+5. another certificate here has its kid: kept aside (``KID_TAKEN``);
+6. otherwise imported (created, or updated when it differs), with its provenance.
+A DSC the peer revokes is revoked here if it was imported from that peer; an entry the peer no
+longer lists (trusted or revoked) goes. CSCA entries are not imported: a verifier needs the DSCs,
+and this gateway does not judge a peer's CSCAs (the peer did, and signed the result).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+
+from countries.models import TrustedParty
+from federation.models import Conflict, ConflictReason, Peer
+from gateway.pki.errors import Reason, Rejected
+from trustlist.federated import FederatedRevocation, FederatedSigner, apply_federated
+from trustlist.models import SignerCertificate
+from verifier.encoding import parse_time
+
+Entries = Mapping[str, Mapping[str, Any]]  # by thumbprint, as the peer publishes them
+
+
+@dataclass
+class Outcome:
+    changed: list[str] = field(default_factory=list)
+    added: int = 0
+    removed: int = 0
+    revoked: int = 0
+    kept_aside: dict[str, int] = field(default_factory=dict)  # by reason
+    loops: int = 0
+
+
+@dataclass(frozen=True)
+class PeerState:
+    """A peer's lists at one of its sequences."""
+
+    sequence: int
+    trusted: Entries
+    revoked: Entries
+
+
+def import_state(peer: Peer, new: PeerState, old: PeerState | None, *, own_id: str, at: dt.datetime) -> Outcome:
+    """Bring this gateway's rows of ``peer`` to ``new``. With ``old`` (what was imported last),
+    only the entries that differ are looked at; without it, every entry and every row held."""
+    held = set(SignerCertificate.objects.filter(source_gateway=peer.gateway_id).values_list("thumbprint", flat=True))
+    aside = set(Conflict.objects.filter(peer=peer).values_list("thumbprint", flat=True))
+    if old is None:
+        candidates = set(new.trusted) | set(new.revoked) | held | aside
+    else:
+        candidates = _differing(old.trusted, new.trusted) | _differing(old.revoked, new.revoked)
+    outcome = Outcome()
+    upsert: list[FederatedSigner] = []
+    revoke: list[FederatedRevocation] = []
+    remove: list[str] = []
+    local_countries = _local_countries()
+    for thumb in sorted(candidates):
+        entry = new.trusted.get(thumb)
+        if entry is not None and entry.get("type") == "DSC":
+            origin = str(entry.get("source") or peer.gateway_id)
+            if origin == own_id:
+                outcome.loops += 1
+                continue
+            reason = _conflict(peer, entry, thumb, local_countries)
+            if reason is not None:
+                _keep_aside(peer, thumb, entry, reason, at)
+                outcome.kept_aside[reason] = outcome.kept_aside.get(reason, 0) + 1
+                if thumb in held:
+                    remove.append(thumb)
+                continue
+            Conflict.objects.filter(peer=peer, thumbprint=thumb).delete()
+            upsert.append(_signer(entry, origin, new.sequence))
+            outcome.added += thumb not in held
+            continue
+        Conflict.objects.filter(peer=peer, thumbprint=thumb).delete()
+        revoked = new.revoked.get(thumb)
+        if revoked is not None and thumb in held:
+            revoke.append(FederatedRevocation(thumb, parse_time(revoked["revokedAt"]), str(revoked.get("reason", ""))))
+        elif revoked is None and thumb in held:
+            remove.append(thumb)
+    outcome.changed = apply_federated(
+        source_gateway=peer.gateway_id, upsert=upsert, revoke=revoke, remove=remove, at=at
+    )
+    outcome.revoked = len(revoke)
+    outcome.removed = len(remove)
+    _promote_after(peer, remove, own_id=own_id, at=at, outcome=outcome)
+    return outcome
+
+
+def _differing(old: Entries, new: Entries) -> set[str]:
+    return {thumb for thumb in old.keys() | new.keys() if old.get(thumb) != new.get(thumb)}
+
+
+def _local_countries() -> set[str]:
+    return set(TrustedParty.objects.local().values_list("country", flat=True))
+
+
+def _conflict(peer: Peer, entry: Mapping[str, Any], thumb: str, local_countries: set[str]) -> str | None:
+    if entry.get("country") in local_countries:
+        return ConflictReason.LOCAL_COUNTRY
+    owner = SignerCertificate.objects.filter(thumbprint=thumb).values_list("source_gateway", flat=True).first()
+    if owner == "":
+        return ConflictReason.LOCAL_CERTIFICATE
+    if owner is not None and owner != peer.gateway_id:
+        return ConflictReason.OTHER_PEER
+    kid = str(entry.get("kid", ""))
+    taken = SignerCertificate.objects.filter(Q(kid=kid) | Q(custom_kid=kid)).exclude(thumbprint=thumb).exists()
+    return ConflictReason.KID_TAKEN if taken else None
+
+
+def _keep_aside(peer: Peer, thumb: str, entry: Mapping[str, Any], reason: str, at: dt.datetime) -> None:
+    Conflict.objects.update_or_create(
+        peer=peer,
+        thumbprint=thumb,
+        defaults={
+            "kid": str(entry.get("kid", ""))[:20],
+            "country": str(entry.get("country", ""))[:2],
+            "reason": reason,
+            "entry": dict(entry),
+            "last_seen": at,
+        },
+        create_defaults={
+            "kid": str(entry.get("kid", ""))[:20],
+            "country": str(entry.get("country", ""))[:2],
+            "reason": reason,
+            "entry": dict(entry),
+            "first_seen": at,
+            "last_seen": at,
+        },
+    )
+
+
+def _signer(entry: Mapping[str, Any], origin: str, sequence: int) -> FederatedSigner:
+    try:
+        return FederatedSigner(
+            der=base64.b64decode(entry["certificate"], validate=True),
+            country=str(entry["country"]),
+            kid=str(entry["kid"]),
+            domain=str(entry.get("domain") or "DCC"),
+            usages=tuple(str(usage) for usage in entry.get("usages", [])),
+            issuer=str(entry.get("issuer", "")),
+            origin=origin,
+            sequence=sequence,
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise Rejected(Reason.PEER_STATE_INVALID, f"an entry cannot be read ({type(exc).__name__})") from None
+
+
+def _promote_after(peer: Peer, removed: list[str], *, own_id: str, at: dt.datetime, outcome: Outcome) -> None:
+    """An entry another peer had kept aside because this peer held it comes in now it went."""
+    waiting = Conflict.objects.filter(thumbprint__in=removed, reason=ConflictReason.OTHER_PEER).exclude(peer=peer)
+    for conflict in waiting.select_related("peer").order_by("first_seen", "id"):
+        if SignerCertificate.objects.filter(thumbprint=conflict.thumbprint).exists():
+            continue  # another waiting peer took it already
+        entry = conflict.entry
+        origin = str(entry.get("source") or conflict.peer.gateway_id)
+        sequence = conflict.peer.last_sequence or 0
+        outcome.changed += apply_federated(
+            source_gateway=conflict.peer.gateway_id,
+            upsert=[_signer(entry, origin, sequence)],
+            revoke=[],
+            remove=[],
+            at=at,
+        )
+        conflict.delete()

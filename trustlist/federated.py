@@ -1,0 +1,124 @@
+"""Rows of signer certificates imported from peer gateways (``source_gateway`` set): the one
+service that writes them. Federation (``federation.importing``) decides what to import, keeps
+conflicts aside and records provenance; this writes the rows and the outbox, so publication and
+the API's caches see a federated change as they see an upload.
+
+A federated row is never an upload: no uploader, no CMS of this gateway's countries; it is
+trusted on its peer's signed word while that peer stays configured and signed
+(``countries.peer_sources``, docs/federation.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from gateway.outbox.services import record_change
+from gateway.pki.certs import kid as compute_kid
+from gateway.pki.certs import load_der_certificate, public_jwk, thumbprint
+from gateway.pki.errors import Reason, Rejected
+from trustlist.models import Group, SignerCertificate
+
+FEDERATED_CHANGE = "FEDERATED"  # outbox kind of an imported, changed or dropped federated row
+# Above this many rows changed in one sync, one outbox change names no certificate: publication
+# then writes full lists ("reset") rather than a delta naming every row of a first import.
+RESET_ABOVE = 1000
+
+
+@dataclass(frozen=True)
+class FederatedSigner:
+    """A DSC as a peer publishes it, with its provenance."""
+
+    der: bytes
+    country: str
+    kid: str
+    domain: str
+    usages: tuple[str, ...]
+    issuer: str  # the peer's CSCA thumbprint, as published
+    origin: str  # the gateway where it was onboarded
+    sequence: int  # the peer's sequence that vouched for it
+
+
+@dataclass(frozen=True)
+class FederatedRevocation:
+    thumbprint: str
+    revoked_at: dt.datetime
+    reason: str
+
+
+def apply_federated(
+    *,
+    source_gateway: str,
+    upsert: Iterable[FederatedSigner],
+    revoke: Iterable[FederatedRevocation],
+    remove: Iterable[str],
+    at: dt.datetime,
+) -> list[str]:
+    """Write ``source_gateway``'s rows: create or update ``upsert``, revoke ``revoke`` (rows of
+    this source only), delete ``remove`` (rows of this source only). Returns the thumbprints
+    changed. Call inside the caller's transaction, which holds the sync's audit event."""
+    changed: list[str] = []
+    with transaction.atomic():
+        for signer in upsert:
+            changed += _upsert(source_gateway, signer, at)
+        for revocation in revoke:
+            updated = SignerCertificate.objects.filter(
+                source_gateway=source_gateway, thumbprint=revocation.thumbprint, revoked_at__isnull=True
+            ).update(revoked_at=revocation.revoked_at, revocation_reason=revocation.reason[:255])
+            if updated:
+                changed.append(revocation.thumbprint)
+        doomed = sorted(set(remove))
+        for start in range(0, len(doomed), 500):
+            chunk = doomed[start : start + 500]
+            rows = SignerCertificate.objects.filter(source_gateway=source_gateway, thumbprint__in=chunk)
+            changed += list(rows.values_list("thumbprint", flat=True))
+            rows.delete()
+        if len(changed) > RESET_ABOVE:
+            record_change(kind=FEDERATED_CHANGE, at=at)
+        else:
+            for value in changed:
+                record_change(kind=FEDERATED_CHANGE, at=at, thumbprint=value)
+    return changed
+
+
+def _upsert(source_gateway: str, signer: FederatedSigner, at: dt.datetime) -> list[str]:
+    try:
+        certificate = load_der_certificate(signer.der)
+    except Rejected as exc:
+        raise Rejected(Reason.PEER_STATE_INVALID, f"a certificate of {signer.country}: {exc.detail}") from None
+    digest = thumbprint(signer.der)
+    computed = compute_kid(signer.der)
+    fields = {
+        "country": signer.country,
+        "kid": computed,
+        "custom_kid": signer.kid if signer.kid != computed else None,
+        "raw_data": signer.der,
+        "signature": "",
+        "uploader_thumbprint": "",
+        "group": Group.DSC,
+        "domain": signer.domain,
+        "usages": list(signer.usages),
+        "issuer_thumbprint": signer.issuer,
+        "public_key_jwk": public_jwk(certificate),
+        "not_before": certificate.not_valid_before_utc,
+        "not_after": certificate.not_valid_after_utc,
+        "source_gateway": source_gateway,
+        "source_origin": signer.origin,
+        "source_sequence": signer.sequence,
+    }
+    row = SignerCertificate.objects.filter(thumbprint=digest, source_gateway=source_gateway).first()
+    if row is None:
+        SignerCertificate.objects.create(thumbprint=digest, created_at=at, **fields)
+        return [digest]
+    compared = (name for name in fields if name not in ("raw_data", "source_sequence"))
+    same = all(getattr(row, name) == fields[name] for name in compared)
+    if same and row.revoked_at is None:
+        return []
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.revoked_at, row.revocation_reason = None, ""
+    row.save()
+    return [digest]
