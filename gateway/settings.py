@@ -383,6 +383,8 @@ GATEWAY_FEDERATION_STATE_DIR = env.str("GATEWAY_FEDERATION_STATE_DIR", default=s
 GATEWAY_FEDERATION_PUBLISH = env.bool("GATEWAY_FEDERATION_PUBLISH", default=True)
 GATEWAY_FEDERATION_TIMEOUT = env.int("GATEWAY_FEDERATION_TIMEOUT", default=60)  # one sync, every request
 GATEWAY_FEDERATION_MAX_BACKOFF = env.int("GATEWAY_FEDERATION_MAX_BACKOFF", default=3600)
+# /health/ fails for a scheduled peer not synced for 3 intervals, and at least this long.
+GATEWAY_HEALTH_MAX_PEER_LAG = env.int("GATEWAY_HEALTH_MAX_PEER_LAG", default=900)
 # How often beat looks for peers due (each peer has its own interval).
 CELERY_BEAT_SCHEDULE["federation-sync"] = {
     "task": "federation.tasks.sync_due_peers",

@@ -344,3 +344,67 @@ def test_both_ways_over_http_and_an_entry_of_this_gateways_own_is_never_imported
     assert outcome.loops == 1
     assert not SignerCertificate.objects.filter(source_gateway=PEER_ID, country="XB").exists()
     assert SignerCertificate.objects.filter(source_gateway="", country="XB").count() == 1
+
+
+# --- operating: admin, health, metrics -------------------------------------------------------------
+
+
+def _operator(client):
+    from django.contrib.auth.models import User
+
+    from tests.conftest import otp_login
+
+    user = User.objects.create_superuser("otto", "otto@example.org", "x")
+    otp_login(client, user)
+    return user
+
+
+def test_an_operator_adds_a_peer_in_the_admin_and_a_refusal_names_its_reason(here, peer, client):
+    _operator(client)
+    form = {
+        "gateway_id": PEER_ID,
+        "name": "Peer B",
+        "kind": PeerKind.GATEWAY,
+        "endpoint": peer.endpoint,
+        "trust_anchor": peer.trust_anchor.read_text(),
+        "signature": _signature(here, peer, endpoint="https://elsewhere.example/"),
+        "interval_seconds": 60,
+    }
+    refused = client.post("/admin/federation/peer/add/", form)
+    assert refused.status_code == 200
+    assert b"PEER_SIGNATURE_INVALID" in refused.content
+    assert not Peer.objects.exists()
+    added = client.post("/admin/federation/peer/add/", {**form, "signature": _signature(here, peer)})
+    assert added.status_code == 302, added.content[-2000:]
+    configured = Peer.objects.get()
+    assert AuditEvent.objects.filter(action=Action.PEER_ADD, outcome=Outcome.SUCCESS, actor="otto").exists()
+    # Sync now, from the list; then the status and the kept-aside entries are on show.
+    here.country("XA")
+    services.sync_peer(configured.pk, now=timezone.now(), fetch=peer.fetch)
+    page = client.get("/admin/federation/peer/").content.decode()
+    assert PEER_ID in page
+    conflicts = client.get("/admin/federation/conflict/").content.decode()
+    assert "LOCAL_COUNTRY" in conflicts or "onboarded here" in conflicts
+    # The interval is all an operator changes in place; the change is audited.
+    changed = client.post(f"/admin/federation/peer/{configured.pk}/change/", {"interval_seconds": 30})
+    assert changed.status_code == 302
+    configured.refresh_from_db()
+    assert configured.interval_seconds == 30
+    assert configured.endpoint == peer.endpoint
+
+
+def test_health_and_metrics_report_each_peer(here, peer, client, settings):
+    import datetime as dt
+
+    configured = _add(here, peer, interval=60)
+    now = timezone.now()
+    Peer.objects.filter(pk=configured.pk).update(created_at=now - dt.timedelta(hours=1))
+    report = client.get("/health/", {"format": "json"}).json()
+    failing = {name: text for name, text in report.items() if text != "OK"}
+    assert any(f"peer {PEER_ID}: never synced" in text for text in failing.values()), failing
+    _sync(configured, peer)
+    report = client.get("/health/", {"format": "json"}).json()
+    assert not any("peer" in text for name, text in report.items() if text != "OK")
+    metrics = client.get("/metrics").content.decode()
+    assert f'gateway_federation_peer_entries{{peer="{PEER_ID}"}} 3.0' in metrics
+    assert f'gateway_federation_peer_failures{{peer="{PEER_ID}"}} 0.0' in metrics

@@ -71,8 +71,18 @@ class CeleryWorker(HealthCheck):
             raise ServiceUnavailable("no Celery worker answers")
 
 
+_registered: list[type[HealthCheck]] = []
+
+
+def register_check(check: type[HealthCheck]) -> None:
+    """A room above the ground floor adds a check of its own (federation: its peers), from its
+    ``AppConfig.ready()``: the ground floor may not import it."""
+    if check not in _registered:
+        _registered.append(check)
+
+
 def configured_checks() -> list[Any]:
-    checks: list[Any] = [Database, Cache, PublicationFreshness]
+    checks: list[Any] = [Database, Cache, PublicationFreshness, *_registered]
     if settings.REDIS_URL:
         broker = settings.CELERY_BROKER_URL
         checks += [

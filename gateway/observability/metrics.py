@@ -80,6 +80,16 @@ def _gauge(name: str, documentation: str, value: float | None, missing: float | 
     return family
 
 
+_collectors: list[Callable[[], Collector]] = []
+
+
+def register_collector(factory: Callable[[], Collector]) -> None:
+    """A room above the ground floor adds gauges read at scrape time (federation: its peers),
+    from its ``AppConfig.ready()``."""
+    if factory not in _collectors:
+        _collectors.append(factory)
+
+
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Process metrics (all gunicorn workers in multiprocess mode) plus the publication gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # as prometheus_client itself decides
@@ -89,5 +99,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         processes = prometheus_client.REGISTRY
     publication = CollectorRegistry()
     publication.register(PublicationCollector())
+    for factory in _collectors:
+        publication.register(factory())
     body = prometheus_client.generate_latest(processes) + prometheus_client.generate_latest(publication)
     return HttpResponse(body, content_type=prometheus_client.CONTENT_TYPE_LATEST)
