@@ -1,51 +1,62 @@
-"""Following a peer of this kind: its public publication, synced with the verifier's own
-algorithm (``verifier.sync``) against the peer's pinned trust anchor, into a state folder of its
-own. The sync checks signatures, refuses rollback, freeze (an expired index), forks, mix and
-match and oversize, and catches up by deltas or spans, so a change at the peer costs work here in
-proportion to the change; a refused sync leaves the folder as it was.
+"""Following a peer of this kind: its public publication, caught up with the verifier's own
+algorithm (``verifier.sync.catch_up``) against the peer's pinned trust anchor, from the peer's
+index this gateway holds (in the peer row). The catch-up checks signatures and refuses rollback,
+freeze (an expired index), forks, mix and match and oversize; when the peer's chain of deltas
+reaches the sequence held it downloads only the deltas since, so a change at the peer costs work
+here in proportion to the change. Nothing of the peer's lists is kept here but the rows imported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
-
-from django.conf import settings
+from dataclasses import dataclass
 
 from federation import statements
 from federation.importing import PeerState
 from federation.models import Peer
+from verifier.chain import apply_delta
 from verifier.encoding import b64url_decode, parse_time
 from verifier.fetch import Fetch
-from verifier.sync import SyncState, sync
+from verifier.reasons import PublicationReason, VerificationError
+from verifier.sync import catch_up
 
 
-def state_folder(peer: Peer) -> Path:
-    return Path(settings.GATEWAY_FEDERATION_STATE_DIR) / peer.gateway_id
-
-
-def held_state(peer: Peer) -> PeerState | None:
-    """The peer's state this gateway's folder holds, or None if it holds none."""
-    folder = state_folder(peer)
-    state = SyncState.load(folder)
-    if not state.index:
-        return None
-    return PeerState(state.sequence, state.trusted, state.revoked)
-
-
-def issued_at(index: bytes) -> dt.datetime:
-    """When the peer signed ``index`` (verified by the sync that fetched it)."""
-    return parse_time(json.loads(b64url_decode(index.split(b".")[1]))["issuedAt"])
+@dataclass(frozen=True)
+class Followed:
+    state: PeerState  # the entries of ``touched``, or (full) every entry, at the peer's sequence
+    touched: set[str] | None  # None: the full lists came (compare everything)
+    index: bytes  # the peer's signed index
+    downloaded: int
 
 
 def follow(
-    peer: Peer, now: dt.datetime, *, fetch: Fetch | None = None, timeout: float = 60.0
-) -> tuple[PeerState, bytes]:
-    """Sync the peer's publication; its state now and the signed index that vouches for it.
-    Raises verifier.reasons.VerificationError (the folder then holds what it held)."""
+    peer: Peer, now: dt.datetime, *, fetch: Fetch | None = None, timeout: float = 60.0, afresh: bool = False
+) -> Followed | None:
+    """What changed at the peer since the index held (None: nothing); ``afresh``: its full lists,
+    to compare with every row (still never below the sequence held). Raises
+    verifier.reasons.VerificationError; nothing is stored here either way."""
     anchor = statements.trust_anchor_certificate(peer)
-    folder = state_folder(peer)
-    sync(peer.endpoint, folder, [anchor], now, fetch=fetch, timeout=timeout)
-    state = SyncState.load(folder)
-    return PeerState(state.sequence, state.trusted, state.revoked), state.index
+    held = b"" if afresh else bytes(peer.last_index or b"")
+    caught = catch_up(peer.endpoint, held, [anchor], now, fetch=fetch, timeout=timeout)
+    if caught is None:
+        return None
+    if caught.index.sequence < (peer.last_sequence or 0):
+        raise VerificationError(
+            PublicationReason.ROLLBACK, f"sequence {caught.index.sequence} is below the {peer.last_sequence} held"
+        )
+    if caught.full is not None:
+        trusted, revoked = caught.full
+        touched = None
+    else:
+        trusted, revoked = {}, {}
+        touched = caught.touched()
+    for delta in caught.deltas:
+        apply_delta(trusted, delta, revoked)
+    state = PeerState(caught.index.sequence, trusted, revoked)
+    return Followed(state, touched, caught.index.raw, caught.downloaded)
+
+
+def issued_at(index: bytes) -> dt.datetime:
+    """When the peer signed ``index`` (verified by the catch-up that fetched it)."""
+    return parse_time(json.loads(b64url_decode(index.split(b".")[1]))["issuedAt"])

@@ -55,15 +55,16 @@ class PeerState:
     revoked: Entries
 
 
-def import_state(peer: Peer, new: PeerState, old: PeerState | None, *, own_id: str, at: dt.datetime) -> Outcome:
-    """Bring this gateway's rows of ``peer`` to ``new``. With ``old`` (what was imported last),
-    only the entries that differ are looked at; without it, every entry and every row held."""
+def import_state(peer: Peer, new: PeerState, touched: set[str] | None, *, own_id: str, at: dt.datetime) -> Outcome:
+    """Bring this gateway's rows of ``peer`` to ``new``. With ``touched`` (the thumbprints the
+    peer's deltas since the last import name; ``new`` holds their entries), only those are looked
+    at; without it, ``new`` is the peer's whole state, compared with every row held."""
     held = set(SignerCertificate.objects.filter(source_gateway=peer.gateway_id).values_list("thumbprint", flat=True))
-    aside = set(Conflict.objects.filter(peer=peer).values_list("thumbprint", flat=True))
-    if old is None:
+    if touched is None:
+        aside = set(Conflict.objects.filter(peer=peer).values_list("thumbprint", flat=True))
         candidates = set(new.trusted) | set(new.revoked) | held | aside
     else:
-        candidates = _differing(old.trusted, new.trusted) | _differing(old.revoked, new.revoked)
+        candidates = set(touched)
     outcome = Outcome()
     upsert: list[FederatedSigner] = []
     revoke: list[FederatedRevocation] = []
@@ -100,10 +101,6 @@ def import_state(peer: Peer, new: PeerState, old: PeerState | None, *, own_id: s
     outcome.removed = len(remove)
     _promote_after(peer, remove, own_id=own_id, at=at, outcome=outcome)
     return outcome
-
-
-def _differing(old: Entries, new: Entries) -> set[str]:
-    return {thumb for thumb in old.keys() | new.keys() if old.get(thumb) != new.get(thumb)}
 
 
 def _local_countries() -> set[str]:

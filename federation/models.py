@@ -34,6 +34,8 @@ class Peer(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_sequence = models.BigIntegerField(null=True, blank=True, help_text="the peer's sequence held")
+    # The peer's signed index last imported: the next catch-up starts from it (rollback, forks).
+    last_index = models.BinaryField(blank=True, default=b"")
     last_issued_at = models.DateTimeField(null=True, blank=True, help_text="when the peer signed what is held")
     last_reason = models.CharField(max_length=64, blank=True, default="")
     last_error = models.TextField(blank=True, default="")

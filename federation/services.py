@@ -155,25 +155,23 @@ def sync_peer(
         statements.check(peer, configured_trust_anchors())
         if peer.kind != PeerKind.GATEWAY:
             raise Rejected(Reason.PEER_ID_INVALID, f"syncing a {peer.kind} peer is not built yet (docs/federation.md)")
-        held = following.held_state(peer)
-        old = held if held is not None and held.sequence == peer.last_sequence and not full else None
-        new, index = following.follow(peer, now, fetch=fetch, timeout=timeout)
-        if old is not None and new.sequence == old.sequence:
-            _succeeded(peer, now, new.sequence, index)
+        followed = following.follow(peer, now, fetch=fetch, timeout=timeout, afresh=full)
+        if followed is None:
+            _succeeded(peer, now, peer.last_sequence or 0, bytes(peer.last_index))
             return None
         with transaction.atomic():
-            outcome = import_state(peer, new, old, own_id=settings.GATEWAY_FEDERATION_ID, at=now)
-            if outcome.changed or old is None:
-                PeerSync.objects.create(
-                    peer=peer,
-                    at=now,
-                    sequence=new.sequence,
-                    index=index,
-                    added=outcome.added,
-                    removed=outcome.removed,
-                    revoked=outcome.revoked,
-                    kept_aside=sum(outcome.kept_aside.values()),
-                )
+            touched = followed.touched
+            outcome = import_state(peer, followed.state, touched, own_id=settings.GATEWAY_FEDERATION_ID, at=now)
+            PeerSync.objects.create(
+                peer=peer,
+                at=now,
+                sequence=followed.state.sequence,
+                index=followed.index,
+                added=outcome.added,
+                removed=outcome.removed,
+                revoked=outcome.revoked,
+                kept_aside=sum(outcome.kept_aside.values()),
+            )
             record_event(
                 action=Action.FEDERATION_SYNC,
                 outcome=AuditOutcome.SUCCESS,
@@ -181,17 +179,18 @@ def sync_peer(
                 actor=actor,
                 details={
                     "peer": peer.gateway_id,
-                    "sequence": new.sequence,
+                    "sequence": followed.state.sequence,
                     "changed": len(outcome.changed),
                     "added": outcome.added,
                     "removed": outcome.removed,
                     "revoked": outcome.revoked,
                     "keptAside": outcome.kept_aside,
                     "loops": outcome.loops,
-                    "full": old is None,
+                    "full": touched is None,
+                    "downloaded": followed.downloaded,
                 },
             )
-            _succeeded(peer, now, new.sequence, index)
+            _succeeded(peer, now, followed.state.sequence, followed.index)
         return outcome
     except (Rejected, VerificationError) as exc:
         _failed(peer, now, exc, actor)
@@ -204,7 +203,8 @@ def _succeeded(peer: Peer, now: dt.datetime, sequence: int, index: bytes) -> Non
     Peer.objects.filter(pk=peer.pk).update(
         last_success_at=now,
         last_sequence=sequence,
-        last_issued_at=following.issued_at(index),
+        last_index=index,
+        last_issued_at=following.issued_at(index) if index else None,
         last_reason="",
         last_error="",
         failures=0,

@@ -378,7 +378,6 @@ CELERY_BEAT_SCHEDULE["revocation-cleanup"] = {
 # This gateway's own id in the federation: peers configure it as this gateway's gateway_id, and
 # it is the "source" of the entries onboarded here that they publish on (loops are refused by it).
 GATEWAY_FEDERATION_ID = env.str("GATEWAY_FEDERATION_ID", default="trust-gateway.example")
-GATEWAY_FEDERATION_STATE_DIR = env.str("GATEWAY_FEDERATION_STATE_DIR", default=str(VAR_DIR / "federation"))
 # Whether the publication for verifiers carries the entries imported from peers (with their source).
 GATEWAY_FEDERATION_PUBLISH = env.bool("GATEWAY_FEDERATION_PUBLISH", default=True)
 GATEWAY_FEDERATION_TIMEOUT = env.int("GATEWAY_FEDERATION_TIMEOUT", default=60)  # one sync, every request

@@ -38,7 +38,6 @@ def _gateway_settings(settings, tmp_path):
     settings.GATEWAY_VIRTUAL_COUNTRIES = ["XA", "XB", "XC"]
     settings.GATEWAY_PUBLISH_DIR = str(tmp_path / "publish")
     settings.GATEWAY_PUBLISHER_KEY_DIR = str(tmp_path / "publisher")
-    settings.GATEWAY_FEDERATION_STATE_DIR = str(tmp_path / "federation")
     rendering.clear_cache()
     yield
     rendering.clear_cache()

@@ -147,21 +147,9 @@ def _sync(
         # Held from before an index format change: sync afresh (full lists), still never going
         # below the sequence held.
         previous = None
-    headers = {"If-None-Match": held.etag} if held.etag and previous is not None else {}
-    response = fetch(base + "index.jws", headers, INDEX_MAX_BYTES, None)
+    index, response = _new_index(fetch, base, held.index, held.etag, previous, held.sequence, anchors, now)
     downloaded = len(response.body)
-    if response.status == 304 and previous is not None:
-        # Not modified: still refuse to keep trusting an index that has expired (freeze).
-        verify_index(held.index, anchors, now)
-        return SyncResult(held.sequence, False, downloaded, "unchanged")
-    if response.status != 200:
-        raise VerificationError(PublicationReason.HTTP_ERROR, f"index: HTTP {response.status}")
-    index = verify_index(response.body, anchors, now, previous=previous)
-    if index.sequence < held.sequence:
-        raise VerificationError(
-            PublicationReason.ROLLBACK, f"sequence {index.sequence} is below the {held.sequence} held"
-        )
-    if previous is not None and index.sequence == previous.sequence:
+    if index is None:
         return SyncResult(held.sequence, False, downloaded, "unchanged")
 
     state = SyncState(sequence=held.sequence, trusted=dict(held.trusted), revoked=dict(held.revoked))
@@ -206,21 +194,9 @@ def _sync(
     if chain is None:
         # Too far behind (or new): the full lists of F, then the deltas from F to the index.
         mode = "full"
-        full = index.full_sequence
-        trust, size = _artifact(fetch, base, index.trust_list, anchors, now, "trust-list", full, index, progress)
+        (state.trusted, state.revoked), size = _full_lists(fetch, base, index, anchors, now, progress)
         downloaded += size
-        revocations, size = _artifact(
-            fetch, base, index.revocation_list, anchors, now, "revocation-list", full, index, progress
-        )
-        downloaded += size
-        for payload, descriptor in ((trust, index.trust_list), (revocations, index.revocation_list)):
-            if descriptor.entries is not None and len(payload["entries"]) != descriptor.entries:
-                raise VerificationError(
-                    PublicationReason.ENTRY_COUNT, f"{descriptor.path}: not the {descriptor.entries} entries listed"
-                )
-        state.trusted = {e["thumbprint"]: e for e in trust["entries"]}
-        state.revoked = {e["thumbprint"]: e for e in revocations["entries"]}
-        state.sequence = full
+        state.sequence = full = index.full_sequence
         # verify_index checked that the chain reaches back to the full lists; the delta before
         # the oldest one walked is not ours to compare.
         chain = walk_chain(index, full, load, check_link=False)
@@ -247,6 +223,131 @@ def _sync(
     state.save(folder)
     drop_unlisted_parts(folder, revoked_dccs)
     return SyncResult(index.sequence, True, downloaded, mode)
+
+
+def _new_index(
+    fetch: Fetch,
+    base: str,
+    held_index: bytes,
+    etag: str,
+    previous: VerifiedIndex | None,
+    held_sequence: int,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+) -> tuple[VerifiedIndex | None, Response]:
+    """The index now, verified against the one held (None: it is the one held, still valid)."""
+    headers = {"If-None-Match": etag} if etag and previous is not None else {}
+    response = fetch(base + "index.jws", headers, INDEX_MAX_BYTES, None)
+    if response.status == 304 and previous is not None:
+        # Not modified: still refuse to keep trusting an index that has expired (freeze).
+        verify_index(held_index, anchors, now)
+        return None, response
+    if response.status != 200:
+        raise VerificationError(PublicationReason.HTTP_ERROR, f"index: HTTP {response.status}")
+    index = verify_index(response.body, anchors, now, previous=previous)
+    if index.sequence < held_sequence:
+        raise VerificationError(
+            PublicationReason.ROLLBACK, f"sequence {index.sequence} is below the {held_sequence} held"
+        )
+    if previous is not None and index.sequence == previous.sequence:
+        return None, response
+    return index, response
+
+
+Entries = dict[str, dict[str, Any]]
+
+
+def _full_lists(
+    fetch: Fetch,
+    base: str,
+    index: VerifiedIndex,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    progress: Callable[[int, int | None], None] | None,
+) -> tuple[tuple[Entries, Entries], int]:
+    """The full lists the index names (of its sequence F), verified, by thumbprint."""
+    full = index.full_sequence
+    trust, trust_size = _artifact(fetch, base, index.trust_list, anchors, now, "trust-list", full, index, progress)
+    revocations, revocations_size = _artifact(
+        fetch, base, index.revocation_list, anchors, now, "revocation-list", full, index, progress
+    )
+    for payload, descriptor in ((trust, index.trust_list), (revocations, index.revocation_list)):
+        if descriptor.entries is not None and len(payload["entries"]) != descriptor.entries:
+            raise VerificationError(
+                PublicationReason.ENTRY_COUNT, f"{descriptor.path}: not the {descriptor.entries} entries listed"
+            )
+    lists = ({e["thumbprint"]: e for e in trust["entries"]}, {e["thumbprint"]: e for e in revocations["entries"]})
+    return lists, trust_size + revocations_size
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What a follower that keeps no copy of the lists needs to catch up (``catch_up``)."""
+
+    index: VerifiedIndex
+    full: tuple[Entries, Entries] | None  # the full lists of F, when the chain does not reach the held
+    deltas: list[dict[str, Any]]  # the deltas after the held sequence (or after F), oldest first
+    downloaded: int
+
+    def touched(self) -> set[str]:
+        """The thumbprints the deltas name (upserted, removed or revoked)."""
+        return {
+            thumbprint
+            for delta in self.deltas
+            for thumbprint in (
+                *(entry["thumbprint"] for entry in delta["upsert"]),
+                *delta["remove"],
+                *(entry["thumbprint"] for entry in delta["revoked"]),
+            )
+        }
+
+
+def catch_up(
+    base_url: str,
+    held_index: bytes,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    *,
+    fetch: Fetch | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> CatchUp | None:
+    """For a follower that keeps the lists elsewhere (a federating gateway keeps them in its
+    database): the verified index after ``held_index`` (None: unchanged), and either the deltas
+    from the held sequence (the chain reaches it: the follower applies them to what it holds) or
+    the full lists and the deltas after them. The same checks as :func:`sync` (rollback, freeze,
+    forks, signatures, sizes, one deadline); spans are not walked (they are checked against the
+    whole held state, which the caller does not hand over): beyond the chain, the full lists."""
+    with Deadline(timeout) as deadline:
+        bounded = _within(fetch, deadline)
+        base = base_url.rstrip("/") + "/"
+        previous = None
+        held_sequence = 0
+        if held_index:
+            previous = _held_index(SyncState(index=held_index), anchors, now)
+            held_sequence = previous.sequence if previous is not None else 0
+        index, response = _new_index(bounded, base, held_index, "", previous, held_sequence, anchors, now)
+        if index is None:
+            return None
+        downloaded = len(response.body)
+        sizes: list[int] = []
+
+        def load(descriptor: DeltaDescriptor) -> dict[str, Any]:
+            payload, size = _artifact(
+                bounded, base, descriptor, anchors, now, "delta", descriptor.sequence, index, None
+            )
+            sizes.append(size)
+            return payload
+
+        if previous is not None and index.reaches(held_sequence):
+            try:
+                chain = walk_chain(index, held_sequence, load, link=previous.head)
+                return CatchUp(index, None, [payload for _, payload in chain], downloaded + sum(sizes))
+            except VerificationError as error:
+                if error.reason != PublicationReason.HTTP_ERROR:  # not served (a lagging mirror): the full lists
+                    raise
+        lists, size = _full_lists(bounded, base, index, anchors, now, None)
+        chain = walk_chain(index, index.full_sequence, load, check_link=False)
+        return CatchUp(index, lists, [payload for _, payload in chain], downloaded + size + sum(sizes))
 
 
 def _through_spans(
