@@ -58,18 +58,17 @@ class PeerState:
 def import_state(peer: Peer, new: PeerState, touched: set[str] | None, *, own_id: str, at: dt.datetime) -> Outcome:
     """Bring this gateway's rows of ``peer`` to ``new``. With ``touched`` (the thumbprints the
     peer's deltas since the last import name; ``new`` holds their entries), only those are looked
-    at; without it, ``new`` is the peer's whole state, compared with every row held."""
+    at; without it, ``new`` is the peer's whole state, compared with every row held. What the
+    rules ask of this gateway's rows is read once, in bulk, for all the entries looked at."""
     held = set(SignerCertificate.objects.filter(source_gateway=peer.gateway_id).values_list("thumbprint", flat=True))
-    if touched is None:
-        aside = set(Conflict.objects.filter(peer=peer).values_list("thumbprint", flat=True))
-        candidates = set(new.trusted) | set(new.revoked) | held | aside
-    else:
-        candidates = set(touched)
+    aside = set(Conflict.objects.filter(peer=peer).values_list("thumbprint", flat=True))
+    candidates = set(new.trusted) | set(new.revoked) | held | aside if touched is None else set(touched)
+    here = _Here.read(candidates, new.trusted)
     outcome = Outcome()
     upsert: list[FederatedSigner] = []
     revoke: list[FederatedRevocation] = []
     remove: list[str] = []
-    local_countries = _local_countries()
+    cleared: list[str] = []
     for thumb in sorted(candidates):
         entry = new.trusted.get(thumb)
         if entry is not None and entry.get("type") == "DSC":
@@ -77,23 +76,25 @@ def import_state(peer: Peer, new: PeerState, touched: set[str] | None, *, own_id
             if origin == own_id:
                 outcome.loops += 1
                 continue
-            reason = _conflict(peer, entry, thumb, local_countries)
+            reason = here.conflict(peer, entry, thumb)
             if reason is not None:
                 _keep_aside(peer, thumb, entry, reason, at)
                 outcome.kept_aside[reason] = outcome.kept_aside.get(reason, 0) + 1
                 if thumb in held:
                     remove.append(thumb)
                 continue
-            Conflict.objects.filter(peer=peer, thumbprint=thumb).delete()
+            cleared.append(thumb)
             upsert.append(_signer(entry, origin, new.sequence))
             outcome.added += thumb not in held
             continue
-        Conflict.objects.filter(peer=peer, thumbprint=thumb).delete()
+        cleared.append(thumb)
         revoked = new.revoked.get(thumb)
         if revoked is not None and thumb in held:
             revoke.append(FederatedRevocation(thumb, parse_time(revoked["revokedAt"]), str(revoked.get("reason", ""))))
         elif revoked is None and thumb in held:
             remove.append(thumb)
+    for chunk in _chunks(sorted(set(cleared) & aside)):
+        Conflict.objects.filter(peer=peer, thumbprint__in=chunk).delete()
     outcome.changed = apply_federated(
         source_gateway=peer.gateway_id, upsert=upsert, revoke=revoke, remove=remove, at=at
     )
@@ -103,21 +104,47 @@ def import_state(peer: Peer, new: PeerState, touched: set[str] | None, *, own_id
     return outcome
 
 
-def _local_countries() -> set[str]:
-    return set(TrustedParty.objects.local().values_list("country", flat=True))
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
-def _conflict(peer: Peer, entry: Mapping[str, Any], thumb: str, local_countries: set[str]) -> str | None:
-    if entry.get("country") in local_countries:
-        return ConflictReason.LOCAL_COUNTRY
-    owner = SignerCertificate.objects.filter(thumbprint=thumb).values_list("source_gateway", flat=True).first()
-    if owner == "":
-        return ConflictReason.LOCAL_CERTIFICATE
-    if owner is not None and owner != peer.gateway_id:
-        return ConflictReason.OTHER_PEER
-    kid = str(entry.get("kid", ""))
-    taken = SignerCertificate.objects.filter(Q(kid=kid) | Q(custom_kid=kid)).exclude(thumbprint=thumb).exists()
-    return ConflictReason.KID_TAKEN if taken else None
+@dataclass(frozen=True)
+class _Here:
+    """This gateway's side of the rules, for the entries looked at: its onboarded countries, who
+    holds each certificate, and which certificate holds each of their kids."""
+
+    local_countries: set[str]
+    owners: dict[str, str]  # thumbprint -> source_gateway ("" for this gateway's own)
+    kid_holders: dict[str, set[str]]  # kid (or TNG kid) -> thumbprints of the rows that have it
+
+    @classmethod
+    def read(cls, candidates: set[str], trusted: Entries) -> _Here:
+        owners: dict[str, str] = {}
+        for chunk in _chunks(sorted(candidates)):
+            owners.update(
+                SignerCertificate.objects.filter(thumbprint__in=chunk).values_list("thumbprint", "source_gateway")
+            )
+        kids = sorted({str(trusted[t].get("kid", "")) for t in candidates if t in trusted})
+        holders: dict[str, set[str]] = {}
+        for chunk in _chunks(kids):
+            rows = SignerCertificate.objects.filter(Q(kid__in=chunk) | Q(custom_kid__in=chunk))
+            for thumb, kid, custom in rows.values_list("thumbprint", "kid", "custom_kid"):
+                for value in (kid, custom):
+                    if value:
+                        holders.setdefault(value, set()).add(thumb)
+        return cls(set(TrustedParty.objects.local().values_list("country", flat=True)), owners, holders)
+
+    def conflict(self, peer: Peer, entry: Mapping[str, Any], thumb: str) -> str | None:
+        if entry.get("country") in self.local_countries:
+            return ConflictReason.LOCAL_COUNTRY
+        owner = self.owners.get(thumb)
+        if owner == "":
+            return ConflictReason.LOCAL_CERTIFICATE
+        if owner is not None and owner != peer.gateway_id:
+            return ConflictReason.OTHER_PEER
+        if self.kid_holders.get(str(entry.get("kid", "")), set()) - {thumb}:
+            return ConflictReason.KID_TAKEN
+        return None
 
 
 def _keep_aside(peer: Peer, thumb: str, entry: Mapping[str, Any], reason: str, at: dt.datetime) -> None:

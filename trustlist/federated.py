@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -62,8 +63,7 @@ def apply_federated(
     changed. Call inside the caller's transaction, which holds the sync's audit event."""
     changed: list[str] = []
     with transaction.atomic():
-        for signer in upsert:
-            changed += _upsert(source_gateway, signer, at)
+        changed += _upsert_all(source_gateway, list(upsert), at)
         for revocation in revoke:
             updated = SignerCertificate.objects.filter(
                 source_gateway=source_gateway, thumbprint=revocation.thumbprint, revoked_at__isnull=True
@@ -84,14 +84,45 @@ def apply_federated(
     return changed
 
 
-def _upsert(source_gateway: str, signer: FederatedSigner, at: dt.datetime) -> list[str]:
+def _upsert_all(source_gateway: str, signers: list[FederatedSigner], at: dt.datetime) -> list[str]:
+    """Create the rows that are new (in bulk: a first import is 100,000 rows) and update those
+    that differ; returns the thumbprints written."""
+    fields = {thumbprint(signer.der): _fields(source_gateway, signer) for signer in signers}
+    existing: dict[str, SignerCertificate] = {}
+    ordered = sorted(fields)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        existing.update(
+            (row.thumbprint, row)
+            for row in SignerCertificate.objects.filter(source_gateway=source_gateway, thumbprint__in=chunk)
+        )
+    created = [
+        SignerCertificate(thumbprint=digest, created_at=at, **values)
+        for digest, values in fields.items()
+        if digest not in existing
+    ]
+    SignerCertificate.objects.bulk_create(created, batch_size=1000)
+    written = [row.thumbprint for row in created]
+    for digest, row in existing.items():
+        values = fields[digest]
+        compared = (name for name in values if name not in ("raw_data", "source_sequence"))
+        if row.revoked_at is None and all(getattr(row, name) == values[name] for name in compared):
+            continue
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.revoked_at, row.revocation_reason = None, ""
+        row.save()
+        written.append(digest)
+    return written
+
+
+def _fields(source_gateway: str, signer: FederatedSigner) -> dict[str, Any]:
     try:
         certificate = load_der_certificate(signer.der)
     except Rejected as exc:
         raise Rejected(Reason.PEER_STATE_INVALID, f"a certificate of {signer.country}: {exc.detail}") from None
-    digest = thumbprint(signer.der)
     computed = compute_kid(signer.der)
-    fields = {
+    return {
         "country": signer.country,
         "kid": computed,
         "custom_kid": signer.kid if signer.kid != computed else None,
@@ -109,16 +140,3 @@ def _upsert(source_gateway: str, signer: FederatedSigner, at: dt.datetime) -> li
         "source_origin": signer.origin,
         "source_sequence": signer.sequence,
     }
-    row = SignerCertificate.objects.filter(thumbprint=digest, source_gateway=source_gateway).first()
-    if row is None:
-        SignerCertificate.objects.create(thumbprint=digest, created_at=at, **fields)
-        return [digest]
-    compared = (name for name in fields if name not in ("raw_data", "source_sequence"))
-    same = all(getattr(row, name) == fields[name] for name in compared)
-    if same and row.revoked_at is None:
-        return []
-    for name, value in fields.items():
-        setattr(row, name, value)
-    row.revoked_at, row.revocation_reason = None, ""
-    row.save()
-    return [digest]
