@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from federation import statements
 from federation.importing import PeerState
@@ -19,7 +20,7 @@ from verifier.chain import apply_delta
 from verifier.encoding import b64url_decode, parse_time
 from verifier.fetch import Fetch
 from verifier.reasons import PublicationReason, VerificationError
-from verifier.sync import catch_up
+from verifier.sync import Response, catch_up
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,22 @@ def follow(
         apply_delta(trusted, delta, revoked)
     state = PeerState(caught.index.sequence, trusted, revoked)
     return Followed(state, touched, caught.index.raw, caught.downloaded)
+
+
+def folder_fetch(folder: Path, endpoint: str) -> Fetch:
+    """Read a peer's publication from an offline copy of its folder (air-gapped operation): the
+    files are verified exactly as if they had been downloaded from ``endpoint``."""
+    root = folder.resolve()
+
+    def fetch(url: str, headers: dict[str, str], cap: int, progress: object) -> Response:
+        target = (root / url.removeprefix(endpoint.rstrip("/") + "/")).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            return Response(404, {}, b"")
+        if target.stat().st_size > cap:
+            raise VerificationError(PublicationReason.OVERSIZE, f"{target}: more than {cap} bytes")
+        return Response(200, {}, target.read_bytes())
+
+    return fetch
 
 
 def issued_at(index: bytes) -> dt.datetime:

@@ -50,7 +50,7 @@ class Outcome:
 class PeerState:
     """A peer's lists at one of its sequences."""
 
-    sequence: int
+    sequence: int | None  # None: a TNG or DGCG peer's lists carry none
     trusted: Entries
     revoked: Entries
 
@@ -169,7 +169,7 @@ def _keep_aside(peer: Peer, thumb: str, entry: Mapping[str, Any], reason: str, a
     )
 
 
-def _signer(entry: Mapping[str, Any], origin: str, sequence: int) -> FederatedSigner:
+def _signer(entry: Mapping[str, Any], origin: str, sequence: int | None) -> FederatedSigner:
     try:
         return FederatedSigner(
             der=base64.b64decode(entry["certificate"], validate=True),
@@ -180,6 +180,8 @@ def _signer(entry: Mapping[str, Any], origin: str, sequence: int) -> FederatedSi
             issuer=str(entry.get("issuer", "")),
             origin=origin,
             sequence=sequence,
+            signature=str(entry.get("signature", "")),
+            uploader=str(entry.get("uploader", "")),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise Rejected(Reason.PEER_STATE_INVALID, f"an entry cannot be read ({type(exc).__name__})") from None
@@ -193,7 +195,7 @@ def _promote_after(peer: Peer, removed: list[str], *, own_id: str, at: dt.dateti
             continue  # another waiting peer took it already
         entry = conflict.entry
         origin = str(entry.get("source") or conflict.peer.gateway_id)
-        sequence = conflict.peer.last_sequence or 0
+        sequence = conflict.peer.last_sequence
         outcome.changed += apply_federated(
             source_gateway=conflict.peer.gateway_id,
             upsert=[_signer(entry, origin, sequence)],

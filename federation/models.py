@@ -86,8 +86,8 @@ class PeerSync(models.Model):
 
     peer = models.ForeignKey(Peer, on_delete=models.CASCADE, related_name="syncs")
     at = models.DateTimeField()
-    sequence = models.BigIntegerField(help_text="the peer's sequence")
-    index = models.BinaryField(help_text="the peer's signed index (JWS) at that sequence")
+    sequence = models.BigIntegerField(null=True, blank=True, help_text="the peer's sequence (none: TNG, DGCG)")
+    index = models.BinaryField(blank=True, default=b"", help_text="the peer's signed index (JWS) at that sequence")
     added = models.PositiveIntegerField(default=0)
     removed = models.PositiveIntegerField(default=0)
     revoked = models.PositiveIntegerField(default=0)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import ssl
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from federation import following, statements
+from federation import api_peers, following, statements
 from federation.importing import Outcome, import_state
 from federation.models import Conflict, Peer, PeerKind, PeerSync
 from gateway.audit.models import Action
@@ -139,10 +140,21 @@ def due_peers(now: dt.datetime) -> list[Peer]:
 
 
 def sync_peer(
-    peer_id: int, *, now: dt.datetime, fetch: Fetch | None = None, full: bool = False, actor: str = SYNC_ACTOR
+    peer_id: int,
+    *,
+    now: dt.datetime,
+    fetch: Fetch | None = None,
+    full: bool = False,
+    lists: api_peers.Lists | None = None,
+    tls: ssl.SSLContext | None = None,
+    actor: str = SYNC_ACTOR,
 ) -> Outcome | None:
     """Sync one peer (see the module). Returns what the import did (None when nothing changed).
-    Raises Rejected (PEER_BUSY, PEER_NOT_FOUND, the peer's signature) or VerificationError."""
+    ``fetch``: how a peer of this kind's files are read (default: HTTP; an offline copy of its
+    folder reads them from disk); ``lists``: an offline export of a TNG or DGCG peer's lists
+    instead of downloading them; ``tls``: the mutual TLS context for a TNG or DGCG peer (default:
+    GATEWAY_FEDERATION_CLIENT_CERT). Raises Rejected (PEER_BUSY, PEER_NOT_FOUND, the peer's
+    signature or entries) or VerificationError (the peer's publication or transport)."""
     timeout = float(settings.GATEWAY_FEDERATION_TIMEOUT)
     lease = now + dt.timedelta(seconds=timeout * 2 + 60)
     claimed = Peer.objects.filter(pk=peer_id).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
@@ -153,25 +165,24 @@ def sync_peer(
     peer = Peer.objects.get(pk=peer_id)
     try:
         statements.check(peer, configured_trust_anchors())
-        if peer.kind != PeerKind.GATEWAY:
-            raise Rejected(Reason.PEER_ID_INVALID, f"syncing a {peer.kind} peer is not built yet (docs/federation.md)")
-        followed = following.follow(peer, now, fetch=fetch, timeout=timeout, afresh=full)
+        followed = _fetch(peer, now, fetch=fetch, full=full, lists=lists, tls=tls, timeout=timeout)
         if followed is None:
-            _succeeded(peer, now, peer.last_sequence or 0, bytes(peer.last_index))
+            _succeeded(peer, now, peer.last_sequence, bytes(peer.last_index))
             return None
         with transaction.atomic():
             touched = followed.touched
             outcome = import_state(peer, followed.state, touched, own_id=settings.GATEWAY_FEDERATION_ID, at=now)
-            PeerSync.objects.create(
-                peer=peer,
-                at=now,
-                sequence=followed.state.sequence,
-                index=followed.index,
-                added=outcome.added,
-                removed=outcome.removed,
-                revoked=outcome.revoked,
-                kept_aside=sum(outcome.kept_aside.values()),
-            )
+            if followed.index or outcome.changed:
+                PeerSync.objects.create(
+                    peer=peer,
+                    at=now,
+                    sequence=followed.state.sequence,
+                    index=followed.index,
+                    added=outcome.added,
+                    removed=outcome.removed,
+                    revoked=outcome.revoked,
+                    kept_aside=sum(outcome.kept_aside.values()),
+                )
             record_event(
                 action=Action.FEDERATION_SYNC,
                 outcome=AuditOutcome.SUCCESS,
@@ -199,7 +210,26 @@ def sync_peer(
         Peer.objects.filter(pk=peer_id, lease_until=lease).update(lease_until=None)
 
 
-def _succeeded(peer: Peer, now: dt.datetime, sequence: int, index: bytes) -> None:
+def _fetch(
+    peer: Peer,
+    now: dt.datetime,
+    *,
+    fetch: Fetch | None,
+    full: bool,
+    lists: api_peers.Lists | None,
+    tls: ssl.SSLContext | None,
+    timeout: float,
+) -> following.Followed | None:
+    """What the peer holds now: by its publication (a peer of this kind), or its lists, each entry
+    verified (a TNG or DGCG peer, downloaded whole: they carry no sequence)."""
+    if peer.kind == PeerKind.GATEWAY:
+        return following.follow(peer, now, fetch=fetch, timeout=timeout, afresh=full)
+    bodies = lists if lists is not None else api_peers.download(peer, timeout=timeout, tls=tls)
+    state = api_peers.verified_state(peer, bodies, now)
+    return following.Followed(state, None, b"", sum(len(body) for body in bodies.values()))
+
+
+def _succeeded(peer: Peer, now: dt.datetime, sequence: int | None, index: bytes) -> None:
     Peer.objects.filter(pk=peer.pk).update(
         last_success_at=now,
         last_sequence=sequence,

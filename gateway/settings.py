@@ -382,6 +382,11 @@ GATEWAY_FEDERATION_ID = env.str("GATEWAY_FEDERATION_ID", default="trust-gateway.
 GATEWAY_FEDERATION_PUBLISH = env.bool("GATEWAY_FEDERATION_PUBLISH", default=True)
 GATEWAY_FEDERATION_TIMEOUT = env.int("GATEWAY_FEDERATION_TIMEOUT", default=60)  # one sync, every request
 GATEWAY_FEDERATION_MAX_BACKOFF = env.int("GATEWAY_FEDERATION_MAX_BACKOFF", default=3600)
+# Mutual TLS to TNG- and DGCG-compatible peers: this gateway's client certificate and key (files
+# kept outside the repository, as secrets), and the CAs of the peers' servers (empty: the system's).
+GATEWAY_FEDERATION_CLIENT_CERT = env.str("GATEWAY_FEDERATION_CLIENT_CERT", default="")
+GATEWAY_FEDERATION_CLIENT_KEY = env.str("GATEWAY_FEDERATION_CLIENT_KEY", default="")
+GATEWAY_FEDERATION_CA_FILE = env.str("GATEWAY_FEDERATION_CA_FILE", default="")
 # /health/ fails for a scheduled peer not synced for 3 intervals, and at least this long.
 GATEWAY_HEALTH_MAX_PEER_LAG = env.int("GATEWAY_HEALTH_MAX_PEER_LAG", default=900)
 # How often beat looks for peers due (each peer has its own interval).

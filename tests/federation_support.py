@@ -59,7 +59,7 @@ class PeerInstance:
         return done.stdout
 
     def shell(self, code: str) -> str:
-        return self.manage("shell", "-c", code)
+        return self.manage("shell", "-v", "0", "--no-imports", "-c", code)
 
     @property
     def trust_anchor(self) -> Path:
@@ -115,3 +115,20 @@ class PeerInstance:
             return Response(404, {}, b"")
         self.served_bytes += len(body)
         return Response(200, {}, body)
+
+
+def exported_lists(peer: PeerInstance, kind: str) -> bytes:
+    """The peer's TNG (``/trustList/certificate``) or DGCG (``/trustList/UPLOAD``, ``CSCA``,
+    ``DSC``) answers as its own API renders them, as one offline export (federation.api_peers)."""
+    return peer.shell(
+        "import json, sys\n"
+        "from trustlist import rendering\n"
+        "def body(rendered):\n"
+        "    return json.loads(b'[' + b','.join(rendered.entries) + b']')\n"
+        + (
+            "out = {'certificate': body(rendering.tng_certificates([], [], [], False))}\n"
+            if kind == "TNG"
+            else "out = {name: body(rendering.classic(name)) for name in ('UPLOAD', 'CSCA', 'DSC')}\n"
+        )
+        + "sys.stdout.write(json.dumps(out))\n"
+    ).encode()

@@ -40,7 +40,9 @@ class FederatedSigner:
     usages: tuple[str, ...]
     issuer: str  # the peer's CSCA thumbprint, as published
     origin: str  # the gateway where it was onboarded
-    sequence: int  # the peer's sequence that vouched for it
+    sequence: int | None  # the peer's sequence that vouched for it (None: a TNG or DGCG peer has none)
+    signature: str = ""  # base64 detached CMS of its upload, when the peer serves it (TNG, DGCG)
+    uploader: str = ""  # the thumbprint of the UPLOAD certificate that signed it
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,8 @@ def _fields(source_gateway: str, signer: FederatedSigner) -> dict[str, Any]:
         "kid": computed,
         "custom_kid": signer.kid if signer.kid != computed else None,
         "raw_data": signer.der,
-        "signature": "",
-        "uploader_thumbprint": "",
+        "signature": signer.signature,
+        "uploader_thumbprint": signer.uploader,
         "group": Group.DSC,
         "domain": signer.domain,
         "usages": list(signer.usages),

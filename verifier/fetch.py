@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -135,29 +136,36 @@ def http_fetch(
     progress: Progress | None = None,
     *,
     deadline: Deadline | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Response:
     """GET with a hard cap on the bytes read (a body over the cap is refused, not truncated),
     within ``deadline`` (its own of ``DEFAULT_TIMEOUT`` when none is given). Any answer is a
-    :class:`Response` or a :class:`VerificationError`, never another exception."""
+    :class:`Response` or a :class:`VerificationError`, never another exception. ``tls``: the
+    TLS context for https (default: system CAs, no client certificate)."""
     if deadline is None:
         with Deadline(DEFAULT_TIMEOUT) as own:
-            return http_fetch(url, headers, cap, progress, deadline=own)
+            return http_fetch(url, headers, cap, progress, deadline=own, tls=tls)
     problem = url_problem(url)
     if problem is not None:
         raise VerificationError(PublicationReason.BAD_URL, problem)
     deadline.check(url)
     request = urllib.request.Request(url, headers={**headers, "Accept-Encoding": "identity"})  # noqa: S310
     try:
-        return _fetch(request, url, cap, progress, deadline)
+        return _fetch(request, url, cap, progress, deadline, tls)
     finally:
         deadline.unwatch()
 
 
 def _fetch(
-    request: urllib.request.Request, url: str, cap: int, progress: Progress | None, deadline: Deadline
+    request: urllib.request.Request,
+    url: str,
+    cap: int,
+    progress: Progress | None,
+    deadline: Deadline,
+    tls: ssl.SSLContext | None = None,
 ) -> Response:
     try:
-        with _opener(deadline).open(request, timeout=deadline.read_timeout()) as reply:
+        with _opener(deadline, tls).open(request, timeout=deadline.read_timeout()) as reply:
             return _read(reply, url, cap, progress, deadline)
     except urllib.error.HTTPError as error:
         error.close()
@@ -289,16 +297,18 @@ class _HTTP(urllib.request.HTTPHandler):
 
 
 class _HTTPS(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: Deadline) -> None:
+    def __init__(self, deadline: Deadline, tls: ssl.SSLContext | None = None) -> None:
         super().__init__()
         self.deadline = deadline
+        self.tls = tls
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        # no context given: http.client makes its default one (system CAs, hostname checked)
-        return self.do_open(_WatchedHTTPS, req, deadline=self.deadline)
+        # Without a context, http.client makes its default one (system CAs, hostname checked);
+        # a gateway fetching from a peer over mutual TLS gives its own (its client certificate).
+        return self.do_open(_WatchedHTTPS, req, deadline=self.deadline, context=self.tls)
 
 
-def _opener(deadline: Deadline) -> urllib.request.OpenerDirector:
+def _opener(deadline: Deadline, tls: ssl.SSLContext | None = None) -> urllib.request.OpenerDirector:
     """urllib's opener for http and https only (no ftp:, file: or data:), with proxies from the
     environment as urlopen has them, watched connections and checked redirects."""
     opener = urllib.request.OpenerDirector()
@@ -306,7 +316,7 @@ def _opener(deadline: Deadline) -> urllib.request.OpenerDirector:
         urllib.request.ProxyHandler(),
         urllib.request.UnknownHandler(),
         _HTTP(deadline),
-        _HTTPS(deadline),
+        _HTTPS(deadline, tls),
         urllib.request.HTTPDefaultErrorHandler(),
         _Redirects(),
         urllib.request.HTTPErrorProcessor(),

@@ -105,6 +105,8 @@ class Reason(enum.StrEnum):
     PEER_SIGNER_UNKNOWN = "PEER_SIGNER_UNKNOWN"  # signed, but not by a configured trust anchor
     PEER_BUSY = "PEER_BUSY"  # another worker is syncing this peer
     PEER_STATE_INVALID = "PEER_STATE_INVALID"  # the peer's content cannot be imported (a malformed entry)
+    PEER_LIST_INVALID = "PEER_LIST_INVALID"  # a TNG/DGCG peer's list (or offline export) cannot be read
+    PEER_ENTRY_INVALID = "PEER_ENTRY_INVALID"  # an entry its signatures do not vouch for: the list is refused
     # --- trust anchor integrity of onboarded entries ---
     THUMBPRINT_MISMATCH = "THUMBPRINT_MISMATCH"
     TA_SIGNATURE_INVALID = "TA_SIGNATURE_INVALID"
