@@ -230,10 +230,15 @@ def code_state() -> str:
     """HEAD commit (read from .git, no git command) and the newest product source file's time."""
     head = "unknown"
     try:
-        ref = (ROOT / ".git" / "HEAD").read_text().strip()
+        git = ROOT / ".git"
+        common = git
+        if git.is_file():  # a worktree: its HEAD in its own folder, the branches in the main one's
+            git = Path(git.read_text().removeprefix("gitdir:").strip())
+            common = (git / (git / "commondir").read_text().strip()).resolve()
+        ref = (git / "HEAD").read_text().strip()
         if ref.startswith("ref: "):
             name = ref.removeprefix("ref: ")
-            ref_file = ROOT / ".git" / name
+            ref_file = common / name
             head = (
                 f"{name.removeprefix('refs/heads/')} @ {ref_file.read_text().strip()[:12]}"
                 if ref_file.exists()

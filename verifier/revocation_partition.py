@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import operator
 import struct
+import sys
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, NamedTuple
 
@@ -48,6 +50,8 @@ TYPES = tuple(HashType)  # the runs, in order
 # one revocation rewrites at most that much, and a group of a few hundred hashes is one file,
 # not 256 files of one or two (docs/revocation-distribution.md).
 PARTITION_TARGET = 4096
+# The parser checks the order of at most this many records at once (see _check_run).
+_CHECK_CHUNK = 4096
 
 
 class Partition(NamedTuple):
@@ -55,7 +59,9 @@ class Partition(NamedTuple):
     kid: Kid
     low: int  # the range of first bytes, inclusive
     high: int
-    runs: tuple[bytes, ...]  # per HashType (in TYPES order): the records, concatenated
+    # Per HashType (in TYPES order): the records, concatenated. A parsed partition's runs are
+    # views of the file's bytes, not copies: loading joins them once per group and type.
+    runs: tuple[bytes | memoryview, ...]
 
     def count(self) -> int:
         return sum(len(run) for run in self.runs) // RECORD_SIZE
@@ -143,32 +149,54 @@ def parse_partition(data: bytes) -> Partition:
     if len(data) > expected:
         raise PartitionError(PartitionReason.PARTITION_TRAILING_DATA, f"{len(data) - expected} bytes after the records")
     runs = []
+    view = memoryview(data)
     start = counts_end
     for hash_type, count in zip(TYPES, counts, strict=True):
-        run = data[start : start + count * RECORD_SIZE]
-        start += count * RECORD_SIZE
-        _check_run(run, hash_type, low, high)
-        runs.append(run)
+        end = start + count * RECORD_SIZE
+        _check_run(data, start, end, hash_type, low, high)
+        runs.append(view[start:end])
+        start = end
     return Partition(country, kid, low, high, tuple(runs))
 
 
-def _check_run(run: bytes, hash_type: HashType, low: int, high: int) -> None:
-    if not run:
+def _check_run(data: bytes, start: int, end: int, hash_type: HashType, low: int, high: int) -> None:
+    """The records of ``data[start:end]`` in strictly ascending order, inside the range."""
+    if start == end:
         return
-    if not (low <= run[0] <= high and low <= run[-RECORD_SIZE] <= high):
+    if not (low <= data[start] <= high and low <= data[end - RECORD_SIZE] <= high):
         raise PartitionError(
             PartitionReason.PARTITION_BAD_RANGE, f"a {hash_type.name} record outside {low:02x}..{high:02x}"
         )
-    records = [run[i : i + RECORD_SIZE] for i in range(0, len(run), RECORD_SIZE)]
-    # map(operator.lt) compares in C: about 10x faster than a Python loop over 10 million records.
-    if not all(map(operator.lt, records, records[1:])):
-        position = next(i for i in range(1, len(records)) if records[i - 1] >= records[i])
-        reason = (
-            PartitionReason.PARTITION_DUPLICATE
-            if records[position - 1] == records[position]
-            else PartitionReason.PARTITION_UNSORTED
-        )
-        raise PartitionError(reason, f"{hash_type.name} record {position} of the partition {low:02x}..{high:02x}")
+    # A chunk of records at a time (chunks overlapping by one record): a 64 MiB part as one list
+    # of records would take about 300 MB. First, in C, the first 8 bytes of each record as a
+    # big-endian u64: strictly rising, they order the records (twice as fast as comparing the
+    # records, which is left for a chunk where two are equal or fall, to say exactly).
+    view = memoryview(data)
+    step = _CHECK_CHUNK * RECORD_SIZE
+    for chunk in range(start, end, step):
+        stop = min(end, chunk + step + RECORD_SIZE)
+        words = array("Q")
+        words.frombytes(view[chunk:stop])
+        if sys.byteorder == "little":
+            words.byteswap()
+        highs = words[::2]
+        if all(map(operator.lt, highs, highs[1:])):
+            continue
+        records = [data[i : i + RECORD_SIZE] for i in range(chunk, stop, RECORD_SIZE)]
+        if not all(map(operator.lt, records, records[1:])):
+            break
+    else:
+        return
+
+    def record(index: int) -> bytes:
+        offset = start + index * RECORD_SIZE
+        return data[offset : offset + RECORD_SIZE]
+
+    # The rare path, a refusal: find where, and say whether it is a duplicate.
+    position = next(i for i in range(1, (end - start) // RECORD_SIZE) if record(i - 1) >= record(i))
+    duplicate = record(position - 1) == record(position)
+    reason = PartitionReason.PARTITION_DUPLICATE if duplicate else PartitionReason.PARTITION_UNSORTED
+    raise PartitionError(reason, f"{hash_type.name} record {position} of the partition {low:02x}..{high:02x}")
 
 
 def check_group(partitions: Sequence[Partition]) -> None:

@@ -350,3 +350,88 @@ def test_a_kid_several_countries_list_is_one_lookup_that_still_names_who_listed(
         countries[digest] = match.country
     assert countries == {ours: "DE", theirs: "FR", both: "DE and FR"}
     assert not listed(store, HashType.SIGNATURE, ours)
+
+
+# --- the parser's order check, the index and the merged table at their edges ---------------------
+
+
+def _run_file(records: list[bytes]) -> bytes:
+    return _raw(records, counts=(len(records), 0, 0), span=b"\x00\xff")
+
+
+@pytest.mark.parametrize("position", [1, 4095, 4096, 4097, 8192, 9999])
+@pytest.mark.parametrize("reason", [PartitionReason.PARTITION_UNSORTED, PartitionReason.PARTITION_DUPLICATE])
+@pytest.mark.parametrize("half", ["first", "last"])
+def test_the_order_is_checked_across_the_chunks_the_parser_compares_at_once(position, reason, half):
+    """Runs longer than the parser's chunk (4,096 records): a fault between any two records,
+    at a chunk's edge too, is found and named with its position. The records differ in their
+    first 8 bytes (the parser's quick comparison decides) or only in their last 8 (it cannot:
+    the records are compared whole)."""
+    records = [((i << 64 | 0x5A) if half == "first" else i).to_bytes(16, "big") for i in range(10_000)]
+    assert parse_partition(_run_file(records)).count() == len(records)
+    if reason is PartitionReason.PARTITION_DUPLICATE:
+        records[position] = records[position - 1]
+    else:
+        records[position - 1], records[position] = records[position], records[position - 1]
+    with pytest.raises(PartitionError) as caught:
+        parse_partition(_run_file(records))
+    assert caught.value.reason is reason
+    assert f"UCI record {position} " in str(caught.value)
+
+
+def test_parsed_runs_are_views_of_the_file_equal_to_its_records():
+    records = [bytes((0x10,)) + bytes((n,)) * 15 for n in range(3)]
+    data = _raw(records)
+    run = parse_partition(data).runs[0]
+    assert isinstance(run, memoryview)
+    assert run.obj is data  # no copy: loading joins the views once per group and type
+    assert run == b"".join(records)
+
+
+@pytest.mark.parametrize("size", [1, 15, 16, 4095, 4096, 20_000, 300_000])
+def test_every_member_and_no_neighbour_matches_whatever_the_size_of_the_index(size):
+    """The index has a bucket per value of the first 0 to 16 bits, more for a larger run:
+    members at and around bucket edges (of every width: whichever the index uses) are found,
+    their neighbours (one off in the last byte, or in the bit below the first two bytes) are
+    not, unless listed."""
+    rng = random.Random(size)
+    members = {rng.randbytes(16) for _ in range(size)}
+    for bits in range(1, 17):
+        for bucket in rng.sample(range(1, 1 << bits), min(8, (1 << bits) - 1)):
+            edge = bucket << (16 - bits)
+            members |= {edge.to_bytes(2, "big") + bytes(14), edge.to_bytes(2, "big") + rng.randbytes(14)}
+            members |= {(edge - 1).to_bytes(2, "big") + b"\xff" * 14}
+    members |= {bytes(16), b"\xff" * 16}
+    store = store_of(*encode_group("AT", KID, [(HashType.SIGNATURE, digest) for digest in members]))
+    assert len(store) == len(members)
+    probes = list(members)[:5000] + [d for d in members if d[2:] in (bytes(14), b"\xff" * 14)]
+    for digest in probes:
+        assert listed(store, HashType.SIGNATURE, digest)
+        assert not listed(store, HashType.UCI, digest)
+        value = int.from_bytes(digest, "big")
+        for neighbour in (value - 1, value + 1, value ^ (1 << (128 - 16 - 1))):
+            if 0 <= neighbour < 1 << 128:
+                near = neighbour.to_bytes(16, "big")
+                assert listed(store, HashType.SIGNATURE, near) == (near in members)
+    for _ in range(2000):
+        digest = rng.randbytes(16)
+        assert listed(store, HashType.SIGNATURE, digest) == (digest in members)
+
+
+def test_a_kid_listed_by_many_countries_names_each_set_of_countries_exactly():
+    """Nine countries list UNKNOWN_KID hashes, each hash a different set of them (all 511):
+    more sets than one byte can number. Each match names exactly the countries of its set."""
+    countries = ["AT", "BE", "DE", "ES", "FR", "IT", "NL", "PL", "SE"]
+    by_set = {mask: revocation_hash(mask.to_bytes(2, "big")) for mask in range(1, 1 << len(countries))}
+    files = []
+    for bit, country in enumerate(countries):
+        hashes = [(HashType.UCI, digest) for mask, digest in by_set.items() if mask >> bit & 1]
+        files += encode_group(country, UNKNOWN_KID, hashes)
+    store = store_of(*files)
+    assert len(store) == len(by_set)
+    for mask, digest in by_set.items():
+        match = store.match(KID, [signature_hash(None, b"")._replace(hash_type=HashType.UCI, digest=digest)])
+        assert match is not None
+        assert match.country == " and ".join(c for bit, c in enumerate(countries) if mask >> bit & 1)
+        assert not listed(store, HashType.SIGNATURE, digest)
+    assert not listed(store, HashType.UCI, revocation_hash(b"none"))
