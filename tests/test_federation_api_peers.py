@@ -21,6 +21,7 @@ from gateway.pki import cms
 from gateway.pki.errors import Reason, Rejected
 from tests.federation_support import PeerInstance, exported_lists
 from trustlist.models import SignerCertificate
+from verifier.reasons import PublicationReason, VerificationError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PEER_ID = "tng-peer.example"
@@ -65,12 +66,14 @@ def test_a_peers_lists_are_verified_entry_by_entry_and_applied_as_a_difference(
     for row in rows:
         # The original signature is kept: the upload's CMS, by an UPLOAD certificate of the peer.
         message = cms.verify_detached(base64.b64decode(row.signature), bytes(row.raw_data))
-        assert row.uploader_thumbprint and message.signer_der
+        assert row.uploader_thumbprint
+        assert message.signer_der
         assert row.source_sequence is None  # these lists carry no sequence
 
     # Again, unchanged: nothing written. Then one DSC gone from the peer's answer: removed here.
     again = services.sync_peer(configured.pk, now=timezone.now(), lists=lists)
-    assert again is not None and again.changed == []
+    assert again is not None
+    assert again.changed == []
     value = json.loads(exports[kind])
     name = "certificate" if kind == PeerKind.TNG else "DSC"
     dsc_group = "group" if kind == PeerKind.TNG else "certificateType"
@@ -123,13 +126,17 @@ def test_an_entry_its_signatures_do_not_vouch_for_refuses_the_list_and_nothing_i
 @pytest.mark.e2e
 def test_a_tng_compatible_peer_over_mutual_tls(pki, open_stack):
     """This gateway's own /trustList/certificate behind nginx stands in for TNG."""
-    configured = _add(pki, PeerKind.TNG, open_stack.trust_anchor.read_text(), endpoint=f"https://{open_stack.listen}/")
+    configured = _add(
+        pki, PeerKind.TNG, open_stack.trust_anchor.read_text(), endpoint=f"https://{open_stack.host}:{open_stack.port}/"
+    )
     tls = open_stack.context(open_stack.country("XA").auth)
     outcome = services.sync_peer(configured.pk, now=timezone.now(), tls=tls)
     assert outcome is not None
     imported = set(SignerCertificate.objects.filter(source_gateway=PEER_ID).values_list("country", flat=True))
     assert imported >= {"XB", "XC"}  # the stack's demo uploads their DSCs
     # Without this gateway's client certificate, the peer's nginx refuses the handshake's request.
-    with pytest.raises(Exception) as caught:
+    Peer.objects.filter(pk=configured.pk).update(next_attempt_at=None)
+    with pytest.raises(VerificationError) as caught:
         services.sync_peer(configured.pk, now=timezone.now(), tls=open_stack.context())
-    assert getattr(caught.value, "reason", None) in ("HTTP_ERROR", "UNREACHABLE")
+    assert caught.value.reason is PublicationReason.HTTP_ERROR
+    assert "401" in caught.value.detail
