@@ -266,11 +266,18 @@ def test_a_nul_in_the_country_is_refused_before_any_view(client, xa):
     assert response.json()["reason"] == "INVALID_PATH"
 
 
-def test_tng_federated_rows_only_with_federation(client, xa):
-    (_dsc,) = _upload_dscs(client, xa, 1)
-    SignerCertificate.objects.update(source_gateway="peer")
+def test_tng_federated_rows_only_with_federation(client, xa, monkeypatch):
+    """A row imported from a peer is listed only with withFederation=true, and only while that
+    peer is trusted (configured and signed by the trust anchor: countries.peer_sources)."""
+    from countries import peer_sources
     from gateway.outbox.services import record_change
 
+    (_dsc,) = _upload_dscs(client, xa, 1)
+    SignerCertificate.objects.update(source_gateway="peer")
+    record_change(kind="TEST", at=NOW)
+    assert client.get("/trustList/certificate?group=DSC", **xa.headers()).json() == []
+    assert client.get("/trustList/certificate?group=DSC&withFederation=true", **xa.headers()).json() == []
+    monkeypatch.setattr(peer_sources, "trusted_sources", lambda: frozenset({"peer"}))
     record_change(kind="TEST", at=NOW)
     assert client.get("/trustList/certificate?group=DSC", **xa.headers()).json() == []
     body = client.get("/trustList/certificate?group=DSC&withFederation=true", **xa.headers()).json()

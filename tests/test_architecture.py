@@ -61,6 +61,7 @@ def test_moved_tasks_keep_their_names():
         _task_names("publication.tasks")
         | _task_names("oversight.tasks")
         | _task_names("revocation.tasks")
+        | _task_names("federation.tasks")
         | {"gateway.audit.tasks.make_checkpoint"}
     )
     assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= defined

@@ -408,3 +408,28 @@ def test_health_and_metrics_report_each_peer(here, peer, client, settings):
     metrics = client.get("/metrics").content.decode()
     assert f'gateway_federation_peer_entries{{peer="{PEER_ID}"}} 3.0' in metrics
     assert f'gateway_federation_peer_failures{{peer="{PEER_ID}"}} 0.0' in metrics
+
+
+def test_an_offline_copy_of_a_peers_folder_is_verified_as_if_downloaded(here, peer, tmp_path):
+    import io
+    import shutil
+
+    from django.core.management import CommandError, call_command
+
+    _add(here, peer)
+    copy = tmp_path / "offline"
+    shutil.copytree(peer.publish_dir, copy)
+    # Tampered in transit: one byte of the full trust list.
+    listed = json.loads(base64.urlsafe_b64decode((copy / "index.jws").read_bytes().split(b".")[1] + b"=="))
+    trust_list = copy / listed["trustList"]["path"]
+    data = bytearray(trust_list.read_bytes())
+    data[200] ^= 1
+    trust_list.write_bytes(bytes(data))
+    with pytest.raises(CommandError):
+        call_command("peer_sync", PEER_ID, "--folder", str(copy), stdout=io.StringIO(), stderr=io.StringIO())
+    assert not SignerCertificate.objects.filter(source_gateway=PEER_ID).exists()
+    shutil.copy(peer.publish_dir / listed["trustList"]["path"], trust_list)
+    Peer.objects.update(next_attempt_at=None)
+    out = io.StringIO()
+    call_command("peer_sync", PEER_ID, "--folder", str(copy), stdout=out)
+    assert "3 added" in out.getvalue()  # XA, XQ, XR (XA is not onboarded here in this test)

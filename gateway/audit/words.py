@@ -34,6 +34,11 @@ _EVENT_WORDS = {
     ("REVOCATION_BATCH_DELETE", "REJECTED"): "Revocation batch deletion refused",
     ("REVOCATION_BATCH_EXPIRED", "SUCCESS"): "Revocation batch expired (marked deleted)",
     ("REVOCATION_BATCH_PURGE", "SUCCESS"): "Deleted revocation batches removed",
+    ("PEER_ADD", "SUCCESS"): "Peer gateway added",
+    ("PEER_ADD", "REJECTED"): "Peer gateway refused",
+    ("PEER_CHANGE", "SUCCESS"): "Peer gateway changed or removed",
+    ("FEDERATION_SYNC", "SUCCESS"): "Peer gateway synced",
+    ("FEDERATION_SYNC", "REJECTED"): "Peer gateway's sync refused",
 }
 
 
