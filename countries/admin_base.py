@@ -28,6 +28,32 @@ from gateway.pki.errors import Rejected
 SignedTextStore = Callable[..., Model]
 
 
+class StaffAdmin(admin.ModelAdmin):
+    """Pages of the gateway's own staff rather than a country's: ``can_read`` decides who sees
+    them, ``can_write`` who may add, change and delete (through services); by default nobody."""
+
+    def can_read(self, user: Any) -> bool:
+        return False
+
+    def can_write(self, user: Any) -> bool:
+        return False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.can_read(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.can_read(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.can_write(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.can_write(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.can_write(request.user)
+
+
 class GatewayModelAdmin(admin.ModelAdmin):
     """Read-only pages whose changes are actions of services (each one audited)."""
 

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from countries.admin_base import StaffAdmin
 from countries.permissions import is_auditor, is_operator
 from federation import services
 from federation.models import Conflict, Peer, PeerSync
@@ -35,8 +36,8 @@ STATUS_FIELDS = (
 )
 
 
-def _reader(request: HttpRequest) -> bool:
-    return is_operator(request.user) or is_auditor(request.user)
+def _reader(user: Any) -> bool:
+    return is_operator(user) or is_auditor(user)
 
 
 class PeerAddForm(forms.ModelForm):
@@ -76,7 +77,7 @@ class PeerAddForm(forms.ModelForm):
 
 
 @admin.register(Peer)
-class PeerAdmin(admin.ModelAdmin):
+class PeerAdmin(StaffAdmin):
     list_display = (
         "gateway_id",
         "name",
@@ -124,37 +125,16 @@ class PeerAdmin(admin.ModelAdmin):
             text = "unchanged" if outcome is None else f"{outcome.added} added, {outcome.removed} removed"
             self.message_user(request, f"{peer.gateway_id}: {text}", messages.SUCCESS)
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return _reader(request)
+    def can_read(self, user: Any) -> bool:
+        return _reader(user)
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _reader(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return is_operator(request.user)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_operator(request.user)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_operator(request.user)
+    def can_write(self, user: Any) -> bool:
+        return is_operator(user)
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return _reader(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _reader(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class ReadOnly(StaffAdmin):
+    def can_read(self, user: Any) -> bool:
+        return _reader(user)
 
 
 @admin.register(Conflict)

@@ -148,24 +148,15 @@ class _Here:
 
 
 def _keep_aside(peer: Peer, thumb: str, entry: Mapping[str, Any], reason: str, at: dt.datetime) -> None:
+    seen = {
+        "kid": str(entry.get("kid", ""))[:20],
+        "country": str(entry.get("country", ""))[:2],
+        "reason": reason,
+        "entry": dict(entry),
+        "last_seen": at,
+    }
     Conflict.objects.update_or_create(
-        peer=peer,
-        thumbprint=thumb,
-        defaults={
-            "kid": str(entry.get("kid", ""))[:20],
-            "country": str(entry.get("country", ""))[:2],
-            "reason": reason,
-            "entry": dict(entry),
-            "last_seen": at,
-        },
-        create_defaults={
-            "kid": str(entry.get("kid", ""))[:20],
-            "country": str(entry.get("country", ""))[:2],
-            "reason": reason,
-            "entry": dict(entry),
-            "first_seen": at,
-            "last_seen": at,
-        },
+        peer=peer, thumbprint=thumb, defaults=seen, create_defaults={**seen, "first_seen": at}
     )
 
 

@@ -29,6 +29,7 @@ from tests.federation_support import PeerInstance
 from tests.helpers import upload
 from tests.publishing import anchors, install_publisher
 from tests.test_named_artifacts import BASE, _Server
+from tests.test_verifier_e2e import DCC
 from trustlist.models import SignerCertificate
 from trustlist.trust import trusted_dscs
 from verifier.hcert import verify_hc1
@@ -40,25 +41,6 @@ from verifier.sync import Response, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PEER_ID = "peer-b.example"
-DCC = {
-    "ver": "1.3.0",
-    "nam": {"fn": "Musterfrau", "gn": "Erika", "fnt": "MUSTERFRAU", "gnt": "ERIKA"},
-    "dob": "1964-08-12",
-    "v": [
-        {
-            "tg": "840539006",
-            "vp": "1119349007",
-            "mp": "EU/1/20/1528",
-            "ma": "ORG-100030215",
-            "dn": 2,
-            "sd": 2,
-            "dt": "2021-02-18",
-            "co": "XQ",
-            "is": "Ministry of Health XQ",
-            "ci": "URN:UVCI:01:XQ:1",
-        }
-    ],
-}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +92,7 @@ def _sync(configured: Peer, peer: PeerInstance, **options):
 
 def _code(peer: PeerInstance, country: str, ci: str = "URN:UVCI:01:XQ:1") -> str:
     dsc = demo.load(peer.demo(country), "dsc")
-    payload = {**DCC, "v": [{**DCC["v"][0], "co": country, "ci": ci}]}
+    payload = {**DCC, "v": [{**DCC["v"][0], "co": country, "is": f"Ministry of Health {country}", "ci": ci}]}
     now = timezone.now()
     return issue_hc1(payload, dsc.certificate, dsc.key, iat=now, exp=now + dt.timedelta(days=30), issuer=country)
 
