@@ -30,18 +30,21 @@ def manifest(
     current: dict[str, dict[str, Any]] = {}
     if previous is not None and scopes is not None:
         current = {group["group"]: group for group in previous["groups"]}
-    for scope, members, parts in provider.groups(None if previous is None else scopes):
-        if not parts:
-            current.pop(scope, None)
-            continue
-        described = []
-        for data in parts:
-            digest = hashlib.sha256(data).hexdigest()
-            path = part_path(provider.name, digest)
-            if not (root / path).exists():  # content-addressed: the bytes there are these bytes
-                files.write_atomically(root, path, data)
-            described.append({"sha256": digest, "length": len(data)})
-        current[scope] = {"group": scope, **members, "parts": described}
+    # The parts are written on threads while the next groups are read; all are on disk when
+    # the block ends, before the manifest that names them is.
+    with files.many_files(root) as writer:
+        for scope, members, parts in provider.groups(None if previous is None else scopes):
+            if not parts:
+                current.pop(scope, None)
+                continue
+            described = []
+            for data in parts:
+                digest = hashlib.sha256(data).hexdigest()
+                path = part_path(provider.name, digest)
+                if not (root / path).exists():  # content-addressed: the bytes there are these bytes
+                    writer.write(path, data)
+                described.append({"sha256": digest, "length": len(data)})
+            current[scope] = {"group": scope, **members, "parts": described}
     return {
         "version": PARTS_MANIFEST_VERSION,
         "format": provider.format,

@@ -65,3 +65,44 @@ def test_a_writer_failure_after_the_last_block_surfaces_at_finish(tmp_path, monk
     with pytest.raises(OSError, match="disk full"):
         _write(tmp_path, [b"the only block"], fail_disk=monkeypatch)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- many small files (the parts of partitioned content) ----------------------------------------------
+
+
+def test_many_files_are_written_whole_once_each_with_their_folders_synced(tmp_path, monkeypatch):
+    synced: list[str] = []
+    fsync_directory = files._fsync_directory
+    monkeypatch.setattr(files, "_fsync_directory", lambda folder: synced.append(folder.name) or fsync_directory(folder))
+    written = {f"parts/x/{n:03d}": os.urandom(1000 + n) for n in range(3 * files.ManyFiles.PENDING)}
+    with files.many_files(tmp_path) as writer:
+        for path, data in written.items():
+            writer.write(path, data)
+        writer.write("parts/x/000", b"the same path again is not written twice")
+        writer.write("parts/y/a", b"another folder")
+    for path, data in written.items():
+        assert (tmp_path / path).read_bytes() == data
+    assert (tmp_path / "parts/y/a").read_bytes() == b"another folder"
+    assert sorted(synced) == ["x", "y"], "each folder once, after its files"
+    assert [p for p in tmp_path.rglob("*.tmp")] == []
+
+
+def _write_many(root, paths: list[str], *, then: Exception | None = None) -> None:
+    with files.many_files(root) as writer:
+        for path in paths:
+            writer.write(path, path.encode())
+        if then is not None:
+            raise then
+
+
+def test_a_failed_write_among_many_surfaces_and_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "parts/x/taken").mkdir(parents=True)  # a folder where a file is due: its rename fails
+    with pytest.raises(IsADirectoryError):
+        _write_many(tmp_path, ["parts/x/a", "parts/x/taken", "parts/x/c"])
+    assert [p for p in tmp_path.rglob("*.tmp")] == []
+
+
+def test_an_error_in_the_block_stops_the_writes_and_is_raised(tmp_path):
+    with pytest.raises(RuntimeError, match="encoding failed"):
+        _write_many(tmp_path, ["parts/x/a"], then=RuntimeError("encoding failed"))
+    assert [p for p in tmp_path.rglob("*.tmp")] == []

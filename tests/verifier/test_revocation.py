@@ -26,11 +26,13 @@ from verifier.revocation_partition import (
     MAGIC,
     PARTITION_TARGET,
     RECORD_SIZE,
+    TYPES,
     UNKNOWN_KID,
     byte_ranges,
     check_group,
     encode_group,
     encode_partition,
+    encode_sorted_group,
     parse_partition,
 )
 from verifier.revoked_hashes import RevokedHashes
@@ -178,6 +180,33 @@ def test_encode_refuses_a_hash_outside_the_range():
         encode_partition("AT", KID, 0, 255, {HashType.UCI: [bytes(15)]})
     with pytest.raises(ValueError, match="16-byte"):
         encode_group("AT", KID, [(HashType.UCI, bytes(15))])
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, PARTITION_TARGET, PARTITION_TARGET + 1, 40_000])
+def test_encode_sorted_group_makes_the_files_encode_group_makes(count):
+    """The publisher's encoder (runs sorted by the database) and the reference one agree byte for
+    byte, at one partition and at several, with edge bytes 00 and ff, whatever the order given."""
+    rng = random.Random(count)
+    pairs = [(TYPES[rng.randrange(3)], rng.randbytes(16)) for _ in range(count)]
+    pairs += [(HashType.UCI, bytes(16)), (HashType.SIGNATURE, b"\xff" * 16)] if count else []
+    for kid in (KID, UNKNOWN_KID):
+        runs = {t: sorted({d for pair_type, d in pairs if pair_type is t}) for t in TYPES}
+        assert encode_sorted_group("AT", kid, runs) == encode_group("AT", kid, pairs + pairs[:5])
+    assert encode_sorted_group("AT", KID, {}) == []
+
+
+def test_encode_sorted_group_refuses_runs_out_of_order_duplicated_or_of_another_size():
+    low, high = bytes(16), b"\x01" * 16
+    for run, message in (
+        ([high, low], "ascending"),
+        ([low, low], "ascending"),
+        ([low, bytes(15)], "16 bytes"),
+        ([bytes(15), bytes(17)], "16 bytes"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            encode_sorted_group("AT", KID, {HashType.COUNTRYCODEUCI: run})
+    with pytest.raises(PartitionError):
+        encode_sorted_group("at", KID, {HashType.UCI: [low]})
 
 
 def _raw(records: list[bytes], *, magic=MAGIC, country=b"AT", counts=None, span=b"\x10\x1f") -> bytes:
