@@ -99,3 +99,24 @@ def if_modified_since(request: Request) -> dt.datetime | None:
     if value is None:
         raise validation_problem(f"unparsable If-Modified-Since {raw!r}", reason=Reason.INVALID_DATE)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def list_param(request: Request, name: str) -> list[str]:
+    """A TNG list parameter: repeated (``?country=XA&country=XB``) or comma-separated
+    (``?country=XA,XB``), blanks dropped."""
+    values: list[str] = []
+    for raw in request.query_params.getlist(name):
+        # The values are compared with database columns: a NUL, which PostgreSQL cannot hold in
+        # text, made the query fail with a 500; no control character belongs in a filter value.
+        if not raw.isprintable():
+            raise validation_problem(f"{name} must not contain control characters", reason=Reason.INVALID_PARAMETER)
+        values.extend(part.strip() for part in raw.split(",") if part.strip())
+    return values
+
+
+def bool_param(request: Request, name: str) -> bool:
+    """A boolean parameter (TNG's ``withFederation``): true or false, default false."""
+    raw = request.query_params.get(name, "false").strip().lower()
+    if raw not in ("true", "false"):
+        raise validation_problem(f"{name} must be true or false", reason=Reason.INVALID_PARAMETER)
+    return raw == "true"

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "trustlist",
     "rules",
     "revocation",
+    "issuers",
     "federation",
     "oversight",
 ]
@@ -287,6 +288,12 @@ GATEWAY_TRUSTED_CERTIFICATE_PROPERTIES = env.list(
         "displayURL",
     ],
 )
+
+# --- Trusted issuers (docs/issuers.md) ----------------------------------------------------------
+# Which string the trust anchor's signature over an issuer covers when ta_sign_issuer makes one:
+# "dgcg", `country;name;url;urlType;` (DGCG and the EU dgc-lib), or "tng", without the trailing
+# `;` (TNG and ddcc-gateway-lib). Both are accepted when verifying.
+GATEWAY_ISSUER_SIGNATURE_FORMAT = env.str("GATEWAY_ISSUER_SIGNATURE_FORMAT", default="dgcg").strip().lower()
 
 # --- Operations (docs/operations.md) ---------------------------------------------------------
 # JSON lines (structlog) unless GATEWAY_LOG_FORMAT=console; the request id follows a change

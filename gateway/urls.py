@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from gateway import landing
 from gateway.audit import views as audit_views
 from gateway.observability import health, metrics
+from issuers.api import views as issuers_views
 from publication.views import published
 from revocation.api import views as revocation_views
 from rules.api import views as rules_views
@@ -27,6 +28,7 @@ urlpatterns = [
     ),
     path("trustList", views.TrustListView.as_view(), name="trust-list"),
     path("trustList/certificate", views.TngTrustListView.as_view(), name="trust-list-certificate"),
+    path("trustList/issuers", issuers_views.TrustedIssuersView.as_view(), name="trust-list-issuers"),
     path("trustList/<str:certificate_type>", views.TrustListByTypeView.as_view(), name="trust-list-type"),
     path(
         "trustList/<str:certificate_type>/<str:country>",

@@ -1,7 +1,7 @@
 """Signature audits: stored data is re-checked continuously, never trusted.
 
-A run re-verifies every onboarded certificate's trust-anchor signature, every DSC's issuance by
-its CSCA and its uploader's CMS, the published folder, and the audit log against its signed
+A run re-verifies every onboarded certificate's trust-anchor signature, every trusted issuer's,
+every DSC's issuance by its CSCA and its uploader's CMS, the published folder, and the audit log against its signed
 checkpoints; and it looks for certificates that expire within the warning window. Findings are
 kept one open row per (kind, subject); a new one becomes an audit event. Safe to run twice or
 concurrently: the database's partial unique index decides which run opens a finding.
@@ -28,7 +28,11 @@ from gateway.audit.verification import verify_against_signed_heads
 from gateway.pki import cms
 from gateway.pki.certs import load_der_certificate, thumbprint
 from gateway.pki.errors import Reason, Rejected
+from gateway.signing.anchors import configured_trust_anchors
 from gateway.signing.models import PublisherKey
+from issuers import services as issuer_services
+from issuers import signatures as issuer_signatures
+from issuers.models import TrustedIssuer
 from trustlist.models import SignerCertificate
 from verifier.certificates import issued_by, load_anchor
 from verifier.folder import verify_folder
@@ -80,6 +84,36 @@ def _onboarded(at: dt.datetime) -> Iterator[Observation | int]:
                 f"{party.certificate_type} of {party.country}: trust-anchor signature or thumbprint does not verify",
                 party.country,
             )
+
+
+ISSUER_SIGNATURE_INVALID = "ISSUER_SIGNATURE_INVALID"
+
+
+def _issuers(at: dt.datetime) -> Iterator[Observation | int]:
+    """Every trusted issuer added here (active or suspended) against the configured trust anchors.
+    The API and the publication leave out one that fails; when what fails differs from the
+    findings open so far (an entry stopped or started verifying, with no change of its row: an
+    edited row, a trust anchor replaced), the issuers are published again so that the published
+    artifact follows (issuers.services.republish)."""
+    anchors = configured_trust_anchors()
+    failing: set[str] = set()
+    for issuer in TrustedIssuer.objects.local().order_by("pk").iterator():
+        yield 1
+        try:
+            issuer_signatures.check(issuer, anchors)
+        except Rejected as exc:
+            failing.add(str(issuer.uuid))
+            yield Observation(
+                ISSUER_SIGNATURE_INVALID,
+                Severity.CRITICAL,
+                str(issuer.uuid),
+                f"trusted issuer {issuer.name[:100]!r} of {issuer.country} ({issuer.url_type} {issuer.url[:200]}): "
+                f"the trust anchor's signature does not verify ({exc.reason}: {exc.detail}); not served nor published",
+                issuer.country,
+            )
+    known = set(Finding.objects.open().filter(kind=ISSUER_SIGNATURE_INVALID).values_list("subject", flat=True))
+    if failing != known:
+        issuer_services.republish(at=at)
 
 
 def _dscs(at: dt.datetime) -> Iterator[Observation | int]:
@@ -178,6 +212,7 @@ def _expiring(at: dt.datetime) -> Iterator[Observation | int]:
 
 _CHECKS = (
     ("onboarded", _onboarded),
+    ("issuers", _issuers),
     ("dscs", _dscs),
     ("published_artifacts", _publication),
     ("audit_log_leaves", _audit_log),

@@ -35,6 +35,10 @@ class Action(models.TextChoices):
     PEER_ADD = "PEER_ADD"  # an operator configured a peer gateway
     PEER_CHANGE = "PEER_CHANGE"  # its interval changed, or it was removed
     FEDERATION_SYNC = "FEDERATION_SYNC"  # a sync of a peer: what it imported, or why it was refused
+    ISSUER_ADD = "ISSUER_ADD"  # an operator added a trusted issuer (with the trust anchor's signature)
+    ISSUER_SUSPEND = "ISSUER_SUSPEND"
+    ISSUER_REACTIVATE = "ISSUER_REACTIVATE"
+    ISSUER_REMOVE = "ISSUER_REMOVE"
 
 
 class Outcome(models.TextChoices):

@@ -39,6 +39,14 @@ _EVENT_WORDS = {
     ("PEER_CHANGE", "SUCCESS"): "Peer gateway changed or removed",
     ("FEDERATION_SYNC", "SUCCESS"): "Peer gateway synced",
     ("FEDERATION_SYNC", "REJECTED"): "Peer gateway's sync refused",
+    ("ISSUER_ADD", "SUCCESS"): "Trusted issuer added",
+    ("ISSUER_ADD", "REJECTED"): "Trusted issuer refused",
+    ("ISSUER_SUSPEND", "SUCCESS"): "Trusted issuer suspended",
+    ("ISSUER_SUSPEND", "REJECTED"): "Trusted issuer's suspension refused",
+    ("ISSUER_REACTIVATE", "SUCCESS"): "Trusted issuer reactivated",
+    ("ISSUER_REACTIVATE", "REJECTED"): "Trusted issuer's reactivation refused",
+    ("ISSUER_REMOVE", "SUCCESS"): "Trusted issuer removed",
+    ("ISSUER_REMOVE", "REJECTED"): "Trusted issuer's removal refused",
 }
 
 

@@ -107,6 +107,14 @@ class Reason(enum.StrEnum):
     PEER_STATE_INVALID = "PEER_STATE_INVALID"  # the peer's content cannot be imported (a malformed entry)
     PEER_LIST_INVALID = "PEER_LIST_INVALID"  # a TNG/DGCG peer's list (or offline export) cannot be read
     PEER_ENTRY_INVALID = "PEER_ENTRY_INVALID"  # an entry its signatures do not vouch for: the list is refused
+    # --- trusted issuers (issuers.services; the trust anchor's signature: issuers.signatures) ---
+    ISSUER_URL_INVALID = "ISSUER_URL_INVALID"  # HTTP: not an http(s) URL with a host; DID: not did: syntax
+    ISSUER_TYPE_INVALID = "ISSUER_TYPE_INVALID"  # not HTTP or DID
+    ISSUER_FIELD_INVALID = "ISSUER_FIELD_INVALID"  # a name, thumbprint, key or storage type out of bounds
+    ISSUER_SIGNATURE_INVALID = "ISSUER_SIGNATURE_INVALID"  # not a detached CMS over either signed string
+    ISSUER_SIGNER_UNKNOWN = "ISSUER_SIGNER_UNKNOWN"  # signed, but not by a configured trust anchor
+    ISSUER_EXISTS = "ISSUER_EXISTS"  # the country has an issuer of this URL and type already
+    ISSUER_NOT_FOUND = "ISSUER_NOT_FOUND"
     # --- trust anchor integrity of onboarded entries ---
     THUMBPRINT_MISMATCH = "THUMBPRINT_MISMATCH"
     TA_SIGNATURE_INVALID = "TA_SIGNATURE_INVALID"

@@ -24,8 +24,10 @@ from gateway.api import (
     CMS_REQUEST,
     PROBLEM_RESPONSES,
     CmsBodyAutoSchema,
+    bool_param,
     cms_body,
     if_modified_since,
+    list_param,
 )
 from gateway.audit.models import Action
 from gateway.conditional import none_match_hit
@@ -271,8 +273,8 @@ class TngTrustListView(APIView):
     def get(self, request: Request) -> HttpResponse:
         at = _now()
         authenticate(request._request, at=at)  # noqa: SLF001
-        groups, countries, domains = (_list_param(request, name) for name in ("group", "country", "domain"))
-        with_federation = _bool_param(request, "withFederation")
+        groups, countries, domains = (list_param(request, name) for name in ("group", "country", "domain"))
+        with_federation = bool_param(request, "withFederation")
         key = ("tng", tuple(groups), tuple(countries), tuple(domains), with_federation)
         slot = rendering.cached(key, lambda: rendering.tng_certificates(groups, countries, domains, with_federation))
         return _conditional(request, slot, None, None)
@@ -323,21 +325,3 @@ def _paging(request: Request) -> tuple[int | None, int | None]:
     if page < 0 or size < 1:
         raise validation_problem("page must be >= 0 and pagesize >= 1", reason=Reason.INVALID_PAGING)
     return page, size
-
-
-def _list_param(request: Request, name: str) -> list[str]:
-    values: list[str] = []
-    for raw in request.query_params.getlist(name):
-        # The values are compared with database columns: a NUL, which PostgreSQL cannot hold in
-        # text, made the query fail with a 500; no control character belongs in a filter value.
-        if not raw.isprintable():
-            raise validation_problem(f"{name} must not contain control characters", reason=Reason.INVALID_PARAMETER)
-        values.extend(part.strip() for part in raw.split(",") if part.strip())
-    return values
-
-
-def _bool_param(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").strip().lower()
-    if raw not in ("true", "false"):
-        raise validation_problem(f"{name} must be true or false", reason=Reason.INVALID_PARAMETER)
-    return raw == "true"
