@@ -197,6 +197,7 @@ def sync_peer(
                     "revoked": outcome.revoked,
                     "keptAside": outcome.kept_aside,
                     "loops": outcome.loops,
+                    "relayed": outcome.relayed,
                     "full": touched is None,
                     "downloaded": followed.downloaded,
                 },

@@ -15,13 +15,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Sequence
 
 import pytest
 from django.utils import timezone
 
 from federation import services, statements
+from federation.importing import PeerState, import_state
 from federation.models import Conflict, ConflictReason, Peer, PeerKind, PeerSync
 from gateway.audit.models import Action, AuditEvent, Outcome
+from gateway.pki.certs import kid as compute_kid
+from gateway.pki.certs import thumbprint
 from gateway.pki.errors import Reason, Rejected
 from oversight import demo
 from publication.service import publish
@@ -415,3 +419,99 @@ def test_an_offline_copy_of_a_peers_folder_is_verified_as_if_downloaded(here, pe
     out = io.StringIO()
     call_command("peer_sync", PEER_ID, "--folder", str(copy), stdout=out)
     assert "3 added" in out.getvalue()  # XA, XQ, XR (XA is not onboarded here in this test)
+
+
+# --- The origin alone speaks for its entries when it is followed (federation.importing, rule 2) ---
+
+ORIGIN, RELAY, HERE = "origin.example", "relay.example", "here.example"
+
+
+def _configured(gateway_id: str) -> Peer:
+    # Only the import is under test here: the peer's signature is checked before it (sync_peer).
+    return Peer.objects.create(
+        gateway_id=gateway_id,
+        name=gateway_id,
+        endpoint=f"https://{gateway_id}/publication/",
+        trust_anchor="",
+        signature="",
+        created_at=timezone.now(),
+    )
+
+
+def _entry(der: bytes, country: str, source: str = "") -> dict[str, object]:
+    """A DSC entry as a peer publishes it (``source``: where it was onboarded, when not there)."""
+    return {
+        "type": "DSC",
+        "country": country,
+        "kid": compute_kid(der),
+        "certificate": base64.b64encode(der).decode("ascii"),
+        "thumbprint": thumbprint(der),
+        "usages": ["v"],
+        "domain": "DCC",
+        "issuer": "",
+        **({"source": source} if source else {}),
+    }
+
+
+def _state(sequence: int, trusted: list[dict[str, object]], revoked: Sequence[dict[str, object]] = ()) -> PeerState:
+    return PeerState(sequence, {str(e["thumbprint"]): e for e in trusted}, {str(e["thumbprint"]): e for e in revoked})
+
+
+def _holders() -> dict[str, tuple[str, str, bool]]:
+    return {
+        row.thumbprint: (row.source_gateway, row.source_origin, row.revoked_at is not None)
+        for row in SignerCertificate.objects.exclude(source_gateway="")
+    }
+
+
+def test_an_entry_its_followed_origin_withdrew_is_not_kept_alive_by_a_relays_echo(here):
+    """Here follows the origin and a relay that follows here: the relay publishes the origin's DSC
+    as it took it from here. When the origin withdraws the DSC (neither trusted nor revoked: its
+    CSCA suspended), the relay's copy must not come in: it is an echo of here's own row, and here
+    and the relay would each keep the DSC alive on the other's word (found end to end with three
+    stacks: tests/test_federation_stacks.py)."""
+    origin, relay = _configured(ORIGIN), _configured(RELAY)
+    der = here.country("XQ", onboard=False).dsc().der
+    thumb, now = thumbprint(der), timezone.now()
+    import_state(origin, _state(1, [_entry(der, "XQ")]), None, own_id=HERE, at=now)
+    outcome = import_state(relay, _state(7, [_entry(der, "XQ", source=ORIGIN)]), None, own_id=HERE, at=now)
+    assert (outcome.relayed, outcome.added, outcome.kept_aside) == (1, 0, {})
+    assert not Conflict.objects.exists()  # not a conflict: a copy of what the origin says itself
+    assert _holders() == {thumb: (ORIGIN, ORIGIN, False)}
+
+    outcome = import_state(origin, _state(2, []), {thumb}, own_id=HERE, at=now)  # its delta names it
+    assert outcome.removed == 1
+    assert _holders() == {}
+    assert not trusted_dscs(with_federation=True).filter(thumbprint=thumb).exists()
+
+
+def test_a_followed_origin_settles_the_rows_relays_gave_of_its_entries_before(here):
+    """Before the origin was followed, a relay gave here three of its DSCs. The origin's first
+    sync takes over the one it lists, revokes the one it revoked, drops the one it no longer lists;
+    the relay's copies are skipped from then on."""
+    relay = _configured(RELAY)
+    xq = here.country("XQ", onboard=False)
+    listed, revoked, dropped = (xq.dsc().der for _ in range(3))
+    now = timezone.now()
+    relayed = _state(3, [_entry(der, "XQ", source=ORIGIN) for der in (listed, revoked, dropped)])
+    assert import_state(relay, relayed, None, own_id=HERE, at=now).added == 3
+    assert set(_holders().values()) == {(RELAY, ORIGIN, False)}
+
+    origin = _configured(ORIGIN)
+    gone = {**_entry(revoked, "XQ"), "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
+    outcome = import_state(origin, _state(9, [_entry(listed, "XQ")], [gone]), None, own_id=HERE, at=now)
+    assert (outcome.added, outcome.revoked, outcome.removed) == (1, 1, 1)
+    assert _holders() == {
+        thumbprint(listed): (ORIGIN, ORIGIN, False),
+        thumbprint(revoked): (RELAY, ORIGIN, True),
+    }
+    assert not Conflict.objects.exists()
+
+    # The relay still lists all three as trusted (a full sync compares them all): skipped, and
+    # its revoked row stays revoked.
+    outcome = import_state(relay, relayed, None, own_id=HERE, at=now)
+    assert (outcome.relayed, outcome.added, outcome.removed) == (3, 0, 0)
+    assert _holders() == {
+        thumbprint(listed): (ORIGIN, ORIGIN, False),
+        thumbprint(revoked): (RELAY, ORIGIN, True),
+    }

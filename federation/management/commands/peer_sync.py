@@ -56,7 +56,8 @@ class Command(BaseCommand):
                 aside = sum(outcome.kept_aside.values())
                 self.stdout.write(
                     f"{peer.gateway_id}: {outcome.added} added, {outcome.removed} removed, {outcome.revoked} revoked,"
-                    f" {aside} kept aside, {outcome.loops} of our own skipped"
+                    f" {aside} kept aside, {outcome.loops} of our own skipped,"
+                    f" {outcome.relayed} of peers followed here skipped (taken from them only)"
                 )
         if failed:
             raise CommandError("a peer's sync was refused")
