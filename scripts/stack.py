@@ -10,7 +10,10 @@ State lives in GATEWAY_STACK_DIR (default var/stack): TLS files, the rendered ng
 files, logs, the publish folder, the demo PKI and an `env` file to source for manage.py.
 The listening address is GATEWAY_STACK_LISTEN (default 127.0.0.1:8443). GATEWAY_STACK_POSTGRES
 is the PostgreSQL server (default postgres://postgres@127.0.0.1:5432) in which the database
-GATEWAY_STACK_DATABASE is created; GATEWAY_STACK_REDIS the Redis URL.
+GATEWAY_STACK_DATABASE is created; GATEWAY_STACK_REDIS the Redis URL. GATEWAY_STACK_COUNTRIES
+names the demo countries seeded (default XA,XB,XC; also the virtual countries unless
+GATEWAY_VIRTUAL_COUNTRIES says otherwise): two stacks federating with each other seed different
+ones, as two real gateways onboard different countries.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ STACK = Path(os.environ.get("GATEWAY_STACK_DIR", ROOT / "var" / "stack")).resolv
 LISTEN = os.environ.get("GATEWAY_STACK_LISTEN", "127.0.0.1:8443")
 DATABASE = os.environ.get("GATEWAY_STACK_DATABASE", "gateway_stack")
 POSTGRES = os.environ.get("GATEWAY_STACK_POSTGRES", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+COUNTRIES = os.environ.get("GATEWAY_STACK_COUNTRIES", "XA,XB,XC")
 PYTHON = sys.executable
 SERVICES = ("gunicorn", "celery-worker", "celery-beat")
 
@@ -55,6 +59,7 @@ def environment() -> dict[str, str]:
         "REDIS_URL": os.environ.get("GATEWAY_STACK_REDIS", "redis://127.0.0.1:6379/3"),
         "GATEWAY_VAR_DIR": str(STACK),
         "GATEWAY_TRUST_ANCHOR_FILES": str(STACK / "demo" / "trust-anchor" / "ta.pem"),
+        "GATEWAY_VIRTUAL_COUNTRIES": os.environ.get("GATEWAY_VIRTUAL_COUNTRIES", COUNTRIES),
         "GATEWAY_TRUSTED_PROXIES": "unix",
         "GATEWAY_PROXY_SECRET_FILE": str(secret_file),
         "DJANGO_SECRET_KEY_FILE": str(key_file),
@@ -76,7 +81,8 @@ def up() -> None:
     _create_database()
     manage = [PYTHON, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True)
-    subprocess.run([*manage, "demo_seed", "--dir", str(STACK / "demo")], env=env, check=True, stdout=subprocess.DEVNULL)
+    seed = [*manage, "demo_seed", "--dir", str(STACK / "demo"), "--countries", COUNTRIES]
+    subprocess.run(seed, env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*manage, "collectstatic", "--no-input", "-v", "0"], env=env, check=True)
     _server_tls()
     _render_nginx(env)
@@ -101,8 +107,7 @@ def down() -> None:
     if (STACK / "run" / "nginx.pid").exists():
         subprocess.run(["nginx", "-c", str(conf), "-p", str(STACK), "-s", "quit"], check=False)
     extra = sorted(p.stem for p in (STACK / "run").glob("*.pid") if p.stem not in (*SERVICES, "nginx"))
-    for name in (*SERVICES, *extra):
-        stop(name)
+    _stop_all((*SERVICES, *extra))
     for _ in range(50):
         if not (STACK / "run" / "nginx.pid").exists():
             break
@@ -117,19 +122,40 @@ def start(name: str) -> None:
 
 def stop(name: str) -> None:
     """SIGTERM, then SIGKILL after ten seconds."""
-    pid_file = STACK / "run" / f"{name}.pid"
-    if not pid_file.exists():
-        return
-    pid = int(pid_file.read_text())
-    try:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            os.kill(pid, 0)
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    pid_file.unlink(missing_ok=True)
+    _stop_all((name,))
+
+
+def _stop_all(names: tuple[str, ...]) -> None:
+    """SIGTERM to every service named, then SIGKILL to those still running ten seconds later:
+    side by side, since each takes seconds to shut down gracefully (a stack stops in the time of
+    its slowest service, not of their sum)."""
+    running: dict[Path, int] = {}
+    for name in names:
+        pid_file = STACK / "run" / f"{name}.pid"
+        if not pid_file.exists():
+            continue
+        pid = int(pid_file.read_text())
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pid_file.unlink(missing_ok=True)
+            continue
+        running[pid_file] = pid
+    deadline = time.monotonic() + 10
+    while running and time.monotonic() < deadline:
+        for pid_file, pid in list(running.items()):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                del running[pid_file]
+                pid_file.unlink(missing_ok=True)
+        time.sleep(0.1)
+    for pid_file, pid in running.items():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        pid_file.unlink(missing_ok=True)
 
 
 def kill(name: str) -> None:
@@ -214,7 +240,9 @@ def _server_tls() -> None:
     if (tls / "server.pem").exists():
         return
     now = dt.datetime.now(dt.UTC)
-    ca = issuance.issue(issuance.name("Gateway stack TLS CA"), at=now, days=825, ca=True)
+    # Named after the stack's address, and named by the server certificate's key identifier: a
+    # client trusting several stacks' CAs (federated stacks' workers) finds the one that issued.
+    ca = issuance.issue(issuance.name(f"Gateway stack TLS CA {LISTEN}"), at=now, days=825, ca=True)
     key = issuance.new_key()
     host = LISTEN.rsplit(":", 1)[0]
     names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
@@ -230,6 +258,7 @@ def _server_tls() -> None:
         .not_valid_after(now + dt.timedelta(days=397))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
     )
     from cryptography.hazmat.primitives import hashes
 

@@ -17,7 +17,7 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.client import HTTPConnection, HTTPSConnection
 from pathlib import Path
@@ -118,6 +118,11 @@ class Stack:
     def database_url(self) -> str:
         return self.env["DATABASE_URL"]
 
+    @property
+    def publication_url(self) -> str:
+        """The published folder through nginx: public, no client certificate."""
+        return f"https://{self.host}:{self.port}/publication/"
+
     def country(self, code: str) -> DemoCountry:
         return DemoCountry(code, self.dir / "demo" / code)
 
@@ -175,6 +180,11 @@ class Stack:
         assert done.returncode == 0, f"manage.py {shlex.join(arguments)}: {done.stdout[-2000:]}{done.stderr[-3000:]}"
         return done.stdout
 
+    def service(self, action: str, name: str) -> None:
+        """``scripts/stack.py start|stop|kill SERVICE`` on this stack (``celery-worker``...)."""
+        done = subprocess.run([*SCRIPT, action, name], env=self.env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"stack.py {action} {name}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+
     def sql(self, query: str) -> list[tuple[Any, ...]]:
         import psycopg
 
@@ -190,8 +200,12 @@ def _child_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def start(folder: Path, *, rate: str, burst: str, workers: str = "2") -> Stack:
-    """``scripts/stack.py up`` in ``folder`` on a free port, a new database and a private Redis."""
+def start(
+    folder: Path, *, rate: str, burst: str, workers: str = "2", settings: Mapping[str, str] | None = None
+) -> Stack:
+    """``scripts/stack.py up`` in ``folder`` on a free port, a new database and a private Redis.
+    ``settings``: more environment for the stack's processes (``GATEWAY_STACK_COUNTRIES``,
+    ``GATEWAY_FEDERATION_ID``...), which its ``manage`` gets too."""
     from tests.processes import start_redis
 
     port, redis_port = free_port(), free_port()
@@ -205,6 +219,7 @@ def start(folder: Path, *, rate: str, burst: str, workers: str = "2") -> Stack:
         GATEWAY_STACK_RATE=rate,
         GATEWAY_STACK_BURST=burst,
         GATEWAY_STACK_WORKERS=workers,
+        **(settings or {}),
     )
     stack = Stack(folder, "127.0.0.1", port, env, database, redis)
     started = subprocess.run([*SCRIPT, "up"], env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -238,8 +253,10 @@ def stop(stack: Stack) -> None:
 
 
 @contextlib.contextmanager
-def running(folder: Path, *, rate: str, burst: str, workers: str = "2") -> Iterator[Stack]:
-    stack = start(folder, rate=rate, burst=burst, workers=workers)
+def running(
+    folder: Path, *, rate: str, burst: str, workers: str = "2", settings: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    stack = start(folder, rate=rate, burst=burst, workers=workers, settings=settings)
     try:
         yield stack
     finally:
