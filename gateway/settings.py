@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "trustlist",
     "rules",
     "revocation",
+    "migration",
     "federation",
     "oversight",
 ]

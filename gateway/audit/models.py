@@ -35,6 +35,7 @@ class Action(models.TextChoices):
     PEER_ADD = "PEER_ADD"  # an operator configured a peer gateway
     PEER_CHANGE = "PEER_CHANGE"  # its interval changed, or it was removed
     FEDERATION_SYNC = "FEDERATION_SYNC"  # a sync of a peer: what it imported, or why it was refused
+    CMS_MIGRATION = "CMS_MIGRATION"  # a DSC, rule or revocation batch re-signed with a new CMS over the same payload
 
 
 class Outcome(models.TextChoices):

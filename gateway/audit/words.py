@@ -39,6 +39,9 @@ _EVENT_WORDS = {
     ("PEER_CHANGE", "SUCCESS"): "Peer gateway changed or removed",
     ("FEDERATION_SYNC", "SUCCESS"): "Peer gateway synced",
     ("FEDERATION_SYNC", "REJECTED"): "Peer gateway's sync refused",
+    ("CMS_MIGRATION", "SUCCESS"): "Re-signed (CMS migration)",
+    ("CMS_MIGRATION", "UNCHANGED"): "Re-signed again (no change)",
+    ("CMS_MIGRATION", "REJECTED"): "Re-signing refused",
 }
 
 
