@@ -4,7 +4,8 @@ Roles:
 - operator (group "Operators"): onboards, suspends and removes countries' certificates, sees every
   country's rules and revocation batches, imports the value sets (they are the EU's, not a country's);
 - country admin (Membership ADMIN): sees its countries' keys, rules and revocation batches, uploads
-  and revokes their DSCs, uploads and deletes their rules, deletes their revocation batches;
+  and revokes their DSCs, uploads and deletes their rules, deletes their revocation batches,
+  re-signs what an expiring UPLOAD key signed (a CMS migration);
 - country viewer (Membership VIEWER): sees its countries' keys, rules and revocation batches;
 - auditor (group "Auditors", gateway.audit.roles): reads the audit log and every country's keys,
   rules and revocation batches (an audit compares what the log says with what is stored), changes nothing.
@@ -38,6 +39,7 @@ class Do(enum.StrEnum):
     IMPORT_VALUESETS = "import_valuesets"
     VIEW_REVOCATION = "view_revocation"
     DELETE_REVOCATION = "delete_revocation"
+    RESIGN = "resign"  # a CMS migration: replace what an UPLOAD key signed by what a renewed one signs
 
 
 _COUNTRY_ROLES = {
@@ -50,6 +52,7 @@ _COUNTRY_ROLES = {
     Do.VIEW_VALUESETS: {MembershipRole.ADMIN, MembershipRole.VIEWER},
     Do.VIEW_REVOCATION: {MembershipRole.ADMIN, MembershipRole.VIEWER},
     Do.DELETE_REVOCATION: {MembershipRole.ADMIN},
+    Do.RESIGN: {MembershipRole.ADMIN},
 }
 _OPERATOR_ACTIONS = {
     Do.VIEW_KEYS,

@@ -1,11 +1,13 @@
 """What a country sends signed: the base64 body that carries the CMS, or the text a person pasted
 in the admin (a refusal of either recorded as the services record theirs), and who may sign it:
 one of the country's onboarded UPLOAD certificates (DGCG check 1), within its validity, for an
-upload, a revocation or a rule."""
+upload, a revocation or a rule; and whether a new CMS over what a stored one signed replaces it
+(a CMS migration)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 
 from countries.identity import ClientIdentity
 from countries.models import TrustedParty
@@ -36,6 +38,24 @@ def check_uploader(
         raise Rejected(
             Reason.UPLOAD_CERT_NOT_YET_VALID, f"the upload certificate is valid from {signer.not_valid_before_utc}"
         )
+
+
+def replaces(stored_der: bytes, message: cms.SignedMessage) -> bool:
+    """Whether ``message``, a new CMS over the payload of the stored one (``stored_der``, attached or
+    detached; the caller compared the payloads), replaces it: False when it is the stored CMS again
+    (a retry changes nothing), Rejected MIGRATION_NOT_FRESH when it was signed before the stored
+    one (an older CMS replayed, e.g. the upload's own, which the lists publish, would undo a
+    migration). signingTime counts whole seconds: a CMS of the stored one's second replaces it."""
+    stored = cms.read_stored(stored_der)
+    if hmac.compare_digest(stored.signature, message.signature):
+        return False
+    if stored.signing_time is not None and message.signing_time is not None:
+        if message.signing_time < stored.signing_time:
+            raise Rejected(
+                Reason.MIGRATION_NOT_FRESH,
+                f"the new CMS was signed at {message.signing_time}, before the stored one ({stored.signing_time})",
+            )
+    return True
 
 
 def decode_signed_body(

@@ -1,5 +1,6 @@
 """The admin site: one-time passwords required (django-otp) on the login of countries/login.py, a
-dashboard on the index page, bulk delete disabled everywhere."""
+dashboard on the index page, the CMS migration's pages (migration/admin_views.py), bulk delete
+disabled everywhere."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ class GatewayAdminSite(OTPAdminSite):
             response.status_code = 429  # RFC 6585 §4, with the wait
             response["Retry-After"] = str(retry_after)
         return response
+
+    def get_urls(self) -> list[Any]:
+        from migration.admin_views import urls
+
+        return urls(self) + super().get_urls()
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         from oversight.dashboard import dashboard_context

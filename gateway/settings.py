@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rules",
     "revocation",
     "issuers",
+    "migration",
     "federation",
     "oversight",
 ]

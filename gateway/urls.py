@@ -6,6 +6,7 @@ from gateway import landing
 from gateway.audit import views as audit_views
 from gateway.observability import health, metrics
 from issuers.api import views as issuers_views
+from migration import api as migration_views
 from publication.views import published
 from revocation.api import views as revocation_views
 from rules.api import views as rules_views
@@ -44,6 +45,7 @@ urlpatterns = [
     path("revocation-list", revocation_views.RevocationListView.as_view(), name="revocation-list"),
     path("revocation-list/delete", revocation_views.RevocationDeleteAliasView.as_view(), name="revocation-list-delete"),
     path("revocation-list/<str:batch_id>", revocation_views.RevocationBatchView.as_view(), name="revocation-batch"),
+    path("cms-migration", migration_views.CmsMigrationView.as_view(), name="cms-migration"),
     path("publication/<path:path>", published, name="published"),
     path("audit/checkpoint", audit_views.latest_checkpoint, name="audit-checkpoint"),
     path("audit/checkpoints", audit_views.checkpoints, name="audit-checkpoints"),

@@ -1,4 +1,5 @@
-"""The admin dashboard: per country key counts, last changes, upcoming expiries (a chart), the
+"""The admin dashboard: per country key counts, last changes, upcoming expiries (a chart), UPLOAD
+certificates about to expire with what is still signed by them (a CMS migration re-signs it), the
 publication's sequence and age, and open audit findings; scoped by countries.permissions."""
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from typing import Any
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from countries.models import Status
 from countries.permissions import Do, can, countries_for, is_operator
 from gateway.audit.models import Action, AuditEvent, Finding
 from gateway.audit.words import actor_in_words, event_in_words
+from migration.services import EntityType, upload_certificates
 from publication.models import Publication
-from trustlist.display import EXPIRING_SOON_DAYS, ago
+from trustlist.display import EXPIRING_SOON_DAYS, ago, days_left, validity_note
 from trustlist.models import SignerCertificate
 
 MONTHS = 12
@@ -59,6 +62,8 @@ def dashboard_context(user: Any, now: dt.datetime | None = None) -> dict[str, An
     return {
         "dashboard": {
             "countries": list(rows),
+            "upload_expiries": upload_expiries(user, countries, now),
+            "can_resign": bool(countries_for(user, Do.RESIGN)),
             "chart": expiry_chart(dscs.filter(revoked_at__isnull=True), now),
             "publication": publication,
             "publication_age": ago(now - publication.issued_at) if publication else None,
@@ -70,6 +75,34 @@ def dashboard_context(user: Any, now: dt.datetime | None = None) -> dict[str, An
             "recent": recent,
         }
     }
+
+
+def upload_expiries(user: Any, countries: list[str] | None, now: dt.datetime) -> list[dict[str, Any]]:
+    """The active UPLOAD certificates in scope that expire within EXPIRING_SOON_DAYS (or have
+    expired), each with how many DSCs, revocation batches and rule versions it still signs: what
+    its country must re-sign with its successor before it ends (a CMS migration), and a link to
+    that page for those who may; and those suspended or removed that still sign something (a
+    verifier that checks the uploader of a DSC, as DGCG's connector does, drops such DSCs)."""
+    warned = []
+    for item in upload_certificates(countries):  # the inactive ones only while they sign something
+        if item.party.status == Status.ACTIVE and days_left(item.not_after, now) > EXPIRING_SOON_DAYS:
+            continue
+        warned.append(
+            {
+                "country": item.party.country,
+                "name": item.common_name or item.party.thumbprint[:16],
+                "thumbprint": item.party.thumbprint,
+                "not_after": item.not_after,
+                "note": validity_note(item.not_after, now),
+                "status": "" if item.party.status == Status.ACTIVE else item.party.status.lower(),
+                "dscs": item.signed.get(EntityType.DSC, 0),
+                "batches": item.signed.get(EntityType.REVOCATION_LIST, 0),
+                "rules": item.signed.get(EntityType.VALIDATION_RULE, 0),
+                "total": item.total,
+                "can_resign": can(user, Do.RESIGN, item.party.country),
+            }
+        )
+    return warned
 
 
 def expiry_chart(dscs: Any, now: dt.datetime) -> dict[str, Any]:

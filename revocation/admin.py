@@ -27,6 +27,7 @@ BATCH_ACTIONS = [
     Action.REVOCATION_BATCH_UPLOAD,
     Action.REVOCATION_BATCH_DELETE,
     Action.REVOCATION_BATCH_EXPIRED,
+    Action.CMS_MIGRATION,  # re-signed with a renewed UPLOAD key
 ]
 
 
@@ -142,7 +143,7 @@ class RevocationBatchAdmin(CountryScopedAdmin):
         return AuditEvent.objects.filter(action__in=BATCH_ACTIONS, country=obj.country, details__batchId=obj.batch_id)
 
     def history_about(self, obj: RevocationBatch) -> str:
-        return format_html("every upload, deletion and expiry of batch <code>{}</code>", obj.batch_id)
+        return format_html("every upload, re-signing, deletion and expiry of batch <code>{}</code>", obj.batch_id)
 
     def history_title(self, obj: RevocationBatch) -> str:
         return f"History of batch {obj.batch_id}"

@@ -1,4 +1,4 @@
-"""Uploading and deleting revocation batches, and the cleanup: every change audited and written to
+"""Uploading, deleting and re-signing revocation batches, and the cleanup: every change audited and written to
 the outbox (kind REVOCATION_BATCH, scoped to the group of revoked hashes it changes), every refusal
 audited with its named reason and nothing stored. DGCG's RevocationListService and RevocationListCleanupService."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hmac
 from collections import defaultdict
 
 from django.db import transaction
@@ -14,7 +15,7 @@ from countries.identity import ClientIdentity
 from countries.models import CertificateType
 from countries.services import verified_parties_by_type
 from countries.signer_kids import is_dsc_kid
-from countries.uploaders import check_uploader, record_refusal
+from countries.uploaders import check_uploader, record_refusal, replaces
 from gateway.audit.models import Action, Outcome
 from gateway.audit.refusals import record_refused
 from gateway.audit.services import record_event
@@ -113,6 +114,56 @@ def mark_deleted(
         )
         record_change(kind=BATCH_CHANGE, at=at, country=country, scope=scope_of(batch.country, batch.kid))
     return batch
+
+
+def replace_signature(
+    *, batch_pk: int, message: cms.SignedMessage, country: str, at: dt.datetime, actor: str = "", via: str = ""
+) -> bool:
+    """A CMS migration of one of ``country``'s batches (``migration.services``, which checked that
+    a valid UPLOAD certificate of ``country`` signed ``message``): the stored CMS, which
+    ``GET /revocation-list/{batchId}`` answers, becomes the new one if it signs exactly the stored
+    batch JSON (as DGCG requires) and is not older than the stored one; ``changed`` moves, as in
+    DGCG, so that the list names the batch again and clients download its new CMS. Its hashes stay
+    published throughout. Returns whether it changed (the same CMS again changes nothing: a retry).
+    A refusal is recorded by the caller."""
+    with transaction.atomic():
+        batch = RevocationBatch.objects.select_for_update().filter(pk=batch_pk).first()
+        if batch is None:
+            raise Rejected(Reason.MIGRATION_NOT_FOUND, "RevocationBatch to be updated does not exist.")
+        if batch.country != country:
+            raise Rejected(Reason.MIGRATION_COUNTRY, f"the batch is {batch.country}'s, not {country}'s")
+        if batch.deleted:
+            raise Rejected(Reason.MIGRATION_WITHDRAWN, "Batch already deleted.")
+        stored = base64.b64decode(batch.cms)
+        if not hmac.compare_digest(message.payload, cms.read_stored(stored).content or b""):
+            raise Rejected(Reason.MIGRATION_PAYLOAD_MISMATCH, "New cms payload does not match present payload")
+        changed = replaces(stored, message)
+        previous = batch.uploader_thumbprint
+        if changed:
+            batch.cms = base64.b64encode(message.cms_der).decode("ascii")
+            batch.uploader_thumbprint = thumbprint(message.signer_der)
+            batch.changed = at
+            batch.save(update_fields=["cms", "uploader_thumbprint", "changed"])
+        record_event(
+            action=Action.CMS_MIGRATION,
+            outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+            at=at,
+            country=country,
+            actor=actor,
+            authentication_thumbprint=via,
+            uploader_thumbprint=thumbprint(message.signer_der),
+            details={
+                "type": "REVOCATION_LIST",
+                "entityId": batch.pk,
+                "batchId": batch.batch_id,
+                "previousUploader": previous,
+            },
+        )
+        if changed:
+            # Its group of hashes is unchanged (the publisher finds the same parts); the change is
+            # recorded all the same, as every change of the room is.
+            record_change(kind=BATCH_CHANGE, at=at, country=country, scope=scope_of(batch.country, batch.kid))
+        return changed
 
 
 def clean_up(*, at: dt.datetime, purge_after: dt.timedelta) -> tuple[int, int]:

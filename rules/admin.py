@@ -209,12 +209,14 @@ class ValidationRuleAdmin(CountryScopedAdmin):
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def history_events(self, obj: ValidationRule) -> Any:
-        """The rule's uploads and deletions (a refused upload names no rule: it is in the audit log)."""
-        events = AuditEvent.objects.filter(action__in=[Action.RULE_UPLOAD, Action.RULE_DELETE], country=obj.country)
+        """The rule's uploads, re-signings and deletions (a refused upload names no rule: it is in the
+        audit log)."""
+        actions = [Action.RULE_UPLOAD, Action.CMS_MIGRATION, Action.RULE_DELETE]
+        events = AuditEvent.objects.filter(action__in=actions, country=obj.country)
         return events.filter(details__identifier=obj.identifier)
 
     def history_about(self, obj: ValidationRule) -> str:
-        return format_html("every upload and deletion of rule <code>{}</code>", obj.identifier)
+        return format_html("every upload, re-signing and deletion of rule <code>{}</code>", obj.identifier)
 
     def history_title(self, obj: ValidationRule) -> str:
         return f"History of rule {obj.identifier}"

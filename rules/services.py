@@ -1,4 +1,4 @@
-"""Uploading and deleting business rules, importing value sets: every change audited and written
+"""Uploading, deleting and re-signing business rules, importing value sets: every change audited and written
 to the outbox (publication then publishes the "rules" or "valuesets" artifact), every refusal
 audited with its named reason and nothing stored."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hmac
 import re
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.db import IntegrityError, transaction
 from countries.identity import ClientIdentity
 from countries.models import CertificateType
 from countries.services import verified_parties_by_type
-from countries.uploaders import check_uploader, record_refusal
+from countries.uploaders import check_uploader, record_refusal, replaces
 from gateway.audit.models import Action, Outcome
 from gateway.audit.refusals import record_refused
 from gateway.audit.services import record_event
@@ -98,6 +99,51 @@ def delete_versions(identifier: str, *, country: str, at: dt.datetime, actor: st
         )
         record_change(kind=RULE_CHANGE, at=at, country=country)
     return len(rows)
+
+
+def replace_signature(
+    *, rule_id: int, message: cms.SignedMessage, country: str, at: dt.datetime, actor: str = "", via: str = ""
+) -> bool:
+    """A CMS migration of one stored rule version (``migration.services``, which checked that a
+    valid UPLOAD certificate of ``country`` signed ``message``): its CMS (``GET /rules``) and its
+    detached signature (the published ``rules`` artifact) become the new CMS's, if it signs exactly
+    the rule's stored bytes (as DGCG requires) and is not older than the stored one. The rule stays
+    in force and published throughout. Returns whether it changed (the same CMS again changes
+    nothing: a retry). A refusal is recorded by the caller."""
+    with transaction.atomic():
+        row = ValidationRule.objects.select_for_update().filter(pk=rule_id).first()
+        if row is None:
+            raise Rejected(Reason.MIGRATION_NOT_FOUND, "ValidationRule to be updated does not exist.")
+        if row.country != country:
+            raise Rejected(Reason.MIGRATION_COUNTRY, f"the rule is {row.country}'s, not {country}'s")
+        if not hmac.compare_digest(message.payload, bytes(row.raw)):
+            raise Rejected(Reason.MIGRATION_PAYLOAD_MISMATCH, "New cms payload does not match present payload")
+        changed = replaces(base64.b64decode(row.cms), message)
+        previous = row.uploader_thumbprint
+        if changed:
+            row.cms = base64.b64encode(message.cms_der).decode("ascii")
+            row.signature = base64.b64encode(cms.detach(message.cms_der)).decode("ascii")
+            row.uploader_thumbprint = thumbprint(message.signer_der)
+            row.save(update_fields=["cms", "signature", "uploader_thumbprint"])
+        record_event(
+            action=Action.CMS_MIGRATION,
+            outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+            at=at,
+            country=country,
+            actor=actor,
+            authentication_thumbprint=via,
+            uploader_thumbprint=thumbprint(message.signer_der),
+            details={
+                "type": "VALIDATION_RULE",
+                "entityId": row.pk,
+                "identifier": row.identifier,
+                "version": row.version,
+                "previousUploader": previous,
+            },
+        )
+        if changed:
+            record_change(kind=RULE_CHANGE, at=at, country=country)  # the "rules" artifact carries the signature
+        return changed
 
 
 def import_value_sets(data: bytes, *, source: str, at: dt.datetime, actor: str) -> int:

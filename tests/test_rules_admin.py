@@ -391,7 +391,7 @@ def test_a_rules_history_comes_from_the_audit_log(client, people, xa, rules):
         ("Rule deleted (every version)", "alice"),
         ("Rule uploaded", "the country's backend (API)"),
     ]
-    assert "every upload and deletion of rule VR-XA-0000" in admin_world.page_text(page)
+    assert "every upload, re-signing and deletion of rule VR-XA-0000" in admin_world.page_text(page)
 
 
 def test_the_rule_list_costs_the_same_queries_for_more_rows(client, people, xa, rules):

@@ -79,6 +79,9 @@ class SignerCertificate(models.Model):
     raw_data = models.BinaryField(help_text="certificate DER")
     signature = models.TextField(help_text="base64 detached CMS by the uploader over raw_data")
     uploader_thumbprint = models.CharField(max_length=64)
+    # When ``signature`` was last replaced by a CMS migration (re-signed with a renewed UPLOAD key,
+    # migration.services): DGCG's If-Modified-Since delta lists the DSC again from then on.
+    resigned_at = models.DateTimeField(null=True, blank=True, db_index=True)
     group = models.CharField(max_length=8, choices=Group.choices, default=Group.DSC)
     domain = models.CharField(max_length=32, default="DCC")
     properties = models.JSONField(default=dict, blank=True)

@@ -153,9 +153,10 @@ def classic(
 
 
 def _delta_entries(country: str | None, since: dt.datetime, wire_fields: tuple[str, ...]) -> list[tuple[str, bytes]]:
-    """DGCG's delta of DSCs: those uploaded or revoked since ``since`` and those whose CSCA changed
-    status since then; a revoked DSC, or one whose CSCA is not trusted now, appears with rawData
-    and signature null (DGCG PR #173), so that a client syncing by deltas drops it."""
+    """DGCG's delta of DSCs: those uploaded, re-signed (a CMS migration: their new ``signature``)
+    or revoked since ``since`` and those whose CSCA changed status since then; a revoked DSC, or
+    one whose CSCA is not trusted now, appears with rawData and signature null (DGCG PR #173), so
+    that a client syncing by deltas drops it."""
     signers = SignerCertificate.objects.local().filter(group=Group.DSC, domain="DCC")
     if country:
         signers = signers.for_country(country)
@@ -165,7 +166,10 @@ def _delta_entries(country: str | None, since: dt.datetime, wire_fields: tuple[s
         .values_list("thumbprint", flat=True)
     )
     signers = signers.filter(
-        Q(created_at__gte=since) | Q(revoked_at__gte=since) | Q(issuer_thumbprint__in=changed_cscas)
+        Q(created_at__gte=since)
+        | Q(resigned_at__gte=since)
+        | Q(revoked_at__gte=since)
+        | Q(issuer_thumbprint__in=changed_cscas)
     )
     issuers = trust.trusted_issuer_thumbprints()
     rows = signers.only(*wire_fields, "issuer_thumbprint", "group").iterator(chunk_size=2000)

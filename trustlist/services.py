@@ -26,7 +26,7 @@ from countries.identity import ClientIdentity
 from countries.models import CertificateType
 from countries.services import verified_parties_by_type
 from countries.trust_anchor import certificate_of
-from countries.uploaders import check_uploader, decode_signed_text, record_refusal
+from countries.uploaders import check_uploader, decode_signed_text, record_refusal, replaces
 from gateway import dbwrite
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event
@@ -72,6 +72,8 @@ class _Checked:
 CUSTOM_KID = re.compile(r"[A-Za-z0-9+/=_-]{1,20}")
 # A computed kid: base64 of the first 8 bytes of the certificate's SHA-256 (gateway.pki.certs.kid).
 COMPUTED_KID = re.compile(r"[A-Za-z0-9+/]{11}=")
+
+RESIGN_CHANGE = "RESIGN"  # outbox kind: a signer certificate re-signed (replace_signature)
 
 # The onboarded rows each endpoint needs, read with the identity (countries.identity.authenticate).
 UPLOAD_PARTIES = (CertificateType.UPLOAD, CertificateType.CSCA, CertificateType.DECA)
@@ -204,6 +206,54 @@ def revoke_by_person(*, row_id: int, reason: str, actor: str, at: dt.datetime) -
             details={"via": "admin"},
         )
         return row
+
+
+def replace_signature(
+    *, row_id: int, message: cms.SignedMessage, country: str, at: dt.datetime, actor: str = "", via: str = ""
+) -> bool:
+    """A CMS migration of one of ``country``'s signer certificates (``migration.services``, which
+    checked that a valid UPLOAD certificate of ``country`` signed ``message``): the stored signature
+    becomes the new CMS, detached, if it signs exactly the stored certificate (DGCG compares
+    nothing there, so a migration could swap the certificate) and is not older than the stored
+    one. The entry stays published as it was; /trustList and /trustList/certificate serve the new
+    signature, and DGCG's delta lists the DSC again. Returns whether it changed (the same CMS
+    again changes nothing: a retry). A refusal is recorded by the caller."""
+    with transaction.atomic():
+        row = SignerCertificate.objects.select_for_update().filter(pk=row_id, source_gateway="").first()
+        if row is None:
+            raise Rejected(Reason.MIGRATION_NOT_FOUND, "Certificate to be updated does not exist.")
+        if row.country != country:
+            raise Rejected(Reason.MIGRATION_COUNTRY, f"the certificate is {row.country}'s, not {country}'s")
+        if row.revoked_at is not None:
+            raise Rejected(Reason.MIGRATION_WITHDRAWN, "the certificate is revoked: no signature of it is published")
+        if not hmac.compare_digest(message.payload, bytes(row.raw_data)):
+            raise Rejected(
+                Reason.MIGRATION_PAYLOAD_MISMATCH,
+                "New cms payload does not match present payload: a migration re-signs the stored certificate",
+            )
+        changed = replaces(base64.b64decode(row.signature), message)
+        previous = row.uploader_thumbprint
+        if changed:
+            row.signature = base64.b64encode(cms.detach(message.cms_der)).decode("ascii")
+            row.uploader_thumbprint = thumbprint(message.signer_der)
+            row.resigned_at = at
+            row.save(update_fields=["signature", "uploader_thumbprint", "resigned_at"])
+        record_event(
+            action=Action.CMS_MIGRATION,
+            outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+            at=at,
+            country=country,
+            actor=actor,
+            authentication_thumbprint=via,
+            uploader_thumbprint=thumbprint(message.signer_der),
+            subject_thumbprint=row.thumbprint,
+            details={"type": "DSC", "entityId": row.pk, "kid": row.kid, "previousUploader": previous},
+        )
+        if changed:
+            # The entry the publication holds is unchanged; the change wakes the publisher (a delta
+            # naming the DSC, its entry as it was) and moves the trust state the lists are cached by.
+            record_change(kind=RESIGN_CHANGE, at=at, country=country, thumbprint=row.thumbprint)
+        return changed
 
 
 def _revoke_row(

@@ -39,6 +39,7 @@ class Action(models.TextChoices):
     ISSUER_SUSPEND = "ISSUER_SUSPEND"
     ISSUER_REACTIVATE = "ISSUER_REACTIVATE"
     ISSUER_REMOVE = "ISSUER_REMOVE"
+    CMS_MIGRATION = "CMS_MIGRATION"  # a DSC, rule or revocation batch re-signed with a new CMS over the same payload
 
 
 class Outcome(models.TextChoices):

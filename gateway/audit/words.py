@@ -47,6 +47,9 @@ _EVENT_WORDS = {
     ("ISSUER_REACTIVATE", "REJECTED"): "Trusted issuer's reactivation refused",
     ("ISSUER_REMOVE", "SUCCESS"): "Trusted issuer removed",
     ("ISSUER_REMOVE", "REJECTED"): "Trusted issuer's removal refused",
+    ("CMS_MIGRATION", "SUCCESS"): "Re-signed (CMS migration)",
+    ("CMS_MIGRATION", "UNCHANGED"): "Re-signed again (no change)",
+    ("CMS_MIGRATION", "REJECTED"): "Re-signing refused",
 }
 
 

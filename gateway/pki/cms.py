@@ -117,6 +117,36 @@ def attach(detached_der: bytes, content: bytes) -> bytes:
     return asn1_cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What a CMS the gateway stored says, read without verifying it again."""
+
+    content: bytes | None  # None for a detached CMS
+    signature: bytes
+    signing_time: dt.datetime | None
+
+
+def read_stored(cms_der: bytes) -> Stored:
+    """The embedded content, the one SignerInfo's signature value and its signingTime of a CMS
+    that was verified when it was stored (the signature audit verifies it again): what a
+    replacement is compared with. Anything else is a Rejected CMS_PARSE."""
+    try:
+        signed = asn1_cms.ContentInfo.load(cms_der)["content"]
+        embedded = signed["encap_content_info"]["content"]
+        content = None if isinstance(embedded, asn1_core.Void) else embedded.native
+        signer_infos = list(signed["signer_infos"])
+        if len(signer_infos) != 1:
+            raise Rejected(Reason.CMS_SIGNER_COUNT, "CMS Message needs to have exactly 1 signer information.")
+        signer_info = signer_infos[0]
+        signed_attrs = signer_info["signed_attrs"]
+        attributes = {} if isinstance(signed_attrs, asn1_core.Void) else _attributes(signed_attrs)
+        signature = signer_info["signature"].native
+    except _PARSE_ERRORS as exc:
+        raise Rejected(Reason.CMS_PARSE, "Could not parse the stored CMS Message") from exc
+    signing_time = attributes.get("signing_time")
+    return Stored(content, signature, signing_time if isinstance(signing_time, dt.datetime) else None)
+
+
 def sign(
     content: bytes,
     signer_cert: x509.Certificate,

@@ -95,6 +95,12 @@ class Reason(enum.StrEnum):
     REVOCATION_BATCH_COUNTRY = "REVOCATION_BATCH_COUNTRY"  # another country's batch (403)
     REVOCATION_SINCE_MISSING = "REVOCATION_SINCE_MISSING"  # GET /revocation-list without If-Modified-Since
     REVOCATION_SINCE_FUTURE = "REVOCATION_SINCE_FUTURE"  # If-Modified-Since in the future
+    # --- CMS migration: re-signing what an UPLOAD key signed (DGCG's /cms-migration) ---
+    MIGRATION_NOT_FOUND = "MIGRATION_NOT_FOUND"  # no such entity of that type (409 0x010/0x020/0x030)
+    MIGRATION_WITHDRAWN = "MIGRATION_WITHDRAWN"  # a revoked DSC or a deleted batch: nothing published to re-sign (409)
+    MIGRATION_COUNTRY = "MIGRATION_COUNTRY"  # another country's entity (400 0x004/0x021/0x031)
+    MIGRATION_PAYLOAD_MISMATCH = "MIGRATION_PAYLOAD_MISMATCH"  # the new CMS signs other bytes (DSC too: ours)
+    MIGRATION_NOT_FRESH = "MIGRATION_NOT_FRESH"  # signed before the stored CMS: an older one replayed (ours)
     # --- federation: a peer's entry (federation.statements) and its sync ---
     PEER_ID_INVALID = "PEER_ID_INVALID"  # not 1 to 64 of [A-Za-z0-9._:-], or this gateway's own id
     PEER_EXISTS = "PEER_EXISTS"  # a peer with that id is configured already
