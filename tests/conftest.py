@@ -34,6 +34,11 @@ def _gateway_settings(settings, tmp_path):
 
     if isinstance(caches["default"], LocMemCache):  # this process's own, never a shared Redis
         caches["default"].clear()  # e.g. the login's counters: each test starts with none
+    # Every person a test makes costs one password hash: PBKDF2's million rounds took a quarter of
+    # a second each, over a minute of every run for the admin's persona fixtures alone. The real
+    # hasher's cost is what bench/login_timing.py measures; processes the tests start (make run,
+    # the stack) keep the production setting.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.GATEWAY_TRUSTED_PROXIES = [f"{PROXY}/32"]
     settings.GATEWAY_VIRTUAL_COUNTRIES = ["XA", "XB", "XC"]
     settings.GATEWAY_PUBLISH_DIR = str(tmp_path / "publish")
