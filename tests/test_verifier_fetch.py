@@ -86,7 +86,8 @@ def serve() -> Iterator[Callable[..., Mirror]]:
         mirror = Mirror(root)
         if tls is not None:
             mirror.socket = tls.wrap_socket(mirror.socket, server_side=True)
-        threading.Thread(target=mirror.serve_forever, daemon=True).start()
+        # shutdown() waits for serve_forever's next poll: half a second by default, after every test
+        threading.Thread(target=mirror.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         started.append(mirror)
         return mirror
 
