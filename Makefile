@@ -47,13 +47,20 @@ lint:
 test-sqlite: venv
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not postgres and not e2e and not faults"
 
+# Tests marked `no_db` use no database of the test run (the verifier, the pure PKI layer, files):
+# they run the same on both engines, so only the SQLite run runs them.
+# GATEWAY_TEST_DB names the PostgreSQL database (pytest-django tests in test_<name>): set it in
+# the environment to keep two runs on one server apart.
+GATEWAY_TEST_DB ?= gateway
+TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/$(GATEWAY_TEST_DB)
+
 test-postgres: venv
-	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m "not faults"
+	DATABASE_URL=$(TEST_DATABASE_URL) GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m "not faults and not no_db"
 
 # Fault injection against the production-like stack on private PostgreSQL and Redis instances,
 # in its own pytest process so that restarting them cannot disturb the other tests.
 test-faults: venv
-	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m faults
+	DATABASE_URL=$(TEST_DATABASE_URL) GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m faults
 
 # Production-like: nginx (mutual TLS) -> gunicorn (unix socket) -> Django, Celery worker and beat,
 # PostgreSQL, Redis. State in var/stack; `source var/stack/env` before manage.py commands.
