@@ -48,6 +48,22 @@ def _gateway_settings(settings, tmp_path):
     rendering.clear_cache()
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The test database on PostgreSQL commits without waiting for its WAL to reach the disk
+    (synchronous_commit off, for this process's connections only): a crash could lose the last
+    commits of a database that is dropped anyway, and nothing that a test sees changes, while
+    every commit of the transactional tests (each statement, and the flush after each test) no
+    longer waits for an fsync, which a busy disk made the largest part of the PostgreSQL run.
+    The processes the tests start keep PostgreSQL's default."""
+    from django.conf import settings
+
+    for database in settings.DATABASES.values():
+        if database["ENGINE"] == "django.db.backends.postgresql":
+            options = database.setdefault("OPTIONS", {})
+            options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
+
+
 @pytest.fixture
 def frozen():
     with time_machine.travel(NOW, tick=False) as traveller:
