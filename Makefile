@@ -30,8 +30,14 @@ reset:
 	rm -rf var/gateway.sqlite3 var/publish var/publisher $(DEMO) var/otp var/verifier var/qr.png
 	@echo "the demo is removed; make run seeds a new one"
 
-# The suite on SQLite, then on PostgreSQL with Redis and a real Celery worker.
-test: venv services lint test-sqlite test-postgres test-faults
+# The suite on SQLite and on PostgreSQL with Redis and a real Celery worker, side by side, then the
+# fault injection alone. The two runs share nothing (a database each, free ports, files per
+# process) and each uses the other's idle time: the SQLite run computes, the PostgreSQL run mostly
+# waits for the processes it starts (the stack, browsers, workers). --output-sync prints each
+# run's output in one piece when it ends.
+test: venv services lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+	$(MAKE) --no-print-directory test-faults
 
 services:
 	scripts/ensure-services
