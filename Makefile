@@ -30,8 +30,14 @@ reset:
 	rm -rf var/gateway.sqlite3 var/publish var/publisher $(DEMO) var/otp var/verifier var/qr.png
 	@echo "the demo is removed; make run seeds a new one"
 
-# The suite on SQLite, then on PostgreSQL with Redis and a real Celery worker.
-test: venv services lint test-sqlite test-postgres test-faults
+# The suite on SQLite and on PostgreSQL with Redis and a real Celery worker, side by side, then the
+# fault injection alone. The two runs share nothing (a database each, free ports, files per
+# process) and each uses the other's idle time: the SQLite run computes, the PostgreSQL run mostly
+# waits for the processes it starts (the stack, browsers, workers). --output-sync prints each
+# run's output in one piece when it ends.
+test: venv services lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+	$(MAKE) --no-print-directory test-faults
 
 services:
 	scripts/ensure-services
@@ -47,13 +53,20 @@ lint:
 test-sqlite: venv
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not postgres and not e2e and not faults"
 
+# Tests marked `no_db` use no database of the test run (the verifier, the pure PKI layer, files):
+# they run the same on both engines, so only the SQLite run runs them.
+# GATEWAY_TEST_DB names the PostgreSQL database (pytest-django tests in test_<name>): set it in
+# the environment to keep two runs on one server apart.
+GATEWAY_TEST_DB ?= gateway
+TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/$(GATEWAY_TEST_DB)
+
 test-postgres: venv
-	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m "not faults"
+	DATABASE_URL=$(TEST_DATABASE_URL) GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m "not faults and not no_db"
 
 # Fault injection against the production-like stack on private PostgreSQL and Redis instances,
 # in its own pytest process so that restarting them cannot disturb the other tests.
 test-faults: venv
-	DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m faults
+	DATABASE_URL=$(TEST_DATABASE_URL) GATEWAY_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m faults
 
 # Production-like: nginx (mutual TLS) -> gunicorn (unix socket) -> Django, Celery worker and beat,
 # PostgreSQL, Redis. State in var/stack; `source var/stack/env` before manage.py commands.

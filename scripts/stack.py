@@ -107,7 +107,9 @@ def down() -> None:
     if (STACK / "run" / "nginx.pid").exists():
         subprocess.run(["nginx", "-c", str(conf), "-p", str(STACK), "-s", "quit"], check=False)
     extra = sorted(p.stem for p in (STACK / "run").glob("*.pid") if p.stem not in (*SERVICES, "nginx"))
-    _stop_all((*SERVICES, *extra))
+    # Every service is told at once and the waits overlap: gunicorn's and Celery's warm shutdowns
+    # take seconds each, one after another they added up to ten.
+    stop(*SERVICES, *extra)
     for _ in range(50):
         if not (STACK / "run" / "nginx.pid").exists():
             break
@@ -120,16 +122,23 @@ def start(name: str) -> None:
     _start(name, _command(name), environment())
 
 
-def stop(name: str) -> None:
-    """SIGTERM, then SIGKILL after ten seconds."""
-    _stop_all((name,))
+def _running(pid: int) -> bool:
+    """Whether the process still runs: one that has exited but that its parent (init, for the
+    services started by ``up``) has not reaped yet is a zombie, and is done."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc: the signal's answer is all there is
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def _stop_all(names: tuple[str, ...]) -> None:
-    """SIGTERM to every service named, then SIGKILL to those still running ten seconds later:
-    side by side, since each takes seconds to shut down gracefully (a stack stops in the time of
-    its slowest service, not of their sum)."""
-    running: dict[Path, int] = {}
+def stop(*names: str) -> None:
+    """SIGTERM each, then SIGKILL whichever still runs after ten seconds."""
+    pids = {}
     for name in names:
         pid_file = STACK / "run" / f"{name}.pid"
         if not pid_file.exists():
@@ -137,25 +146,19 @@ def _stop_all(names: tuple[str, ...]) -> None:
         pid = int(pid_file.read_text())
         try:
             os.kill(pid, signal.SIGTERM)
+            pids[name] = pid
         except ProcessLookupError:
             pid_file.unlink(missing_ok=True)
-            continue
-        running[pid_file] = pid
     deadline = time.monotonic() + 10
-    while running and time.monotonic() < deadline:
-        for pid_file, pid in list(running.items()):
+    while any(_running(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for name, pid in pids.items():
+        if _running(pid):
             try:
-                os.kill(pid, 0)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
-                del running[pid_file]
-                pid_file.unlink(missing_ok=True)
-        time.sleep(0.1)
-    for pid_file, pid in running.items():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        pid_file.unlink(missing_ok=True)
+                pass
+        (STACK / "run" / f"{name}.pid").unlink(missing_ok=True)
 
 
 def kill(name: str) -> None:
@@ -167,7 +170,8 @@ def kill(name: str) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
         for _ in range(100):
-            os.kill(pid, 0)
+            if not _running(pid):
+                break
             time.sleep(0.05)
     except ProcessLookupError:
         pass

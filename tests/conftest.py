@@ -34,6 +34,11 @@ def _gateway_settings(settings, tmp_path):
 
     if isinstance(caches["default"], LocMemCache):  # this process's own, never a shared Redis
         caches["default"].clear()  # e.g. the login's counters: each test starts with none
+    # Every person a test makes costs one password hash: PBKDF2's million rounds took a quarter of
+    # a second each, over a minute of every run for the admin's persona fixtures alone. The real
+    # hasher's cost is what bench/login_timing.py measures; processes the tests start (make run,
+    # the stack) keep the production setting.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.GATEWAY_TRUSTED_PROXIES = [f"{PROXY}/32"]
     settings.GATEWAY_VIRTUAL_COUNTRIES = ["XA", "XB", "XC"]
     settings.GATEWAY_PUBLISH_DIR = str(tmp_path / "publish")
@@ -41,6 +46,22 @@ def _gateway_settings(settings, tmp_path):
     rendering.clear_cache()
     yield
     rendering.clear_cache()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The test database on PostgreSQL commits without waiting for its WAL to reach the disk
+    (synchronous_commit off, for this process's connections only): a crash could lose the last
+    commits of a database that is dropped anyway, and nothing that a test sees changes, while
+    every commit of the transactional tests (each statement, and the flush after each test) no
+    longer waits for an fsync, which a busy disk made the largest part of the PostgreSQL run.
+    The processes the tests start keep PostgreSQL's default."""
+    from django.conf import settings
+
+    for database in settings.DATABASES.values():
+        if database["ENGINE"] == "django.db.backends.postgresql":
+            options = database.setdefault("OPTIONS", {})
+            options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
 
 
 @pytest.fixture
@@ -101,15 +122,32 @@ def browser():
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+# What a test marked no_db may not ask for: it would then need the PostgreSQL run it is left out of
+# (not django_db_blocker: pytest-django's own autouse fixtures give every test that one).
+NOT_FOR_NO_DB = DB_FIXTURES | {"django_db_setup", "_django_db_helper", "open_stack"}
+
+
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"]
     if os.environ.get("GATEWAY_REQUIRE_SERVICES") and "postgresql" not in engine:
         raise pytest.UsageError(f"GATEWAY_REQUIRE_SERVICES is set but the database engine is {engine}")
-
-
-DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+    # A test marked no_db runs once, in the SQLite run (make test-postgres deselects it): one that
+    # asks for a database or a service is refused here, in every run, rather than go untested on
+    # PostgreSQL; one that touches the database anyway fails (pytest-django blocks it, see below).
+    asking = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("no_db")
+        and (
+            NOT_FOR_NO_DB & set(getattr(item, "fixturenames", ()))
+            or any(item.get_closest_marker(name) for name in ("django_db", "postgres", "e2e", "faults"))
+        )
+    ]
+    if asking:
+        raise pytest.UsageError("marked no_db but asks for a database or a service: " + ", ".join(asking))
 
 
 @pytest.fixture(autouse=True)
@@ -120,8 +158,13 @@ def _append_only_tables_flushable_between_tests(request):
 
     End-to-end tests that ask for no database (they talk to processes with databases of their
     own) are left alone: pytest-django creates the test database only when a collected test
-    asks for one, so a run of only those would otherwise fail to connect."""
+    asks for one, so a run of only those would otherwise fail to connect. Tests marked no_db
+    are left without a database altogether: pytest-django then refuses any access to it, so a
+    test that is marked so wrongly fails on SQLite instead of going untested on PostgreSQL."""
     marker = request.node.get_closest_marker("django_db")
+    if request.node.get_closest_marker("no_db"):  # no database at all: pytest-django refuses any access
+        yield
+        return
     if request.node.get_closest_marker("e2e") and marker is None and not DB_FIXTURES & set(request.fixturenames):
         yield
         return

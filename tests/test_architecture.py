@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import jwt
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,6 +25,10 @@ from gateway.signing import jws
 from gateway.signing.backend import FileSigner, key_id
 from gateway.signing.models import PublisherKey
 from publication.models import Publication
+
+# No database of the test run (the upgrade test migrates a SQLite file of its own, whatever
+# DATABASE_URL says): runs once, in the SQLite run.
+pytestmark = pytest.mark.no_db
 
 ROOT = Path(__file__).resolve().parent.parent
 

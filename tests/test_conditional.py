@@ -6,6 +6,8 @@ import pytest
 
 from gateway.conditional import none_match_hit
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 ETAG = '"abc"'
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "configuration.md"
 # Development and test tooling reads its own variables (GATEWAY_STACK_*, GATEWAY_REQUIRE_SERVICES):

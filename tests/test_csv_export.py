@@ -13,6 +13,8 @@ import pytest
 
 from gateway.csv_export import FORMULA_STARTS, neutralise, write_csv
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

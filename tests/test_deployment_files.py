@@ -27,6 +27,8 @@ from django.conf import settings
 
 from tests.test_configuration_doc import code_reads
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
 FILES = {

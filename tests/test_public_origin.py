@@ -18,6 +18,7 @@ from gateway.origin import Origin, parse_origin
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.no_db
 @pytest.mark.parametrize(
     ("text", "expected", "written"),
     [
@@ -38,6 +39,7 @@ def test_an_origin_is_written_as_browsers_send_it(text, expected, written):
     assert str(origin) == written
 
 
+@pytest.mark.no_db
 @pytest.mark.parametrize(
     "text",
     [
@@ -76,6 +78,7 @@ def _settings_with(**env: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.no_db
 def test_the_origin_setting_names_the_trusted_origin_the_redirect_host_and_an_allowed_host():
     derived = _settings_with(GATEWAY_PUBLIC_ORIGIN="https://gateway.example.org:8443/")
     assert derived["csrf"] == ["https://gateway.example.org:8443"]
@@ -86,6 +89,7 @@ def test_the_origin_setting_names_the_trusted_origin_the_redirect_host_and_an_al
     assert unset["ssl_host"] is None
 
 
+@pytest.mark.no_db
 def test_a_bad_origin_stops_the_gateway_at_start():
     with pytest.raises(subprocess.CalledProcessError) as failed:
         _settings_with(GATEWAY_PUBLIC_ORIGIN="gateway.example.org")

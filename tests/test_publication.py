@@ -805,20 +805,27 @@ def test_outbox_ids_are_handed_out_in_commit_order(db, monkeypatch):
 
     from django.db import connection, transaction
 
+    from gateway import dbwrite
     from gateway.outbox.models import Change
     from gateway.outbox.services import record_change
 
     inserted, done = threading.Event(), threading.Event()
-    create = Change.objects.create
 
-    def slow_create(**kwargs):
-        change = create(**kwargs)
-        if threading.current_thread().name == "first":
-            inserted.set()
-            time.sleep(0.5)
-        return change
+    def pausing(insert):
+        """record_change inserts through gateway.dbwrite (insert_after, or insert for the first
+        change ever): the first transaction pauses right after its outbox row is in."""
 
-    monkeypatch.setattr(Change.objects, "create", slow_create)
+        def paused(instance, *args, **kwargs):
+            change = insert(instance, *args, **kwargs)
+            if change is not None and isinstance(instance, Change) and threading.current_thread().name == "first":
+                inserted.set()
+                time.sleep(0.5)
+            return change
+
+        return paused
+
+    monkeypatch.setattr(dbwrite, "insert_after", pausing(dbwrite.insert_after))
+    monkeypatch.setattr(dbwrite, "insert", pausing(dbwrite.insert))
     seen: list[list[int]] = []
 
     def change(name):
@@ -847,6 +854,7 @@ def test_outbox_ids_are_handed_out_in_commit_order(db, monkeypatch):
         thread.join(30)
     done.set()
     observer.join(10)
+    assert inserted.is_set(), "the first transaction never paused after its insert"
     final = sorted(Change.objects.values_list("id", flat=True))
     assert len(final) == 2
     assert all(ids == final[: len(ids)] for ids in seen), "a later id was visible before an earlier one"

@@ -11,6 +11,8 @@ import pytest
 
 from publication import files
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 
 def _blocks(count: int) -> list[bytes]:
     return [os.urandom(1 << 16) + bytes([n % 256]) * (1 << 18) for n in range(count)]

@@ -93,6 +93,7 @@ BAD = [
 ]
 
 
+@pytest.mark.no_db
 @pytest.mark.parametrize(("arguments", "reason"), BAD, ids=[" ".join(a)[:70] for a, _ in BAD])
 def test_a_bad_invocation_is_one_line_with_a_reason_and_a_hint(files, arguments, reason):
     completed = _run(*[argument.format(f=files) for argument in arguments])
@@ -105,6 +106,7 @@ def test_a_bad_invocation_is_one_line_with_a_reason_and_a_hint(files, arguments,
     assert completed.stdout == ""
 
 
+@pytest.mark.no_db
 def test_usage_errors_and_the_version():
     assert _run("bogus").returncode == 2
     version = _run("--version")
@@ -277,6 +279,7 @@ def test_inspect_shows_what_is_held(published, capsys):
     assert summary["expired"] is False
 
 
+@pytest.mark.no_db
 def test_docs_name_every_verification_reason():
     from verifier.reasons import Reason
 

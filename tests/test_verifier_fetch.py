@@ -86,7 +86,8 @@ def serve() -> Iterator[Callable[..., Mirror]]:
         mirror = Mirror(root)
         if tls is not None:
             mirror.socket = tls.wrap_socket(mirror.socket, server_side=True)
-        threading.Thread(target=mirror.serve_forever, daemon=True).start()
+        # shutdown() waits for serve_forever's next poll: half a second by default, after every test
+        threading.Thread(target=mirror.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         started.append(mirror)
         return mirror
 
@@ -281,6 +282,7 @@ def tls_that_drips() -> Iterator[int]:
     listener.close()
 
 
+@pytest.mark.no_db
 def test_a_tls_handshake_that_drips_fails_within_the_deadline(tls_that_drips, tmp_path):
     url = f"https://127.0.0.1:{tls_that_drips}/publication/"
     refused = refusal(lambda: sync(url, tmp_path / "state", [], NOW, timeout=DEADLINE))
@@ -291,6 +293,7 @@ def test_a_tls_handshake_that_drips_fails_within_the_deadline(tls_that_drips, tm
 # --- what cannot be read safely -------------------------------------------------------------------
 
 
+@pytest.mark.no_db
 @pytest.mark.parametrize(
     "lengths",
     [["abc"], ["-1"], ["+3"], ["0x3"], ["3 3"], ["3, 3"], [""], ["3", "3"], ["3", "4"]],
@@ -302,6 +305,7 @@ def test_a_malformed_content_length_is_refused_by_name(serve, lengths):
     assert refusal(lambda: http_fetch(mirror.base + "file", {}, 1 << 20)).reason == "BAD_CONTENT_LENGTH"
 
 
+@pytest.mark.no_db
 def test_a_well_formed_content_length_is_read(serve):
     mirror = serve()
     mirror.answers["file"] = answer(200, [("Content-Length", "3")], b"abc")
@@ -318,6 +322,7 @@ def test_an_index_with_a_malformed_content_length_leaves_the_state_held(pki, pub
     assert (published / "state.json").read_bytes() == held
 
 
+@pytest.mark.no_db
 @pytest.mark.parametrize(
     "location",
     ["ftp://127.0.0.1/publication/index.jws", "file:///etc/passwd", "data:,hello", "gopher://127.0.0.1/"],
@@ -330,6 +335,7 @@ def test_a_redirect_out_of_http_is_refused(serve, location):
     assert location in refused.detail
 
 
+@pytest.mark.no_db
 def test_a_redirect_within_http_is_followed_and_a_loop_is_refused(serve):
     mirror = serve()
     mirror.answers["moved"] = answer(301, [("Location", "/publication/here"), ("Content-Length", "0")])
@@ -339,6 +345,7 @@ def test_a_redirect_within_http_is_followed_and_a_loop_is_refused(serve):
     assert refusal(lambda: http_fetch(mirror.base + "loop", {}, 1 << 20)).reason == "REDIRECT_REFUSED"
 
 
+@pytest.mark.no_db
 def test_a_redirect_from_https_down_to_http_is_refused(serve, tmp_path, monkeypatch):
     plain = serve()
     plain.answers["index.jws"] = answer(200, [("Content-Length", "5")], b"plain")
@@ -393,6 +400,7 @@ def _closed_port() -> int:
         return probe.getsockname()[1]  # closed again when the block ends: nothing listens there
 
 
+@pytest.mark.no_db
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
@@ -418,6 +426,7 @@ def test_an_unreachable_or_malformed_url_is_a_named_refusal(tmp_path, url, reaso
 # --- the command line ------------------------------------------------------------------------------
 
 
+@pytest.mark.no_db
 def test_the_cli_says_why_in_one_line_and_exits_2(pki, serve, tmp_path, capsys):
     (tmp_path / "ta.pem").write_bytes(pki.ta.cert_pem)
     mirror = serve()

@@ -30,6 +30,8 @@ from tests.pki.test_cms import (
 )
 from verifier.certificates import issued_by
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 DAY = dt.timedelta(days=1)
 ROOT = Path(__file__).resolve().parents[2]
 

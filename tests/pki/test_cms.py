@@ -30,6 +30,8 @@ from gateway.pki.errors import Reason, Rejected
 from gateway.pki.issuance import Issued
 from tests.factory import NOW, CountryPki, Pki
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl binary is not installed")
 

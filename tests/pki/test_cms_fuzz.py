@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from asn1crypto import cms as asn1_cms
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,8 @@ from hypothesis import strategies as st
 from gateway.pki import cms
 from gateway.pki.errors import Reason, Rejected
 from tests.pki.test_cms import _read_tlv, build_cms, der_header, make_world, tlv
+
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
 
 FUZZ = settings(
     max_examples=300,

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from gateway.pki import merkle
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 VECTORS = json.loads((Path(__file__).parent.parent / "vectors" / "rfc6962.json").read_text())
 # The roots' first and last hex digits, written down apart from the vector file: a check of it.
 DOCUMENTED = {

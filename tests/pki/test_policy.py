@@ -30,11 +30,14 @@ from tests.pki.test_cms import (
 STRICT = DscPolicy()
 DAY = dt.timedelta(days=1)
 
-pytestmark = pytest.mark.filterwarnings(
-    # cryptography warns (and plans to raise) when it parses a non-positive serial; the policy must
-    # refuse such certificates explicitly, which is what these tests check.
-    "ignore:Parsed a serial number which wasn't positive:cryptography.utils.CryptographyDeprecationWarning"
-)
+pytestmark = [
+    pytest.mark.no_db,  # no database of the test run: runs once, in the SQLite run
+    pytest.mark.filterwarnings(
+        # cryptography warns (and plans to raise) when it parses a non-positive serial; the policy must
+        # refuse such certificates explicitly, which is what these tests check.
+        "ignore:Parsed a serial number which wasn't positive:cryptography.utils.CryptographyDeprecationWarning"
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from verifier.certlogic import compile_expression, evaluate, is_truthy, strict_e
 from verifier.certlogic_dates import DateTime, civil_from_days, days_from_civil, parse_date_time, plus_time
 from verifier.reasons import CertLogicError, RuleReason
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 
 def _refused(expression, data=None) -> RuleReason:
     with pytest.raises(CertLogicError) as refused:

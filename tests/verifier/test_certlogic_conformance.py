@@ -26,6 +26,8 @@ from verifier.certlogic import compile_expression, evaluate, is_truthy
 from verifier.encoding import parse_time
 from verifier.reasons import CertLogicError, RuleReason
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "rules"
 SPEC = DATA / "certlogic" / "specification"
 RULES = DATA / "business-rules"

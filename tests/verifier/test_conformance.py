@@ -45,6 +45,8 @@ from verifier.qr import QrError, decode_qr_image
 from verifier.reasons import HcertError, Status, Step
 from verifier.trust import TrustStore
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 # The public test cases live in the repository (with their licence), so a clone tests them alone.
 DATA = Path(__file__).resolve().parents[1] / "data" / "dcc"
 FILES = sorted(DATA.rglob("*.json"))

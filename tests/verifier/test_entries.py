@@ -18,6 +18,8 @@ from tests.factory import NOW
 from tests.verifier.test_conformance import FILES
 from verifier.entries import DERIVABLE, EntryError, compact, compact_body, derived, expand, restore_body
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 TLS_CLIENT = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.2")
 ZERO_VARIANT_TEST = x509.ObjectIdentifier("1.3.6.1.4.1.0.1847.2021.1.1")
 

@@ -37,6 +37,8 @@ from verifier.revoked_hashes import RevokedHashes
 from verifier.trust import RevocationSet, TrustedDsc, TrustStore, kid_of
 from verifier.usages import ALL_USAGES
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)  # DSC notBefore
 ISSUED = T0 + dt.timedelta(days=30)
 NOW = ISSUED + dt.timedelta(days=1)

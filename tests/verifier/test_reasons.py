@@ -6,7 +6,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from verifier.reasons import PartitionReason, PublicationReason, Reason, RuleReason
+
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
 
 VERIFIER = Path(__file__).resolve().parents[2] / "verifier"
 # The exceptions that carry a refusal: their first argument is its reason.

@@ -38,6 +38,8 @@ from verifier.revocation_partition import (
 from verifier.revoked_hashes import RevokedHashes
 from verifier.trust import TrustStore
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 CO3 = json.loads(
     (Path(__file__).resolve().parents[1] / "data" / "dcc" / "common" / "2DCode" / "raw" / "CO3.json").read_text()
 )

@@ -28,6 +28,8 @@ from verifier.sources import from_state
 from verifier.sync import SyncState
 from verifier.trust import TrustStore
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 RULES_DATA = Path(__file__).resolve().parents[1] / "data" / "rules" / "business-rules"
 AT = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 PASS = {"===": [1, 1]}

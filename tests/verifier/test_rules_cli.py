@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from tests.verifier.test_hcert import VACCINATION, make_dsc
 from verifier.__main__ import main as cli
 
+pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
+
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "tests" / "data" / "rules" / "business-rules"
 VALUE_SETS = RULES / "valuesets" / "valueSets.json"
