@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rules",
     "revocation",
     "issuers",
+    "references",
     "federation",
     "oversight",
 ]

@@ -39,6 +39,9 @@ class Action(models.TextChoices):
     ISSUER_SUSPEND = "ISSUER_SUSPEND"
     ISSUER_REACTIVATE = "ISSUER_REACTIVATE"
     ISSUER_REMOVE = "ISSUER_REMOVE"
+    REFERENCE_UPLOAD = "REFERENCE_UPLOAD"  # a country uploaded a new trusted reference (TNG)
+    REFERENCE_UPDATE = "REFERENCE_UPDATE"  # ... replaced one of its own, named by uuid
+    REFERENCE_DELETE = "REFERENCE_DELETE"  # ... deleted one of its own
 
 
 class Outcome(models.TextChoices):

@@ -47,6 +47,12 @@ _EVENT_WORDS = {
     ("ISSUER_REACTIVATE", "REJECTED"): "Trusted issuer's reactivation refused",
     ("ISSUER_REMOVE", "SUCCESS"): "Trusted issuer removed",
     ("ISSUER_REMOVE", "REJECTED"): "Trusted issuer's removal refused",
+    ("REFERENCE_UPLOAD", "SUCCESS"): "Trusted reference uploaded",
+    ("REFERENCE_UPLOAD", "REJECTED"): "Trusted reference upload refused",
+    ("REFERENCE_UPDATE", "SUCCESS"): "Trusted reference updated",
+    ("REFERENCE_UPDATE", "REJECTED"): "Trusted reference update refused",
+    ("REFERENCE_DELETE", "SUCCESS"): "Trusted reference deleted",
+    ("REFERENCE_DELETE", "REJECTED"): "Trusted reference deletion refused",
 }
 
 
