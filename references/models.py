@@ -38,7 +38,7 @@ class TrustedReference(models.Model):
     updated one) and who signed it. ``version`` counts the uploads of this uuid (TNG's
     FederatedEntity keeps 1)."""
 
-    uuid = models.CharField(max_length=36, unique=True, help_text="lower-case UUID")
+    uuid = models.CharField("UUID", max_length=36, unique=True, help_text="lower-case UUID")
     country = models.CharField(max_length=2, db_index=True)
     domain = models.CharField(max_length=32, default=DEFAULT_DOMAIN)
     version = models.PositiveIntegerField(default=1)
@@ -51,7 +51,9 @@ class TrustedReference(models.Model):
     content_type = models.CharField(max_length=512)
     signature_type = models.CharField(max_length=4, choices=SignatureType.choices)
     reference_version = models.CharField(max_length=64, blank=True)
-    cms = models.TextField(help_text="base64 of the attached CMS its country's UPLOAD key signed, as uploaded")
+    cms = models.TextField(
+        "CMS (base64)", help_text="the attached CMS its country's UPLOAD key signed, as uploaded and served"
+    )
     uploader_thumbprint = models.CharField(max_length=64)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
