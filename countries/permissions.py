@@ -2,13 +2,18 @@
 
 Roles:
 - operator (group "Operators"): onboards, suspends and removes countries' certificates, sees every
-  country's rules and revocation batches, imports the value sets (they are the EU's, not a country's);
-- country admin (Membership ADMIN): sees its countries' keys, rules and revocation batches, uploads
-  and revokes their DSCs, uploads and deletes their rules, deletes their revocation batches,
-  re-signs what an expiring UPLOAD key signed (a CMS migration);
-- country viewer (Membership VIEWER): sees its countries' keys, rules and revocation batches;
+  country's rules, revocation batches and trusted references, imports the value sets (they are the
+  EU's, not a country's);
+- country admin (Membership ADMIN): sees its countries' keys, rules, revocation batches and trusted
+  references, uploads and revokes their DSCs, uploads and deletes their rules, deletes their
+  revocation batches, re-signs what an expiring UPLOAD key signed (a CMS migration);
+- country viewer (Membership VIEWER): sees its countries' keys, rules, revocation batches and
+  trusted references;
 - auditor (group "Auditors", gateway.audit.roles): reads the audit log and every country's keys,
-  rules and revocation batches (an audit compares what the log says with what is stored), changes nothing.
+  rules, revocation batches and trusted references (an audit compares what the log says with what
+  is stored), changes nothing.
+Trusted references are a national backend's machine work (uploaded and deleted over the API,
+signed by its UPLOAD key): nobody changes them in the admin.
 Everyone with a role reads the value sets: every country's rules refer to them.
 Superusers are operators. Every rule is a function of (user, action, country).
 """
@@ -40,6 +45,7 @@ class Do(enum.StrEnum):
     VIEW_REVOCATION = "view_revocation"
     DELETE_REVOCATION = "delete_revocation"
     RESIGN = "resign"  # a CMS migration: replace what an UPLOAD key signed by what a renewed one signs
+    VIEW_REFERENCES = "view_references"
 
 
 _COUNTRY_ROLES = {
@@ -53,6 +59,7 @@ _COUNTRY_ROLES = {
     Do.VIEW_REVOCATION: {MembershipRole.ADMIN, MembershipRole.VIEWER},
     Do.DELETE_REVOCATION: {MembershipRole.ADMIN},
     Do.RESIGN: {MembershipRole.ADMIN},
+    Do.VIEW_REFERENCES: {MembershipRole.ADMIN, MembershipRole.VIEWER},
 }
 _OPERATOR_ACTIONS = {
     Do.VIEW_KEYS,
@@ -62,8 +69,9 @@ _OPERATOR_ACTIONS = {
     Do.VIEW_VALUESETS,
     Do.IMPORT_VALUESETS,
     Do.VIEW_REVOCATION,
+    Do.VIEW_REFERENCES,
 }
-_AUDITOR_ACTIONS = {Do.VIEW_KEYS, Do.VIEW_RULES, Do.VIEW_VALUESETS, Do.VIEW_REVOCATION}
+_AUDITOR_ACTIONS = {Do.VIEW_KEYS, Do.VIEW_RULES, Do.VIEW_VALUESETS, Do.VIEW_REVOCATION, Do.VIEW_REFERENCES}
 
 
 def is_operator(user: AbstractBaseUser | AnonymousUser) -> bool:

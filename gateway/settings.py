@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "revocation",
     "issuers",
     "migration",
+    "references",
     "federation",
     "oversight",
 ]

@@ -8,6 +8,7 @@ from gateway.observability import health, metrics
 from issuers.api import views as issuers_views
 from migration import api as migration_views
 from publication.views import published
+from references.api import views as reference_views
 from revocation.api import views as revocation_views
 from rules.api import views as rules_views
 from trustlist.api import views
@@ -30,6 +31,8 @@ urlpatterns = [
     path("trustList", views.TrustListView.as_view(), name="trust-list"),
     path("trustList/certificate", views.TngTrustListView.as_view(), name="trust-list-certificate"),
     path("trustList/issuers", issuers_views.TrustedIssuersView.as_view(), name="trust-list-issuers"),
+    # Before trustList/<type>, which would take "references" for a certificate type.
+    path("trustList/references", reference_views.TrustedReferenceListView.as_view(), name="trust-list-references"),
     path("trustList/<str:certificate_type>", views.TrustListByTypeView.as_view(), name="trust-list-type"),
     path(
         "trustList/<str:certificate_type>/<str:country>",
@@ -37,6 +40,12 @@ urlpatterns = [
         name="trust-list-type-country",
     ),
     path("countrylist", views.CountryListView.as_view(), name="country-list"),
+    path("trust/reference", reference_views.TrustedReferenceView.as_view(), name="trust-reference"),
+    path(
+        "trust/reference/<str:uuid>",
+        reference_views.TrustedReferenceItemView.as_view(),
+        name="trust-reference-item",
+    ),
     path("rules", rules_views.RulesView.as_view(), name="rules"),
     path("rules/delete", rules_views.RulesDeleteAliasView.as_view(), name="rules-delete"),
     path("rules/<str:country>", rules_views.RulesOfCountryView.as_view(), name="rules-country"),

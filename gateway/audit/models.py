@@ -40,6 +40,9 @@ class Action(models.TextChoices):
     ISSUER_REACTIVATE = "ISSUER_REACTIVATE"
     ISSUER_REMOVE = "ISSUER_REMOVE"
     CMS_MIGRATION = "CMS_MIGRATION"  # a DSC, rule or revocation batch re-signed with a new CMS over the same payload
+    REFERENCE_UPLOAD = "REFERENCE_UPLOAD"  # a country uploaded a new trusted reference (TNG)
+    REFERENCE_UPDATE = "REFERENCE_UPDATE"  # ... replaced one of its own, named by uuid
+    REFERENCE_DELETE = "REFERENCE_DELETE"  # ... deleted one of its own
 
 
 class Outcome(models.TextChoices):

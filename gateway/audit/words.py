@@ -50,6 +50,12 @@ _EVENT_WORDS = {
     ("CMS_MIGRATION", "SUCCESS"): "Re-signed (CMS migration)",
     ("CMS_MIGRATION", "UNCHANGED"): "Re-signed again (no change)",
     ("CMS_MIGRATION", "REJECTED"): "Re-signing refused",
+    ("REFERENCE_UPLOAD", "SUCCESS"): "Trusted reference uploaded",
+    ("REFERENCE_UPLOAD", "REJECTED"): "Trusted reference upload refused",
+    ("REFERENCE_UPDATE", "SUCCESS"): "Trusted reference updated",
+    ("REFERENCE_UPDATE", "REJECTED"): "Trusted reference update refused",
+    ("REFERENCE_DELETE", "SUCCESS"): "Trusted reference deleted",
+    ("REFERENCE_DELETE", "REJECTED"): "Trusted reference deletion refused",
 }
 
 

@@ -101,6 +101,18 @@ class Reason(enum.StrEnum):
     MIGRATION_COUNTRY = "MIGRATION_COUNTRY"  # another country's entity (400 0x004/0x021/0x031)
     MIGRATION_PAYLOAD_MISMATCH = "MIGRATION_PAYLOAD_MISMATCH"  # the new CMS signs other bytes (DSC too: ours)
     MIGRATION_NOT_FRESH = "MIGRATION_NOT_FRESH"  # signed before the stored CMS: an older one replayed (ours)
+    # --- TNG trusted references (references/: TNG's TrustedReferenceController, code 0x000) ---
+    REFERENCE_NOT_JSON = "REFERENCE_NOT_JSON"  # not UTF-8 JSON, not an object, trailing tokens, a key twice
+    REFERENCE_SCHEMA = "REFERENCE_SCHEMA"  # a field missing, not a string, or not one of its values (type, ...)
+    REFERENCE_FIELD_LENGTH = "REFERENCE_FIELD_LENGTH"  # a field empty or longer than TNG's bound
+    REFERENCE_FIELD_CHARACTERS = "REFERENCE_FIELD_CHARACTERS"  # a control character, lone surrogate, bidi control
+    REFERENCE_URL_INVALID = "REFERENCE_URL_INVALID"  # not an absolute http(s) URL with a host (javascript:, ...)
+    REFERENCE_THUMBPRINT_INVALID = "REFERENCE_THUMBPRINT_INVALID"  # not hex (ours; TNG takes any text)
+    REFERENCE_DOMAIN_INVALID = "REFERENCE_DOMAIN_INVALID"  # not 1 to 32 of [A-Za-z0-9._-] (ours)
+    REFERENCE_UUID_INVALID = "REFERENCE_UUID_INVALID"  # a uuid (payload or path) that is not a lower-case UUID
+    REFERENCE_COUNTRY = "REFERENCE_COUNTRY"  # country is not the authenticated country (403)
+    REFERENCE_NOT_FOUND = "REFERENCE_NOT_FOUND"  # no reference has that uuid
+    REFERENCE_OTHER_COUNTRY = "REFERENCE_OTHER_COUNTRY"  # another country's reference: update or deletion (403)
     # --- federation: a peer's entry (federation.statements) and its sync ---
     PEER_ID_INVALID = "PEER_ID_INVALID"  # not 1 to 64 of [A-Za-z0-9._:-], or this gateway's own id
     PEER_EXISTS = "PEER_EXISTS"  # a peer with that id is configured already
@@ -182,3 +194,31 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else str(reason))
         self.reason = reason
         self.detail = detail or str(reason)
+
+
+# CMS bodies: what dgc-lib's converter refuses before any signature check (DGCG's and TNG's 400
+# 0x402), and what a parsed message fails by when its signature does not hold.
+CMS_STRUCTURE_REASONS = frozenset(
+    {
+        Reason.INVALID_BASE64,
+        Reason.CMS_PARSE,
+        Reason.CMS_NOT_SIGNED_DATA,
+        Reason.CMS_CONTENT_TYPE,
+        Reason.CMS_DETACHED,
+        Reason.CMS_UNEXPECTED_CONTENT,
+        Reason.CMS_CERTIFICATE_COUNT,
+        Reason.CMS_SIGNER_COUNT,
+        Reason.CMS_PAYLOAD_NOT_CERTIFICATE,
+        Reason.CERTIFICATE_PARSE,
+    }
+)
+CMS_SIGNATURE_REASONS = frozenset(
+    {
+        Reason.CMS_SIGNER_MISMATCH,
+        Reason.CMS_MISSING_ATTRIBUTES,
+        Reason.CMS_CONTENT_TYPE_ATTRIBUTE,
+        Reason.CMS_MESSAGE_DIGEST,
+        Reason.CMS_ALGORITHM,
+        Reason.CMS_SIGNATURE_INVALID,
+    }
+)
