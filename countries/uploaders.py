@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from typing import Any
 
 from countries.identity import ClientIdentity
 from countries.models import TrustedParty
-from gateway.audit.models import Action
+from gateway.audit.models import Action, Outcome
 from gateway.audit.refusals import record_refused
+from gateway.audit.services import record_event
 from gateway.pki import cms
 from gateway.pki.certs import thumbprint
 from gateway.pki.errors import Reason, Rejected
@@ -38,6 +40,33 @@ def check_uploader(
         raise Rejected(
             Reason.UPLOAD_CERT_NOT_YET_VALID, f"the upload certificate is valid from {signer.not_valid_before_utc}"
         )
+
+
+def record_resigned(
+    message: cms.SignedMessage,
+    *,
+    changed: bool,
+    previous_uploader: str,
+    at: dt.datetime,
+    country: str,
+    actor: str,
+    via: str,
+    details: dict[str, Any],
+    subject_thumbprint: str = "",
+) -> None:
+    """The audit event of one entity's CMS migration (a DSC, a rule, a revocation batch): the one
+    shape the three content rooms' ``replace_signature`` services record, in their transaction."""
+    record_event(
+        action=Action.CMS_MIGRATION,
+        outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+        at=at,
+        country=country,
+        actor=actor,
+        authentication_thumbprint=via,
+        uploader_thumbprint=thumbprint(message.signer_der),
+        subject_thumbprint=subject_thumbprint,
+        details={**details, "previousUploader": previous_uploader},
+    )
 
 
 def replaces(stored_der: bytes, message: cms.SignedMessage) -> bool:

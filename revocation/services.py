@@ -15,7 +15,7 @@ from countries.identity import ClientIdentity
 from countries.models import CertificateType
 from countries.services import verified_parties_by_type
 from countries.signer_kids import is_dsc_kid
-from countries.uploaders import check_uploader, record_refusal, replaces
+from countries.uploaders import check_uploader, record_refusal, record_resigned, replaces
 from gateway.audit.models import Action, Outcome
 from gateway.audit.refusals import record_refused
 from gateway.audit.services import record_event
@@ -144,20 +144,15 @@ def replace_signature(
             batch.uploader_thumbprint = thumbprint(message.signer_der)
             batch.changed = at
             batch.save(update_fields=["cms", "uploader_thumbprint", "changed"])
-        record_event(
-            action=Action.CMS_MIGRATION,
-            outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+        record_resigned(
+            message,
+            changed=changed,
+            previous_uploader=previous,
             at=at,
             country=country,
             actor=actor,
-            authentication_thumbprint=via,
-            uploader_thumbprint=thumbprint(message.signer_der),
-            details={
-                "type": "REVOCATION_LIST",
-                "entityId": batch.pk,
-                "batchId": batch.batch_id,
-                "previousUploader": previous,
-            },
+            via=via,
+            details={"type": "REVOCATION_LIST", "entityId": batch.pk, "batchId": batch.batch_id},
         )
         if changed:
             # Its group of hashes is unchanged (the publisher finds the same parts); the change is

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from countries.identity import ClientIdentity
 from countries.models import CertificateType
 from countries.services import verified_parties_by_type
-from countries.uploaders import check_uploader, record_refusal, replaces
+from countries.uploaders import check_uploader, record_refusal, record_resigned, replaces
 from gateway.audit.models import Action, Outcome
 from gateway.audit.refusals import record_refused
 from gateway.audit.services import record_event
@@ -125,20 +125,19 @@ def replace_signature(
             row.signature = base64.b64encode(cms.detach(message.cms_der)).decode("ascii")
             row.uploader_thumbprint = thumbprint(message.signer_der)
             row.save(update_fields=["cms", "signature", "uploader_thumbprint"])
-        record_event(
-            action=Action.CMS_MIGRATION,
-            outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+        record_resigned(
+            message,
+            changed=changed,
+            previous_uploader=previous,
             at=at,
             country=country,
             actor=actor,
-            authentication_thumbprint=via,
-            uploader_thumbprint=thumbprint(message.signer_der),
+            via=via,
             details={
                 "type": "VALIDATION_RULE",
                 "entityId": row.pk,
                 "identifier": row.identifier,
                 "version": row.version,
-                "previousUploader": previous,
             },
         )
         if changed:

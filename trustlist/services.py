@@ -26,7 +26,7 @@ from countries.identity import ClientIdentity
 from countries.models import CertificateType
 from countries.services import verified_parties_by_type
 from countries.trust_anchor import certificate_of
-from countries.uploaders import check_uploader, decode_signed_text, record_refusal, replaces
+from countries.uploaders import check_uploader, decode_signed_text, record_refusal, record_resigned, replaces
 from gateway import dbwrite
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event
@@ -238,16 +238,16 @@ def replace_signature(
             row.uploader_thumbprint = thumbprint(message.signer_der)
             row.resigned_at = at
             row.save(update_fields=["signature", "uploader_thumbprint", "resigned_at"])
-        record_event(
-            action=Action.CMS_MIGRATION,
-            outcome=Outcome.SUCCESS if changed else Outcome.UNCHANGED,
+        record_resigned(
+            message,
+            changed=changed,
+            previous_uploader=previous,
             at=at,
             country=country,
             actor=actor,
-            authentication_thumbprint=via,
-            uploader_thumbprint=thumbprint(message.signer_der),
+            via=via,
             subject_thumbprint=row.thumbprint,
-            details={"type": "DSC", "entityId": row.pk, "kid": row.kid, "previousUploader": previous},
+            details={"type": "DSC", "entityId": row.pk, "kid": row.kid},
         )
         if changed:
             # The entry the publication holds is unchanged; the change wakes the publisher (a delta
