@@ -58,8 +58,10 @@ MAX_SERIAL_OCTETS = 20
 
 @dataclass(frozen=True)
 class DscPolicy:
-    """Switches for the DSC policy; every one defaults to the strict setting."""
+    """Switches for the DSC policy; every one defaults to the strict setting. A switch that is
+    off relaxes its check: the check still runs and what it lets through becomes a finding."""
 
+    require_der: bool = True
     check_serial: bool = True
     reject_unknown_critical_extensions: bool = True
     check_validity: bool = True
@@ -67,9 +69,47 @@ class DscPolicy:
     check_key: bool = True
     min_rsa_bits: int = 2048
     check_signature_algorithm: bool = True
+    allow_sha1_signatures: bool = False
     reject_ca_dsc: bool = True
     allow_self_signed_csca_as_dsc: bool = False
     require_valid_csca: bool = True
+
+
+@dataclass(frozen=True)
+class CmsPolicy:
+    """Switches for the CMS messages countries sign (uploads, revocations, rules, references)
+    and peers serve; off relaxes a check into a finding, as for :class:`DscPolicy`."""
+
+    allow_sha1_digest: bool = False  # CMS_DIGEST_SHA1
+    require_signed_attributes: bool = True  # CMS_NO_SIGNED_ATTRIBUTES
+    require_der: bool = True  # the embedded signer certificate: CERTIFICATE_ENCODING
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of defaults for every switch (GATEWAY_POLICY_PROFILE); each individual
+    setting still overrides its profile's value."""
+
+    dsc: DscPolicy
+    cms: CmsPolicy
+
+
+# ``dgcg`` takes what the EU gateway accepted from real national backends (docs/policy.md):
+# SHA-1 certificate signatures and CMS digests, negative or long serials, CA-flagged and
+# not-yet-valid DSCs, DER violations and SignerInfos without signed attributes.
+PROFILES: dict[str, Profile] = {
+    "strict": Profile(dsc=DscPolicy(), cms=CmsPolicy()),
+    "dgcg": Profile(
+        dsc=DscPolicy(
+            require_der=False,
+            check_serial=False,
+            reject_not_yet_valid=False,
+            allow_sha1_signatures=True,
+            reject_ca_dsc=False,
+        ),
+        cms=CmsPolicy(allow_sha1_digest=True, require_signed_attributes=False, require_der=False),
+    ),
+}
 
 
 def check_dsc(cert: x509.Certificate, *, at: dt.datetime, policy: DscPolicy, is_onboarded_csca: bool = False) -> None:

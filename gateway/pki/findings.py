@@ -1,0 +1,54 @@
+"""What a relaxed check lets through: a named finding instead of a refusal.
+
+A deployment may relax a check (a setting, or the ``dgcg`` profile: docs/policy.md) to take what
+real national backends send. A relaxed check still runs; when it fails, it records a
+:class:`Finding` with the reason it would have refused with, so that what was let through is
+stored with the certificate and shown to its country's admins, operators and auditors, never
+accepted silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from gateway.pki.errors import Reason, Rejected
+
+
+@dataclass(frozen=True)
+class Finding:
+    reason: Reason
+    detail: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"reason": str(self.reason), "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, str]) -> Finding:
+        return cls(Reason(value["reason"]), value["detail"])
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+@dataclass
+class Findings:
+    """Collects the findings of one judgement (a certificate, a CMS message)."""
+
+    found: list[Finding] = field(default_factory=list)
+
+    def fail(self, reason: Reason, detail: str, *, enforced: bool) -> None:
+        """A check failed: refuse when it is enforced, else record what it let through."""
+        if enforced:
+            raise Rejected(reason, detail)
+        self.found.append(Finding(reason, detail))
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        self.found.extend(findings)
+
+    def as_tuple(self) -> tuple[Finding, ...]:
+        return tuple(self.found)
+
+
+def as_json(findings: Iterable[Finding]) -> list[dict[str, str]]:
+    return [finding.as_json() for finding in findings]
