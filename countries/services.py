@@ -15,12 +15,14 @@ from countries import trust_anchor
 from countries.codes import is_valid_country
 from countries.identity import PrefetchedParties
 from countries.models import CertificateType, Membership, Role, Status, TrustedParty, TrustedPartyRole
+from countries.policy import configured_policy
 from gateway.audit.models import Action, Outcome
 from gateway.audit.services import record_event, record_rejection
 from gateway.outbox.services import record_change
 from gateway.pki import onboarding
-from gateway.pki.certs import load_der_certificate, subject_countries, thumbprint
+from gateway.pki.certs import read_certificate, subject_countries, thumbprint
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.findings import Findings, findings_detail
 from gateway.signing.anchors import configured_trust_anchors
 
 
@@ -55,7 +57,11 @@ def _onboard(
         )
     if certificate_type not in CertificateType.values:
         raise Rejected(Reason.INVALID_CERTIFICATE_TYPE, f"unknown certificate type {certificate_type!r}")
-    cert = load_der_certificate(der)
+    read = read_certificate(der)
+    findings = Findings()
+    for problem in read.encoding_problems:  # the one encoding switch, as for DSCs (docs/policy.md)
+        findings.fail(Reason.CERTIFICATE_ENCODING, problem, enforced=configured_policy().require_der)
+    cert = read.certificate
     if subject_countries(cert) != [country]:
         raise Rejected(Reason.COUNTRY_MISMATCH, f"certificate subject must have exactly one C={country}")
     onboarding.verify_onboarding(der, signature_b64, thumb, configured_trust_anchors())
@@ -73,7 +79,8 @@ def _onboard(
             )
     except IntegrityError as exc:  # a concurrent onboarding of the same certificate won
         raise Rejected(Reason.ALREADY_EXISTS, "this certificate is already onboarded") from exc
-    _party_event(Action.ONBOARD, party, actor=actor, at=at, details={"type": certificate_type})
+    details = {"type": certificate_type, **findings_detail(findings.as_tuple())}
+    _party_event(Action.ONBOARD, party, actor=actor, at=at, details=details)
     record_change(kind="ONBOARD", at=at, country=country, thumbprint=thumb)
     return party
 

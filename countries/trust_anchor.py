@@ -8,7 +8,7 @@ from cryptography import x509
 
 from countries.models import TrustedParty
 from gateway.pki import onboarding
-from gateway.pki.certs import load_der_certificate
+from gateway.pki.certs import certificate_view
 from gateway.signing.anchors import configured_trust_anchors
 
 
@@ -25,4 +25,4 @@ def verified(parties: Iterable[TrustedParty]) -> list[TrustedParty]:
 
 
 def certificate_of(party: TrustedParty) -> x509.Certificate:
-    return load_der_certificate(bytes(party.raw_data))
+    return certificate_view(bytes(party.raw_data))

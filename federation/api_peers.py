@@ -27,11 +27,12 @@ from typing import Any
 
 from django.conf import settings
 
+from countries.policy import configured_cms_policy
 from federation import statements
 from federation.importing import PeerState
 from federation.models import Peer, PeerKind
 from gateway.pki import cms, onboarding
-from gateway.pki.certs import certificate_der, dcc_usages, load_der_certificate, thumbprint
+from gateway.pki.certs import certificate_der, certificate_view, dcc_usages, read_certificate, thumbprint
 from gateway.pki.chain import find_issuing_csca
 from gateway.pki.errors import Reason, Rejected
 from verifier.fetch import Deadline, http_fetch
@@ -109,20 +110,24 @@ def verified_state(peer: Peer, lists: Lists, at: dt.datetime) -> PeerState:
 
 
 def _dsc(kind: str, entry: _Entry, verified: dict[tuple[str, str], list[bytes]], at: dt.datetime) -> dict[str, Any]:
+    # The peer's uploads verified as its clients would, with this gateway's CMS policy: a DGCG
+    # network's SHA-1 or attribute-free uploads need the dgcg profile here (docs/federation.md).
+    cms_policy = configured_cms_policy()
     try:
         if kind == PeerKind.TNG:
-            message = cms.parse_attached(entry.signature)
+            message = cms.parse_attached(entry.signature, cms_policy)
             if message.payload != entry.der:
                 raise Rejected(Reason.PEER_ENTRY_INVALID, "its upload signs another certificate")
             detached = cms.detach(entry.signature)
         else:
-            message = cms.verify_detached(entry.signature, entry.der)
+            message = cms.verify_detached(entry.signature, entry.der, cms_policy)
             detached = entry.signature
         if message.signer_der not in verified.get(("UPLOAD", entry.country), []):
             raise Rejected(Reason.PEER_ENTRY_INVALID, "not uploaded with a verified UPLOAD certificate of its country")
-        certificate = load_der_certificate(entry.der)
-        cscas = [load_der_certificate(der) for der in verified.get(("CSCA", entry.country), [])]
-        issuer = find_issuing_csca(certificate, cscas, country=entry.country, at=at, require_valid_csca=False)
+        read = read_certificate(entry.der)
+        certificate = read.certificate
+        cscas = [certificate_view(der) for der in verified.get(("CSCA", entry.country), [])]
+        issuer = find_issuing_csca(read, cscas, country=entry.country, at=at, require_valid_csca=False)
     except Rejected as exc:
         raise _invalid(entry, exc.detail) from None
     return {

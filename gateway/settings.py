@@ -11,9 +11,11 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from gateway import origin
 from gateway.observability import logs
+from gateway.pki.policy import PROFILES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("GATEWAY_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -253,19 +255,29 @@ GATEWAY_HEADER_CLIENT_ADDRESS = env.str("GATEWAY_HEADER_CLIENT_ADDRESS", default
 GATEWAY_PROXY_SECRET = env.str("GATEWAY_PROXY_SECRET", default="")
 GATEWAY_HEADER_PROXY_SECRET = env.str("GATEWAY_HEADER_PROXY_SECRET", default="X-Gateway-Proxy-Secret")
 
-# --- DSC policy (each relaxable; docs/policy.md) ------------------------------------------
-GATEWAY_POLICY_CHECK_SERIAL = env.bool("GATEWAY_POLICY_CHECK_SERIAL", default=True)
+# --- DSC and CMS policy (docs/policy.md) ---------------------------------------------------
+# A profile gives every switch its default: ``strict`` for a new network, ``dgcg`` for what the
+# EU gateway accepted from real national backends. A switch set here overrides its profile;
+# unset (None), the profile decides (countries.policy reads both at each use).
+GATEWAY_POLICY_PROFILE = env.str("GATEWAY_POLICY_PROFILE", default="strict")
+if GATEWAY_POLICY_PROFILE not in PROFILES:
+    raise ImproperlyConfigured(f"GATEWAY_POLICY_PROFILE must be one of {', '.join(PROFILES)}")
+GATEWAY_POLICY_REQUIRE_DER = env.bool("GATEWAY_POLICY_REQUIRE_DER", default=None)
+GATEWAY_POLICY_CHECK_SERIAL = env.bool("GATEWAY_POLICY_CHECK_SERIAL", default=None)
 GATEWAY_POLICY_REJECT_UNKNOWN_CRITICAL_EXTENSIONS = env.bool(
-    "GATEWAY_POLICY_REJECT_UNKNOWN_CRITICAL_EXTENSIONS", default=True
+    "GATEWAY_POLICY_REJECT_UNKNOWN_CRITICAL_EXTENSIONS", default=None
 )
-GATEWAY_POLICY_CHECK_VALIDITY = env.bool("GATEWAY_POLICY_CHECK_VALIDITY", default=True)
-GATEWAY_POLICY_REJECT_NOT_YET_VALID = env.bool("GATEWAY_POLICY_REJECT_NOT_YET_VALID", default=True)
-GATEWAY_POLICY_CHECK_KEY = env.bool("GATEWAY_POLICY_CHECK_KEY", default=True)
-GATEWAY_POLICY_MIN_RSA_BITS = env.int("GATEWAY_POLICY_MIN_RSA_BITS", default=2048)
-GATEWAY_POLICY_CHECK_SIGNATURE_ALGORITHM = env.bool("GATEWAY_POLICY_CHECK_SIGNATURE_ALGORITHM", default=True)
-GATEWAY_POLICY_REJECT_CA_DSC = env.bool("GATEWAY_POLICY_REJECT_CA_DSC", default=True)
-GATEWAY_POLICY_ALLOW_SELF_SIGNED_CSCA_AS_DSC = env.bool("GATEWAY_POLICY_ALLOW_SELF_SIGNED_CSCA_AS_DSC", default=False)
-GATEWAY_POLICY_REQUIRE_VALID_CSCA = env.bool("GATEWAY_POLICY_REQUIRE_VALID_CSCA", default=True)
+GATEWAY_POLICY_CHECK_VALIDITY = env.bool("GATEWAY_POLICY_CHECK_VALIDITY", default=None)
+GATEWAY_POLICY_REJECT_NOT_YET_VALID = env.bool("GATEWAY_POLICY_REJECT_NOT_YET_VALID", default=None)
+GATEWAY_POLICY_CHECK_KEY = env.bool("GATEWAY_POLICY_CHECK_KEY", default=None)
+GATEWAY_POLICY_MIN_RSA_BITS = env.int("GATEWAY_POLICY_MIN_RSA_BITS", default=None)
+GATEWAY_POLICY_CHECK_SIGNATURE_ALGORITHM = env.bool("GATEWAY_POLICY_CHECK_SIGNATURE_ALGORITHM", default=None)
+GATEWAY_POLICY_ALLOW_SHA1_SIGNATURES = env.bool("GATEWAY_POLICY_ALLOW_SHA1_SIGNATURES", default=None)
+GATEWAY_POLICY_REJECT_CA_DSC = env.bool("GATEWAY_POLICY_REJECT_CA_DSC", default=None)
+GATEWAY_POLICY_ALLOW_SELF_SIGNED_CSCA_AS_DSC = env.bool("GATEWAY_POLICY_ALLOW_SELF_SIGNED_CSCA_AS_DSC", default=None)
+GATEWAY_POLICY_REQUIRE_VALID_CSCA = env.bool("GATEWAY_POLICY_REQUIRE_VALID_CSCA", default=None)
+GATEWAY_POLICY_CMS_ALLOW_SHA1 = env.bool("GATEWAY_POLICY_CMS_ALLOW_SHA1", default=None)
+GATEWAY_POLICY_CMS_REQUIRE_SIGNED_ATTRIBUTES = env.bool("GATEWAY_POLICY_CMS_REQUIRE_SIGNED_ATTRIBUTES", default=None)
 # A revocation must carry a new signature by the UPLOAD key, not a replay of the upload's
 # (docs/policy.md); false: DGCG's behaviour, where the TLS key and any published CMS suffice.
 GATEWAY_REVOCATION_REQUIRE_FRESH_SIGNATURE = env.bool("GATEWAY_REVOCATION_REQUIRE_FRESH_SIGNATURE", default=True)

@@ -22,12 +22,14 @@ from django.db import IntegrityError, transaction
 
 from countries import trust_anchor
 from countries.models import Status, TrustedParty
+from countries.policy import configured_cms_policy, configured_policy
 from gateway.audit.models import Action, Finding, Outcome, Severity, SignatureAuditRun
 from gateway.audit.services import record_event
 from gateway.audit.verification import verify_against_signed_heads
 from gateway.pki import cms
-from gateway.pki.certs import load_der_certificate, thumbprint
+from gateway.pki.certs import ReadCertificate, certificate_view, load_der_certificate, read_certificate, thumbprint
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.policy import DscPolicy, check_dsc
 from gateway.signing.anchors import configured_trust_anchors
 from gateway.signing.models import PublisherKey
 from issuers import services as issuer_services
@@ -118,6 +120,7 @@ def _issuers(at: dt.datetime) -> Iterator[Observation | int]:
 
 def _dscs(at: dt.datetime) -> Iterator[Observation | int]:
     cscas = {party.thumbprint: party for party in TrustedParty.objects.local().filter(certificate_type="CSCA")}
+    policy, cms_policy = configured_policy(), configured_cms_policy()
     for row in SignerCertificate.objects.local().filter(revoked_at__isnull=True).iterator(chunk_size=2000):
         yield 1
         der = bytes(row.raw_data)
@@ -131,7 +134,7 @@ def _dscs(at: dt.datetime) -> Iterator[Observation | int]:
             )
             continue
         try:
-            message = cms.verify_detached(base64.b64decode(row.signature), der)
+            message = cms.verify_detached(base64.b64decode(row.signature), der, cms_policy)
             if thumbprint(message.signer_der) != row.uploader_thumbprint:
                 raise Rejected(Reason.CMS_SIGNER_MISMATCH, "signed by another certificate than recorded")
         except (Rejected, ValueError, binascii.Error) as exc:
@@ -143,8 +146,9 @@ def _dscs(at: dt.datetime) -> Iterator[Observation | int]:
                 row.country,
             )
             continue
+        read = read_certificate(der)
         csca = cscas.get(row.issuer_thumbprint)
-        if csca is None or not issued_by(load_der_certificate(der), load_der_certificate(bytes(csca.raw_data))):
+        if csca is None or not issued_by(read.certificate, certificate_view(bytes(csca.raw_data)), tbs=read.tbs):
             yield Observation(
                 "DSC_CHAIN_BROKEN",
                 Severity.CRITICAL,
@@ -152,6 +156,28 @@ def _dscs(at: dt.datetime) -> Iterator[Observation | int]:
                 f"DSC {row.kid} of {row.country}: not verifiably issued by its recorded CSCA",
                 row.country,
             )
+            continue
+        if judged := _judge_policy(row, read, message, policy):
+            yield judged
+
+
+def _judge_policy(
+    row: SignerCertificate, read: ReadCertificate, message: cms.SignedMessage, policy: DscPolicy
+) -> Observation | None:
+    """The DSC judged again by the policy as configured now, as of its upload: what a relaxed check
+    let through stays visible to auditors (INFO), and a DSC the policy would now refuse (a profile
+    tightened since) is a WARNING for the operator to decide on."""
+    subject = f"DSC {row.kid} of {row.country}"
+    try:
+        findings = message.findings + check_dsc(read, at=row.created_at, policy=policy)
+    except Rejected as exc:
+        detail = f"{subject}: the policy as configured now refuses it ({exc.reason}: {exc.detail})"
+        return Observation("DSC_POLICY_REFUSED", Severity.WARNING, row.thumbprint, detail, row.country)
+    if not findings:
+        return None
+    named = "; ".join(str(finding) for finding in findings)
+    detail = f"{subject}: accepted by relaxed checks: {named}"
+    return Observation("DSC_POLICY_RELAXED", Severity.INFO, row.thumbprint, detail, row.country)
 
 
 def _publication(at: dt.datetime) -> Iterator[Observation | int]:
@@ -194,7 +220,7 @@ def _expiring(at: dt.datetime) -> Iterator[Observation | int]:
             yield finding
     for party in TrustedParty.objects.active().local().iterator():
         yield 1
-        certificate = load_der_certificate(bytes(party.raw_data))
+        certificate = certificate_view(bytes(party.raw_data))
         what = f"{party.certificate_type} of {party.country}"
         if finding := judge(
             party.certificate_type, party.thumbprint, certificate.not_valid_after_utc, party.country, what

@@ -29,7 +29,7 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from gateway.outbox.models import Change
-from gateway.pki.certs import load_der_certificate, public_jwk
+from gateway.pki.certs import certificate_view, public_jwk
 from publication import providers
 from verifier.encoding import canonical_json
 
@@ -199,7 +199,7 @@ def trusted_from_entry(entry: Entry) -> Trusted:
     """A published trust-list entry back to a record (rolling a state forward through deltas)."""
     jwk = ""
     if entry["type"] == "DSC":
-        jwk = canonical_text(public_jwk(load_der_certificate(base64.b64decode(entry["certificate"]))))
+        jwk = canonical_text(public_jwk(certificate_view(base64.b64decode(entry["certificate"]))))
     return Trusted(
         entry["country"],
         entry["type"],

@@ -31,8 +31,8 @@ from django.db import connection
 
 from countries import peer_sources
 from countries.models import CertificateType, Status, TrustedParty
+from gateway.pki.certs import certificate_view
 from gateway.pki.certs import kid as compute_kid
-from gateway.pki.certs import load_der_certificate
 from publication.snapshot import Revoked, Trusted, canonical_text
 from trustlist import trust
 from trustlist.models import SignerCertificate
@@ -144,7 +144,7 @@ def _assemble(
 
 def _csca_record(party: TrustedParty) -> Trusted:
     der = bytes(party.raw_data)
-    certificate = load_der_certificate(der)
+    certificate = certificate_view(der)
     return Trusted(
         party.country,
         "CSCA",

@@ -18,8 +18,8 @@ from typing import Any
 from django.db import transaction
 
 from gateway.outbox.services import record_change
+from gateway.pki.certs import certificate_view, public_jwk, thumbprint
 from gateway.pki.certs import kid as compute_kid
-from gateway.pki.certs import load_der_certificate, public_jwk, thumbprint
 from gateway.pki.errors import Reason, Rejected
 from trustlist.models import Group, SignerCertificate
 
@@ -120,7 +120,7 @@ def _upsert_all(source_gateway: str, signers: list[FederatedSigner], at: dt.date
 
 def _fields(source_gateway: str, signer: FederatedSigner) -> dict[str, Any]:
     try:
-        certificate = load_der_certificate(signer.der)
+        certificate = certificate_view(signer.der)
     except Rejected as exc:
         raise Rejected(Reason.PEER_STATE_INVALID, f"a certificate of {signer.country}: {exc.detail}") from None
     computed = compute_kid(signer.der)

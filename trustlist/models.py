@@ -101,6 +101,9 @@ class SignerCertificate(models.Model):
     issuer_thumbprint = models.CharField(
         max_length=64, blank=True, default="", db_index=True, help_text="the CSCA that issued it"
     )
+    # What relaxed policy checks let through (gateway.pki.findings; docs/policy.md): shown to
+    # the country's admins, operators and auditors, and re-judged by the signature audit.
+    policy_findings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     revocation_reason = models.CharField(max_length=255, blank=True, default="")

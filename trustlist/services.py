@@ -24,6 +24,7 @@ from django.db.models import Q
 
 from countries.identity import ClientIdentity
 from countries.models import CertificateType
+from countries.policy import configured_cms_policy, configured_policy
 from countries.services import verified_parties_by_type
 from countries.trust_anchor import certificate_of
 from countries.uploaders import check_uploader, decode_signed_text, record_refusal, record_resigned, replaces
@@ -33,20 +34,21 @@ from gateway.audit.services import record_event
 from gateway.outbox.services import record_change
 from gateway.pki import cms
 from gateway.pki.certs import (
+    ReadCertificate,
     certificate_der,
     dcc_usages,
     kid,
-    load_der_certificate,
     public_jwk,
+    read_certificate,
     single_country,
     thumbprint,
 )
 from gateway.pki.chain import find_issuing_csca
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.findings import Finding, findings_detail, findings_json
 from gateway.pki.policy import check_dsc
 from trustlist import trust
 from trustlist.models import Group, SignerCertificate
-from trustlist.policy import configured_policy
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,13 @@ class UploadOptions:
 @dataclass(frozen=True)
 class _Checked:
     message: cms.SignedMessage
-    certificate: x509.Certificate
+    read: ReadCertificate
     der: bytes
     thumbprint: str
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return self.read.certificate
 
 
 # TNG's kid: at most 20 characters (its column); of the base64 alphabets, as a computed kid is
@@ -102,15 +108,15 @@ def upload_signer_certificate(
         issuer_certs = [certificate_of(party) for party in issuers]
         policy = configured_policy()
         issuer = find_issuing_csca(
-            checked.certificate,
+            checked.read,
             issuer_certs,
             country=identity.country,
             at=at,
             require_valid_csca=policy.require_valid_csca,
         )
         try:
-            check_dsc(
-                checked.certificate,
+            findings = check_dsc(
+                checked.read,
                 at=at,
                 policy=policy,
                 is_onboarded_csca=checked.der in {certificate_der(c) for c in issuer_certs},
@@ -123,7 +129,15 @@ def upload_signer_certificate(
             raise
         if options.custom_kid:
             _check_kids_free(checked, options, identity)
-        return _store(checked, identity, options, at, actor, issuer_thumbprint=thumbprint(certificate_der(issuer)))
+        return _store(
+            checked,
+            identity,
+            options,
+            at,
+            actor,
+            issuer_thumbprint=thumbprint(certificate_der(issuer)),
+            findings=checked.message.findings + findings,
+        )
     except Rejected as exc:
         record_refusal(
             Action.UPLOAD,
@@ -282,14 +296,14 @@ def _revoke_row(
 
 
 def _parse(cms_der: bytes) -> _Checked:
-    message = cms.parse_attached(cms_der)
+    message = cms.parse_attached(cms_der, configured_cms_policy())
     try:
-        certificate = load_der_certificate(message.payload)
+        read = read_certificate(message.payload)
     except Rejected as exc:
         raise Rejected(
             Reason.CMS_PAYLOAD_NOT_CERTIFICATE, "CMS Message payload needs to be a DER encoded X509 certificate"
         ) from exc
-    return _Checked(message, certificate, message.payload, thumbprint(message.payload))
+    return _Checked(message, read, message.payload, thumbprint(message.payload))
 
 
 def _check_fresh(checked: _Checked, row: SignerCertificate) -> None:
@@ -297,7 +311,7 @@ def _check_fresh(checked: _Checked, row: SignerCertificate) -> None:
     trust list publishes as the DSC's ``signature``, so anyone holding a country's TLS key could
     replay it) and not signed before the upload. signingTime (RFC 5652 §11.3) counts whole
     seconds, so a fresh signature in the upload's second is accepted: its signature value differs."""
-    upload = cms.verify_detached(base64.b64decode(row.signature), bytes(row.raw_data))
+    upload = cms.verify_detached(base64.b64decode(row.signature), bytes(row.raw_data), configured_cms_policy())
     revocation = checked.message
     if hmac.compare_digest(revocation.signature, upload.signature):
         raise Rejected(Reason.REVOCATION_NOT_FRESH, "the revocation carries the upload's own signature (a replay)")
@@ -376,6 +390,7 @@ def _store(
     actor: str,
     *,
     issuer_thumbprint: str,
+    findings: tuple[Finding, ...],
 ) -> SignerCertificate:
     signature = base64.b64encode(cms.detach(checked.message.cms_der)).decode("ascii")
     try:
@@ -397,6 +412,7 @@ def _store(
                     usages=list(dcc_usages(checked.certificate)),
                     public_key_jwk=public_jwk(checked.certificate),
                     issuer_thumbprint=issuer_thumbprint,
+                    policy_findings=findings_json(findings),
                     created_at=at,
                 )
             )
@@ -409,7 +425,7 @@ def _store(
                 authentication_thumbprint=identity.thumbprint,
                 uploader_thumbprint=row.uploader_thumbprint,
                 subject_thumbprint=row.thumbprint,
-                details={"kid": row.kid, "group": row.group},
+                details={"kid": row.kid, "group": row.group, **findings_detail(findings)},
             )
             record_change(kind="UPLOAD", at=at, country=row.country, thumbprint=row.thumbprint)
     except IntegrityError:

@@ -29,27 +29,31 @@ def pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(Encoding.PEM)
 
 
-def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+def issued_by(certificate: x509.Certificate, issuer: x509.Certificate, *, tbs: bytes | None = None) -> bool:
     """True when ``certificate`` names ``issuer``'s subject as its issuer and ``issuer``'s key
     verifies its signature. Never raises: a signature that does not verify, an issuer key of
     another type (dgc-gateway PR #37) or an algorithm the library refuses gives False.
 
     The key verifies the signature directly, with the hash and padding the certificate names,
     rather than through ``verify_directly_issued_by``: a DSC signed with SHA-1 is then recognised
-    as its CSCA's, and a policy refuses it by name instead of it looking unsigned."""
+    as its CSCA's, and a policy refuses it by name instead of it looking unsigned.
+
+    ``tbs``: the signed bytes as received, when ``certificate`` is a DER re-encoding of a
+    certificate that was not DER (the issuer signed the original bytes, not the re-encoding)."""
     try:
         if certificate.issuer != issuer.subject:
             return False
         key = issuer.public_key()
         hash_algorithm = certificate.signature_hash_algorithm
+        signed = certificate.tbs_certificate_bytes if tbs is None else tbs
         if isinstance(key, ec.EllipticCurvePublicKey) and hash_algorithm is not None:
-            key.verify(certificate.signature, certificate.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))
+            key.verify(certificate.signature, signed, ec.ECDSA(hash_algorithm))
             return True
         parameters = certificate.signature_algorithm_parameters
         if isinstance(key, rsa.RSAPublicKey) and isinstance(parameters, (padding.PKCS1v15, padding.PSS)):
             if hash_algorithm is None:
                 return False
-            key.verify(certificate.signature, certificate.tbs_certificate_bytes, parameters, hash_algorithm)
+            key.verify(certificate.signature, signed, parameters, hash_algorithm)
             return True
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False

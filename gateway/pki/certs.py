@@ -8,6 +8,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -33,6 +34,91 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
     if cert.public_bytes(Encoding.DER) != der:
         raise Rejected(Reason.CERTIFICATE_PARSE, "certificate bytes are not exactly one DER certificate")
     return cert
+
+
+@dataclass(frozen=True)
+class ReadCertificate:
+    """A certificate as a real CA made it, read as far as its structure allows.
+
+    ``der`` is what was received (its hash is the kid and thumbprint; it is what is stored and
+    published). ``tbs`` is the TBSCertificate as received: the bytes its issuer signed.
+    ``certificate`` is cryptography's view for reading names, validity and key: of ``der``
+    itself, or, when cryptography refuses ``der`` (a BER length, say), of its DER re-encoding by
+    asn1crypto. ``encoding_problems`` names every departure from DER (X.690 §10-11) and from
+    RFC 5280's encoding rules; the policy refuses them (CERTIFICATE_ENCODING) unless relaxed."""
+
+    der: bytes
+    certificate: x509.Certificate
+    tbs: bytes
+    encoding_problems: tuple[str, ...] = ()
+
+
+def read_certificate(der: bytes) -> ReadCertificate:
+    """Read a certificate cryptography may refuse, as the verifier does (verifier.trust); truly
+    malformed input (not X.509, trailing bytes, a duplicate extension) is CERTIFICATE_PARSE.
+    A DER certificate whose extensions cryptography reads costs no second parse."""
+    try:
+        certificate = load_der_certificate(der)
+        problems: list[str] = []
+        tbs = certificate.tbs_certificate_bytes
+    except Rejected as strict_refusal:
+        certificate, tbs, problems = _reencoded(der, strict_refusal)
+    problems.extend(_extension_problems(certificate, der))
+    return ReadCertificate(der=der, certificate=certificate, tbs=tbs, encoding_problems=tuple(problems))
+
+
+def certificate_view(der: bytes) -> x509.Certificate:
+    """cryptography's view of a stored certificate, whatever encoding the policy let through when
+    it was taken (read_certificate): for reading names, dates and keys, never for judging it."""
+    return read_certificate(der).certificate
+
+
+# What asn1crypto raises on input it cannot read (it parses lazily, field by field).
+_ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
+def _reencoded(der: bytes, strict_refusal: Rejected) -> tuple[x509.Certificate, bytes, list[str]]:
+    """cryptography's view of a certificate it refuses, from its DER re-encoding, when asn1crypto
+    reads it as one certificate with nothing after it; and the TBSCertificate as received."""
+    try:
+        parsed = asn1_x509.Certificate.load(der, strict=True)
+        tbs = parsed["tbs_certificate"].dump()
+        canonical = asn1_x509.Certificate.load(der, strict=True).dump(force=True)
+    except _ASN1_ERRORS as exc:
+        raise strict_refusal from exc
+    if canonical == der:  # already DER: cryptography refused the content, not its encoding
+        raise strict_refusal
+    return load_der_certificate(canonical), tbs, [f"not DER-encoded (X.690 §10): {strict_refusal.detail}"]
+
+
+def _extension_problems(certificate: x509.Certificate, der: bytes) -> list[str]:
+    """Extensions cryptography refuses but asn1crypto reads are encoding problems (an encoded
+    DEFAULT, a pathLenConstraint without cA); a duplicate or unreadable one is malformed."""
+    try:
+        _ = certificate.extensions
+        return []
+    except x509.DuplicateExtension as exc:  # RFC 5280 §4.2: at most one instance of an extension
+        raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed extensions: {exc}") from exc
+    except ValueError as exc:
+        refusal = str(exc)
+    read_extensions(der)  # every value readable, else CERTIFICATE_PARSE
+    return [f"extensions break DER or RFC 5280: {refusal}"]
+
+
+def read_extensions(der: bytes) -> list[tuple[str, bool, object]]:
+    """Every extension as (dotted OID, critical, value), read with asn1crypto: it also reads the
+    encodings cryptography refuses, which a relaxed policy lets through (read_certificate)."""
+    try:
+        extensions = asn1_x509.Certificate.load(der)["tbs_certificate"]["extensions"]
+        found = [
+            (extension["extn_id"].dotted, bool(extension["critical"].native), extension["extn_value"].parsed)
+            for extension in extensions
+        ]
+        for _oid, _critical, value in found:
+            _ = value.native  # asn1crypto parses lazily: reading every value is the check
+        return found
+    except _ASN1_ERRORS as exc:
+        raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed extensions: {exc}") from exc
 
 
 def load_pem_certificate(pem: bytes) -> x509.Certificate:
@@ -116,7 +202,7 @@ def name_parts(name: x509.Name) -> NameParts:
 
 def summary(der: bytes) -> Summary:
     """Summarise a stored certificate (parsed again: the stored DER is the one source of truth)."""
-    cert = load_der_certificate(der)
+    cert = certificate_view(der)
     return Summary(
         subject=name_parts(cert.subject),
         issuer=name_parts(cert.issuer),
@@ -144,8 +230,6 @@ def dcc_usages(cert: x509.Certificate) -> tuple[str, ...]:
 
 def _eku_with_asn1crypto(cert: x509.Certificate) -> list[str]:
     """Fallback for EKU encodings cryptography refuses (e.g. an empty SEQUENCE)."""
-    from asn1crypto import x509 as asn1_x509
-
     parsed = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
     try:
         value = parsed.extended_key_usage_value

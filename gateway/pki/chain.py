@@ -7,12 +7,13 @@ from collections.abc import Iterable
 
 from cryptography import x509
 
+from gateway.pki.certs import ReadCertificate
 from gateway.pki.errors import Reason, Rejected
 from verifier.certificates import issued_by
 
 
 def find_issuing_csca(
-    dsc: x509.Certificate,
+    dsc: ReadCertificate | x509.Certificate,
     cscas: Iterable[x509.Certificate],
     *,
     country: str,
@@ -25,11 +26,13 @@ def find_issuing_csca(
     issuer name to match (RFC 5280 §6.1.3 (a)(4)) and, by policy, the CSCA to be within its
     validity period at upload time.
     """
+    # A ReadCertificate carries the signed bytes as received (its view may be a re-encoding).
+    certificate, tbs = (dsc.certificate, dsc.tbs) if isinstance(dsc, ReadCertificate) else (dsc, None)
     candidates = list(cscas)
     if not candidates:
         raise Rejected(Reason.CSCA_LIST_EMPTY, f"CSCA list for country {country} is empty")
     for csca in candidates:
-        if not issued_by(dsc, csca):
+        if not issued_by(certificate, csca, tbs=tbs):
             continue
         if require_valid_csca and not (csca.not_valid_before_utc <= at <= csca.not_valid_after_utc):
             continue

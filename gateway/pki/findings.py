@@ -50,5 +50,12 @@ class Findings:
         return tuple(self.found)
 
 
-def as_json(findings: Iterable[Finding]) -> list[dict[str, str]]:
+def findings_json(findings: Iterable[Finding]) -> list[dict[str, str]]:
+    """The stored form (a JSON list), as certificates keep them and audit events record them."""
     return [finding.as_json() for finding in findings]
+
+
+def findings_detail(findings: Iterable[Finding]) -> dict[str, list[dict[str, str]]]:
+    """An audit event's detail naming what relaxed checks let through; nothing when none did."""
+    stored = findings_json(findings)
+    return {"findings": stored} if stored else {}

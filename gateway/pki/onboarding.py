@@ -15,7 +15,7 @@ import functools
 import hmac
 
 from gateway.pki import cms
-from gateway.pki.certs import load_der_certificate, thumbprint
+from gateway.pki.certs import load_der_certificate, read_certificate, thumbprint
 from gateway.pki.errors import Reason, Rejected
 
 
@@ -48,7 +48,7 @@ def _cached_failure(
 def _verify(raw_der: bytes, signature_b64: str, stored_thumbprint: str, trust_anchors: tuple[bytes, ...]) -> None:
     if not raw_der or not signature_b64:
         raise Rejected(Reason.TA_SIGNATURE_INVALID, "certificate or trust anchor signature missing")
-    load_der_certificate(raw_der)
+    read_certificate(raw_der)  # structure only: its encoding was judged when it was onboarded
     if not hmac.compare_digest(thumbprint(raw_der), stored_thumbprint):
         raise Rejected(Reason.THUMBPRINT_MISMATCH, "stored thumbprint does not match the certificate")
     try:

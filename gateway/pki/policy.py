@@ -7,6 +7,7 @@ failure is a named :class:`~gateway.pki.errors.Reason`. Time is passed in (``at`
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from asn1crypto import x509 as asn1_x509
@@ -17,7 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
+from gateway.pki.certs import ReadCertificate, read_extensions
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.findings import Finding, Findings
 
 # RFC 5280 §4.2: "A certificate-using system MUST reject the certificate if it encounters a
 # critical extension it does not recognize". These are the ones we (and verifiers) understand.
@@ -36,6 +39,8 @@ KNOWN_CRITICAL_EXTENSIONS = frozenset(
         ExtensionOID.INHIBIT_ANY_POLICY,
     }
 )
+
+_KNOWN_CRITICAL_DOTTED = frozenset(oid.dotted_string for oid in KNOWN_CRITICAL_EXTENSIONS)
 
 ALLOWED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 
@@ -112,53 +117,70 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def check_dsc(cert: x509.Certificate, *, at: dt.datetime, policy: DscPolicy, is_onboarded_csca: bool = False) -> None:
-    """Run the DSC policy in a fixed order; the first failure wins."""
-    if policy.check_serial:
-        check_serial(cert)
-    if policy.reject_unknown_critical_extensions:
-        check_critical_extensions(cert)
-    if policy.check_validity:
-        check_validity(cert, at=at, reject_not_yet_valid=policy.reject_not_yet_valid)
-    if policy.check_key:
-        check_key(cert, min_rsa_bits=policy.min_rsa_bits)
-    if policy.check_signature_algorithm:
+def check_dsc(
+    read: ReadCertificate, *, at: dt.datetime, policy: DscPolicy, is_onboarded_csca: bool = False
+) -> tuple[Finding, ...]:
+    """Run the DSC policy in a fixed order: the first enforced check that fails wins; a relaxed
+    check that fails adds a finding and the next check runs."""
+    cert = read.certificate
+    findings = Findings()
+    for problem in read.encoding_problems:
+        findings.fail(Reason.CERTIFICATE_ENCODING, problem, enforced=policy.require_der)
+    _judge(findings, policy.check_serial, check_serial, read)
+    _judge(findings, policy.reject_unknown_critical_extensions, check_critical_extensions, read)
+    try:
+        check_validity(cert, at=at)
+    except Rejected as exc:
+        # The not-yet-valid switch counts only while the validity check is on (docs/policy.md).
+        relaxed_early = exc.reason == Reason.NOT_YET_VALID and not policy.reject_not_yet_valid
+        findings.fail(exc.reason, exc.detail, enforced=policy.check_validity and not relaxed_early)
+    _judge(findings, policy.check_key, check_key, cert, min_rsa_bits=policy.min_rsa_bits)
+    try:
         check_signature_algorithm(cert)
+    except Rejected as exc:
+        relaxed_sha1 = policy.allow_sha1_signatures and _is_sha1_signature(cert)
+        findings.fail(exc.reason, exc.detail, enforced=policy.check_signature_algorithm and not relaxed_sha1)
     self_signed_csca = is_onboarded_csca and cert.issuer == cert.subject
-    if self_signed_csca and not policy.allow_self_signed_csca_as_dsc:
-        raise Rejected(Reason.SELF_SIGNED, "a self-signed CSCA may not be uploaded as a DSC (policy)")
-    if policy.reject_ca_dsc and not self_signed_csca and _is_ca(cert):
-        raise Rejected(Reason.DSC_IS_CA, "a DSC must not be a CA (basicConstraints cA=TRUE)")
+    if self_signed_csca:
+        findings.fail(
+            Reason.SELF_SIGNED,
+            "a self-signed CSCA uploaded as its own DSC",
+            enforced=not policy.allow_self_signed_csca_as_dsc,
+        )
+    elif is_ca(read):
+        detail = "a DSC must not be a CA (basicConstraints cA=TRUE)"
+        findings.fail(Reason.DSC_IS_CA, detail, enforced=policy.reject_ca_dsc)
+    return findings.as_tuple()
 
 
-def check_serial(cert: x509.Certificate) -> None:
+def _judge(findings: Findings, enforced: bool, check: Callable[..., None], *args: object, **kwargs: object) -> None:
+    try:
+        check(*args, **kwargs)
+    except Rejected as exc:
+        findings.fail(exc.reason, exc.detail, enforced=enforced)
+
+
+def check_serial(read: ReadCertificate) -> None:
     # Read from the DER with asn1crypto: cryptography warns on (and will refuse) such serials.
-    serial = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]["serial_number"].native
+    serial = asn1_x509.Certificate.load(read.der)["tbs_certificate"]["serial_number"].native
     octets = (serial.bit_length() + 8) // 8  # DER INTEGER content length, sign bit included
     if serial <= 0 or octets > MAX_SERIAL_OCTETS:
         raise Rejected(Reason.SERIAL_POLICY, "serial number must be positive and at most 20 octets (RFC 5280 4.1.2.2)")
 
 
-def check_critical_extensions(cert: x509.Certificate) -> None:
-    try:
-        extensions = list(cert.extensions)
-    except (ValueError, x509.DuplicateExtension) as exc:  # RFC 5280 §4.2: each extension at most once
-        raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed extensions: {exc}") from exc
-    for extension in extensions:
-        if extension.critical and extension.oid not in KNOWN_CRITICAL_EXTENSIONS:
-            raise Rejected(
-                Reason.UNKNOWN_CRITICAL_EXTENSION,
-                f"unknown critical extension {extension.oid.dotted_string} (RFC 5280 4.2)",
-            )
+def check_critical_extensions(read: ReadCertificate) -> None:
+    for oid, critical, _value in read_extensions(read.der):
+        if critical and oid not in _KNOWN_CRITICAL_DOTTED:
+            raise Rejected(Reason.UNKNOWN_CRITICAL_EXTENSION, f"unknown critical extension {oid} (RFC 5280 4.2)")
 
 
-def check_validity(cert: x509.Certificate, *, at: dt.datetime, reject_not_yet_valid: bool = True) -> None:
+def check_validity(cert: x509.Certificate, *, at: dt.datetime) -> None:
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
     if not_before >= not_after:
         raise Rejected(Reason.VALIDITY_ORDER, "notBefore must be before notAfter")
     if at > not_after:
         raise Rejected(Reason.EXPIRED, f"certificate expired at {not_after.isoformat()}")
-    if reject_not_yet_valid and at < not_before:
+    if at < not_before:
         raise Rejected(Reason.NOT_YET_VALID, f"certificate is not valid before {not_before.isoformat()}")
 
 
@@ -202,10 +224,17 @@ def check_signature_algorithm(cert: x509.Certificate) -> None:
         raise Rejected(Reason.SIGNATURE_ALGORITHM, f"{hash_algorithm.name} signatures are not allowed")
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
+def is_ca(read: ReadCertificate) -> bool:
+    """basicConstraints cA, read with asn1crypto: a DSC whose extension cryptography refuses (a
+    pathLenConstraint without cA, say) is still judged."""
+    for oid, _critical, value in read_extensions(read.der):
+        if oid == ExtensionOID.BASIC_CONSTRAINTS.dotted_string:
+            return bool(value["ca"].native)
+    return False
+
+
+def _is_sha1_signature(cert: x509.Certificate) -> bool:
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
+        return isinstance(cert.signature_hash_algorithm, hashes.SHA1)
+    except UnsupportedAlgorithm:
         return False
-    except (ValueError, x509.DuplicateExtension) as exc:
-        raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed extensions: {exc}") from exc

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509.oid import ExtensionOID
 
 from gateway.pki import issuance, policy
-from gateway.pki.certs import certificate_der
+from gateway.pki.certs import certificate_der, read_certificate
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.issuance import Issued
 from gateway.pki.policy import DscPolicy
@@ -100,9 +100,16 @@ def with_validity(xa: CountryPki, not_before: dt.datetime, not_after: dt.datetim
     return resigned(make_dsc(xa.csca), xa.csca, mutate)
 
 
+def findings_of(cert: x509.Certificate, strictness: DscPolicy = STRICT, **kwargs: object) -> list[Reason]:
+    """The reasons of what relaxed checks let through; a refusal raises."""
+    read = read_certificate(certificate_der(cert))
+    found = policy.check_dsc(read, at=kwargs.pop("at", NOW), policy=strictness, **kwargs)  # type: ignore[arg-type]
+    return [finding.reason for finding in found]
+
+
 def reason_of(cert: x509.Certificate, strictness: DscPolicy = STRICT, **kwargs: object) -> Reason | None:
     try:
-        policy.check_dsc(cert, at=kwargs.pop("at", NOW), policy=strictness, **kwargs)  # type: ignore[arg-type]
+        findings_of(cert, strictness, **kwargs)
     except Rejected as exc:
         return exc.reason
     return None
@@ -397,6 +404,8 @@ def test_switch_relaxes_only_its_check(xa: CountryPki, switch: dict, relaxed_nam
         if name in relaxed_names:
             assert strict_reason is not None, name
             assert reason_of(cert, relaxed) is None, name
+            if "min_rsa_bits" not in switch:  # a lower threshold is a different check, not a relaxed one
+                assert strict_reason in findings_of(cert, relaxed), f"{name}: let through without a finding"
         else:
             assert reason_of(cert, relaxed) == strict_reason, name
 
@@ -418,7 +427,9 @@ def test_min_rsa_bits_does_not_relax_the_exponent(xa: CountryPki) -> None:
 def test_allow_self_signed_and_reject_ca_switches_together(xa: CountryPki) -> None:
     neither = dataclasses.replace(STRICT, reject_ca_dsc=False)
     assert reason_of(xa.csca.certificate, neither, is_onboarded_csca=True) == Reason.SELF_SIGNED
-    assert reason_of(xa.csca.certificate, neither) is None
+    assert findings_of(xa.csca.certificate, neither) == [Reason.DSC_IS_CA]
+    both = dataclasses.replace(neither, allow_self_signed_csca_as_dsc=True)
+    assert findings_of(xa.csca.certificate, both, is_onboarded_csca=True) == [Reason.SELF_SIGNED]
 
 
 def test_require_valid_csca_is_not_a_dsc_check(xa: CountryPki) -> None:
@@ -433,13 +444,12 @@ def test_require_valid_csca_is_not_a_dsc_check(xa: CountryPki) -> None:
 
 def test_single_check_functions(xa: CountryPki) -> None:
     good = make_dsc(xa.csca)
-    policy.check_serial(good)
-    policy.check_critical_extensions(good)
+    policy.check_serial(read_certificate(certificate_der(good)))
+    policy.check_critical_extensions(read_certificate(certificate_der(good)))
     policy.check_validity(good, at=NOW)
     policy.check_key(good, min_rsa_bits=2048)
     policy.check_signature_algorithm(good)
     future = VARIANTS["not-yet-valid"][0](xa)
-    policy.check_validity(future, at=NOW, reject_not_yet_valid=False)
     with pytest.raises(Rejected) as info:
         policy.check_validity(future, at=NOW)
     assert info.value.reason == Reason.NOT_YET_VALID

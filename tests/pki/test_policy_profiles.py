@@ -1,0 +1,190 @@
+"""The shapes real national backends sent DGCG (issue 22), judged under each policy profile:
+refused by name under ``strict``, accepted with a finding under ``dgcg``, and refused under
+``dgcg`` too when the issuer's signature over the certificate does not hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from asn1crypto import core as asn1_core
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from gateway.pki.certs import read_certificate
+from gateway.pki.chain import find_issuing_csca
+from gateway.pki.errors import Reason, Rejected
+from gateway.pki.issuance import Issued
+from gateway.pki.policy import PROFILES, check_dsc
+from tests.factory import NOW, CountryPki, Pki, resign_tbs
+from tests.pki.test_cms import with_duplicate_extension
+from tests.pki.test_policy import make_dsc
+
+pytestmark = [
+    pytest.mark.no_db,
+    pytest.mark.filterwarnings("ignore:Parsed a serial number which wasn't positive"),
+]
+
+DAY = dt.timedelta(days=1)
+STRICT, DGCG = PROFILES["strict"].dsc, PROFILES["dgcg"].dsc
+BASIC_CONSTRAINTS = "2.5.29.19"
+
+
+@pytest.fixture(scope="module")
+def xa() -> CountryPki:
+    return Pki.create().country("XA", onboard=False)
+
+
+def _signed(tbs_der: bytes, issuer: Issued, template: bytes) -> bytes:
+    """A certificate of ``tbs_der`` exactly as given, signed ECDSA-SHA256 by ``issuer``."""
+    assert isinstance(issuer.key, ec.EllipticCurvePrivateKey)
+    signature = issuer.key.sign(tbs_der, ec.ECDSA(hashes.SHA256()))
+    parsed = asn1_x509.Certificate.load(template)
+    return asn1_x509.Certificate(
+        {
+            "tbs_certificate": asn1_x509.TbsCertificate.load(tbs_der),
+            "signature_algorithm": parsed["signature_algorithm"],
+            "signature_value": signature,
+        }
+    ).dump()
+
+
+def _with_basic_constraints(xa: CountryPki, value: bytes) -> bytes:
+    """A DSC whose basicConstraints extension value is ``value`` byte for byte (asn1crypto would
+    re-encode a parsed value canonically, so the extension is rebuilt from raw bytes)."""
+    template = make_dsc(xa.csca).public_bytes(Encoding.DER)
+    tbs = asn1_x509.Certificate.load(template)["tbs_certificate"]
+    extensions = []
+    for extension in tbs["extensions"]:
+        if extension["extn_id"].dotted == BASIC_CONSTRAINTS:
+            oid = extension["extn_id"].dump()
+            body = oid + b"\x01\x01\xff" + asn1_core.OctetString(value).dump()
+            extension = asn1_x509.Extension.load(b"\x30" + _length(len(body)) + body)
+        extensions.append(extension)
+    tbs["extensions"] = asn1_x509.Extensions(extensions)
+    return _signed(tbs.dump(), xa.csca, template)
+
+
+def _length(size: int) -> bytes:
+    assert size < 128
+    return bytes([size])
+
+
+def _resigned(xa: CountryPki, mutate: Callable[[object], None], hash_name: str = "sha256", **kwargs: object) -> bytes:
+    return resign_tbs(make_dsc(xa.csca, **kwargs), xa.csca.key, mutate, hash_name)  # type: ignore[arg-type]
+
+
+def _serial(value: int) -> Callable[[object], None]:
+    def mutate(tbs) -> None:
+        tbs["serial_number"] = value
+
+    return mutate
+
+
+def _unchanged(tbs: object) -> None:
+    return None
+
+
+def _ber_outer_length(xa: CountryPki) -> bytes:
+    """The certificate's outer SEQUENCE length in a longer form than DER allows (X.690 §10.1);
+    the signed TBSCertificate is untouched, so the signature still holds."""
+    der = make_dsc(xa.csca).public_bytes(Encoding.DER)
+    assert der[1] == 0x82
+    return b"\x30\x83\x00" + der[2:]
+
+
+SHAPES: dict[str, tuple[Callable[[CountryPki], bytes], Reason]] = {
+    "basicConstraints-encodes-DEFAULT-cA-FALSE": (
+        lambda xa: _with_basic_constraints(xa, b"\x30\x03\x01\x01\x00"),
+        Reason.CERTIFICATE_ENCODING,
+    ),
+    "pathLenConstraint-with-cA-FALSE": (
+        lambda xa: _with_basic_constraints(xa, b"\x30\x03\x02\x01\x00"),
+        Reason.CERTIFICATE_ENCODING,
+    ),
+    "not-DER-outer-length": (_ber_outer_length, Reason.CERTIFICATE_ENCODING),
+    "ecdsa-with-SHA1": (lambda xa: _resigned(xa, _unchanged, "sha1"), Reason.SIGNATURE_ALGORITHM),
+    "negative-serial": (lambda xa: _resigned(xa, _serial(-0x1234)), Reason.SERIAL_POLICY),
+    "serial-21-octets": (lambda xa: _resigned(xa, _serial(2**167 + 5)), Reason.SERIAL_POLICY),
+    "cA-TRUE": (lambda xa: _resigned(xa, _unchanged, ca=True), Reason.DSC_IS_CA),
+    "notBefore-in-the-future": (
+        lambda xa: _resigned(xa, _unchanged, not_before=NOW + 30 * DAY, not_after=NOW + 400 * DAY),
+        Reason.NOT_YET_VALID,
+    ),
+}
+
+
+def _judge(der: bytes, xa: CountryPki, policy_name: str) -> list[Reason]:
+    """What an upload's checks do with ``der``: its issuer's signature, then the policy."""
+    read = read_certificate(der)
+    find_issuing_csca(read, [xa.csca.certificate], country="XA", at=NOW)
+    policy = PROFILES[policy_name].dsc
+    return [finding.reason for finding in check_dsc(read, at=NOW, policy=policy)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_strict_refuses_by_name(xa: CountryPki, shape: str) -> None:
+    make, reason = SHAPES[shape]
+    with pytest.raises(Rejected) as refused:
+        _judge(make(xa), xa, "strict")
+    assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_dgcg_accepts_with_a_finding(xa: CountryPki, shape: str) -> None:
+    make, reason = SHAPES[shape]
+    assert _judge(make(xa), xa, "dgcg") == [reason]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_dgcg_refuses_a_wrong_signature(xa: CountryPki, shape: str) -> None:
+    make, _reason = SHAPES[shape]
+    der = bytearray(make(xa))
+    der[-5] ^= 0x01  # inside the signature value, the last field of the certificate
+    with pytest.raises(Rejected) as refused:
+        _judge(bytes(der), xa, "dgcg")
+    assert refused.value.reason == Reason.NOT_SIGNED_BY_CSCA
+
+
+def test_the_kid_and_stored_bytes_are_the_originals(xa: CountryPki) -> None:
+    """A re-encoded view is for reading only: what is hashed, stored and signed is as received."""
+    der = _ber_outer_length(xa)
+    read = read_certificate(der)
+    assert read.der == der
+    assert read.certificate.public_bytes(Encoding.DER) != der
+    assert read.tbs == asn1_x509.Certificate.load(der)["tbs_certificate"].dump()
+
+
+@pytest.mark.parametrize(
+    "der",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"\x30\x03\x02\x01\x00", id="not-a-certificate"),
+        pytest.param(b"junk" * 20, id="junk"),
+    ],
+)
+def test_truly_malformed_input_is_still_a_parse_failure(der: bytes) -> None:
+    with pytest.raises(Rejected) as refused:
+        read_certificate(der)
+    assert refused.value.reason == Reason.CERTIFICATE_PARSE
+
+
+def test_trailing_bytes_and_duplicate_extensions_stay_refused(xa: CountryPki) -> None:
+    der = make_dsc(xa.csca).public_bytes(Encoding.DER)
+    for bad in (der + b"\x00", with_duplicate_extension(xa.csca.der, xa.csca.key)):
+        with pytest.raises(Rejected) as refused:
+            read_certificate(bad)
+        assert refused.value.reason == Reason.CERTIFICATE_PARSE
+
+
+def test_each_switch_overrides_its_profile(xa: CountryPki) -> None:
+    """The dgcg profile with one switch set back to strict refuses that shape again."""
+    sha1 = SHAPES["ecdsa-with-SHA1"][0](xa)
+    tightened = dataclasses.replace(DGCG, allow_sha1_signatures=False)
+    with pytest.raises(Rejected) as refused:
+        check_dsc(read_certificate(sha1), at=NOW, policy=tightened)
+    assert refused.value.reason == Reason.SIGNATURE_ALGORITHM
