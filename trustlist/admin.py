@@ -61,7 +61,35 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-CERTIFICATE_FIELDS = ("country", "type", "subject", "issuer", "serial", "validity", "usages_words", "kid", "thumbprint")
+class FindingsFilter(admin.SimpleListFilter):
+    """The DSCs a relaxed policy check let through (docs/policy.md), for their reviewers."""
+
+    title = "policy findings"
+    parameter_name = "findings"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("some", "accepted with findings"), ("none", "no findings")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() == "some":
+            return queryset.exclude(policy_findings=[])
+        if self.value() == "none":
+            return queryset.filter(policy_findings=[])
+        return queryset
+
+
+CERTIFICATE_FIELDS = (
+    "country",
+    "type",
+    "subject",
+    "issuer",
+    "serial",
+    "validity",
+    "usages_words",
+    "kid",
+    "thumbprint",
+    "policy_findings_words",
+)
 PROVENANCE_FIELDS = (
     "uploaded",
     "published",
@@ -88,9 +116,10 @@ class SignerCertificateAdmin(CountryScopedAdmin):
         "uploaded",
         "revoked",
         "published",
+        "policy_findings_words",
     )
     list_display_links = ("kid",)
-    list_filter = ("country", "group", StatusFilter)
+    list_filter = ("country", "group", StatusFilter, FindingsFilter)
     search_fields = ("kid", "thumbprint")
     fieldsets = (
         ("Certificate", {"fields": CERTIFICATE_FIELDS}),
@@ -132,6 +161,12 @@ class SignerCertificateAdmin(CountryScopedAdmin):
             " expiring-soon" if soon else "",
             display.validity_note(row.not_after, now),
         )
+
+    @admin.display(description="policy findings")
+    def policy_findings_words(self, row: SignerCertificate) -> str:
+        """What relaxed checks let through, by reason and detail; "none" when the strict policy
+        accepted it."""
+        return display.findings_text(row.policy_findings)
 
     @admin.display(description="may sign")
     def usages_words(self, row: SignerCertificate) -> str:
@@ -186,7 +221,7 @@ class SignerCertificateAdmin(CountryScopedAdmin):
             form_class=UploadForm,
             store=services.upload_signed_text,
             title="Upload a DSC",
-            stored=lambda row: f"Uploaded DSC {row.kid}",
+            stored=lambda row: f"Uploaded DSC {row.kid}{display.findings_suffix(row.policy_findings)}",
         )
 
     def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

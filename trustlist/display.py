@@ -53,3 +53,18 @@ def ago(delta: dt.timedelta) -> str:
         return f"{seconds // 3600} h ago"
     days = seconds // 86_400
     return "1 day ago" if days == 1 else f"{days} days ago"
+
+
+def findings_text(stored: list[dict[str, str]]) -> str:
+    """A DSC's policy findings (gateway.pki.findings, stored form) as one line a reviewer reads:
+    "none" when the strict policy accepted it."""
+    if not stored:
+        return "none"
+    return "; ".join(f"{finding['reason']}: {finding['detail']}" for finding in stored)
+
+
+def findings_suffix(stored: list[dict[str, str]]) -> str:
+    """What an upload's confirmation adds when relaxed checks let something through."""
+    if not stored:
+        return ""
+    return f", accepted with policy findings: {', '.join(finding['reason'] for finding in stored)}"

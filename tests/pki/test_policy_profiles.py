@@ -53,10 +53,10 @@ def _signed(tbs_der: bytes, issuer: Issued, template: bytes) -> bytes:
     ).dump()
 
 
-def _with_basic_constraints(xa: CountryPki, value: bytes) -> bytes:
+def _with_basic_constraints(xa: CountryPki, value: bytes, **kwargs: object) -> bytes:
     """A DSC whose basicConstraints extension value is ``value`` byte for byte (asn1crypto would
     re-encode a parsed value canonically, so the extension is rebuilt from raw bytes)."""
-    template = make_dsc(xa.csca).public_bytes(Encoding.DER)
+    template = make_dsc(xa.csca, **kwargs).public_bytes(Encoding.DER)  # type: ignore[arg-type]
     tbs = asn1_x509.Certificate.load(template)["tbs_certificate"]
     extensions = []
     for extension in tbs["extensions"]:

@@ -1,0 +1,146 @@
+"""Uploads of the shapes real national backends sent DGCG (issue 22) under each profile, through
+the API and the admin's service: refused by name, nothing stored and audited under ``strict``;
+stored with their findings (row, audit event, admin) under ``dgcg``; published, and a code
+signed with such a DSC verifies for a verifier syncing from here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from countries.identity import ClientIdentity
+from gateway.audit.models import Action, Finding, Outcome, Severity
+from gateway.pki.certs import thumbprint
+from gateway.pki.errors import Rejected
+from oversight import signature_audit
+from publication.service import publish
+from tests.factory import NOW
+from tests.helpers import counts, last_event, upload
+from tests.pki.test_policy_profiles import SHAPES, _resigned, _unchanged, _with_basic_constraints
+from tests.publishing import anchors, install_publisher, publish_root
+from trustlist import services
+from trustlist.models import SignerCertificate
+from verifier.artifacts import verify_artifact
+from verifier.hcert import verify_hc1
+from verifier.index import verify_index
+from verifier.issue import issue_hc1
+from verifier.trust import TrustStore
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.filterwarnings("ignore:Parsed a serial number which wasn't positive"),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_strict_refuses_the_upload_by_name_and_stores_nothing(client, xa, shape):
+    make, reason = SHAPES[shape]
+    rows, events = counts()
+    response = upload(client, xa, xa.cms_b64(make(xa)))
+    assert response.status_code == 400
+    assert response.json()["reason"] == reason
+    assert counts() == (rows, events + 1)
+    event = last_event()
+    assert (event.action, event.outcome, event.reason) == (Action.UPLOAD, Outcome.REJECTED, reason)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_dgcg_stores_the_upload_with_its_finding(client, xa, settings, shape):
+    settings.GATEWAY_POLICY_PROFILE = "dgcg"
+    make, reason = SHAPES[shape]
+    der = make(xa)
+    response = upload(client, xa, xa.cms_b64(der))
+    assert response.status_code == 201, response.content
+    row = SignerCertificate.objects.get(thumbprint=thumbprint(der))
+    assert bytes(row.raw_data) == der  # the bytes as received, whatever their encoding
+    assert [finding["reason"] for finding in row.policy_findings] == [reason]
+    event = last_event()
+    assert (event.action, event.outcome) == (Action.UPLOAD, Outcome.SUCCESS)
+    assert [finding["reason"] for finding in event.details["findings"]] == [reason]
+
+
+def test_a_switch_overrides_the_profile(client, xa, settings):
+    settings.GATEWAY_POLICY_PROFILE = "dgcg"
+    settings.GATEWAY_POLICY_REJECT_CA_DSC = True
+    make, reason = SHAPES["cA-TRUE"]
+    assert upload(client, xa, xa.cms_b64(make(xa))).json()["reason"] == reason
+    make, reason = SHAPES["negative-serial"]
+    assert upload(client, xa, xa.cms_b64(make(xa))).status_code == 201
+
+
+def test_a_strict_upload_records_no_findings(client, xa, settings):
+    settings.GATEWAY_POLICY_PROFILE = "dgcg"
+    dsc = xa.dsc()
+    assert upload(client, xa, xa.cms_b64(dsc.der)).status_code == 201
+    assert SignerCertificate.objects.get().policy_findings == []
+    assert "findings" not in last_event().details
+
+
+@pytest.mark.parametrize("profile", ["strict", "dgcg"])
+def test_the_admin_upload_judges_as_the_api_does(xa, settings, profile):
+    """The admin's form calls the same service (trustlist.services.upload_signed_text)."""
+    settings.GATEWAY_POLICY_PROFILE = profile
+    make, reason = SHAPES["basicConstraints-encodes-DEFAULT-cA-FALSE"]
+    text = xa.cms_b64(make(xa)).decode("ascii")
+    identity = ClientIdentity(country="XA", thumbprint="", party_id=0)
+    if profile == "strict":
+        with pytest.raises(Rejected) as refused:
+            services.upload_signed_text(identity=identity, text=text, at=NOW, actor="admin:alice")
+        assert refused.value.reason == reason
+        assert not SignerCertificate.objects.exists()
+    else:
+        row = services.upload_signed_text(identity=identity, text=text, at=NOW, actor="admin:alice")
+        assert [finding["reason"] for finding in row.policy_findings] == [reason]
+
+
+def test_the_signature_audit_reports_findings_and_a_tightened_policy(client, xa, settings):
+    settings.GATEWAY_POLICY_PROFILE = "dgcg"
+    make, reason = SHAPES["cA-TRUE"]
+    der = make(xa)
+    assert upload(client, xa, xa.cms_b64(der)).status_code == 201
+    signature_audit.run(at=NOW + dt.timedelta(minutes=1))
+    assert ("DSC_POLICY_RELAXED", thumbprint(der)) in _open_findings()
+    relaxed = Finding.objects.open().get(kind="DSC_POLICY_RELAXED")
+    assert relaxed.severity == Severity.INFO and reason in relaxed.message
+    settings.GATEWAY_POLICY_PROFILE = "strict"
+    signature_audit.run(at=NOW + dt.timedelta(minutes=2))
+    assert ("DSC_POLICY_REFUSED", thumbprint(der)) in _open_findings()
+    assert SignerCertificate.objects.get(thumbprint=thumbprint(der)).revoked_at is None  # the operator decides
+
+
+def _open_findings() -> set[tuple[str, str]]:
+    return set(Finding.objects.open().values_list("kind", "subject"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dgcg_dscs_are_published_and_their_codes_verify(client, pki, xa, settings, frozen):
+    """The DER-breaking DSC as received is in the signed trust list, and the verifier (which
+    reads such certificates with asn1crypto) verifies a code it signed."""
+    settings.GATEWAY_POLICY_PROFILE = "dgcg"
+    install_publisher(pki)
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = _with_basic_constraints(xa, b"\x30\x03\x01\x01\x00", public_key=key.public_key())
+    sha1_key = ec.generate_private_key(ec.SECP256R1())
+    sha1 = _resigned(xa, _unchanged, "sha1", public_key=sha1_key.public_key())
+    for signed in (der, sha1):
+        assert upload(client, xa, xa.cms_b64(signed)).status_code == 201
+    assert publish(at=NOW, force=True) is not None
+    index = verify_index((publish_root() / "index.jws").read_bytes(), anchors(pki), NOW)
+    descriptor = index.trust_list
+    payload = verify_artifact(
+        (publish_root() / descriptor.path).read_bytes(),
+        descriptor,
+        anchors(pki),
+        NOW,
+        kind="trust-list",
+        sequence=index.full_sequence,
+        allowed_kids=index.announced_kids,
+    )
+    store = TrustStore.from_trust_list_payload(payload)
+    dcc = {"ver": "1.3.0", "nam": {"fnt": "MUSTER"}, "dob": "1980-01-01", "v": [{"ci": "URN:UVCI:01:XA:1"}]}
+    for signed, signer in ((der, key), (sha1, sha1_key)):
+        code = issue_hc1(dcc, signed, signer, iat=NOW, exp=NOW + dt.timedelta(days=30), issuer="XA")
+        result = verify_hc1(code, store, NOW)
+        assert result.valid, result
