@@ -3,7 +3,10 @@ policy violations, each built fresh for a context.
 
 Every :class:`Item` declares two independent expectations: ``openssl_ok`` (what ``openssl cms
 -verify -noverify`` says of the message) and ``policy_ok`` (whether its DSC and signer pass the
-gateway's policy). The gateway must answer 201 exactly when both hold. The context decides
+gateway's strict policy). The gateway must answer 201 exactly when both hold, unless the item
+names a deliberate ``divergence``. Items with ``dgcg_findings`` are the shapes of issue 22
+(what real national backends send): ``cms.parse_attached`` under the dgcg CmsPolicy accepts
+them exactly when OpenSSL does, with those findings. The context decides
 where the messages go: the in-process Django test client (tests/test_cms_differential.py) or
 the production-like stack through nginx (tests/test_stack_hostile.py). Items under
 "regressions" once exposed product bugs (now fixed).
@@ -26,6 +29,7 @@ from cryptography.x509.oid import NameOID
 
 from gateway.pki import cms, issuance
 from gateway.pki.certs import certificate_der
+from gateway.pki.errors import Reason
 from gateway.pki.issuance import Issued
 from tests.factory import resign_tbs, rsa_public_key
 from tests.pki.test_cms import (
@@ -45,6 +49,15 @@ from tests.pki.test_cms import (
     with_pss_parameter,
     with_unknown_key_algorithm,
     with_version,
+)
+from tests.pki.test_cms_profiles import (
+    method1_key_identifier,
+    reencoded_name,
+    signer_issuer,
+    signer_without_ski,
+    spaced_upper,
+    tamper_content,
+    with_sid_issuer,
 )
 from tests.pki.test_policy import explicit_p256_parameters
 
@@ -244,6 +257,33 @@ def _pss(ctx: CorpusContext, field_name: str, value: object) -> bytes:
     return with_pss_parameter(build_cms(ctx.dsc().der, rsa.der, rsa.key, scheme="pss"), field_name, value)
 
 
+def _no_ski_signer(ctx: CorpusContext, *, tamper_signature: bool = False, ski: bytes | None = None) -> bytes:
+    """A subjectKeyIdentifier sid for an onboarded UPLOAD certificate without the SKI extension."""
+    signer = signer_without_ski("no SKI", at=ctx.now)
+    ctx.onboard(signer)
+    ski = ski if ski is not None else method1_key_identifier(signer.der)
+    return build_cms(ctx.dsc().der, signer.der, signer.key, sid="ski", ski_value=ski, tamper_signature=tamper_signature)
+
+
+def _issuer_sid(ctx: CorpusContext, text: Callable[[str], str] = str, **options: Any) -> bytes:
+    """XA's upload message whose sid names the issuer as UTF8Strings passed through ``text``."""
+    issuer = reencoded_name(signer_issuer(ctx.xa.upload.der), string_type="utf8", text=text)
+    return with_sid_issuer(ctx.sign(ctx.dsc().der, **options), issuer)
+
+
+def _rsa(ctx: CorpusContext, **options: Any) -> bytes:
+    return build_cms(ctx.dsc().der, ctx.rsa_upload.der, ctx.rsa_upload.key, **options)
+
+
+def _content_tampered(ctx: CorpusContext, build: Callable[[CorpusContext, bytes], bytes]) -> bytes:
+    dsc = ctx.dsc().der
+    return tamper_content(build(ctx, dsc), dsc)
+
+
+NO_ATTRIBUTES = (Reason.CMS_NO_SIGNED_ATTRIBUTES,)
+SHA1 = (Reason.CMS_DIGEST_SHA1,)
+
+
 @dataclass(frozen=True)
 class Item:
     label: str
@@ -252,6 +292,11 @@ class Item:
     build: Callable[[CorpusContext], bytes]
     bug: str = ""
     marks: tuple = field(default=())
+    # Issue 22's shapes: what cms.parse_attached records under the dgcg CmsPolicy when OpenSSL
+    # accepts the message (and refuses under dgcg when OpenSSL refuses); None: not such a shape.
+    dgcg_findings: tuple[Reason, ...] | None = None
+    # Why the gateway accepts (under every policy) what OpenSSL refuses; empty: no divergence.
+    divergence: str = ""
 
 
 CORPUS: list[Item] = [
@@ -317,8 +362,14 @@ CORPUS: list[Item] = [
         lambda c: c.sign(c.dsc().der, content_type_attribute="signed_data"),
     ),
     Item("wrong-message-digest", False, True, lambda c: c.sign(c.dsc().der, message_digest=b"\x00" * 32)),
-    Item("openssl-sha1-digest", True, False, lambda c: c.openssl(c.dsc().der, None, "-md", "sha1")),
-    Item("openssl-no-signed-attributes", True, False, lambda c: c.openssl(c.dsc().der, None, "-noattr")),
+    Item("openssl-sha1-digest", True, False, lambda c: c.openssl(c.dsc().der, None, "-md", "sha1"), dgcg_findings=SHA1),
+    Item(
+        "openssl-no-signed-attributes",
+        True,
+        False,
+        lambda c: c.openssl(c.dsc().der, None, "-noattr"),
+        dgcg_findings=NO_ATTRIBUTES,
+    ),
     Item("tampered-signature", False, True, lambda c: c.sign(c.dsc().der, tamper_signature=True)),
     Item(
         "tampered-rsa-pss-signature",
@@ -336,6 +387,152 @@ CORPUS: list[Item] = [
     Item("declared-length-4-gib", False, True, _four_gigabytes),
     Item("random-bytes", False, True, lambda c: bytes(range(256)) * 4),
     Item("embedded-certificate-ber-length", True, False, _ber_certificate),
+    # --- issue 22: what real national backends send (refused under strict, findings under dgcg) ------
+    Item(
+        "openssl-rsa-sha1-digest",
+        True,
+        False,
+        lambda c: c.openssl(c.dsc().der, c.rsa_upload, "-md", "sha1"),
+        dgcg_findings=SHA1,
+    ),
+    Item(
+        "openssl-rsa-no-signed-attributes",
+        True,
+        False,
+        lambda c: c.openssl(c.dsc().der, c.rsa_upload, "-noattr"),
+        dgcg_findings=NO_ATTRIBUTES,
+    ),
+    Item(
+        "no-signed-attributes-ecdsa",
+        True,
+        False,
+        lambda c: c.sign(c.dsc().der, signed_attributes=None),
+        dgcg_findings=NO_ATTRIBUTES,
+    ),
+    Item(
+        "no-signed-attributes-rsa-pkcs1v15",
+        True,
+        False,
+        lambda c: _rsa(c, signed_attributes=None),
+        dgcg_findings=NO_ATTRIBUTES,
+    ),
+    Item(
+        "no-signed-attributes-rsa-pss",
+        True,
+        False,
+        lambda c: _rsa(c, signed_attributes=None, scheme="pss"),
+        dgcg_findings=NO_ATTRIBUTES,
+    ),
+    Item("sha1-rsa-pkcs1v15-rsa-encryption-oid", True, False, lambda c: _rsa(c, digest="sha1"), dgcg_findings=SHA1),
+    Item(
+        "sha1-rsa-pkcs1v15-sha1-with-rsa-oid",
+        True,
+        False,
+        lambda c: _rsa(c, digest="sha1", algorithm_override={"algorithm": "sha1_rsa"}),
+        dgcg_findings=SHA1,
+    ),
+    Item("ecdsa-with-sha1", True, False, lambda c: c.sign(c.dsc().der, digest="sha1"), dgcg_findings=SHA1),
+    Item("rsa-pss-sha1", True, False, lambda c: _rsa(c, digest="sha1", scheme="pss"), dgcg_findings=SHA1),
+    Item(
+        "rsa-pss-sha256-mgf1-sha1", True, False, lambda c: _rsa(c, scheme="pss", mgf_digest="sha1"), dgcg_findings=SHA1
+    ),
+    Item(
+        "sha1-and-no-signed-attributes",
+        True,
+        False,
+        lambda c: _rsa(c, digest="sha1", signed_attributes=None),
+        dgcg_findings=(*SHA1, *NO_ATTRIBUTES),
+    ),
+    Item("valid-builder-rsa-pss-sha256", True, True, lambda c: _rsa(c, scheme="pss"), dgcg_findings=()),
+    # RFC 5280 §7.1: an issuer equal by name comparison identifies the signer (OpenSSL agrees)
+    Item("valid-sid-issuer-utf8-string", True, True, _issuer_sid, dgcg_findings=()),
+    Item("valid-sid-issuer-case-and-spaces", True, True, lambda c: _issuer_sid(c, spaced_upper), dgcg_findings=()),
+    Item(
+        "sid-key-identifier-method-1-without-ski-extension",
+        False,
+        True,
+        _no_ski_signer,
+        dgcg_findings=(),
+        divergence="RFC 5280 §4.2.1.2 method 1 identifies a certificate without an SKI extension; OpenSSL "
+        "3.0 matches a key identifier sid to the extension only (BouncyCastle to SHA-1 of the whole "
+        "SubjectPublicKeyInfo); the signature is verified with the one embedded certificate's key",
+    ),
+    # ... and each still refused once its signature, content or signer identifier is wrong
+    Item(
+        "no-signed-attributes-ecdsa-tampered-signature",
+        False,
+        True,
+        lambda c: c.sign(c.dsc().der, signed_attributes=None, tamper_signature=True),
+        dgcg_findings=NO_ATTRIBUTES,
+    ),
+    Item(
+        "no-signed-attributes-ecdsa-tampered-content",
+        False,
+        True,
+        lambda c: _content_tampered(c, lambda c, dsc: c.sign(dsc, signed_attributes=None)),
+        dgcg_findings=NO_ATTRIBUTES,
+    ),
+    Item(
+        "no-signed-attributes-rsa-tampered-content",
+        False,
+        True,
+        lambda c: _content_tampered(
+            c, lambda c, dsc: build_cms(dsc, c.rsa_upload.der, c.rsa_upload.key, signed_attributes=None)
+        ),
+        dgcg_findings=NO_ATTRIBUTES,
+    ),
+    Item(
+        "sha1-rsa-pkcs1v15-tampered-signature",
+        False,
+        True,
+        lambda c: _rsa(c, digest="sha1", tamper_signature=True),
+        dgcg_findings=SHA1,
+    ),
+    Item(
+        "sha1-rsa-pkcs1v15-tampered-content",
+        False,
+        True,
+        lambda c: _content_tampered(
+            c, lambda c, dsc: build_cms(dsc, c.rsa_upload.der, c.rsa_upload.key, digest="sha1")
+        ),
+        dgcg_findings=SHA1,
+    ),
+    Item(
+        "ecdsa-with-sha1-tampered-signature",
+        False,
+        True,
+        lambda c: c.sign(c.dsc().der, digest="sha1", tamper_signature=True),
+        dgcg_findings=SHA1,
+    ),
+    Item(
+        "rsa-pss-sha1-tampered-signature",
+        False,
+        True,
+        lambda c: _rsa(c, digest="sha1", scheme="pss", tamper_signature=True),
+        dgcg_findings=SHA1,
+    ),
+    Item(
+        "sha1-and-no-signed-attributes-tampered-signature",
+        False,
+        True,
+        lambda c: _rsa(c, digest="sha1", signed_attributes=None, tamper_signature=True),
+        dgcg_findings=(*SHA1, *NO_ATTRIBUTES),
+    ),
+    Item(
+        "sid-issuer-case-and-spaces-tampered-signature",
+        False,
+        True,
+        lambda c: _issuer_sid(c, spaced_upper, tamper_signature=True),
+        dgcg_findings=(),
+    ),
+    Item("sid-issuer-another-name", False, True, lambda c: _issuer_sid(c, lambda v: v + " x"), dgcg_findings=()),
+    Item(
+        "sid-key-identifier-without-ski-extension-wrong-value",
+        False,
+        True,
+        lambda c: _no_ski_signer(c, ski=b"\x01" * 20),
+        dgcg_findings=(),
+    ),
     # --- who signed ---------------------------------------------------------------------------------
     Item("signer-not-onboarded", True, False, _not_onboarded_upload),
     Item("signer-other-country-upload", True, False, _other_country_upload),

@@ -1,11 +1,33 @@
-"""Strict CMS SignedData (RFC 5652) handling for uploads and trust-anchor signatures.
+"""CMS SignedData (RFC 5652) handling for uploads and trust-anchor signatures.
 
 Parsing uses asn1crypto; every signature and digest is checked with ``cryptography``.
 The structural rules are dgc-lib's ``SignedMessageParser`` (exactly one certificate, exactly
-one SignerInfo, eContentType id-data), tightened where DGCG was lax: signed attributes are
-mandatory (every DGCG client sends them; without them the signature covers the content alone
-and no contentType binds it), and their messageDigest and contentType (RFC 5652 §5.3, §11)
-are verified, as are RSASSA-PSS parameters (RFC 4055 §3.1).
+one SignerInfo, eContentType id-data). Whatever the policy, the signature must verify with the
+embedded certificate's key, and RSASSA-PSS parameters are checked (RFC 4055 §3.1).
+
+What a :class:`~gateway.pki.policy.CmsPolicy` decides (strict by default; the ``dgcg`` profile
+relaxes each into a :class:`~gateway.pki.findings.Finding` on the :class:`SignedMessage`):
+
+- Signed attributes. Present, they must hold one contentType (id-data) and one messageDigest
+  that matches the content (RFC 5652 §5.3, §11.1, §11.2), in every profile. Absent, the
+  signature covers the content octets directly (RFC 5652 §5.4) and nothing binds the content
+  type: strict refuses ``CMS_NO_SIGNED_ATTRIBUTES``; relaxed verifies the signature over the
+  content and records the finding (Latvia, Bulgaria and Vietnam sign so).
+- SHA-1 as the digest algorithm (a collision moves a signature to another payload, RFC 6194),
+  or as RSASSA-PSS's MGF1 hash: strict refuses ``CMS_DIGEST_SHA1``; relaxed accepts it with RSA
+  PKCS#1 v1.5, ECDSA and RSASSA-PSS and records the finding (Norway). MD5 and anything else
+  outside SHA-2 stay ``CMS_ALGORITHM`` in every profile.
+
+The SignerIdentifier (RFC 5652 §5.3) only points at the certificate whose key verifies the
+signature, and a message embeds exactly one. It matches that certificate, silently and in every
+profile, when it is an issuerAndSerialNumber with the certificate's serial and an issuer Name
+equal to the certificate's by RFC 5280 §7.1 (attribute by attribute, strings compared after
+LDAP StringPrep, RFC 4518: a PrintableString and a UTF8String of one value are equal, as for
+OpenSSL), or a subjectKeyIdentifier equal to the certificate's SKI extension or, when it has
+none, to the RFC 5280 §4.2.1.2 method-1 identifier (SHA-1 of the subjectPublicKey bits). No
+finding: an equal name in another encoding identifies the same certificate, and the signature
+is verified with that one certificate's key either way (Bahrain). A sid that names another
+certificate stays ``CMS_SIGNER_MISMATCH``.
 
 BER policy: the CMS wrapper may use BER (OpenSSL and BouncyCastle both accept indefinite
 lengths); certificates inside must be exact DER (see :func:`certs.load_der_certificate`).
@@ -17,11 +39,11 @@ import base64
 import binascii
 import datetime as dt
 import hmac
-import warnings
 from dataclasses import dataclass
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -30,9 +52,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from gateway.pki.certs import load_der_certificate
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.findings import Finding, Findings
+from gateway.pki.policy import CmsPolicy
 
-# Digest algorithms accepted in a SignerInfo. SHA-1 and MD5 are refused: a collision lets a
-# forger move a signature to another payload (RFC 6194, RFC 6151).
+# The default of every entry point: existing callers keep the strict checks.
+STRICT = CmsPolicy()
+
+# Digest algorithms always accepted in a SignerInfo. SHA-1 only by policy (allow_sha1_digest);
+# MD5 never: a collision lets a forger move a signature to another payload (RFC 6194, RFC 6151).
 _DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
@@ -64,8 +91,11 @@ class SignedMessage:
     cms_der: bytes
     # The SignerInfo's signature value: a replayed message carries the same one.
     signature: bytes = b""
-    # The signingTime attribute (RFC 5652 §11.3), when the signer included one.
+    # The signingTime attribute (RFC 5652 §11.3), when the signer included one (never without
+    # signed attributes).
     signing_time: dt.datetime | None = None
+    # What a relaxed CmsPolicy let through (empty under the strict policy).
+    findings: tuple[Finding, ...] = ()
 
 
 def decode_base64_body(body: bytes | str) -> bytes:
@@ -85,14 +115,14 @@ def decode_base64_body(body: bytes | str) -> bytes:
     return decoded
 
 
-def parse_attached(cms_der: bytes) -> SignedMessage:
+def parse_attached(cms_der: bytes, policy: CmsPolicy = STRICT) -> SignedMessage:
     """Parse and verify an attached CMS (the upload format)."""
-    return _parse(cms_der, detached_content=None)
+    return _parse(cms_der, detached_content=None, policy=policy)
 
 
-def verify_detached(cms_der: bytes, content: bytes) -> SignedMessage:
+def verify_detached(cms_der: bytes, content: bytes, policy: CmsPolicy = STRICT) -> SignedMessage:
     """Verify a detached CMS over ``content`` (trust-anchor signatures, stored DSC signatures)."""
-    return _parse(cms_der, detached_content=content)
+    return _parse(cms_der, detached_content=content, policy=policy)
 
 
 def detach(cms_der: bytes) -> bytes:
@@ -162,17 +192,17 @@ def sign(
     return builder.sign(Encoding.DER, options)
 
 
-def _parse(cms_der: bytes, *, detached_content: bytes | None) -> SignedMessage:
+def _parse(cms_der: bytes, *, detached_content: bytes | None, policy: CmsPolicy) -> SignedMessage:
     """Every failure is a :class:`Rejected`: hostile input must never escape as another error."""
     try:
-        return _parse_strict(cms_der, detached_content=detached_content)
+        return _parse_checked(cms_der, detached_content=detached_content, policy=policy)
     except Rejected:
         raise
     except _PARSE_ERRORS as exc:
         raise Rejected(Reason.CMS_PARSE, f"Could not parse CMS Message ({type(exc).__name__})") from exc
 
 
-def _parse_strict(cms_der: bytes, *, detached_content: bytes | None) -> SignedMessage:
+def _parse_checked(cms_der: bytes, *, detached_content: bytes | None, policy: CmsPolicy) -> SignedMessage:
     try:
         info = asn1_cms.ContentInfo.load(cms_der, strict=True)
         content_type = info["content_type"].native
@@ -216,7 +246,8 @@ def _parse_strict(cms_der: bytes, *, detached_content: bytes | None) -> SignedMe
     if signer_der not in cms_der:
         raise Rejected(Reason.CERTIFICATE_PARSE, "the embedded certificate is not DER-encoded")
     signer = load_der_certificate(signer_der)
-    signature, attributes = _verify_signer_info(signer_infos[0], signer, content)
+    findings = Findings()
+    signature, attributes = _verify_signer_info(signer_infos[0], signer, signer_der, content, policy, findings)
     signing_time = attributes.get("signing_time")
     return SignedMessage(
         payload=content,
@@ -225,11 +256,17 @@ def _parse_strict(cms_der: bytes, *, detached_content: bytes | None) -> SignedMe
         cms_der=cms_der,
         signature=signature,
         signing_time=signing_time if isinstance(signing_time, dt.datetime) else None,
+        findings=findings.as_tuple(),
     )
 
 
 def _verify_signer_info(
-    signer_info: asn1_cms.SignerInfo, signer: x509.Certificate, content: bytes
+    signer_info: asn1_cms.SignerInfo,
+    signer: x509.Certificate,
+    signer_der: bytes,
+    content: bytes,
+    policy: CmsPolicy,
+    findings: Findings,
 ) -> tuple[bytes, dict[str, object]]:
     """Check the signer info; its signature value and signed attributes once it verifies."""
     try:
@@ -238,30 +275,58 @@ def _verify_signer_info(
         signed_attrs = signer_info["signed_attrs"]
         signature_algorithm = signer_info["signature_algorithm"]
         signature = signer_info["signature"].native
-        attributes = {} if isinstance(signed_attrs, asn1_core.Void) else _attributes(signed_attrs)
-        # RFC 5652 §5.4: the signature covers the DER of the attributes with an EXPLICIT SET OF
-        # tag instead of the IMPLICIT [0] that appears in the message.
-        signed_bytes = b"\x31" + signed_attrs.dump()[1:] if attributes else b""
+        has_attributes = not isinstance(signed_attrs, asn1_core.Void)
+        attributes = _attributes(signed_attrs) if has_attributes else {}
+        # RFC 5652 §5.4: with signed attributes the signature covers their DER with an EXPLICIT
+        # SET OF tag instead of the IMPLICIT [0] that appears in the message; without them it
+        # covers the eContent octets (the detached content) themselves.
+        signed_bytes = b"\x31" + signed_attrs.dump()[1:] if has_attributes else content
     except _PARSE_ERRORS as exc:
         raise Rejected(Reason.CMS_PARSE, "Could not parse CMS Message") from exc
 
-    _check_sid(sid, signer)
-    if digest_name not in _DIGESTS:
-        raise Rejected(Reason.CMS_ALGORITHM, f"digest algorithm {digest_name} is not allowed")
-    digest_algorithm = _DIGESTS[digest_name]()
+    _check_sid(sid, signer, signer_der)
+    digest_algorithm = _digest_algorithm(digest_name, policy, findings)
 
+    if has_attributes:
+        _check_attributes(attributes, digest_algorithm, content)
+    else:
+        # RFC 5652 §5.3 lets signedAttrs be absent only for id-data content, which _parse_checked
+        # required; the signature then binds the content but no content type (§5.4).
+        findings.fail(
+            Reason.CMS_NO_SIGNED_ATTRIBUTES,
+            "SignerInfo has no signed attributes: the signature covers the content alone (RFC 5652 5.4)",
+            enforced=policy.require_signed_attributes,
+        )
+
+    _verify_signature(signer, signature_algorithm, digest_algorithm, signature, signed_bytes, policy, findings)
+    return signature, attributes
+
+
+def _digest_algorithm(name: str, policy: CmsPolicy, findings: Findings) -> hashes.HashAlgorithm:
+    """The SignerInfo's digestAlgorithm (RFC 5652 §5.3): SHA-2, or SHA-1 when the policy allows it."""
+    if name in _DIGESTS:
+        return _DIGESTS[name]()
+    if name == "sha1":
+        findings.fail(
+            Reason.CMS_DIGEST_SHA1,
+            "digest algorithm sha1 is collision-prone (RFC 6194)",
+            enforced=not policy.allow_sha1_digest,
+        )
+        return hashes.SHA1()  # noqa: S303 - only when the policy lets SHA-1 digests through
+    raise Rejected(Reason.CMS_ALGORITHM, f"digest algorithm {name} is not allowed")
+
+
+def _check_attributes(attributes: dict[str, object], digest_algorithm: hashes.HashAlgorithm, content: bytes) -> None:
     # RFC 5652 §5.3: contentType and messageDigest MUST be present when signed attributes are.
     if "content_type" not in attributes or "message_digest" not in attributes:
         raise Rejected(Reason.CMS_MISSING_ATTRIBUTES, "CMS signer info needs contentType and messageDigest attributes")
     if attributes["content_type"] != "data":
         raise Rejected(Reason.CMS_CONTENT_TYPE_ATTRIBUTE, "contentType attribute does not match eContentType")
+    message_digest = attributes["message_digest"]
     digest = hashes.Hash(digest_algorithm)
     digest.update(content)
-    if not hmac.compare_digest(digest.finalize(), attributes["message_digest"]):
+    if not isinstance(message_digest, bytes) or not hmac.compare_digest(digest.finalize(), message_digest):
         raise Rejected(Reason.CMS_MESSAGE_DIGEST, "messageDigest attribute does not match the content")
-
-    _verify_signature(signer, signature_algorithm, digest_algorithm, signature, signed_bytes)
-    return signature, attributes
 
 
 def _attributes(signed_attrs: asn1_cms.CMSAttributes) -> dict[str, object]:
@@ -277,24 +342,58 @@ def _attributes(signed_attrs: asn1_cms.CMSAttributes) -> dict[str, object]:
     return found
 
 
-def _check_sid(sid: asn1_cms.SignerIdentifier, signer: x509.Certificate) -> None:
+def _check_sid(sid: asn1_cms.SignerIdentifier, signer: x509.Certificate, signer_der: bytes) -> None:
+    """RFC 5652 §5.3: the sid must identify the one embedded certificate (module docstring)."""
+    tbs = asn1_x509.Certificate.load(signer_der)["tbs_certificate"]
     if sid.name == "issuer_and_serial_number":
-        issuer_der = sid.chosen["issuer"].dump()
         serial = sid.chosen["serial_number"].native
-        with warnings.catch_warnings():
-            # cryptography warns of an out-of-range attribute (an empty common name, say) in the
-            # certificate's issuer; the comparison of encodings is what decides here.
-            warnings.simplefilter("ignore", UserWarning)
-            signer_issuer = signer.issuer.public_bytes()
-        if issuer_der != signer_issuer or serial != signer.serial_number:
+        if serial != tbs["serial_number"].native or not _same_name(sid.chosen["issuer"], tbs["issuer"]):
             raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo does not identify the embedded certificate")
         return
-    try:
-        ski = signer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except x509.ExtensionNotFound as exc:
-        raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo names a key identifier the certificate lacks") from exc
-    if sid.chosen.native != ski:
+    if sid.chosen.native != _key_identifier(signer, tbs):
         raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo does not identify the embedded certificate")
+
+
+def _same_name(sid_issuer: asn1_x509.Name, cert_issuer: asn1_x509.Name) -> bool:
+    """RFC 5280 §7.1 name comparison: byte equality first (the common case), then RDN by RDN in
+    order, the attributes of a multi-valued RDN as a set, each value after LDAP StringPrep."""
+    if sid_issuer.dump() == cert_issuer.dump():
+        return True
+    try:
+        return _comparable_name(sid_issuer) == _comparable_name(cert_issuer)
+    except _PARSE_ERRORS:
+        return False  # a Name that cannot be read identifies nothing
+
+
+def _comparable_name(name: asn1_x509.Name) -> list[list[tuple[str, int, bytes]]]:
+    return [sorted(_comparable_attribute(attribute) for attribute in rdn) for rdn in name.chosen]
+
+
+def _comparable_attribute(attribute: asn1_x509.NameTypeAndValue) -> tuple[str, int, bytes]:
+    oid = attribute["type"].dotted
+    if isinstance(attribute["value"].native, str):
+        # asn1crypto's prepped_value is RFC 4518 (case folding, insignificant space), as §7.1 asks.
+        return oid, 0, attribute.prepped_value.encode("utf-8")
+    return oid, 1, attribute["value"].dump()  # not a string: compared as encoded
+
+
+class _RawPublicKeyInfo(asn1_core.Sequence):
+    """SubjectPublicKeyInfo without interpreting the key, whatever its algorithm."""
+
+    _fields = [("algorithm", asn1_core.Any), ("subject_public_key", asn1_core.OctetBitString)]
+
+
+def _key_identifier(signer: x509.Certificate, tbs: asn1_x509.TbsCertificate) -> bytes:
+    """The certificate's subjectKeyIdentifier; without the extension, RFC 5280 §4.2.1.2 method 1:
+    the SHA-1 of the subjectPublicKey BIT STRING's value (no tag, length or unused-bits octet)."""
+    try:
+        return signer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        pass
+    key_bits = _RawPublicKeyInfo.load(tbs["subject_public_key_info"].dump())["subject_public_key"].native
+    digest = hashes.Hash(hashes.SHA1())  # noqa: S303 - an identifier RFC 5280 defines, not a signature
+    digest.update(key_bits)
+    return digest.finalize()
 
 
 def _verify_signature(
@@ -303,6 +402,8 @@ def _verify_signature(
     digest_algorithm: hashes.HashAlgorithm,
     signature: bytes,
     signed_bytes: bytes,
+    policy: CmsPolicy,
+    findings: Findings,
 ) -> None:
     try:
         scheme = algorithm.signature_algo
@@ -312,6 +413,8 @@ def _verify_signature(
         embedded_hash = algorithm.hash_algo
     except ValueError:
         embedded_hash = None  # rsaEncryption / id-ecPublicKey carry no hash: the digestAlgorithm applies
+    # sha1WithRSAEncryption and ecdsa-with-SHA1 name SHA-1 here; it must be the digestAlgorithm,
+    # which _digest_algorithm has judged already.
     if embedded_hash is not None and scheme != "rsassa_pss" and embedded_hash != digest_algorithm.name:
         raise Rejected(Reason.CMS_ALGORITHM, "signature and digest algorithms disagree")
 
@@ -325,7 +428,8 @@ def _verify_signature(
         elif scheme == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, signed_bytes, padding.PKCS1v15(), digest_algorithm)
         elif scheme == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, signed_bytes, _pss_padding(algorithm, digest_algorithm, key), digest_algorithm)
+            pss = _pss_padding(algorithm, digest_algorithm, key, policy, findings)
+            key.verify(signature, signed_bytes, pss, digest_algorithm)
         else:
             raise Rejected(Reason.CMS_ALGORITHM, f"signature scheme {scheme} does not fit the signer key")
     except InvalidSignature as exc:
@@ -333,10 +437,16 @@ def _verify_signature(
 
 
 def _pss_padding(
-    algorithm: asn1_cms.SignedDigestAlgorithm, digest_algorithm: hashes.HashAlgorithm, key: rsa.RSAPublicKey
+    algorithm: asn1_cms.SignedDigestAlgorithm,
+    digest_algorithm: hashes.HashAlgorithm,
+    key: rsa.RSAPublicKey,
+    policy: CmsPolicy,
+    findings: Findings,
 ) -> padding.PSS:
     """RFC 4055 §3.1 parameters, checked: the PSS hash is the digest algorithm, MGF1 uses a SHA-2
-    hash, the salt fits the key, and the trailer field is 1 (trailerFieldBC)."""
+    hash (SHA-1 only when the policy allows SHA-1 digests), the salt fits the key, and the
+    trailer field is 1 (trailerFieldBC). RFC 4055's defaults are SHA-1 throughout, so an empty
+    parameter SEQUENCE means SHA-1, MGF1-SHA-1 and a 20-octet salt."""
     params = algorithm["parameters"]
     try:
         pss_hash = params["hash_algorithm"]["algorithm"].native
@@ -348,11 +458,17 @@ def _pss_padding(
         raise Rejected(Reason.CMS_ALGORITHM, "malformed RSASSA-PSS parameters") from exc
     if pss_hash != digest_algorithm.name:
         raise Rejected(Reason.CMS_ALGORITHM, f"RSASSA-PSS hash {pss_hash} differs from the digest algorithm")
-    if mgf != "mgf1" or mgf_hash not in _DIGESTS:
+    if mgf != "mgf1" or (mgf_hash not in _DIGESTS and mgf_hash != "sha1"):
         raise Rejected(Reason.CMS_ALGORITHM, f"mask generation {mgf}/{mgf_hash} is not allowed")
+    if mgf_hash == "sha1" and pss_hash != "sha1":
+        # A SHA-1 digest was judged (and recorded) by _digest_algorithm already.
+        findings.fail(
+            Reason.CMS_DIGEST_SHA1, "RSASSA-PSS mask generation uses SHA-1", enforced=not policy.allow_sha1_digest
+        )
     if trailer != "trailer_field_bc":
         raise Rejected(Reason.CMS_ALGORITHM, "RSASSA-PSS trailer field must be 1 (RFC 4055)")
     max_salt = (key.key_size + 7) // 8 - digest_algorithm.digest_size - 2
     if not isinstance(salt_length, int) or not 0 <= salt_length <= max_salt:
         raise Rejected(Reason.CMS_ALGORITHM, f"RSASSA-PSS salt length {salt_length} is out of range")
-    return padding.PSS(mgf=padding.MGF1(_DIGESTS[mgf_hash]()), salt_length=salt_length)
+    mgf_algorithm = _DIGESTS[mgf_hash]() if mgf_hash in _DIGESTS else hashes.SHA1()  # noqa: S303 - allowed above
+    return padding.PSS(mgf=padding.MGF1(mgf_algorithm), salt_length=salt_length)

@@ -231,7 +231,9 @@ def cert_without_ski(subject: x509.Name, key: issuance.PrivateKey) -> bytes:
 DEFAULT_ATTRIBUTES = ("content_type", "message_digest")
 
 
-def signature_algorithm(key: issuance.PrivateKey, scheme: str | None, digest: str) -> tuple[str, dict]:
+def signature_algorithm(
+    key: issuance.PrivateKey, scheme: str | None, digest: str, mgf_digest: str | None = None
+) -> tuple[str, dict]:
     if scheme is None:
         scheme = "ecdsa" if isinstance(key, ec.EllipticCurvePrivateKey) else "pkcs1v15"
     if scheme == "ecdsa":
@@ -242,7 +244,7 @@ def signature_algorithm(key: issuance.PrivateKey, scheme: str | None, digest: st
         size = _HASHES[digest].digest_size
         parameters = {
             "hash_algorithm": {"algorithm": digest},
-            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": digest}},
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": mgf_digest or digest}},
             "salt_length": size,
             "trailer_field": "trailer_field_bc",
         }
@@ -257,6 +259,7 @@ def build_cms(
     *,
     digest: str = "sha256",
     scheme: str | None = None,
+    mgf_digest: str | None = None,
     sid: str = "issuer_serial",
     sid_source: bytes | None = None,
     ski_value: bytes | None = None,
@@ -276,7 +279,7 @@ def build_cms(
     ``signer_der`` is the certificate the SignerInfo names and (by default) the only certificate
     embedded; ``key`` makes the signature (pass another key for a wrong-key message)."""
     hash_algorithm = _HASHES[digest]()
-    scheme, sig_alg = signature_algorithm(key, scheme, digest)
+    scheme, sig_alg = signature_algorithm(key, scheme, digest, mgf_digest)
     digest_value = message_digest if message_digest is not None else hashlib.new(digest, payload).digest()
     attributes = None
     if signed_attributes is not None:
@@ -295,7 +298,8 @@ def build_cms(
     elif scheme == "pkcs1v15":
         signature = key.sign(to_sign, padding.PKCS1v15(), hash_algorithm)  # type: ignore[call-arg,arg-type]
     else:
-        pss = padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=hash_algorithm.digest_size)
+        mgf_hash = _HASHES[mgf_digest]() if mgf_digest else hash_algorithm
+        pss = padding.PSS(mgf=padding.MGF1(mgf_hash), salt_length=hash_algorithm.digest_size)
         signature = key.sign(to_sign, pss, hash_algorithm)  # type: ignore[call-arg,arg-type]
     if tamper_signature:
         signature = signature[:-1] + bytes([signature[-1] ^ 0x01])
@@ -633,12 +637,12 @@ def test_sid_key_identifier_but_certificate_has_none(world: World) -> None:
         pytest.param(("content_type",), id="no-message-digest"),
         pytest.param(("message_digest",), id="no-content-type"),
         pytest.param((), id="empty-set"),
-        pytest.param(None, id="no-signed-attributes"),
         pytest.param(("content_type", "message_digest", "message_digest"), id="message-digest-twice"),
         pytest.param(("content_type", "content_type", "message_digest"), id="content-type-twice"),
     ],
 )
-def test_signed_attributes_are_mandatory(world: World, attributes: tuple[str, ...] | None) -> None:
+def test_signed_attributes_need_content_type_and_message_digest(world: World, attributes: tuple[str, ...]) -> None:
+    """RFC 5652 §5.3, whatever the policy; absent signed attributes: tests/pki/test_cms_profiles.py."""
     data = build_cms(world.dsc.der, world.xa.upload.der, world.xa.upload.key, signed_attributes=attributes)
     assert rejected(data) == Reason.CMS_MISSING_ATTRIBUTES
 
@@ -675,11 +679,12 @@ def test_message_digest_must_match(world: World, digest_value: bytes) -> None:
     assert rejected(data) == Reason.CMS_MESSAGE_DIGEST
 
 
-@pytest.mark.parametrize("digest", ["sha1", "md5"])
-def test_weak_digest_algorithms_are_refused(world: World, digest: str) -> None:
+@pytest.mark.parametrize(("digest", "reason"), [("sha1", Reason.CMS_DIGEST_SHA1), ("md5", Reason.CMS_ALGORITHM)])
+def test_weak_digest_algorithms_are_refused(world: World, digest: str, reason: Reason) -> None:
+    """SHA-1 by its own, relaxable reason (tests/pki/test_cms_profiles.py); MD5 under no policy."""
     upload = world.rsa_upload if digest == "md5" else world.xa.upload
     data = build_cms(world.dsc.der, upload.der, upload.key, digest=digest)
-    assert rejected(data) == Reason.CMS_ALGORITHM
+    assert rejected(data) == reason
 
 
 def test_signature_hash_must_agree_with_digest_algorithm(world: World) -> None:
@@ -709,6 +714,8 @@ def test_unknown_signature_algorithm(world: World) -> None:
 def test_pss_with_sha1_mgf_is_refused(world: World) -> None:
     data = build_cms(world.dsc.der, world.rsa_upload.der, world.rsa_upload.key, scheme="pss")
     mgf = {"algorithm": "mgf1", "parameters": {"algorithm": "sha1"}}
+    assert rejected(with_pss_parameter(data, "mask_gen_algorithm", mgf)) == Reason.CMS_DIGEST_SHA1
+    mgf = {"algorithm": "mgf1", "parameters": {"algorithm": "md5"}}
     assert rejected(with_pss_parameter(data, "mask_gen_algorithm", mgf)) == Reason.CMS_ALGORITHM
 
 
