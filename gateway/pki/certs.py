@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import warnings
 from dataclasses import dataclass
 
+from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -52,6 +54,48 @@ class ReadCertificate:
     tbs: bytes
     encoding_problems: tuple[str, ...] = ()
 
+    @functools.cached_property
+    def asn1(self) -> asn1_x509.Certificate:
+        """asn1crypto's reading of the bytes as received (parsed once, lazily, on first use)."""
+        return asn1_x509.Certificate.load(self.der)
+
+    @property
+    def serial_number(self) -> int:
+        with warnings.catch_warnings():  # a negative serial warns; check_serial names it
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return self.certificate.serial_number
+
+    def key_parameters_are_named(self) -> bool:
+        """Whether subjectPublicKeyInfo's AlgorithmIdentifier parameters are absent, NULL or a
+        named curve's OID, as received: RFC 5480 §2.1.1 forbids specifiedCurve. cryptography maps
+        explicit parameters equal to a named curve to that curve, so the bytes must be read; the
+        TLVs are walked with asn1crypto's parser (a full parse costs five times as much)."""
+        fields = _children(self.tbs, limit=7)
+        spki = fields[6] if fields[0][0] == 0xA0 else fields[5]  # [0] version is optional (§4.1)
+        algorithm = _children(_children(spki, limit=1)[0], limit=2)
+        return len(algorithm) < 2 or algorithm[1][0] in (0x05, 0x06)  # NULL or OBJECT IDENTIFIER
+
+    def extensions(self) -> list[tuple[str, bool, object]]:
+        """Every extension as (dotted OID, critical, value): cryptography's reading where it
+        reads them (fast), asn1crypto's where it refuses the encoding a relaxed policy took."""
+        try:
+            return [(ext.oid.dotted_string, ext.critical, ext.value) for ext in self.certificate.extensions]
+        except ValueError:
+            return read_extensions(self.der)
+
+    def is_ca(self) -> bool:
+        """basicConstraints cA, whichever library reads the extension."""
+        try:
+            constraints = self.certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+            return bool(constraints.value.ca)
+        except x509.ExtensionNotFound:
+            return False
+        except ValueError:
+            for oid, _critical, value in read_extensions(self.der):
+                if oid == _BASIC_CONSTRAINTS:
+                    return bool(value["ca"].native)  # type: ignore[index]
+            return False
+
 
 def read_certificate(der: bytes) -> ReadCertificate:
     """Read a certificate cryptography may refuse, as the verifier does (verifier.trust); truly
@@ -72,6 +116,21 @@ def certificate_view(der: bytes) -> x509.Certificate:
     it was taken (read_certificate): for reading names, dates and keys, never for judging it."""
     return read_certificate(der).certificate
 
+
+_BASIC_CONSTRAINTS = "2.5.29.19"  # RFC 5280 §4.2.1.9
+
+
+def _children(encoded: bytes, limit: int = 8) -> list[bytes]:
+    """The first ``limit`` TLVs inside one constructed TLV, each whole."""
+    _class, _method, _tag, header, contents, _trailer = asn1_parser.parse(encoded)
+    children: list[bytes] = []
+    pointer = 0
+    while pointer < len(contents) and len(children) < limit:
+        _class, _method, _tag, header, inner, trailer = asn1_parser.parse(contents[pointer:])
+        size = len(header) + len(inner) + len(trailer)
+        children.append(contents[pointer : pointer + size])
+        pointer += size
+    return children
 
 # What asn1crypto raises on input it cannot read (it parses lazily, field by field).
 _ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)

@@ -10,15 +10,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
-from gateway.pki.certs import ReadCertificate, read_extensions
+from gateway.pki.certs import ReadCertificate
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.findings import Finding, Findings
 
@@ -134,7 +132,7 @@ def check_dsc(
         # The not-yet-valid switch counts only while the validity check is on (docs/policy.md).
         relaxed_early = exc.reason == Reason.NOT_YET_VALID and not policy.reject_not_yet_valid
         findings.fail(exc.reason, exc.detail, enforced=policy.check_validity and not relaxed_early)
-    _judge(findings, policy.check_key, check_key, cert, min_rsa_bits=policy.min_rsa_bits)
+    _judge(findings, policy.check_key, check_key, read, min_rsa_bits=policy.min_rsa_bits)
     try:
         check_signature_algorithm(cert)
     except Rejected as exc:
@@ -147,7 +145,7 @@ def check_dsc(
             "a self-signed CSCA uploaded as its own DSC",
             enforced=not policy.allow_self_signed_csca_as_dsc,
         )
-    elif is_ca(read):
+    elif read.is_ca():
         detail = "a DSC must not be a CA (basicConstraints cA=TRUE)"
         findings.fail(Reason.DSC_IS_CA, detail, enforced=policy.reject_ca_dsc)
     return findings.as_tuple()
@@ -161,15 +159,14 @@ def _judge(findings: Findings, enforced: bool, check: Callable[..., None], *args
 
 
 def check_serial(read: ReadCertificate) -> None:
-    # Read from the DER with asn1crypto: cryptography warns on (and will refuse) such serials.
-    serial = asn1_x509.Certificate.load(read.der)["tbs_certificate"]["serial_number"].native
+    serial = read.serial_number
     octets = (serial.bit_length() + 8) // 8  # DER INTEGER content length, sign bit included
     if serial <= 0 or octets > MAX_SERIAL_OCTETS:
         raise Rejected(Reason.SERIAL_POLICY, "serial number must be positive and at most 20 octets (RFC 5280 4.1.2.2)")
 
 
 def check_critical_extensions(read: ReadCertificate) -> None:
-    for oid, critical, _value in read_extensions(read.der):
+    for oid, critical, _value in read.extensions():
         if critical and oid not in _KNOWN_CRITICAL_DOTTED:
             raise Rejected(Reason.UNKNOWN_CRITICAL_EXTENSION, f"unknown critical extension {oid} (RFC 5280 4.2)")
 
@@ -184,17 +181,16 @@ def check_validity(cert: x509.Certificate, *, at: dt.datetime) -> None:
         raise Rejected(Reason.NOT_YET_VALID, f"certificate is not valid before {not_before.isoformat()}")
 
 
-def check_key(cert: x509.Certificate, *, min_rsa_bits: int) -> None:
+def check_key(read: ReadCertificate, *, min_rsa_bits: int) -> None:
     """EC on P-256/P-384/P-521 (named curves only) or RSA of at least ``min_rsa_bits`` with e >= 65537."""
     try:
-        key = cert.public_key()
+        key = read.certificate.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:  # explicit curve parameters, unknown algorithms
         raise Rejected(Reason.KEY_POLICY, f"key policy: unsupported public key ({exc})") from exc
     if isinstance(key, ec.EllipticCurvePublicKey):
         # cryptography maps explicit parameters that equal a named curve to that curve; the
         # policy wants the namedCurve form (RFC 5480 §2.1.1: specifiedCurve MUST NOT be used).
-        spki = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]["subject_public_key_info"]
-        if spki["algorithm"]["parameters"].name != "named":
+        if not read.key_parameters_are_named():
             raise Rejected(Reason.KEY_POLICY, "key policy: EC keys must use a named curve, not explicit parameters")
         if key.curve.name not in ALLOWED_CURVES:
             raise Rejected(Reason.KEY_POLICY, f"key policy: curve {key.curve.name} is not allowed")
@@ -222,15 +218,6 @@ def check_signature_algorithm(cert: x509.Certificate) -> None:
         raise Rejected(Reason.SIGNATURE_ALGORITHM, "unsupported signature hash") from exc
     if isinstance(hash_algorithm, (hashes.SHA1, hashes.MD5)):
         raise Rejected(Reason.SIGNATURE_ALGORITHM, f"{hash_algorithm.name} signatures are not allowed")
-
-
-def is_ca(read: ReadCertificate) -> bool:
-    """basicConstraints cA, read with asn1crypto: a DSC whose extension cryptography refuses (a
-    pathLenConstraint without cA, say) is still judged."""
-    for oid, _critical, value in read_extensions(read.der):
-        if oid == ExtensionOID.BASIC_CONSTRAINTS.dotted_string:
-            return bool(value["ca"].native)
-    return False
 
 
 def _is_sha1_signature(cert: x509.Certificate) -> bool:

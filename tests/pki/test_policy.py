@@ -447,12 +447,12 @@ def test_single_check_functions(xa: CountryPki) -> None:
     policy.check_serial(read_certificate(certificate_der(good)))
     policy.check_critical_extensions(read_certificate(certificate_der(good)))
     policy.check_validity(good, at=NOW)
-    policy.check_key(good, min_rsa_bits=2048)
+    policy.check_key(read_certificate(certificate_der(good)), min_rsa_bits=2048)
     policy.check_signature_algorithm(good)
     future = VARIANTS["not-yet-valid"][0](xa)
     with pytest.raises(Rejected) as info:
         policy.check_validity(future, at=NOW)
     assert info.value.reason == Reason.NOT_YET_VALID
     with pytest.raises(Rejected) as info:
-        policy.check_key(VARIANTS["rsa-2048"][0](xa), min_rsa_bits=4096)
+        policy.check_key(read_certificate(certificate_der(VARIANTS["rsa-2048"][0](xa))), min_rsa_bits=4096)
     assert info.value.reason == Reason.KEY_POLICY
