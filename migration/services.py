@@ -30,6 +30,7 @@ from django.db.models import Count
 
 from countries.identity import ClientIdentity
 from countries.models import CertificateType, Status, TrustedParty
+from countries.policy import configured_cms_policy
 from countries.services import verified_parties_by_type
 from countries.uploaders import check_uploader, record_refusal
 from gateway.audit.models import Action
@@ -219,7 +220,7 @@ def migrate(
     message: cms.SignedMessage | None = None
     try:
         text = "".join(request.cms_text.split()) if wrapped else request.cms_text
-        message = cms.parse_attached(cms.decode_base64_body(text))
+        message = cms.parse_attached(cms.decode_base64_body(text), configured_cms_policy())
         uploads = verified_parties_by_type(
             country=identity.country, certificate_types=list(PARTIES), prefetched=identity.prefetched
         )[CertificateType.UPLOAD]

@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from countries.admin_base import CountryScopedAdmin, when
 from countries.permissions import Do
+from countries.policy import configured_cms_policy
 from gateway.audit.models import Action, AuditEvent
 from gateway.pki import cms
 from gateway.pki.certs import name_parts, thumbprint
@@ -95,6 +96,6 @@ class TrustedReferenceAdmin(CountryScopedAdmin):
 
 def _message(row: TrustedReference) -> cms.SignedMessage | None:
     try:
-        return cms.parse_attached(base64.b64decode(row.cms))
+        return cms.parse_attached(base64.b64decode(row.cms), configured_cms_policy())
     except (Rejected, ValueError):
         return None

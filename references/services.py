@@ -15,6 +15,7 @@ from django.db import transaction
 
 from countries.identity import ClientIdentity
 from countries.models import CertificateType
+from countries.policy import configured_cms_policy
 from countries.services import verified_parties_by_type
 from countries.uploaders import check_uploader, record_refusal
 from gateway.audit.models import Action, Outcome
@@ -22,6 +23,7 @@ from gateway.audit.services import record_event
 from gateway.pki import cms
 from gateway.pki.certs import thumbprint
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.findings import findings_detail
 from references import checks
 from references.models import TrustedReference
 
@@ -83,7 +85,7 @@ def delete_reference(*, identity: ClientIdentity, cms_der: bytes, at: dt.datetim
 def _signed(cms_der: bytes, identity: ClientIdentity, at: dt.datetime) -> cms.SignedMessage:
     """The CMS verifies (TNG's 0x260 otherwise) and its signer is one of the country's UPLOAD
     certificates, within its validity (TNG's 403 "Invalid Upload Certificate")."""
-    message = cms.parse_attached(cms_der)
+    message = cms.parse_attached(cms_der, configured_cms_policy())
     uploads = verified_parties_by_type(
         country=identity.country, certificate_types=list(PARTIES), prefetched=identity.prefetched
     )[CertificateType.UPLOAD]
@@ -137,7 +139,7 @@ def _store(
             actor=actor,
             authentication_thumbprint=identity.thumbprint,
             uploader_thumbprint=row.uploader_thumbprint,
-            details=_details(row),
+            details={**_details(row), **findings_detail(message.findings)},
         )
     return row, created
 

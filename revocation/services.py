@@ -13,6 +13,7 @@ from django.db import transaction
 
 from countries.identity import ClientIdentity
 from countries.models import CertificateType
+from countries.policy import configured_cms_policy
 from countries.services import verified_parties_by_type
 from countries.signer_kids import is_dsc_kid
 from countries.uploaders import check_uploader, record_refusal, record_resigned, replaces
@@ -23,6 +24,7 @@ from gateway.outbox.services import record_change
 from gateway.pki import cms
 from gateway.pki.certs import thumbprint
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.findings import findings_detail
 from revocation import batches
 from revocation.models import RevocationBatch, RevocationHash
 from revocation.scopes import scope_of
@@ -207,7 +209,7 @@ def _soft_delete(batch: RevocationBatch, at: dt.datetime) -> None:
 
 
 def _signed(cms_der: bytes, identity: ClientIdentity, at: dt.datetime) -> cms.SignedMessage:
-    message = cms.parse_attached(cms_der)
+    message = cms.parse_attached(cms_der, configured_cms_policy())
     uploads = verified_parties_by_type(
         country=identity.country, certificate_types=list(PARTIES), prefetched=identity.prefetched
     )[CertificateType.UPLOAD]
@@ -248,6 +250,7 @@ def _store(
                 "hashType": row.hash_type,
                 "entries": row.entry_count,
                 "expires": row.expires.isoformat(),
+                **findings_detail(message.findings),
             },
         )
         record_change(kind=BATCH_CHANGE, at=at, country=identity.country, scope=scope_of(row.country, row.kid))

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from countries.identity import ClientIdentity
 from countries.models import CertificateType
+from countries.policy import configured_cms_policy
 from countries.services import verified_parties_by_type
 from countries.uploaders import check_uploader, record_refusal, record_resigned, replaces
 from gateway.audit.models import Action, Outcome
@@ -23,6 +24,7 @@ from gateway.outbox.services import record_change
 from gateway.pki import cms
 from gateway.pki.certs import thumbprint
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.findings import findings_detail
 from rules import checks, logic, valuesets
 from rules.models import ValidationRule, ValueSet
 from verifier.semver import semver_key
@@ -187,7 +189,7 @@ def import_value_sets(data: bytes, *, source: str, at: dt.datetime, actor: str) 
 
 
 def _signed(cms_der: bytes, identity: ClientIdentity, at: dt.datetime) -> cms.SignedMessage:
-    message = cms.parse_attached(cms_der)
+    message = cms.parse_attached(cms_der, configured_cms_policy())
     uploads = verified_parties_by_type(
         country=identity.country, certificate_types=list(PARTIES), prefetched=identity.prefetched
     )[CertificateType.UPLOAD]
@@ -231,7 +233,12 @@ def _store(
                 actor=actor,
                 authentication_thumbprint=identity.thumbprint,
                 uploader_thumbprint=row.uploader_thumbprint,
-                details={"identifier": row.identifier, "version": row.version, "type": row.rule_type},
+                details={
+                    "identifier": row.identifier,
+                    "version": row.version,
+                    "type": row.rule_type,
+                    **findings_detail(message.findings),
+                },
             )
             record_change(kind=RULE_CHANGE, at=at, country=identity.country)
     except IntegrityError:

@@ -132,6 +132,7 @@ def _children(encoded: bytes, limit: int = 8) -> list[bytes]:
         pointer += size
     return children
 
+
 # What asn1crypto raises on input it cannot read (it parses lazily, field by field).
 _ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
 
