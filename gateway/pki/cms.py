@@ -26,8 +26,11 @@ LDAP StringPrep, RFC 4518: a PrintableString and a UTF8String of one value are e
 OpenSSL), or a subjectKeyIdentifier equal to the certificate's SKI extension or, when it has
 none, to the RFC 5280 §4.2.1.2 method-1 identifier (SHA-1 of the subjectPublicKey bits). No
 finding: an equal name in another encoding identifies the same certificate, and the signature
-is verified with that one certificate's key either way (Bahrain). A sid that names another
-certificate stays ``CMS_SIGNER_MISMATCH``.
+is verified with that one certificate's key either way (likely Bahrain's case). OpenSSL 3.0
+compares names so too, but matches a key identifier to the SKI extension only: the method-1
+form is the one thing here the gateway accepts and OpenSSL refuses (a declared divergence of
+the CMS corpus, tests/cms_corpus.py).
+A sid that names another certificate stays ``CMS_SIGNER_MISMATCH``.
 
 BER policy: the CMS wrapper may use BER (OpenSSL and BouncyCastle both accept indefinite
 lengths); certificates inside must be exact DER (see :func:`certs.load_der_certificate`).
