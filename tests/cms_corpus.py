@@ -3,10 +3,10 @@ policy violations, each built fresh for a context.
 
 Every :class:`Item` declares two independent expectations: ``openssl_ok`` (what ``openssl cms
 -verify -noverify`` says of the message) and ``policy_ok`` (whether its DSC and signer pass the
-gateway's strict policy). The gateway must answer 201 exactly when both hold, unless the item
-names a deliberate ``divergence``. Items with ``dgcg_findings`` are the shapes of issue 22
-(what real national backends send): ``cms.parse_attached`` under the dgcg CmsPolicy accepts
-them exactly when OpenSSL does, with those findings. The context decides
+gateway's strict policy). The gateway must answer 201 exactly when both hold. Items with
+``dgcg_findings`` are the shapes of issue 22 (what real national backends send):
+``cms.parse_attached`` under the dgcg CmsPolicy accepts them exactly when OpenSSL does, with
+those findings. The context decides
 where the messages go: the in-process Django test client (tests/test_cms_differential.py) or
 the production-like stack through nginx (tests/test_stack_hostile.py). Items under
 "regressions" once exposed product bugs (now fixed).
@@ -295,8 +295,6 @@ class Item:
     # Issue 22's shapes: what cms.parse_attached records under the dgcg CmsPolicy when OpenSSL
     # accepts the message (and refuses under dgcg when OpenSSL refuses); None: not such a shape.
     dgcg_findings: tuple[Reason, ...] | None = None
-    # Why the gateway accepts (under every policy) what OpenSSL refuses; empty: no divergence.
-    divergence: str = ""
 
 
 CORPUS: list[Item] = [
@@ -447,16 +445,8 @@ CORPUS: list[Item] = [
     # RFC 5280 §7.1: an issuer equal by name comparison identifies the signer (OpenSSL agrees)
     Item("valid-sid-issuer-utf8-string", True, True, _issuer_sid, dgcg_findings=()),
     Item("valid-sid-issuer-case-and-spaces", True, True, lambda c: _issuer_sid(c, spaced_upper), dgcg_findings=()),
-    Item(
-        "sid-key-identifier-method-1-without-ski-extension",
-        False,
-        True,
-        _no_ski_signer,
-        dgcg_findings=(),
-        divergence="RFC 5280 §4.2.1.2 method 1 identifies a certificate without an SKI extension; OpenSSL "
-        "3.0 matches a key identifier sid to the extension only (BouncyCastle to SHA-1 of the whole "
-        "SubjectPublicKeyInfo); the signature is verified with the one embedded certificate's key",
-    ),
+    # RFC 5652 §5.3: a key identifier names the SKI extension's value; without one, nothing
+    Item("sid-key-identifier-method-1-without-ski-extension", False, False, _no_ski_signer, dgcg_findings=()),
     # ... and each still refused once its signature, content or signer identifier is wrong
     Item(
         "no-signed-attributes-ecdsa-tampered-signature",

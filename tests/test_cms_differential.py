@@ -8,8 +8,7 @@ country's CSCA, DER-only certificates, SHA-2, signed attributes, ...). The oracl
 
     the gateway answers 201  <=>  OpenSSL accepts the CMS  and  policy_ok
 
-(or the item names a deliberate ``divergence``: the gateway accepts what OpenSSL refuses). Any
-other answer must be a 4xx problem report with a ``reason``, never a 5xx, and must store no
+Any other answer must be a 4xx problem report with a ``reason``, never a 5xx, and must store no
 SignerCertificate row. tests/test_stack_hostile.py sends the same corpus through nginx.
 
 The upload API runs the strict policy. The dgcg profile is tested at the parse level, on
@@ -106,8 +105,6 @@ def test_corpus_is_large_and_labelled() -> None:
     relaxed = [item for item in CORPUS if item.dgcg_findings]
     assert sum(item.openssl_ok for item in relaxed) >= 10
     assert sum(not item.openssl_ok for item in relaxed) >= 5
-    # Only a deliberate, explained divergence lets the gateway accept what OpenSSL refuses.
-    assert all(not item.openssl_ok and item.policy_ok for item in CORPUS if item.divergence)
 
 
 @pytest.mark.django_db
@@ -125,7 +122,7 @@ def test_gateway_agrees_with_openssl(item: Item, pki: Pki, xa: CountryPki, clien
     response = ctx.upload(message)
     after = SignerCertificate.objects.count()
 
-    expected_201 = (openssl_ok and item.policy_ok) or bool(item.divergence)
+    expected_201 = openssl_ok and item.policy_ok
     if expected_201:
         assert response.status_code == 201, response.content
         assert after == before + 1
@@ -156,7 +153,7 @@ def test_dgcg_policy_agrees_with_openssl(item: Item, parse_xa: CountryPki, tmp_p
     verdict = openssl_verify(message, tmp_path)
     assert (verdict.returncode == 0) == item.openssl_ok, f"corpus item misdeclared: openssl said {verdict.stderr!r}"
 
-    if not (item.openssl_ok or item.divergence):
+    if not item.openssl_ok:
         with pytest.raises(Rejected):
             cms.parse_attached(message, DGCG)
         return
@@ -172,7 +169,7 @@ def test_dgcg_policy_agrees_with_openssl(item: Item, parse_xa: CountryPki, tmp_p
 
 
 @pytest.mark.no_db
-@pytest.mark.parametrize("item", _params([item for item in CORPUS if not item.openssl_ok and not item.divergence]))
+@pytest.mark.parametrize("item", _params([item for item in CORPUS if not item.openssl_ok]))
 def test_hostile_corpus_stays_refused_under_dgcg(item: Item, parse_xa: CountryPki, tmp_path: Path) -> None:
     """Relaxing the CMS policy lets through no message OpenSSL refuses: each is refused by name."""
     message = item.build(ParseCtx(parse_xa, NOW, tmp_path))

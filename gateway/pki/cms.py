@@ -23,14 +23,15 @@ signature, and a message embeds exactly one. It matches that certificate, silent
 profile, when it is an issuerAndSerialNumber with the certificate's serial and an issuer Name
 equal to the certificate's by RFC 5280 §7.1 (attribute by attribute, strings compared after
 LDAP StringPrep, RFC 4518: a PrintableString and a UTF8String of one value are equal, as for
-OpenSSL), or a subjectKeyIdentifier equal to the certificate's SKI extension or, when it has
-none, to the RFC 5280 §4.2.1.2 method-1 identifier (SHA-1 of the subjectPublicKey bits). No
-finding: an equal name in another encoding identifies the same certificate, and the signature
-is verified with that one certificate's key either way (Bahrain). A sid that names another
-certificate stays ``CMS_SIGNER_MISMATCH``.
+OpenSSL), or a subjectKeyIdentifier equal to the certificate's SKI extension (RFC 5652 §5.3; a
+certificate without one cannot be named so, as for OpenSSL). No finding: an equal name in
+another encoding identifies the same certificate, and the signature is verified with that one
+certificate's key either way (likely Bahrain's case).
+A sid that names another certificate stays ``CMS_SIGNER_MISMATCH``.
 
 BER policy: the CMS wrapper may use BER (OpenSSL and BouncyCastle both accept indefinite
-lengths); certificates inside must be exact DER (see :func:`certs.load_der_certificate`).
+lengths); the certificate inside is judged by ``CmsPolicy.require_der`` (CERTIFICATE_ENCODING:
+refused under strict, a finding under dgcg; see :func:`certs.read_certificate`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import base64
 import binascii
 import datetime as dt
 import hmac
+import warnings
 from dataclasses import dataclass
 
 from asn1crypto import cms as asn1_cms
@@ -50,7 +52,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
-from gateway.pki.certs import load_der_certificate
+from gateway.pki.certs import ReadCertificate, read_certificate
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.findings import Finding, Findings
 from gateway.pki.policy import CmsPolicy
@@ -241,13 +243,17 @@ def _parse_checked(cms_der: bytes, *, detached_content: bytes | None, policy: Cm
         signer_der = cert_choices[0].chosen.dump()
     except _PARSE_ERRORS as exc:
         raise Rejected(Reason.CMS_PARSE, "Could not parse CMS Message") from exc
+    findings = Findings()
     # asn1crypto re-encodes some BER (and mistakes a long-form length ending in 0x80 for an
     # indefinite one); a DER certificate appears in the message byte for byte.
     if signer_der not in cms_der:
-        raise Rejected(Reason.CERTIFICATE_PARSE, "the embedded certificate is not DER-encoded")
-    signer = load_der_certificate(signer_der)
-    findings = Findings()
-    signature, attributes = _verify_signer_info(signer_infos[0], signer, signer_der, content, policy, findings)
+        detail = "the embedded certificate is not DER-encoded"
+        findings.fail(Reason.CERTIFICATE_ENCODING, detail, enforced=policy.require_der)
+    read = read_certificate(signer_der)
+    for problem in read.encoding_problems:
+        findings.fail(Reason.CERTIFICATE_ENCODING, f"the signer's certificate: {problem}", enforced=policy.require_der)
+    signer = read.certificate
+    signature, attributes = _verify_signer_info(signer_infos[0], read, content, policy, findings)
     signing_time = attributes.get("signing_time")
     return SignedMessage(
         payload=content,
@@ -262,13 +268,13 @@ def _parse_checked(cms_der: bytes, *, detached_content: bytes | None, policy: Cm
 
 def _verify_signer_info(
     signer_info: asn1_cms.SignerInfo,
-    signer: x509.Certificate,
-    signer_der: bytes,
+    read: ReadCertificate,
     content: bytes,
     policy: CmsPolicy,
     findings: Findings,
 ) -> tuple[bytes, dict[str, object]]:
     """Check the signer info; its signature value and signed attributes once it verifies."""
+    signer = read.certificate
     try:
         sid = signer_info["sid"]
         digest_name = signer_info["digest_algorithm"]["algorithm"].native
@@ -284,7 +290,7 @@ def _verify_signer_info(
     except _PARSE_ERRORS as exc:
         raise Rejected(Reason.CMS_PARSE, "Could not parse CMS Message") from exc
 
-    _check_sid(sid, signer, signer_der)
+    _check_sid(sid, read)
     digest_algorithm = _digest_algorithm(digest_name, policy, findings)
 
     if has_attributes:
@@ -342,16 +348,37 @@ def _attributes(signed_attrs: asn1_cms.CMSAttributes) -> dict[str, object]:
     return found
 
 
-def _check_sid(sid: asn1_cms.SignerIdentifier, signer: x509.Certificate, signer_der: bytes) -> None:
+def _check_sid(sid: asn1_cms.SignerIdentifier, read: ReadCertificate) -> None:
     """RFC 5652 §5.3: the sid must identify the one embedded certificate (module docstring)."""
-    tbs = asn1_x509.Certificate.load(signer_der)["tbs_certificate"]
     if sid.name == "issuer_and_serial_number":
-        serial = sid.chosen["serial_number"].native
-        if serial != tbs["serial_number"].native or not _same_name(sid.chosen["issuer"], tbs["issuer"]):
+        if sid.chosen["serial_number"].native != read.serial_number:
+            raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo does not identify the embedded certificate")
+        issuer = sid.chosen["issuer"]
+        if issuer.dump() == _issuer_bytes(read.certificate):  # the common case, without a second parse
+            return
+        if not _same_name(issuer, read.asn1["tbs_certificate"]["issuer"]):
             raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo does not identify the embedded certificate")
         return
-    if sid.chosen.native != _key_identifier(signer, tbs):
+    # RFC 5652 §5.3: "the key identifier matches the X.509 subjectKeyIdentifier extension value";
+    # a certificate without the extension cannot be named by key identifier (nor is it by OpenSSL).
+    identifiers = [value for oid, _critical, value in read.extensions() if oid == _SUBJECT_KEY_IDENTIFIER]
+    if not identifiers:
+        raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo names a key identifier the certificate lacks")
+    value = identifiers[0]
+    ski = value.digest if isinstance(value, x509.SubjectKeyIdentifier) else value.native  # type: ignore[attr-defined]
+    if sid.chosen.native != ski:
         raise Rejected(Reason.CMS_SIGNER_MISMATCH, "SignerInfo does not identify the embedded certificate")
+
+
+def _issuer_bytes(certificate: x509.Certificate) -> bytes:
+    with warnings.catch_warnings():
+        # cryptography warns of an out-of-range attribute (an empty common name, say) in the
+        # certificate's issuer; the comparison of encodings is what decides here.
+        warnings.simplefilter("ignore", UserWarning)
+        return certificate.issuer.public_bytes()
+
+
+_SUBJECT_KEY_IDENTIFIER = "2.5.29.14"  # RFC 5280 §4.2.1.2
 
 
 def _same_name(sid_issuer: asn1_x509.Name, cert_issuer: asn1_x509.Name) -> bool:
@@ -375,25 +402,6 @@ def _comparable_attribute(attribute: asn1_x509.NameTypeAndValue) -> tuple[str, i
         # asn1crypto's prepped_value is RFC 4518 (case folding, insignificant space), as §7.1 asks.
         return oid, 0, attribute.prepped_value.encode("utf-8")
     return oid, 1, attribute["value"].dump()  # not a string: compared as encoded
-
-
-class _RawPublicKeyInfo(asn1_core.Sequence):
-    """SubjectPublicKeyInfo without interpreting the key, whatever its algorithm."""
-
-    _fields = [("algorithm", asn1_core.Any), ("subject_public_key", asn1_core.OctetBitString)]
-
-
-def _key_identifier(signer: x509.Certificate, tbs: asn1_x509.TbsCertificate) -> bytes:
-    """The certificate's subjectKeyIdentifier; without the extension, RFC 5280 §4.2.1.2 method 1:
-    the SHA-1 of the subjectPublicKey BIT STRING's value (no tag, length or unused-bits octet)."""
-    try:
-        return signer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except x509.ExtensionNotFound:
-        pass
-    key_bits = _RawPublicKeyInfo.load(tbs["subject_public_key_info"].dump())["subject_public_key"].native
-    digest = hashes.Hash(hashes.SHA1())  # noqa: S303 - an identifier RFC 5280 defines, not a signature
-    digest.update(key_bits)
-    return digest.finalize()
 
 
 def _verify_signature(

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from gateway.pki import cms, issuance
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.issuance import Issued
+from gateway.pki.policy import PROFILES
 from tests.factory import NOW, CountryPki, Pki
 
 pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
@@ -579,12 +580,15 @@ def test_exactly_one_signer_info(world: World, count: int) -> None:
 
 
 def test_embedded_certificate_must_be_der(world: World) -> None:
-    """A non-minimal length inside the signer certificate is BER, not DER (cms.py: certificates DER only)."""
+    """A non-minimal length inside the signer certificate is BER, not DER: refused under the
+    strict policy, a finding under dgcg (CmsPolicy.require_der)."""
     upload = world.xa.upload.der
     ber = ber_certificate(upload)
     hostile = replace_element(build_cms(world.dsc.der, upload, world.xa.upload.key), upload, ber)
     assert ber in hostile
-    assert rejected(hostile) == Reason.CERTIFICATE_PARSE
+    assert rejected(hostile) == Reason.CERTIFICATE_ENCODING
+    relaxed = cms.parse_attached(hostile, PROFILES["dgcg"].cms)
+    assert [finding.reason for finding in relaxed.findings] == [Reason.CERTIFICATE_ENCODING]
 
 
 def test_embedded_ber_certificate_is_not_normalised(world: World) -> None:
@@ -592,7 +596,7 @@ def test_embedded_ber_certificate_is_not_normalised(world: World) -> None:
     ber = with_ber_validity_length(signer.der)
     hostile = replace_element(build_cms(world.dsc.der, signer.der, signer.key), signer.der, ber)
     assert ber in hostile
-    assert rejected(hostile) == Reason.CERTIFICATE_PARSE
+    assert rejected(hostile) == Reason.CERTIFICATE_ENCODING
 
 
 def test_signer_certificate_junk(world: World) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from gateway.pki import cms
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.policy import PROFILES
 from tests.pki.test_cms import _read_tlv, build_cms, der_header, make_world, tlv
 
 pytestmark = pytest.mark.no_db  # no database of the test run: runs once, in the SQLite run
@@ -318,3 +319,75 @@ def test_header_helper_round_trip() -> None:
         header = der_header(0x04, length)
         tag, start, end = _read_tlv(header + b"\x00" * length, 0)
         assert (tag, end - start) == (0x04, length)
+
+
+# --- the dgcg CmsPolicy (issue 22): the relaxed paths are as hostile-proof as the strict ones ---------
+
+DGCG = PROFILES["dgcg"].cms
+
+
+def _dgcg_seeds() -> dict[str, tuple[bytes, bytes, bytes]]:
+    """Messages only dgcg accepts, each with its payload and signature value (flip targets)."""
+    world = make_world()
+    payload, rsa, upload = world.dsc.der, world.rsa_upload, world.xa.upload
+    messages = {
+        "ec-no-attributes": build_cms(payload, upload.der, upload.key, signed_attributes=None),
+        "rsa-no-attributes": build_cms(payload, rsa.der, rsa.key, signed_attributes=None),
+        "rsa-sha1": build_cms(payload, rsa.der, rsa.key, digest="sha1"),
+        "ec-sha1-no-attributes": build_cms(payload, upload.der, upload.key, digest="sha1", signed_attributes=None),
+        "rsa-pss-sha1": build_cms(payload, rsa.der, rsa.key, digest="sha1", scheme="pss"),
+    }
+    seeds = {}
+    for name, message in messages.items():
+        signature = asn1_cms.ContentInfo.load(message)["content"]["signer_infos"][0]["signature"].native
+        assert cms.parse_attached(message, DGCG).findings
+        seeds[name] = (message, payload, signature)
+    return seeds
+
+
+DGCG_SEEDS = _dgcg_seeds()
+
+
+def check_dgcg(data: bytes) -> cms.SignedMessage | None:
+    """The property of :func:`check`, under the dgcg policy; None when refused."""
+    try:
+        return cms.parse_attached(data, DGCG)
+    except Rejected as exc:
+        failure = exc
+    assert isinstance(failure.reason, Reason)
+    assert failure.detail
+    return None
+
+
+@FUZZ
+@given(st.sampled_from(list(DGCG_SEEDS)), st.data())
+def test_dgcg_bit_flips(name: str, data: st.DataObject) -> None:
+    message = DGCG_SEEDS[name][0]
+    mutated = bytearray(message)
+    for offset, bit in data.draw(
+        st.lists(st.tuples(st.integers(0, len(message) - 1), st.integers(0, 7)), min_size=1, max_size=4)
+    ):
+        mutated[offset] ^= 1 << bit
+    check_dgcg(bytes(mutated))
+
+
+@FUZZ
+@given(st.sampled_from(list(DGCG_SEEDS)), st.sampled_from(["payload", "signature"]), st.data())
+def test_dgcg_never_accepts_a_flipped_payload_or_signature(name: str, part: str, data: st.DataObject) -> None:
+    """What the signature covers (the content itself, without signed attributes) and the signature
+    value: one flipped bit in either and the relaxed policy still refuses."""
+    message, payload, signature = DGCG_SEEDS[name]
+    target = payload if part == "payload" else signature
+    assert message.count(target) == 1
+    offset = message.index(target) + data.draw(st.integers(0, len(target) - 1))
+    mutated = bytearray(message)
+    mutated[offset] ^= 1 << data.draw(st.integers(0, 7))
+    assert check_dgcg(bytes(mutated)) is None
+
+
+@FUZZ
+@given(st.sampled_from(list(DGCG_SEEDS)), st.data())
+def test_dgcg_replace_element(name: str, data: st.DataObject) -> None:
+    message = DGCG_SEEDS[name][0]
+    target = data.draw(st.sampled_from(elements(message)[1:]))
+    check_dgcg(rewrite(message, target, data.draw(der_trees(max_leaves=6))))

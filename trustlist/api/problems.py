@@ -4,32 +4,15 @@ eu-digital-green-certificates/dgc-gateway and WorldHealthOrganization/tng-gatewa
 from __future__ import annotations
 
 from countries.identity import ClientIdentity
-from gateway.pki.errors import Reason, Rejected
+from gateway.pki.errors import CMS_SIGNATURE_REASONS, CMS_STRUCTURE_REASONS, Reason, Rejected
 from gateway.problems import Problem, recorded
 
 __all__ = ["recorded"]  # trustlist's views mark recorded problems through this module too
 
-# dgc-lib's converter errors: 400 with code 0x402 (the same code as the auth failure).
-CONVERTER = {
-    Reason.INVALID_BASE64,
-    Reason.CMS_PARSE,
-    Reason.CMS_NOT_SIGNED_DATA,
-    Reason.CMS_CONTENT_TYPE,
-    Reason.CMS_DETACHED,
-    Reason.CMS_UNEXPECTED_CONTENT,
-    Reason.CMS_CERTIFICATE_COUNT,
-    Reason.CMS_SIGNER_COUNT,
-    Reason.CMS_PAYLOAD_NOT_CERTIFICATE,
-    Reason.CERTIFICATE_PARSE,
-}
-SIGNATURE = {
-    Reason.CMS_SIGNER_MISMATCH,
-    Reason.CMS_MISSING_ATTRIBUTES,
-    Reason.CMS_CONTENT_TYPE_ATTRIBUTE,
-    Reason.CMS_MESSAGE_DIGEST,
-    Reason.CMS_ALGORITHM,
-    Reason.CMS_SIGNATURE_INVALID,
-}
+# dgc-lib's converter errors: 400 with code 0x402 (the same code as the auth failure); a CMS
+# whose signature does not hold (or whose digest the policy refuses): 400 0x009.
+CONVERTER = CMS_STRUCTURE_REASONS
+SIGNATURE = CMS_SIGNATURE_REASONS
 CONFLICT = {Reason.ALREADY_EXISTS, Reason.ALREADY_REVOKED}
 TNG_REQUEST = {Reason.GROUP_NOT_ALLOWED, Reason.DOMAIN_NOT_ALLOWED, Reason.PROPERTY_NOT_ALLOWED, Reason.INVALID_KID}
 CHECK_FAILED_TEXT = (
