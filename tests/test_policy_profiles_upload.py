@@ -6,14 +6,18 @@ signed with such a DSC verifies for a verifier syncing from here."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from countries import services as onboarding_services
 from countries.identity import ClientIdentity
+from countries.models import TrustedParty
 from gateway.audit.models import Action, Finding, Outcome, Severity
+from gateway.pki import issuance
 from gateway.pki.certs import thumbprint
-from gateway.pki.errors import Rejected
+from gateway.pki.errors import Reason, Rejected
 from oversight import signature_audit
 from publication.service import publish
 from tests.factory import NOW
@@ -145,3 +149,35 @@ def test_dgcg_dscs_are_published_and_their_codes_verify(client, pki, xa, setting
         code = issue_hc1(dcc, signed, signer, iat=NOW, exp=NOW + dt.timedelta(days=30), issuer="XA")
         result = verify_hc1(code, store, NOW)
         assert result.valid, result
+
+
+@pytest.mark.parametrize("profile", ["strict", "dgcg"])
+def test_onboarding_judges_the_encoding_by_the_profile(pki, settings, profile):
+    """An onboarded certificate that is not DER: refused under strict, taken under dgcg with the
+    finding in the onboarding's audit event (the same switch as for DSCs)."""
+    settings.GATEWAY_POLICY_PROFILE = profile
+    csca = issuance.issue(issuance.name("XC CSCA", "XC"), at=NOW, days=1460, ca=True)
+    assert csca.der[1] == 0x82
+    ber = b"\x30\x83\x00" + csca.der[2:]  # the outer length in a longer form than DER allows
+    signature = pki.sign(ber)
+    onboard = functools.partial(
+        onboarding_services.onboard,
+        country="XC",
+        certificate_type="CSCA",
+        der=ber,
+        signature_b64=signature,
+        actor="test",
+        at=NOW,
+    )
+    if profile == "strict":
+        with pytest.raises(Rejected) as refused:
+            onboard()
+        assert refused.value.reason == Reason.CERTIFICATE_ENCODING
+        assert not TrustedParty.objects.filter(country="XC").exists()
+        assert last_event().reason == Reason.CERTIFICATE_ENCODING
+        return
+    party = onboard()
+    assert bytes(party.raw_data) == ber
+    event = last_event()
+    assert (event.action, event.outcome) == (Action.ONBOARD, Outcome.SUCCESS)
+    assert [finding["reason"] for finding in event.details["findings"]] == [Reason.CERTIFICATE_ENCODING]
