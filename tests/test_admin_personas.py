@@ -523,3 +523,30 @@ def test_onboarded_certificate_history_and_status_buttons(client, people, pki, x
     as_(client, people["alice"])
     other = TrustedParty.objects.filter(country="XB").first()
     assert client.get(f"/admin/countries/trustedparty/{other.pk}/history/").status_code == 404
+
+
+def test_policy_findings_are_shown_to_the_countrys_admins_auditors_and_operators(client, people, xa, settings):
+    """A DSC taken under the dgcg profile through the admin's form names what the relaxed checks let
+    through: in the confirmation, on its page, in the list's column and under the list's filter."""
+    from tests.pki.test_policy_profiles import SHAPES
+
+    settings.GATEWAY_POLICY_PROFILE = "dgcg"
+    as_(client, people["alice"])
+    make, reason = SHAPES["cA-TRUE"]
+    der = make(xa)
+    posted = client.post(
+        "/admin/trustlist/signercertificate/upload/", {"country": "XA", "cms": xa.cms_b64(der).decode()}, follow=True
+    )
+    assert f"accepted with policy findings: {reason}".encode() in posted.content
+    row = SignerCertificate.objects.get(thumbprint=thumbprint(der))
+    plain = xa.dsc()
+    assert upload(client, xa, xa.cms_b64(plain.der)).status_code == 201
+    for name in ("alice", "vera", "audrey", "otto"):
+        as_(client, people[name])
+        page = client.get(f"/admin/trustlist/signercertificate/{row.pk}/change/")
+        assert page.status_code == 200
+        assert reason.encode() in page.content, name
+        flagged = client.get("/admin/trustlist/signercertificate/?findings=some").context["cl"].result_list
+        assert [listed.pk for listed in flagged] == [row.pk], name
+        clean = client.get("/admin/trustlist/signercertificate/?findings=none").context["cl"].result_list
+        assert thumbprint(plain.der) in {listed.thumbprint for listed in clean}, name
