@@ -115,6 +115,23 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+# Every check relaxed: what this gateway's policy would say of a DSC another gateway accepted
+# under its own rules (a federated import), recorded as findings and never a refusal.
+FINDINGS_ONLY = DscPolicy(
+    require_der=False,
+    check_serial=False,
+    reject_unknown_critical_extensions=False,
+    check_validity=False,
+    reject_not_yet_valid=False,
+    check_key=False,
+    check_signature_algorithm=False,
+    allow_sha1_signatures=True,
+    reject_ca_dsc=False,
+    allow_self_signed_csca_as_dsc=True,
+    require_valid_csca=False,
+)
+
+
 def check_dsc(
     read: ReadCertificate, *, at: dt.datetime, policy: DscPolicy, is_onboarded_csca: bool = False
 ) -> tuple[Finding, ...]:

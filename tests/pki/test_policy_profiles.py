@@ -19,7 +19,7 @@ from gateway.pki.certs import read_certificate
 from gateway.pki.chain import find_issuing_csca
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.issuance import Issued
-from gateway.pki.policy import PROFILES, check_dsc
+from gateway.pki.policy import FINDINGS_ONLY, PROFILES, check_dsc
 from tests.factory import NOW, CountryPki, Pki, resign_tbs
 from tests.pki.test_cms import with_duplicate_extension
 from tests.pki.test_policy import make_dsc
@@ -188,3 +188,12 @@ def test_each_switch_overrides_its_profile(xa: CountryPki) -> None:
     with pytest.raises(Rejected) as refused:
         check_dsc(read_certificate(sha1), at=NOW, policy=tightened)
     assert refused.value.reason == Reason.SIGNATURE_ALGORITHM
+
+
+def test_findings_only_never_refuses_and_names_every_failed_check(xa: CountryPki) -> None:
+    """What a federated import records: each shape's strict reason, as a finding."""
+    for make, reason in SHAPES.values():
+        assert reason in [
+            finding.reason for finding in check_dsc(read_certificate(make(xa)), at=NOW, policy=FINDINGS_ONLY)
+        ]
+    assert check_dsc(read_certificate(make_dsc(xa.csca).public_bytes(Encoding.DER)), at=NOW, policy=FINDINGS_ONLY) == ()
