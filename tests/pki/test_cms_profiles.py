@@ -37,9 +37,10 @@ SHA1 = Reason.CMS_DIGEST_SHA1
 # --- builders ----------------------------------------------------------------------------------
 
 
-def signer_without_ski(label: str, *, at: dt.datetime = NOW, key: issuance.PrivateKey | None = None) -> Issued:
-    """A self-signed UPLOAD-like certificate with no subjectKeyIdentifier extension (RFC 5280
-    §4.2.1.2 makes it only a SHOULD for end entities)."""
+def _self_signed(
+    label: str, extension: x509.ExtensionType, *, at: dt.datetime, key: issuance.PrivateKey | None = None
+) -> Issued:
+    """A self-signed UPLOAD-like certificate with ``extension`` as its only extension."""
     key = key or issuance.new_key()
     subject = issuance.name(f"XA upload {label}", "XA")
     builder = (
@@ -50,26 +51,19 @@ def signer_without_ski(label: str, *, at: dt.datetime = NOW, key: issuance.Priva
         .serial_number(x509.random_serial_number())
         .not_valid_before(at - dt.timedelta(days=1))
         .not_valid_after(at + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(extension, critical=isinstance(extension, x509.BasicConstraints))
     )
     return Issued(builder.sign(key, hashes.SHA256()), key)
+
+
+def signer_without_ski(label: str, *, at: dt.datetime = NOW, key: issuance.PrivateKey | None = None) -> Issued:
+    """No subjectKeyIdentifier extension (RFC 5280 §4.2.1.2 makes it only a SHOULD for end entities)."""
+    return _self_signed(label, x509.BasicConstraints(ca=False, path_length=None), at=at, key=key)
 
 
 def signer_with_ski(label: str, ski: bytes, *, at: dt.datetime = NOW) -> Issued:
-    """A self-signed certificate whose subjectKeyIdentifier is ``ski``, not the key's method-1 hash."""
-    key = issuance.new_key()
-    subject = issuance.name(f"XA upload {label}", "XA")
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(at - dt.timedelta(days=1))
-        .not_valid_after(at + dt.timedelta(days=365))
-        .add_extension(x509.SubjectKeyIdentifier(ski), critical=False)
-    )
-    return Issued(builder.sign(key, hashes.SHA256()), key)
+    """A subjectKeyIdentifier of ``ski``, not the key's method-1 hash."""
+    return _self_signed(label, x509.SubjectKeyIdentifier(ski), at=at)
 
 
 def method1_key_identifier(cert_der: bytes) -> bytes:
