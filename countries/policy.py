@@ -8,6 +8,7 @@ from dataclasses import fields, replace
 from typing import TypeVar
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from gateway.pki.policy import PROFILES, CmsPolicy, DscPolicy
 
@@ -36,7 +37,10 @@ _Policy = TypeVar("_Policy", DscPolicy, CmsPolicy)
 
 
 def profile_name() -> str:
-    return settings.GATEWAY_POLICY_PROFILE
+    name = settings.GATEWAY_POLICY_PROFILE
+    if name not in PROFILES:  # countries.apps checks it at start; a changed setting is caught here
+        raise ImproperlyConfigured(f"GATEWAY_POLICY_PROFILE is one of {', '.join(PROFILES)}, not {name!r}")
+    return name
 
 
 def configured_policy() -> DscPolicy:

@@ -181,3 +181,17 @@ def test_onboarding_judges_the_encoding_by_the_profile(pki, settings, profile):
     event = last_event()
     assert (event.action, event.outcome) == (Action.ONBOARD, Outcome.SUCCESS)
     assert [finding["reason"] for finding in event.details["findings"]] == [Reason.CERTIFICATE_ENCODING]
+
+
+def test_a_misspelt_profile_fails_the_system_check_and_every_use(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from countries.apps import check_policy_profile
+    from countries.policy import configured_policy
+
+    assert check_policy_profile() == []
+    settings.GATEWAY_POLICY_PROFILE = "dgc"
+    (error,) = check_policy_profile()
+    assert error.id == "countries.E001"
+    with pytest.raises(ImproperlyConfigured, match="strict, dgcg"):
+        configured_policy()
