@@ -12,7 +12,7 @@ checks those it writes): nothing else of ``Model.save`` is skipped.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from django.db import connection
@@ -129,3 +129,32 @@ def execute(statement: str, params: list[Any]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return cursor.rowcount
+
+
+def insert_many(model: type[M], instances: Iterable[M], *, chunk: int = 5000) -> int:
+    """INSERT many new rows of ``model`` (no save hooks, auto primary key); the number inserted.
+
+    On PostgreSQL the rows stream through ``COPY ... FROM STDIN`` (one statement, no per-row
+    parsing or planning: a peer's first import is 100,000 rows); elsewhere ``bulk_create`` in
+    batches. The values go through each field's ``get_db_prep_save``, as the ORM prepares them,
+    so a row reads back the same either way (tests/test_dbwrite.py). The primary keys are not
+    set on ``instances``: callers that need them read them back.
+    """
+    if connection.vendor != "postgresql":
+        rows = list(instances)
+        model.objects.bulk_create(rows, batch_size=chunk)  # type: ignore[attr-defined]
+        return len(rows)
+    _, fields = _insert_statement(model, connection.vendor)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    count = 0
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"  # noqa: SLF001 - names from the model
+        ) as copy,
+    ):
+        for instance in instances:
+            copy.write_row(_values(instance, fields))
+            count += 1
+    return count
