@@ -86,7 +86,9 @@ class SignerCertificate(models.Model):
     domain = models.CharField(max_length=32, default="DCC")
     properties = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1)
-    source_gateway = models.CharField(max_length=64, blank=True, default="")
+    # Indexed: a peer's sync, its removal and /health/'s count read the rows of one peer, which a
+    # table of 100,000 imported rows (and the country's own) must not scan (docs/federation.md).
+    source_gateway = models.CharField(max_length=64, blank=True, default="", db_index=True)
     # Federation's provenance of an imported row (docs/federation.md): the gateway where the
     # certificate was onboarded (a peer may relay another's), and the peer's sequence that last
     # wrote it (federation.models.PeerSync keeps that signed index). Empty for local rows.
