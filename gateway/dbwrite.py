@@ -15,7 +15,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -154,7 +154,10 @@ def insert_many(model: type[M], instances: Iterable[M], *, chunk: int = 5000) ->
             f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"  # noqa: SLF001 - names from the model
         ) as copy,
     ):
+        # The connection itself, not django.db.connection's proxy: each field's preparation reads
+        # it, and 2.4 million lookups through the proxy cost seconds on a first import (cProfile).
+        database = connections[DEFAULT_DB_ALIAS]
         for instance in instances:
-            copy.write_row(_values(instance, fields))
+            copy.write_row([field.get_db_prep_save(field.pre_save(instance, True), database) for field in fields])
             count += 1
     return count
