@@ -46,6 +46,9 @@ from trustlist.models import SignerCertificate
 from verifier.encoding import parse_time
 
 Entries = Mapping[str, Mapping[str, Any]]  # by thumbprint, as the peer publishes them
+# Above this many entries looked at (a first import, a full sync), this gateway's side of the
+# rules is read in one pass over the table instead of in chunks of the entries (_Here.read).
+READ_WHOLE_ABOVE = 5000
 
 
 @dataclass
@@ -73,12 +76,18 @@ def import_state(peer: Peer, new: PeerState, touched: set[str] | None, *, own_id
     peer's deltas since the last import name; ``new`` holds their entries), only those are looked
     at; without it, ``new`` is the peer's whole state, compared with every row held. What the
     rules ask of this gateway's rows is read once, in bulk, for all the entries looked at."""
-    held = set(SignerCertificate.objects.filter(source_gateway=peer.gateway_id).values_list("thumbprint", flat=True))
-    aside = set(Conflict.objects.filter(peer=peer).values_list("thumbprint", flat=True))
+    rows = SignerCertificate.objects.filter(source_gateway=peer.gateway_id)
+    conflicts = Conflict.objects.filter(peer=peer)
     if touched is None:  # the peer's whole state also settles the rows relays gave of its entries
+        held = set(rows.values_list("thumbprint", flat=True))
+        aside = set(conflicts.values_list("thumbprint", flat=True))
         candidates = set(new.trusted) | set(new.revoked) | held | aside | _relayed_rows(peer)
-    else:
+    else:  # a delta: only the rows it names are read, not every row of the peer
         candidates = set(touched)
+        held, aside = set(), set()
+        for chunk in _chunks(sorted(candidates)):
+            held.update(rows.filter(thumbprint__in=chunk).values_list("thumbprint", flat=True))
+            aside.update(conflicts.filter(thumbprint__in=chunk).values_list("thumbprint", flat=True))
     here = _Here.read(candidates, new.trusted)
     followed = _followed()
     outcome = Outcome()
@@ -185,6 +194,10 @@ class _Here:
 
     @classmethod
     def read(cls, candidates: set[str], trusted: Entries) -> _Here:
+        kids = sorted({str(trusted[t].get("kid", "")) for t in candidates if t in trusted})
+        local = set(TrustedParty.objects.local().values_list("country", flat=True))
+        if len(candidates) > READ_WHOLE_ABOVE:
+            return cls._read_whole(candidates, set(kids), local)
         owners: dict[str, str] = {}
         origins: dict[str, str] = {}
         revoked: set[str] = set()
@@ -196,7 +209,6 @@ class _Here:
                 owners[thumb], origins[thumb] = owner, origin
                 if revoked_at is not None:
                     revoked.add(thumb)
-        kids = sorted({str(trusted[t].get("kid", "")) for t in candidates if t in trusted})
         holders: dict[str, set[str]] = {}
         for chunk in _chunks(kids):
             rows = SignerCertificate.objects.filter(Q(kid__in=chunk) | Q(custom_kid__in=chunk))
@@ -204,7 +216,28 @@ class _Here:
                 for value in (kid, custom):
                     if value:
                         holders.setdefault(value, set()).add(thumb)
-        local = set(TrustedParty.objects.local().values_list("country", flat=True))
+        return cls(local, owners, origins, revoked, holders)
+
+    @classmethod
+    def _read_whole(cls, candidates: set[str], kids: set[str], local: set[str]) -> _Here:
+        """The same, from one pass over the whole table: a first import looks at every entry of
+        the peer, and hundreds of ``IN`` queries of 500 (the kids' with an ``OR`` over two
+        columns) cost more than reading each row's few short columns once."""
+        owners: dict[str, str] = {}
+        origins: dict[str, str] = {}
+        revoked: set[str] = set()
+        holders: dict[str, set[str]] = {}
+        columns = ("thumbprint", "source_gateway", "source_origin", "revoked_at", "kid", "custom_kid")
+        for thumb, owner, origin, revoked_at, kid, custom in SignerCertificate.objects.values_list(*columns).iterator(
+            chunk_size=10_000
+        ):
+            if thumb in candidates:
+                owners[thumb], origins[thumb] = owner, origin
+                if revoked_at is not None:
+                    revoked.add(thumb)
+            for value in (kid, custom):
+                if value and value in kids:
+                    holders.setdefault(value, set()).add(thumb)
         return cls(local, owners, origins, revoked, holders)
 
     def conflict(self, peer: Peer, entry: Mapping[str, Any], thumb: str) -> str | None:

@@ -1,0 +1,166 @@
+"""The import's two ways of reading this gateway's side (federation.importing, trustlist.federated):
+a large import (a first import, a full sync) reads the table in one pass, a small one in chunks of
+the entries; both come to the same rows, conflicts and outbox. A delta reads only the rows it
+names. And beat's tick syncs a peer every interval (federation.services.due_peers)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from federation import importing, services, tasks
+from federation.importing import PeerState, import_state
+from federation.models import Conflict, Peer
+from gateway.outbox.models import Change
+from gateway.pki.certs import kid as compute_kid
+from gateway.pki.certs import thumbprint
+from tests.helpers import upload
+from trustlist import federated
+from trustlist.models import SignerCertificate
+
+pytestmark = pytest.mark.django_db
+PEER, OTHER, HERE = "peer.example", "other.example", "here.example"
+
+
+def _peer(gateway_id: str, *, interval: int | None = None) -> Peer:
+    # Only the import is under test: the peer's signature is checked before it (sync_peer).
+    return Peer.objects.create(
+        gateway_id=gateway_id,
+        name=gateway_id,
+        endpoint=f"https://{gateway_id}/publication/",
+        trust_anchor="",
+        signature="",
+        created_at=timezone.now(),
+        interval_seconds=interval,
+    )
+
+
+def _entry(der: bytes, country: str, *, kid: str | None = None) -> dict[str, object]:
+    return {
+        "type": "DSC",
+        "country": country,
+        "kid": kid or compute_kid(der),
+        "certificate": base64.b64encode(der).decode("ascii"),
+        "thumbprint": thumbprint(der),
+        "usages": ["v"],
+        "domain": "DCC",
+        "issuer": "",
+    }
+
+
+def _state(sequence: int, trusted: list[dict[str, object]], revoked: list[dict[str, object]] = ()) -> PeerState:
+    return PeerState(sequence, {str(e["thumbprint"]): e for e in trusted}, {str(e["thumbprint"]): e for e in revoked})
+
+
+def _rows() -> dict[str, tuple[str, str, int | None, bool]]:
+    return {
+        row.thumbprint: (row.source_gateway, row.country, row.source_sequence, row.revoked_at is not None)
+        for row in SignerCertificate.objects.all()
+    }
+
+
+def _conflicts() -> set[tuple[str, str, str]]:
+    return set(Conflict.objects.values_list("peer__gateway_id", "thumbprint", "reason"))
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["in chunks", "table read whole"])
+def test_a_large_import_reads_the_table_once_and_comes_to_the_same_as_in_chunks(pki, client, monkeypatch, whole):
+    # The threshold moved so that a handful of entries takes either way.
+    threshold = 0 if whole else 10**9
+    monkeypatch.setattr(importing, "READ_WHOLE_ABOVE", threshold)
+    monkeypatch.setattr(federated, "READ_WHOLE_ABOVE", threshold)
+    xa = pki.country("XA")  # onboarded here
+    local = xa.dsc()
+    assert upload(client, xa, xa.cms_b64(local.der)).status_code == 201  # one of this gateway's own
+    xq = pki.country("XQ", onboard=False)
+    dscs = [xq.dsc() for _ in range(6)]
+    entries = [_entry(dsc.der, "XQ") for dsc in dscs]
+    other, peer = _peer(OTHER), _peer(PEER)
+    import_state(other, _state(1, [entries[0]]), None, own_id=HERE, at=timezone.now())
+    taken_kid = _entry(dscs[5].der, "XQ", kid=compute_kid(local.der))  # the kid of this gateway's own DSC
+    first = [
+        *entries[:4],  # the first held by another peer already
+        taken_kid,
+        _entry(xa.dsc().der, "XA"),  # a country onboarded here
+        _entry(local.der, "XQ"),  # this gateway's own certificate
+    ]
+    outcome = import_state(peer, _state(1, first), None, own_id=HERE, at=timezone.now())
+    kept = {"OTHER_PEER": 1, "KID_TAKEN": 1, "LOCAL_COUNTRY": 1, "LOCAL_CERTIFICATE": 1}
+    assert (outcome.added, outcome.removed, outcome.revoked, outcome.kept_aside) == (3, 0, 0, kept)
+
+    revoked = {**entries[2], "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
+    second = [entries[0], entries[1], entries[4], taken_kid]  # 2 revoked, 3 gone, 4 new
+    outcome = import_state(peer, _state(2, second, [revoked]), None, own_id=HERE, at=timezone.now())
+    kept = {"OTHER_PEER": 1, "KID_TAKEN": 1}
+    assert (outcome.added, outcome.removed, outcome.revoked, outcome.kept_aside) == (1, 1, 1, kept)
+    thumbs = [thumbprint(dsc.der) for dsc in dscs]
+    assert _rows() == {
+        thumbprint(local.der): ("", "XA", None, False),
+        thumbs[0]: (OTHER, "XQ", 1, False),
+        thumbs[1]: (PEER, "XQ", 1, False),  # unchanged: not rewritten
+        thumbs[2]: (PEER, "XQ", 1, True),
+        thumbs[4]: (PEER, "XQ", 2, False),
+    }
+    assert _conflicts() == {(PEER, thumbs[0], "OTHER_PEER"), (PEER, thumbs[5], "KID_TAKEN")}
+    changes = Change.objects.filter(kind=federated.FEDERATED_CHANGE).values_list("thumbprint", flat=True)
+    assert sorted(changes) == sorted([thumbs[0], *thumbs[1:4], thumbs[4], thumbs[2], thumbs[3]])
+
+
+def test_the_rows_of_a_large_import_are_written_as_the_orm_writes_them(pki, monkeypatch):
+    monkeypatch.setattr(federated, "READ_WHOLE_ABOVE", 0)
+    xq = pki.country("XQ", onboard=False)
+    dsc = xq.dsc()
+    peer = _peer(PEER)
+    import_state(peer, _state(4, [_entry(dsc.der, "XQ")]), None, own_id=HERE, at=timezone.now())
+    row = SignerCertificate.objects.get(thumbprint=thumbprint(dsc.der))
+    assert (bytes(row.raw_data), row.kid, row.source_gateway, row.source_origin, row.source_sequence) == (
+        dsc.der,
+        compute_kid(dsc.der),
+        PEER,
+        PEER,
+        4,
+    )
+    assert row.public_key_jwk["kty"] == "EC"
+    assert row.usages == ["v"]
+    assert row.uuid is not None
+
+
+def test_a_delta_reads_only_the_rows_it_names(pki):
+    xq = pki.country("XQ", onboard=False)
+    dscs = [xq.dsc() for _ in range(4)]
+    peer = _peer(PEER)
+    import_state(peer, _state(1, [_entry(d.der, "XQ") for d in dscs]), None, own_id=HERE, at=timezone.now())
+    named = thumbprint(dscs[0].der)
+    revoked = {**_entry(dscs[0].der, "XQ"), "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
+    with CaptureQueriesContext(connection) as queries:
+        outcome = import_state(peer, _state(2, [], [revoked]), {named}, own_id=HERE, at=timezone.now())
+    assert outcome.revoked == 1
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    of_rows = [sql for sql in reads if '"trustlist_signercertificate"' in sql and '"thumbprint"' in sql]
+    assert of_rows, "the import reads the rows it changes"
+    for sql in of_rows:  # every read of the rows names the delta's certificates (or their kids)
+        assert " IN (" in sql, sql
+    for other in dscs[1:]:
+        assert other.der.hex() not in " ".join(reads)
+
+
+def test_the_tick_syncs_a_peer_whose_time_falls_within_half_a_tick(settings, monkeypatch):
+    settings.GATEWAY_FEDERATION_TICK_SECONDS = 2
+    peer = _peer(PEER, interval=10)
+    now = timezone.now()
+    # A sync started a little after its tick set the next attempt a little after the tick one
+    # interval later: that tick still syncs it, instead of the one after.
+    Peer.objects.filter(pk=peer.pk).update(next_attempt_at=now + dt.timedelta(milliseconds=300))
+    assert services.due_peers(now) == []
+    assert services.due_peers(now, ahead=1.0) == [peer]
+    Peer.objects.filter(pk=peer.pk).update(next_attempt_at=now + dt.timedelta(seconds=1.5))
+    assert services.due_peers(now, ahead=1.0) == []
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.sync_peer, "delay", queued.append)
+    Peer.objects.filter(pk=peer.pk).update(next_attempt_at=timezone.now() + dt.timedelta(milliseconds=500))
+    assert tasks.sync_due_peers() == [peer.pk] == queued
