@@ -130,11 +130,15 @@ def remove_peer(peer: Peer, *, actor: str, at: dt.datetime) -> None:
 # --- syncing -----------------------------------------------------------------------------------
 
 
-def due_peers(now: dt.datetime) -> list[Peer]:
-    """Peers on a schedule whose next attempt is due and that no sync holds."""
+def due_peers(now: dt.datetime, *, ahead: float = 0.0) -> list[Peer]:
+    """Peers on a schedule whose next attempt is due (or falls within ``ahead`` seconds) and that
+    no sync holds. Beat's tick passes half a tick as ``ahead``: a sync sets the next attempt from
+    the moment it started, a little after its tick, so the tick one interval later would
+    otherwise find it not quite due and the peer would wait a whole tick more each interval."""
+    due = now + dt.timedelta(seconds=ahead)
     return list(
         Peer.objects.filter(interval_seconds__isnull=False)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     )
 

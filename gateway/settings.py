@@ -406,8 +406,11 @@ GATEWAY_FEDERATION_CLIENT_KEY = env.str("GATEWAY_FEDERATION_CLIENT_KEY", default
 GATEWAY_FEDERATION_CA_FILE = env.str("GATEWAY_FEDERATION_CA_FILE", default="")
 # /health/ fails for a scheduled peer not synced for 3 intervals, and at least this long.
 GATEWAY_HEALTH_MAX_PEER_LAG = env.int("GATEWAY_HEALTH_MAX_PEER_LAG", default=900)
-# How often beat looks for peers due (each peer has its own interval).
+# How often beat looks for peers due (each peer has its own interval). A peer is synced at the
+# first tick at or after its time (within half a tick: federation.services.due_peers), so a tick
+# of one second keeps a change at a peer to visible here within its interval plus ~1 s of work.
+GATEWAY_FEDERATION_TICK_SECONDS = env.int("GATEWAY_FEDERATION_TICK_SECONDS", default=1)
 CELERY_BEAT_SCHEDULE["federation-sync"] = {
     "task": "federation.tasks.sync_due_peers",
-    "schedule": env.int("GATEWAY_FEDERATION_TICK_SECONDS", default=5),
+    "schedule": GATEWAY_FEDERATION_TICK_SECONDS,
 }
