@@ -36,7 +36,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 
 from countries.models import TrustedParty
 from federation.models import Conflict, ConflictReason, Peer
@@ -60,6 +61,7 @@ class Outcome:
     kept_aside: dict[str, int] = field(default_factory=dict)  # by reason
     loops: int = 0
     relayed: int = 0  # entries of another peer followed here, which only that peer speaks for
+    rows: int = 0  # how many more (or fewer) rows this peer has here now: its status' entries move by it
 
 
 @dataclass(frozen=True)
@@ -157,13 +159,26 @@ def import_state(peer: Peer, new: PeerState, touched: set[str] | None, *, own_id
             remove=taken_over.get(relay, []) + relay_remove.get(relay, []),
             at=at,
         )
+    for relay in sorted(taken_over.keys() | relay_remove.keys()):
+        _count_rows(relay, -len(taken_over.get(relay, [])) - len(relay_remove.get(relay, [])))
     outcome.changed += apply_federated(
         source_gateway=peer.gateway_id, upsert=upsert, revoke=revoke, remove=remove, at=at
     )
+    # Every upsert of an entry not held creates a row (a held one is updated); every thumbprint
+    # in ``remove`` is a row held, deleted.
+    outcome.rows = outcome.added - len(remove)
     outcome.revoked = len(revoke) + sum(len(thumbs) for thumbs in relay_revoke.values())
     outcome.removed = len(remove) + sum(len(thumbs) for thumbs in relay_remove.values())
     _promote_after(peer, remove, own_id=own_id, at=at, outcome=outcome)
     return outcome
+
+
+def _count_rows(gateway_id: str, change: int) -> None:
+    """Another peer's status follows what this import did to its rows (a relay's copies dropped,
+    an entry kept aside coming in), so that its entries stay the count of its rows without
+    counting them at each of its syncs (federation.services)."""
+    if change:
+        Peer.objects.filter(gateway_id=gateway_id).update(entries=Greatest(F("entries") + change, 0))
 
 
 def _followed() -> set[str]:
@@ -315,3 +330,5 @@ def _promote_after(peer: Peer, removed: list[str], *, own_id: str, at: dt.dateti
             at=at,
         )
         conflict.delete()
+        _count_rows(conflict.peer.gateway_id, 1)
+        Peer.objects.filter(pk=conflict.peer.pk).update(conflicts=Greatest(F("conflicts") - 1, 0))

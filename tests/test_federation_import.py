@@ -164,3 +164,54 @@ def test_the_tick_syncs_a_peer_whose_time_falls_within_half_a_tick(settings, mon
     monkeypatch.setattr(tasks.sync_peer, "delay", queued.append)
     Peer.objects.filter(pk=peer.pk).update(next_attempt_at=timezone.now() + dt.timedelta(milliseconds=500))
     assert tasks.sync_due_peers() == [peer.pk] == queued
+
+
+def _synced(peer: Peer, state: PeerState, touched: set[str] | None) -> None:
+    """What sync_peer does with an import: the import, then the peer's status."""
+    outcome = import_state(peer, state, touched, own_id=HERE, at=timezone.now())
+    rows = None if touched is None else outcome.rows
+    services._succeeded(peer, timezone.now(), state.sequence, b"", rows=rows)
+
+
+def _entries_match() -> None:
+    for peer in Peer.objects.all():
+        assert peer.entries == SignerCertificate.objects.filter(source_gateway=peer.gateway_id).count(), peer
+
+
+def test_a_peers_entries_follow_its_deltas_without_counting_its_rows(pki):
+    xq = pki.country("XQ", onboard=False)
+    dscs = [xq.dsc() for _ in range(6)]
+    entries = [_entry(dsc.der, "XQ") for dsc in dscs]
+    thumbs = [str(entry["thumbprint"]) for entry in entries]
+    peer, other = _peer(PEER), _peer(OTHER)
+    _synced(peer, _state(1, entries[:4]), None)
+    _synced(other, _state(1, [entries[0], entries[5]]), None)  # entries[0] is the peer's: kept aside
+    _entries_match()
+    assert Peer.objects.get(pk=other.pk).entries == 1
+
+    revoked = {**entries[1], "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
+    delta = _state(2, [entries[4]], [revoked])  # entries[4] new, [1] revoked, [0] and [2] gone
+    with CaptureQueriesContext(connection) as queries:
+        _synced(peer, delta, {thumbs[0], thumbs[1], thumbs[2], thumbs[4]})
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"] and "signercertificate" in q["sql"]]
+    # entries[0] went at the peer: the other peer's entry kept aside came in, its entries with it.
+    assert SignerCertificate.objects.get(thumbprint=thumbs[0]).source_gateway == OTHER
+    _entries_match()
+    assert Peer.objects.get(pk=peer.pk).entries == 3  # 1, 3 and 4 (1 revoked)
+    assert Peer.objects.get(pk=other.pk).entries == 2
+
+    _synced(peer, _state(3, [], []), set())  # nothing named: nothing changes
+    _entries_match()
+
+
+def test_a_relays_entries_follow_the_copies_its_origin_takes_over(pki):
+    xq = pki.country("XQ", onboard=False)
+    entry = {**_entry(xq.dsc().der, "XQ"), "source": PEER}
+    relay = _peer(OTHER)
+    _synced(relay, _state(1, [entry]), None)  # the origin is not followed yet: the relay's copy
+    assert Peer.objects.get(pk=relay.pk).entries == 1
+    origin = _peer(PEER)
+    plain = {name: value for name, value in entry.items() if name != "source"}
+    _synced(origin, _state(1, [plain]), None)  # the origin's own word takes its entry over
+    assert SignerCertificate.objects.get(thumbprint=entry["thumbprint"]).source_gateway == PEER
+    _entries_match()
