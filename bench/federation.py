@@ -30,14 +30,15 @@ calls it; the publication the import's outbox change asks for is left out and ti
    follow-up after as many changes again: the first follow-up is also the first to read the
    imported rows after their commit (PostgreSQL sets their hint bits; autovacuum has not yet
    visited them), the second shows a sync in the steady state.
-3. **Change to visible here**: the peer on a schedule (``--interval`` seconds) and a loop that
+3. **Change to visible here** (the last change made just after a scheduled sync, so that it
+   waits for nearly the whole interval): the peer on a schedule (``--interval`` seconds) and a loop that
    does what Celery beat and an eager worker do (``federation.tasks.sync_due_peers`` every
    ``GATEWAY_FEDERATION_TICK_SECONDS``, on a fixed schedule; the sync, then this gateway's
    publication of what it imported, in the same process). At random moments the peer uploads one
    DSC and publishes it; a verifier polling this gateway's publish folder every 20 ms (the
    verifier's ``catch_up`` from the index it holds: the index and the deltas since, verified)
    sees it. The time from the peer's publication being in place to this
-   gateway's being in place, for each of ``--visible-trials`` changes.
+   gateway's being in place, for each of ``--visible-trials`` changes and the last one.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def main() -> None:
     arguments.add_argument("--size", type=int, default=100_000, help="DSCs at the peer (default 100,000)")
     arguments.add_argument("--changes", type=int, default=10, help="changes before the follow-up sync (default 10)")
     arguments.add_argument("--interval", type=int, default=10, help="the peer's sync interval in seconds (default 10)")
-    arguments.add_argument("--visible-trials", type=int, default=6, help="changes timed to visible (default 6)")
+    arguments.add_argument(
+        "--visible-trials", type=int, default=6, help="changes at random moments timed to visible (default 6; +1)"
+    )
     arguments.add_argument("--keep", action="store_true", help="keep the databases and temporary folders")
     arguments.add_argument("--child", choices=("peer", "sync", "publish", "beat"), help=argparse.SUPPRESS)
     arguments.add_argument("--peer-pk", type=int, help=argparse.SUPPRESS)
@@ -369,10 +372,16 @@ def _visible(
 
     rng = random.Random(20)
     latencies: list[float] = []
+    log = folder / "beat.jsonl"
     try:
         time.sleep(args.interval)  # the first scheduled sync has run
-        for _ in range(args.visible_trials):
-            time.sleep(rng.uniform(0, args.interval))
+        for trial in range(args.visible_trials + 1):
+            if trial < args.visible_trials:
+                time.sleep(rng.uniform(0, args.interval))
+            else:  # the last one just after a scheduled sync ended: it waits for nearly the whole interval
+                syncs = len(log.read_text().splitlines())
+                while len(log.read_text().splitlines()) == syncs:
+                    time.sleep(0.01)
             done = _ask_peer(peer, "change 1")
             (thumb,) = done["added"]
             while not published(thumb):
@@ -655,7 +664,7 @@ def _print(args: argparse.Namespace, results: dict[str, Any]) -> None:
     latencies = visible["latencies"]
     print(
         f"\nChange at the peer to visible here (interval {visible['interval']} s, beat tick {visible['tick']:g} s, "
-        f"{len(latencies)} changes): "
+        f"{len(latencies)} changes, the last made just after a scheduled sync ended): "
         + ", ".join(f"{value:.2f}" for value in latencies)
         + f" s; median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s."
     )
