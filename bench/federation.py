@@ -480,7 +480,9 @@ def _beat_child(args: argparse.Namespace) -> None:
 
     from federation.tasks import sync_due_peers
 
-    tick = float(settings.GATEWAY_FEDERATION_TICK_SECONDS)
+    # The schedule beat would run (the setting of its own is newer than the schedule entry: a
+    # run on an older revision, to compare, reads the entry).
+    tick = float(settings.CELERY_BEAT_SCHEDULE["federation-sync"]["schedule"])
     print("RESULT " + json.dumps({"tick": tick}), flush=True)
     start = time.monotonic()
     number = 0
