@@ -215,3 +215,23 @@ def test_a_relays_entries_follow_the_copies_its_origin_takes_over(pki):
     _synced(origin, _state(1, [plain]), None)  # the origin's own word takes its entry over
     assert SignerCertificate.objects.get(thumbprint=entry["thumbprint"]).source_gateway == PEER
     _entries_match()
+
+
+def test_an_imported_dsc_carries_this_gateways_findings(pki):
+    """The peer accepted it under its own rules; every check of this gateway, relaxed, says what
+    it finds (issue 22): a CA-flagged DSC and a not-yet-valid one come in, with their findings."""
+    from tests.factory import NOW
+    from tests.pki.test_policy_profiles import SHAPES
+
+    xq = pki.country("XQ", onboard=False)
+    plain = xq.dsc()
+    flagged = {name: SHAPES[name][0](xq) for name in ("cA-TRUE", "notBefore-in-the-future", "ecdsa-with-SHA1")}
+    entries = [_entry(plain.der, "XQ")] + [_entry(der, "XQ") for der in flagged.values()]
+    import_state(_peer(PEER), _state(1, entries), None, own_id=HERE, at=NOW)
+    findings = {
+        row.thumbprint: [finding["reason"] for finding in row.policy_findings]
+        for row in SignerCertificate.objects.filter(source_gateway=PEER)
+    }
+    assert findings[thumbprint(plain.der)] == []
+    for name, der in flagged.items():
+        assert findings[thumbprint(der)] == [SHAPES[name][1]], name

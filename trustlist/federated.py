@@ -19,9 +19,11 @@ from django.db import transaction
 
 from gateway.dbwrite import insert_many
 from gateway.outbox.services import record_change
-from gateway.pki.certs import certificate_view, public_jwk, thumbprint
 from gateway.pki.certs import kid as compute_kid
+from gateway.pki.certs import public_jwk, read_certificate, thumbprint
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.findings import findings_json
+from gateway.pki.policy import FINDINGS_ONLY, check_dsc
 from trustlist.models import Group, SignerCertificate
 
 FEDERATED_CHANGE = "FEDERATED"  # outbox kind of an imported, changed or dropped federated row
@@ -92,7 +94,7 @@ def apply_federated(
 def _upsert_all(source_gateway: str, signers: list[FederatedSigner], at: dt.datetime) -> list[str]:
     """Create the rows that are new (a first import is 100,000 rows: COPY on PostgreSQL,
     ``gateway.dbwrite.insert_many``) and update those that differ; returns the thumbprints written."""
-    fields = {thumbprint(signer.der): _fields(source_gateway, signer) for signer in signers}
+    fields = {thumbprint(signer.der): _fields(source_gateway, signer, at) for signer in signers}
     existing = _existing(source_gateway, fields)
     created = [digest for digest in fields if digest not in existing]
     insert_many(
@@ -101,7 +103,9 @@ def _upsert_all(source_gateway: str, signers: list[FederatedSigner], at: dt.date
     written = list(created)
     for digest, row in existing.items():
         values = fields[digest]
-        compared = (name for name in values if name not in ("raw_data", "source_sequence"))
+        # The findings are this gateway's judgement as of the import that wrote the row: a DSC
+        # that expires since is not rewritten (and republished) for that alone.
+        compared = (name for name in values if name not in ("raw_data", "source_sequence", "policy_findings"))
         if row.revoked_at is None and all(getattr(row, name) == values[name] for name in compared):
             continue
         for name, value in values.items():
@@ -126,11 +130,15 @@ def _existing(source_gateway: str, fields: dict[str, dict[str, Any]]) -> dict[st
     return existing
 
 
-def _fields(source_gateway: str, signer: FederatedSigner) -> dict[str, Any]:
+def _fields(source_gateway: str, signer: FederatedSigner, at: dt.datetime) -> dict[str, Any]:
     try:
-        certificate = certificate_view(signer.der)
+        read = read_certificate(signer.der)
     except Rejected as exc:
         raise Rejected(Reason.PEER_STATE_INVALID, f"a certificate of {signer.country}: {exc.detail}") from None
+    certificate = read.certificate
+    # The peer accepted it under its own rules; this gateway's policy, every check relaxed, says
+    # what it would have found (docs/federation.md, "A DGCG network's real entries").
+    findings = check_dsc(read, at=at, policy=FINDINGS_ONLY)
     computed = compute_kid(signer.der)
     return {
         "country": signer.country,
@@ -149,4 +157,5 @@ def _fields(source_gateway: str, signer: FederatedSigner) -> dict[str, Any]:
         "source_gateway": source_gateway,
         "source_origin": signer.origin,
         "source_sequence": signer.sequence,
+        "policy_findings": findings_json(findings),
     }
