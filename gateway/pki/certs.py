@@ -70,9 +70,12 @@ class ReadCertificate:
         named curve's OID, as received: RFC 5480 §2.1.1 forbids specifiedCurve. cryptography maps
         explicit parameters equal to a named curve to that curve, so the bytes must be read; the
         TLVs are walked with asn1crypto's parser (a full parse costs five times as much)."""
-        fields = _children(self.tbs, limit=7)
-        spki = fields[6] if fields[0][0] == 0xA0 else fields[5]  # [0] version is optional (§4.1)
-        algorithm = _children(_children(spki, limit=1)[0], limit=2)
+        try:
+            fields = _children(self.tbs, limit=7)
+            spki = fields[6] if fields[0][0] == 0xA0 else fields[5]  # [0] version is optional (§4.1)
+            algorithm = _children(_children(spki, limit=1)[0], limit=2)
+        except _ASN1_ERRORS:
+            return False  # a key whose parameters cannot be read is not a named curve's
         return len(algorithm) < 2 or algorithm[1][0] in (0x05, 0x06)  # NULL or OBJECT IDENTIFIER
 
     def extensions(self) -> list[tuple[str, bool, object]]:
@@ -80,7 +83,7 @@ class ReadCertificate:
         reads them (fast), asn1crypto's where it refuses the encoding a relaxed policy took."""
         try:
             return [(ext.oid.dotted_string, ext.critical, ext.value) for ext in self.certificate.extensions]
-        except ValueError:
+        except _EXTENSION_REFUSALS:
             return read_extensions(self.der)
 
     def is_ca(self) -> bool:
@@ -90,7 +93,7 @@ class ReadCertificate:
             return bool(constraints.value.ca)
         except x509.ExtensionNotFound:
             return False
-        except ValueError:
+        except _EXTENSION_REFUSALS:
             for oid, _critical, value in read_extensions(self.der):
                 if oid == _BASIC_CONSTRAINTS:
                     return bool(value["ca"].native)  # type: ignore[index]
@@ -102,12 +105,17 @@ def read_certificate(der: bytes) -> ReadCertificate:
     malformed input (not X.509, trailing bytes, a duplicate extension) is CERTIFICATE_PARSE.
     A DER certificate whose extensions cryptography reads costs no second parse."""
     try:
-        certificate = load_der_certificate(der)
-        problems: list[str] = []
-        tbs = certificate.tbs_certificate_bytes
-    except Rejected as strict_refusal:
-        certificate, tbs, problems = _reencoded(der, strict_refusal)
-    problems.extend(_extension_problems(certificate, der))
+        try:
+            certificate = load_der_certificate(der)
+            problems: list[str] = []
+            tbs = certificate.tbs_certificate_bytes
+        except Rejected as strict_refusal:
+            certificate, tbs, problems = _reencoded(der, strict_refusal)
+        problems.extend(_extension_problems(certificate, der))
+    except Rejected:
+        raise
+    except _ASN1_ERRORS as exc:  # hostile input must never escape as another error (a 500)
+        raise Rejected(Reason.CERTIFICATE_PARSE, f"not an X.509 certificate: {type(exc).__name__}") from exc
     return ReadCertificate(der=der, certificate=certificate, tbs=tbs, encoding_problems=tuple(problems))
 
 
@@ -133,16 +141,30 @@ def _children(encoded: bytes, limit: int = 8) -> list[bytes]:
     return children
 
 
-# What asn1crypto raises on input it cannot read (it parses lazily, field by field).
-_ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+# What asn1crypto (lazily, field by field) and cryptography (an extension's value, on first use)
+# raise on input they cannot read.
+_ASN1_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    AttributeError,
+    x509.UnsupportedGeneralNameType,
+)
+# cryptography's refusals of an extension's value, which asn1crypto may still read.
+_EXTENSION_REFUSALS = (ValueError, x509.UnsupportedGeneralNameType)
 
 
 def _reencoded(der: bytes, strict_refusal: Rejected) -> tuple[x509.Certificate, bytes, list[str]]:
     """cryptography's view of a certificate it refuses, from its DER re-encoding, when asn1crypto
     reads it as one certificate with nothing after it; and the TBSCertificate as received."""
     try:
-        parsed = asn1_x509.Certificate.load(der, strict=True)
-        tbs = parsed["tbs_certificate"].dump()
+        # The signed bytes are cut out of what was received: asn1crypto's dump() re-encodes some
+        # headers (an indefinite length, a long form ending in 0x80), and a signature checked
+        # over a re-encoding would vouch for bytes the issuer never signed.
+        tbs = _children(der, limit=1)[0]
         canonical = asn1_x509.Certificate.load(der, strict=True).dump(force=True)
     except _ASN1_ERRORS as exc:
         raise strict_refusal from exc
@@ -159,7 +181,7 @@ def _extension_problems(certificate: x509.Certificate, der: bytes) -> list[str]:
         return []
     except x509.DuplicateExtension as exc:  # RFC 5280 §4.2: at most one instance of an extension
         raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed extensions: {exc}") from exc
-    except ValueError as exc:
+    except _EXTENSION_REFUSALS as exc:
         refusal = str(exc)
     read_extensions(der)  # every value readable, else CERTIFICATE_PARSE
     return [f"extensions break DER or RFC 5280: {refusal}"]

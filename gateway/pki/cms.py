@@ -80,6 +80,7 @@ _PARSE_ERRORS = (
     UnsupportedAlgorithm,
     x509.DuplicateExtension,
     x509.InvalidVersion,
+    x509.UnsupportedGeneralNameType,
 )
 
 

@@ -53,25 +53,37 @@ def _signed(tbs_der: bytes, issuer: Issued, template: bytes) -> bytes:
     ).dump()
 
 
-def _with_basic_constraints(xa: CountryPki, value: bytes, **kwargs: object) -> bytes:
+def _with_basic_constraints(
+    xa: CountryPki, value: bytes, *, extra: tuple[tuple[str, bytes], ...] = (), **kwargs: object
+) -> bytes:
     """A DSC whose basicConstraints extension value is ``value`` byte for byte (asn1crypto would
-    re-encode a parsed value canonically, so the extension is rebuilt from raw bytes)."""
+    re-encode a parsed value canonically, so the extension is rebuilt from raw bytes), and the
+    ``extra`` (dotted OID, raw value) extensions, non-critical."""
     template = make_dsc(xa.csca, **kwargs).public_bytes(Encoding.DER)  # type: ignore[arg-type]
     tbs = asn1_x509.Certificate.load(template)["tbs_certificate"]
     extensions = []
     for extension in tbs["extensions"]:
         if extension["extn_id"].dotted == BASIC_CONSTRAINTS:
-            oid = extension["extn_id"].dump()
-            body = oid + b"\x01\x01\xff" + asn1_core.OctetString(value).dump()
-            extension = asn1_x509.Extension.load(b"\x30" + _length(len(body)) + body)
+            extension = _raw_extension(extension["extn_id"].dump(), value, critical=True)
         extensions.append(extension)
+    for dotted, raw in extra:
+        extensions.append(_raw_extension(asn1_core.ObjectIdentifier(dotted).dump(), raw, critical=False))
     tbs["extensions"] = asn1_x509.Extensions(extensions)
     return _signed(tbs.dump(), xa.csca, template)
 
 
-def _length(size: int) -> bytes:
-    assert size < 128
-    return bytes([size])
+def _raw_extension(oid: bytes, value: bytes, *, critical: bool) -> asn1_x509.Extension:
+    body = oid + (b"\x01\x01\xff" if critical else b"") + _tlv(0x04, value)
+    return asn1_x509.Extension.load(_tlv(0x30, body))
+
+
+def _tlv(tag: int, contents: bytes) -> bytes:
+    """One DER TLV (X.690 §8.1.3: the length in the short form below 128, else the long form)."""
+    size = len(contents)
+    if size < 128:
+        return bytes([tag, size]) + contents
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets + contents
 
 
 def _resigned(xa: CountryPki, mutate: Callable[[object], None], hash_name: str = "sha256", **kwargs: object) -> bytes:
@@ -197,3 +209,44 @@ def test_findings_only_never_refuses_and_names_every_failed_check(xa: CountryPki
             finding.reason for finding in check_dsc(read_certificate(make(xa)), at=NOW, policy=FINDINGS_ONLY)
         ]
     assert check_dsc(read_certificate(make_dsc(xa.csca).public_bytes(Encoding.DER)), at=NOW, policy=FINDINGS_ONLY) == ()
+
+
+def _indefinite(der: bytes) -> bytes:
+    """The certificate with its outer SEQUENCE and its TBSCertificate in the indefinite-length
+    form (BER, X.690 §8.1.3.6): the same values, but not the bytes the issuer signed."""
+    parsed = asn1_x509.Certificate.load(der)
+    tbs = parsed["tbs_certificate"]
+    indefinite_tbs = b"\x30\x80" + tbs.contents + b"\x00\x00"
+    rest = parsed["signature_algorithm"].dump() + parsed["signature_value"].dump()
+    return b"\x30\x80" + indefinite_tbs + rest + b"\x00\x00"
+
+
+def test_a_re_encoded_tbs_is_not_taken_for_the_signed_one(xa: CountryPki) -> None:
+    """The issuer signed the DER TBSCertificate; the same values in BER are other bytes, whose
+    signature is checked as received and fails (never over asn1crypto's re-encoding of them)."""
+    der = make_dsc(xa.csca).public_bytes(Encoding.DER)
+    ber = _indefinite(der)
+    read = read_certificate(ber)
+    assert read.tbs != read.certificate.tbs_certificate_bytes  # as received, not the view's DER
+    assert Reason.CERTIFICATE_ENCODING in [f.reason for f in check_dsc(read, at=NOW, policy=DGCG)]
+    with pytest.raises(Rejected) as refused:
+        find_issuing_csca(read, [xa.csca.certificate], country="XA", at=NOW)
+    assert refused.value.reason == Reason.NOT_SIGNED_BY_CSCA
+
+
+def test_unreadable_extension_values_are_refused_by_name_not_raised(xa: CountryPki) -> None:
+    """What cryptography refuses and asn1crypto cannot read either never escapes as another error:
+    a value nested too deep to read, a subjectAltName of a name form cryptography does not know."""
+    deep = b""
+    for _ in range(3000):
+        deep = _tlv(0x30, deep)
+    nested = _with_basic_constraints(xa, b"\x30\x03\x01\x01\x00", extra=(("1.3.6.1.4.1.99999.9", deep),))
+    x400 = _with_basic_constraints(xa, b"\x30\x00", extra=(("2.5.29.17", _tlv(0x30, b"\xa3\x02\x30\x00")),))
+    for profile in ("strict", "dgcg"):
+        with pytest.raises(Rejected) as refused:
+            _judge(nested, xa, profile)
+        assert refused.value.reason == Reason.CERTIFICATE_PARSE
+    with pytest.raises(Rejected) as refused:
+        _judge(x400, xa, "strict")
+    assert refused.value.reason == Reason.CERTIFICATE_ENCODING  # a name form RFC 5280 allows, read by asn1crypto
+    assert _judge(x400, xa, "dgcg") == [Reason.CERTIFICATE_ENCODING]
