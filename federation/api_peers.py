@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
-from countries.policy import configured_cms_policy
+from countries.policy import configured_cms_policy, configured_policy
 from federation import statements
 from federation.importing import PeerState
 from federation.models import Peer, PeerKind
@@ -112,7 +112,7 @@ def verified_state(peer: Peer, lists: Lists, at: dt.datetime) -> PeerState:
 def _dsc(kind: str, entry: _Entry, verified: dict[tuple[str, str], list[bytes]], at: dt.datetime) -> dict[str, Any]:
     # The peer's uploads verified as its clients would, with this gateway's CMS policy: a DGCG
     # network's SHA-1 or attribute-free uploads need the dgcg profile here (docs/federation.md).
-    cms_policy = configured_cms_policy()
+    cms_policy, dsc_policy = configured_cms_policy(), configured_policy()
     try:
         if kind == PeerKind.TNG:
             message = cms.parse_attached(entry.signature, cms_policy)
@@ -125,6 +125,10 @@ def _dsc(kind: str, entry: _Entry, verified: dict[tuple[str, str], list[bytes]],
         if message.signer_der not in verified.get(("UPLOAD", entry.country), []):
             raise Rejected(Reason.PEER_ENTRY_INVALID, "not uploaded with a verified UPLOAD certificate of its country")
         read = read_certificate(entry.der)
+        # A DSC that is not DER (docs/policy.md, CERTIFICATE_ENCODING): under strict, refused as
+        # an upload here would be.
+        if read.encoding_problems and dsc_policy.require_der:
+            raise Rejected(Reason.CERTIFICATE_ENCODING, read.encoding_problems[0])
         certificate = read.certificate
         cscas = [certificate_view(der) for der in verified.get(("CSCA", entry.country), [])]
         issuer = find_issuing_csca(read, cscas, country=entry.country, at=at, require_valid_csca=False)

@@ -29,7 +29,7 @@ from gateway.audit.verification import verify_against_signed_heads
 from gateway.pki import cms
 from gateway.pki.certs import ReadCertificate, certificate_view, load_der_certificate, read_certificate, thumbprint
 from gateway.pki.errors import Reason, Rejected
-from gateway.pki.policy import DscPolicy, check_dsc
+from gateway.pki.policy import CMS_FINDINGS_ONLY, CmsPolicy, DscPolicy, check_dsc
 from gateway.signing.anchors import configured_trust_anchors
 from gateway.signing.models import PublisherKey
 from issuers import services as issuer_services
@@ -134,7 +134,7 @@ def _dscs(at: dt.datetime) -> Iterator[Observation | int]:
             )
             continue
         try:
-            message = cms.verify_detached(base64.b64decode(row.signature), der, cms_policy)
+            message = cms.verify_detached(base64.b64decode(row.signature), der, CMS_FINDINGS_ONLY)
             if thumbprint(message.signer_der) != row.uploader_thumbprint:
                 raise Rejected(Reason.CMS_SIGNER_MISMATCH, "signed by another certificate than recorded")
         except (Rejected, ValueError, binascii.Error) as exc:
@@ -146,7 +146,12 @@ def _dscs(at: dt.datetime) -> Iterator[Observation | int]:
                 row.country,
             )
             continue
-        read = read_certificate(der)
+        try:
+            read = read_certificate(der)
+        except Rejected as exc:  # one row this library cannot read does not stop the audit
+            detail = f"DSC {row.kid} of {row.country}: the stored certificate cannot be read ({exc.detail})"
+            yield Observation("DSC_UNREADABLE", Severity.CRITICAL, row.thumbprint, detail, row.country)
+            continue
         csca = cscas.get(row.issuer_thumbprint)
         if csca is None or not issued_by(read.certificate, certificate_view(bytes(csca.raw_data)), tbs=read.tbs):
             yield Observation(
@@ -157,19 +162,24 @@ def _dscs(at: dt.datetime) -> Iterator[Observation | int]:
                 row.country,
             )
             continue
-        if judged := _judge_policy(row, read, message, policy):
+        if judged := _judge_policy(row, read, message, policy, cms_policy):
             yield judged
 
 
 def _judge_policy(
-    row: SignerCertificate, read: ReadCertificate, message: cms.SignedMessage, policy: DscPolicy
+    row: SignerCertificate, read: ReadCertificate, message: cms.SignedMessage, policy: DscPolicy, cms_policy: CmsPolicy
 ) -> Observation | None:
     """The DSC judged again by the policy as configured now, as of its upload: what a relaxed check
     let through stays visible to auditors (INFO), and a DSC the policy would now refuse (a profile
     tightened since) is a WARNING for the operator to decide on."""
     subject = f"DSC {row.kid} of {row.country}"
+    # Uploaded as its CSCA's own DSC: the row's issuer is itself (trustlist.services).
+    own_csca = row.issuer_thumbprint == row.thumbprint
     try:
-        findings = message.findings + check_dsc(read, at=row.created_at, policy=policy)
+        for finding in message.findings:
+            if cms_policy.refuses(finding):
+                raise Rejected(finding.reason, f"its upload's CMS: {finding.detail}")
+        findings = message.findings + check_dsc(read, at=row.created_at, policy=policy, is_onboarded_csca=own_csca)
     except Rejected as exc:
         detail = f"{subject}: the policy as configured now refuses it ({exc.reason}: {exc.detail})"
         return Observation("DSC_POLICY_REFUSED", Severity.WARNING, row.thumbprint, detail, row.country)

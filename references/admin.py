@@ -16,11 +16,11 @@ from django.utils.html import format_html
 
 from countries.admin_base import CountryScopedAdmin, when
 from countries.permissions import Do
-from countries.policy import configured_cms_policy
 from gateway.audit.models import Action, AuditEvent
 from gateway.pki import cms
 from gateway.pki.certs import name_parts, thumbprint
 from gateway.pki.errors import Rejected
+from gateway.pki.policy import CMS_FINDINGS_ONLY
 from references.models import TrustedReference
 
 REFERENCE_ACTIONS = [Action.REFERENCE_UPLOAD, Action.REFERENCE_UPDATE, Action.REFERENCE_DELETE]
@@ -96,6 +96,6 @@ class TrustedReferenceAdmin(CountryScopedAdmin):
 
 def _message(row: TrustedReference) -> cms.SignedMessage | None:
     try:
-        return cms.parse_attached(base64.b64decode(row.cms), configured_cms_policy())
+        return cms.parse_attached(base64.b64decode(row.cms), CMS_FINDINGS_ONLY)
     except (Rejected, ValueError):
         return None

@@ -5,6 +5,7 @@ signed with such a DSC verifies for a verifier syncing from here."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 
@@ -21,7 +22,8 @@ from gateway.pki.errors import Reason, Rejected
 from oversight import signature_audit
 from publication.service import publish
 from tests.factory import NOW
-from tests.helpers import counts, last_event, upload
+from tests.helpers import counts, last_event, revoke, upload
+from tests.pki.test_cms import build_cms
 from tests.pki.test_policy_profiles import SHAPES, _resigned, _unchanged, _with_basic_constraints
 from tests.publishing import anchors, install_publisher, publish_root
 from trustlist import services
@@ -195,3 +197,25 @@ def test_a_misspelt_profile_fails_the_system_check_and_every_use(settings):
     assert error.id == "countries.E001"
     with pytest.raises(ImproperlyConfigured, match="strict, dgcg"):
         configured_policy()
+
+
+def _attribute_free_sha1_upload(xa, der: bytes) -> bytes:
+    """An upload CMS as Latvia's and Norway's backends send it: no signed attributes, SHA-1."""
+    return base64.b64encode(build_cms(der, xa.upload.der, xa.upload.key, digest="sha1", signed_attributes=None))
+
+
+def test_a_dsc_taken_under_dgcg_stays_revocable_and_audited_after_the_policy_is_tightened(client, xa, settings):
+    """The stored upload is verified again with every check relaxed (its signature must still
+    hold) and judged by the policy as configured apart: tightening never locks a country out of
+    revoking, and the audit reports the DSC as refused by policy, not as a broken signature."""
+    settings.GATEWAY_POLICY_PROFILE = "dgcg"
+    dsc = xa.dsc()
+    assert upload(client, xa, _attribute_free_sha1_upload(xa, dsc.der)).status_code == 201
+    row = SignerCertificate.objects.get(thumbprint=thumbprint(dsc.der))
+    assert {finding["reason"] for finding in row.policy_findings} == {"CMS_DIGEST_SHA1", "CMS_NO_SIGNED_ATTRIBUTES"}
+    settings.GATEWAY_POLICY_PROFILE = "strict"
+    signature_audit.run(at=NOW + dt.timedelta(minutes=1))
+    kinds = {kind for kind, subject in _open_findings() if subject == row.thumbprint}
+    assert kinds == {"DSC_POLICY_REFUSED"}
+    assert revoke(client, xa, xa.cms_b64(dsc.der)).status_code == 204  # a fresh, strict CMS revokes it
+    assert SignerCertificate.objects.get(pk=row.pk).revoked_at is not None

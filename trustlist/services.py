@@ -46,7 +46,7 @@ from gateway.pki.certs import (
 from gateway.pki.chain import find_issuing_csca
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.findings import Finding, findings_detail, findings_json
-from gateway.pki.policy import check_dsc
+from gateway.pki.policy import CMS_FINDINGS_ONLY, check_dsc
 from trustlist import trust
 from trustlist.models import Group, SignerCertificate
 
@@ -311,7 +311,7 @@ def _check_fresh(checked: _Checked, row: SignerCertificate) -> None:
     trust list publishes as the DSC's ``signature``, so anyone holding a country's TLS key could
     replay it) and not signed before the upload. signingTime (RFC 5652 §11.3) counts whole
     seconds, so a fresh signature in the upload's second is accepted: its signature value differs."""
-    upload = cms.verify_detached(base64.b64decode(row.signature), bytes(row.raw_data), configured_cms_policy())
+    upload = cms.verify_detached(base64.b64decode(row.signature), bytes(row.raw_data), CMS_FINDINGS_ONLY)
     revocation = checked.message
     if hmac.compare_digest(revocation.signature, upload.signature):
         raise Rejected(Reason.REVOCATION_NOT_FRESH, "the revocation carries the upload's own signature (a replay)")

@@ -87,6 +87,15 @@ class CmsPolicy:
     require_signed_attributes: bool = True  # CMS_NO_SIGNED_ATTRIBUTES
     require_der: bool = True  # the embedded signer certificate: CERTIFICATE_ENCODING
 
+    def refuses(self, finding: Finding) -> bool:
+        """Whether this policy would refuse what ``finding`` records (a CMS stored under another
+        policy: it is verified with every check relaxed, then judged by this one)."""
+        return {
+            Reason.CMS_DIGEST_SHA1: not self.allow_sha1_digest,
+            Reason.CMS_NO_SIGNED_ATTRIBUTES: self.require_signed_attributes,
+            Reason.CERTIFICATE_ENCODING: self.require_der,
+        }.get(finding.reason, True)
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -114,6 +123,11 @@ PROFILES: dict[str, Profile] = {
     ),
 }
 
+
+# A stored CMS is verified again with every check relaxed (its signature still must hold), so
+# that tightening the policy never makes a stored upload unreadable: a country must still be
+# able to revoke that DSC; its findings are judged by the policy as configured apart (refuses).
+CMS_FINDINGS_ONLY = CmsPolicy(allow_sha1_digest=True, require_signed_attributes=False, require_der=False)
 
 # Every check relaxed: what this gateway's policy would say of a DSC another gateway accepted
 # under its own rules (a federated import), recorded as findings and never a refusal.
