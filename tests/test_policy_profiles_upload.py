@@ -10,6 +10,8 @@ import datetime as dt
 import functools
 
 import pytest
+from asn1crypto import algos as asn1_algos
+from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from countries import services as onboarding_services
@@ -17,7 +19,7 @@ from countries.identity import ClientIdentity
 from countries.models import TrustedParty
 from gateway.audit.models import Action, Finding, Outcome, Severity
 from gateway.pki import issuance
-from gateway.pki.certs import thumbprint
+from gateway.pki.certs import read_certificate, thumbprint
 from gateway.pki.errors import Reason, Rejected
 from oversight import signature_audit
 from publication.service import publish
@@ -219,3 +221,41 @@ def test_a_dsc_taken_under_dgcg_stays_revocable_and_audited_after_the_policy_is_
     assert kinds == {"DSC_POLICY_REFUSED"}
     assert revoke(client, xa, xa.cms_b64(dsc.der)).status_code == 204  # a fresh, strict CMS revokes it
     assert SignerCertificate.objects.get(pk=row.pk).revoked_at is not None
+
+
+# The order of P-256 (SEC 2 §2.4.2): an ECDSA signature (r, s) verifies as (r, n - s) too.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _other_signature_value(der: bytes) -> bytes:
+    """The same signed TBSCertificate with the issuer's other valid ECDSA signature value: other
+    bytes, another thumbprint and kid, the same certificate."""
+    parsed = asn1_x509.Certificate.load(der)
+    value = asn1_algos.DSASignature.load(parsed["signature_value"].native)
+    r, s = value["r"].native, value["s"].native
+    parsed["signature_value"] = asn1_algos.DSASignature({"r": r, "s": P256_ORDER - s}).dump()
+    return parsed.dump()
+
+
+@pytest.mark.parametrize("profile", ["strict", "dgcg"])
+def test_another_encoding_of_a_stored_dsc_is_the_same_certificate(client, xa, settings, profile):
+    """A revoked DSC cannot come back under a new thumbprint and kid by being sent in other bytes
+    of the same signed certificate: another ECDSA signature value (any profile) or, where the
+    dgcg profile takes BER, another outer encoding."""
+    settings.GATEWAY_POLICY_PROFILE = profile
+    dsc = xa.dsc()
+    assert upload(client, xa, xa.cms_b64(dsc.der)).status_code == 201
+    copies = [_other_signature_value(dsc.der)]
+    if profile == "dgcg":
+        assert dsc.der[1] == 0x82
+        copies.append(b"\x30\x83\x00" + dsc.der[2:])  # the outer length in a longer form than DER allows
+    for copy in copies:
+        assert copy != dsc.der
+        assert read_certificate(copy).tbs == read_certificate(dsc.der).tbs
+        response = upload(client, xa, xa.cms_b64(copy))
+        assert (response.status_code, response.json()["reason"]) == (409, "ALREADY_EXISTS")
+    assert revoke(client, xa, xa.cms_b64(dsc.der)).status_code == 204
+    for copy in copies:
+        response = upload(client, xa, xa.cms_b64(copy))
+        assert (response.status_code, response.json()["reason"]) == (409, "ALREADY_REVOKED")
+    assert SignerCertificate.objects.count() == 1

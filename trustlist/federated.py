@@ -11,6 +11,7 @@ trusted on its peer's signed word while that peer stays configured and signed
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -158,4 +159,5 @@ def _fields(source_gateway: str, signer: FederatedSigner, at: dt.datetime) -> di
         "source_origin": signer.origin,
         "source_sequence": signer.sequence,
         "policy_findings": findings_json(findings),
+        "tbs_sha256": hashlib.sha256(read.tbs).hexdigest(),
     }

@@ -106,6 +106,11 @@ class SignerCertificate(models.Model):
     # What relaxed policy checks let through (gateway.pki.findings; docs/policy.md): shown to
     # the country's admins, operators and auditors, and re-judged by the signature audit.
     policy_findings = models.JSONField(default=list, blank=True)
+    # SHA-256 of the TBSCertificate as received: the certificate's identity whatever its outer
+    # encoding. An ECDSA signature (r, n - s), or a non-DER wrapper a relaxed policy takes, makes
+    # other bytes (thumbprint, kid) of the same signed certificate; a revoked DSC must not come
+    # back that way (trustlist.services, "one_local_row_per_tbs").
+    tbs_sha256 = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     revocation_reason = models.CharField(max_length=255, blank=True, default="")
@@ -117,7 +122,11 @@ class SignerCertificate(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["custom_kid"], condition=Q(revoked_at__isnull=True), name="trustlist_custom_kid_in_use"
-            )
+            ),
+            # Local rows only: federation keeps a peer's entries for countries onboarded here aside.
+            models.UniqueConstraint(
+                fields=["tbs_sha256"], condition=Q(source_gateway="") & ~Q(tbs_sha256=""), name="one_local_row_per_tbs"
+            ),
         ]
 
     def __str__(self) -> str:

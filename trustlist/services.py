@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -71,6 +72,10 @@ class _Checked:
     @property
     def certificate(self) -> x509.Certificate:
         return self.read.certificate
+
+    @property
+    def tbs_sha256(self) -> str:
+        return hashlib.sha256(self.read.tbs).hexdigest()
 
 
 # TNG's kid: at most 20 characters (its column); of the base64 alphabets, as a computed kid is
@@ -347,13 +352,16 @@ def _check_not_present(checked: _Checked, options: UploadOptions, identity: Clie
     """DGCG checks 4 and 5: the same certificate (duplicate, or revoked), or another one with the
     same kid (collision), then the custom kids (:func:`_check_kids_free`). Asked once an upload is
     refused (by a policy check or by a unique index of the insert), to name the reason."""
+    same = Q(thumbprint=checked.thumbprint) | Q(tbs_sha256=checked.tbs_sha256, source_gateway="")
     rows = list(
-        SignerCertificate.objects.filter(Q(thumbprint=checked.thumbprint) | Q(kid=kid(checked.der))).values_list(
-            "thumbprint", "revoked_at"
-        )[:2]
+        SignerCertificate.objects.filter(same | Q(kid=kid(checked.der))).values_list(
+            "thumbprint", "tbs_sha256", "source_gateway", "revoked_at"
+        )[:3]
     )
-    for row_thumbprint, revoked_at in rows:
-        if row_thumbprint == checked.thumbprint:
+    for row_thumbprint, row_tbs, source, revoked_at in rows:
+        # The same signed TBSCertificate in other bytes (a second ECDSA signature value, another
+        # encoding) is the same certificate: a revoked one does not come back under a new kid.
+        if row_thumbprint == checked.thumbprint or (row_tbs == checked.tbs_sha256 and source == ""):
             if revoked_at is not None:
                 raise Rejected(Reason.ALREADY_REVOKED, "Uploaded certificate was revoked and cannot be uploaded again")
             raise Rejected(Reason.ALREADY_EXISTS, "Uploaded certificate already exists")
@@ -413,6 +421,7 @@ def _store(
                     public_key_jwk=public_jwk(checked.certificate),
                     issuer_thumbprint=issuer_thumbprint,
                     policy_findings=findings_json(findings),
+                    tbs_sha256=checked.tbs_sha256,
                     created_at=at,
                 )
             )
