@@ -527,7 +527,7 @@ def test_onboarded_certificate_history_and_status_buttons(client, people, pki, x
 
 def test_policy_findings_are_shown_to_the_countrys_admins_auditors_and_operators(client, people, xa, settings):
     """A DSC taken under the dgcg profile through the admin's form names what the relaxed checks let
-    through: in the confirmation, on its page, in the list's column and under the list's filter."""
+    through: in the confirmation, on its page and under the list's filter."""
     from tests.pki.test_policy_profiles import SHAPES
 
     settings.GATEWAY_POLICY_PROFILE = "dgcg"

@@ -116,7 +116,6 @@ class SignerCertificateAdmin(CountryScopedAdmin):
         "uploaded",
         "revoked",
         "published",
-        "policy_findings_words",
     )
     list_display_links = ("kid",)
     list_filter = ("country", "group", StatusFilter, FindingsFilter)
