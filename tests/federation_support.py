@@ -7,10 +7,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from verifier.sync import Response
+
+if TYPE_CHECKING:
+    from federation.importing import PeerState
 
 ROOT = Path(__file__).resolve().parent.parent
 # Settings of the test process that must not leak into a peer's (its own database, its own folders).
@@ -132,3 +137,30 @@ def exported_lists(peer: PeerInstance, kind: str) -> bytes:
         )
         + "sys.stdout.write(json.dumps(out))\n"
     ).encode()
+
+
+def peer_entry(der: bytes, country: str, *, kid: str | None = None, source: str = "") -> dict[str, object]:
+    """A DSC entry as a peer publishes it (``source``: where it was onboarded, when not there)."""
+    import base64
+
+    from gateway.pki.certs import kid as compute_kid
+    from gateway.pki.certs import thumbprint
+
+    return {
+        "type": "DSC",
+        "country": country,
+        "kid": kid or compute_kid(der),
+        "certificate": base64.b64encode(der).decode("ascii"),
+        "thumbprint": thumbprint(der),
+        "usages": ["v"],
+        "domain": "DCC",
+        "issuer": "",
+        **({"source": source} if source else {}),
+    }
+
+
+def peer_state(sequence: int, trusted: list[dict[str, object]], revoked: Sequence[dict[str, object]] = ()) -> PeerState:
+    """What a peer's sync hands the import: its sequence, its trusted and revoked entries."""
+    from federation.importing import PeerState
+
+    return PeerState(sequence, {str(e["thumbprint"]): e for e in trusted}, {str(e["thumbprint"]): e for e in revoked})

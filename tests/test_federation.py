@@ -15,21 +15,19 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Sequence
 
 import pytest
 from django.utils import timezone
 
 from federation import services, statements
-from federation.importing import PeerState, import_state
+from federation.importing import import_state
 from federation.models import Conflict, ConflictReason, Peer, PeerKind, PeerSync
 from gateway.audit.models import Action, AuditEvent, Outcome
-from gateway.pki.certs import kid as compute_kid
 from gateway.pki.certs import thumbprint
 from gateway.pki.errors import Reason, Rejected
 from oversight import demo
 from publication.service import publish
-from tests.federation_support import PeerInstance
+from tests.federation_support import PeerInstance, peer_entry, peer_state
 from tests.helpers import upload
 from tests.publishing import anchors, install_publisher
 from tests.test_named_artifacts import BASE, _Server
@@ -438,25 +436,6 @@ def _configured(gateway_id: str) -> Peer:
     )
 
 
-def _entry(der: bytes, country: str, source: str = "") -> dict[str, object]:
-    """A DSC entry as a peer publishes it (``source``: where it was onboarded, when not there)."""
-    return {
-        "type": "DSC",
-        "country": country,
-        "kid": compute_kid(der),
-        "certificate": base64.b64encode(der).decode("ascii"),
-        "thumbprint": thumbprint(der),
-        "usages": ["v"],
-        "domain": "DCC",
-        "issuer": "",
-        **({"source": source} if source else {}),
-    }
-
-
-def _state(sequence: int, trusted: list[dict[str, object]], revoked: Sequence[dict[str, object]] = ()) -> PeerState:
-    return PeerState(sequence, {str(e["thumbprint"]): e for e in trusted}, {str(e["thumbprint"]): e for e in revoked})
-
-
 def _holders() -> dict[str, tuple[str, str, bool]]:
     return {
         row.thumbprint: (row.source_gateway, row.source_origin, row.revoked_at is not None)
@@ -473,13 +452,13 @@ def test_an_entry_its_followed_origin_withdrew_is_not_kept_alive_by_a_relays_ech
     origin, relay = _configured(ORIGIN), _configured(RELAY)
     der = here.country("XQ", onboard=False).dsc().der
     thumb, now = thumbprint(der), timezone.now()
-    import_state(origin, _state(1, [_entry(der, "XQ")]), None, own_id=HERE, at=now)
-    outcome = import_state(relay, _state(7, [_entry(der, "XQ", source=ORIGIN)]), None, own_id=HERE, at=now)
+    import_state(origin, peer_state(1, [peer_entry(der, "XQ")]), None, own_id=HERE, at=now)
+    outcome = import_state(relay, peer_state(7, [peer_entry(der, "XQ", source=ORIGIN)]), None, own_id=HERE, at=now)
     assert (outcome.relayed, outcome.added, outcome.kept_aside) == (1, 0, {})
     assert not Conflict.objects.exists()  # not a conflict: a copy of what the origin says itself
     assert _holders() == {thumb: (ORIGIN, ORIGIN, False)}
 
-    outcome = import_state(origin, _state(2, []), {thumb}, own_id=HERE, at=now)  # its delta names it
+    outcome = import_state(origin, peer_state(2, []), {thumb}, own_id=HERE, at=now)  # its delta names it
     assert outcome.removed == 1
     assert _holders() == {}
     assert not trusted_dscs(with_federation=True).filter(thumbprint=thumb).exists()
@@ -493,13 +472,13 @@ def test_a_followed_origin_settles_the_rows_relays_gave_of_its_entries_before(he
     xq = here.country("XQ", onboard=False)
     listed, revoked, dropped = (xq.dsc().der for _ in range(3))
     now = timezone.now()
-    relayed = _state(3, [_entry(der, "XQ", source=ORIGIN) for der in (listed, revoked, dropped)])
+    relayed = peer_state(3, [peer_entry(der, "XQ", source=ORIGIN) for der in (listed, revoked, dropped)])
     assert import_state(relay, relayed, None, own_id=HERE, at=now).added == 3
     assert set(_holders().values()) == {(RELAY, ORIGIN, False)}
 
     origin = _configured(ORIGIN)
-    gone = {**_entry(revoked, "XQ"), "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
-    outcome = import_state(origin, _state(9, [_entry(listed, "XQ")], [gone]), None, own_id=HERE, at=now)
+    gone = {**peer_entry(revoked, "XQ"), "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
+    outcome = import_state(origin, peer_state(9, [peer_entry(listed, "XQ")], [gone]), None, own_id=HERE, at=now)
     assert (outcome.added, outcome.revoked, outcome.removed) == (1, 1, 1)
     assert _holders() == {
         thumbprint(listed): (ORIGIN, ORIGIN, False),

@@ -5,7 +5,6 @@ names. And beat's tick syncs a peer every interval (federation.services.due_peer
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 
 import pytest
@@ -19,6 +18,7 @@ from federation.models import Conflict, Peer
 from gateway.outbox.models import Change
 from gateway.pki.certs import kid as compute_kid
 from gateway.pki.certs import thumbprint
+from tests.federation_support import peer_entry, peer_state
 from tests.helpers import upload
 from trustlist import federated
 from trustlist.models import SignerCertificate
@@ -38,23 +38,6 @@ def _peer(gateway_id: str, *, interval: int | None = None) -> Peer:
         created_at=timezone.now(),
         interval_seconds=interval,
     )
-
-
-def _entry(der: bytes, country: str, *, kid: str | None = None) -> dict[str, object]:
-    return {
-        "type": "DSC",
-        "country": country,
-        "kid": kid or compute_kid(der),
-        "certificate": base64.b64encode(der).decode("ascii"),
-        "thumbprint": thumbprint(der),
-        "usages": ["v"],
-        "domain": "DCC",
-        "issuer": "",
-    }
-
-
-def _state(sequence: int, trusted: list[dict[str, object]], revoked: list[dict[str, object]] = ()) -> PeerState:
-    return PeerState(sequence, {str(e["thumbprint"]): e for e in trusted}, {str(e["thumbprint"]): e for e in revoked})
 
 
 def _rows() -> dict[str, tuple[str, str, int | None, bool]]:
@@ -79,23 +62,23 @@ def test_a_large_import_reads_the_table_once_and_comes_to_the_same_as_in_chunks(
     assert upload(client, xa, xa.cms_b64(local.der)).status_code == 201  # one of this gateway's own
     xq = pki.country("XQ", onboard=False)
     dscs = [xq.dsc() for _ in range(6)]
-    entries = [_entry(dsc.der, "XQ") for dsc in dscs]
+    entries = [peer_entry(dsc.der, "XQ") for dsc in dscs]
     other, peer = _peer(OTHER), _peer(PEER)
-    import_state(other, _state(1, [entries[0]]), None, own_id=HERE, at=timezone.now())
-    taken_kid = _entry(dscs[5].der, "XQ", kid=compute_kid(local.der))  # the kid of this gateway's own DSC
+    import_state(other, peer_state(1, [entries[0]]), None, own_id=HERE, at=timezone.now())
+    taken_kid = peer_entry(dscs[5].der, "XQ", kid=compute_kid(local.der))  # the kid of this gateway's own DSC
     first = [
         *entries[:4],  # the first held by another peer already
         taken_kid,
-        _entry(xa.dsc().der, "XA"),  # a country onboarded here
-        _entry(local.der, "XQ"),  # this gateway's own certificate
+        peer_entry(xa.dsc().der, "XA"),  # a country onboarded here
+        peer_entry(local.der, "XQ"),  # this gateway's own certificate
     ]
-    outcome = import_state(peer, _state(1, first), None, own_id=HERE, at=timezone.now())
+    outcome = import_state(peer, peer_state(1, first), None, own_id=HERE, at=timezone.now())
     kept = {"OTHER_PEER": 1, "KID_TAKEN": 1, "LOCAL_COUNTRY": 1, "LOCAL_CERTIFICATE": 1}
     assert (outcome.added, outcome.removed, outcome.revoked, outcome.kept_aside) == (3, 0, 0, kept)
 
     revoked = {**entries[2], "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
     second = [entries[0], entries[1], entries[4], taken_kid]  # 2 revoked, 3 gone, 4 new
-    outcome = import_state(peer, _state(2, second, [revoked]), None, own_id=HERE, at=timezone.now())
+    outcome = import_state(peer, peer_state(2, second, [revoked]), None, own_id=HERE, at=timezone.now())
     kept = {"OTHER_PEER": 1, "KID_TAKEN": 1}
     assert (outcome.added, outcome.removed, outcome.revoked, outcome.kept_aside) == (1, 1, 1, kept)
     thumbs = [thumbprint(dsc.der) for dsc in dscs]
@@ -116,7 +99,7 @@ def test_the_rows_of_a_large_import_are_written_as_the_orm_writes_them(pki, monk
     xq = pki.country("XQ", onboard=False)
     dsc = xq.dsc()
     peer = _peer(PEER)
-    import_state(peer, _state(4, [_entry(dsc.der, "XQ")]), None, own_id=HERE, at=timezone.now())
+    import_state(peer, peer_state(4, [peer_entry(dsc.der, "XQ")]), None, own_id=HERE, at=timezone.now())
     row = SignerCertificate.objects.get(thumbprint=thumbprint(dsc.der))
     assert (bytes(row.raw_data), row.kid, row.source_gateway, row.source_origin, row.source_sequence) == (
         dsc.der,
@@ -134,11 +117,11 @@ def test_a_delta_reads_only_the_rows_it_names(pki):
     xq = pki.country("XQ", onboard=False)
     dscs = [xq.dsc() for _ in range(4)]
     peer = _peer(PEER)
-    import_state(peer, _state(1, [_entry(d.der, "XQ") for d in dscs]), None, own_id=HERE, at=timezone.now())
+    import_state(peer, peer_state(1, [peer_entry(d.der, "XQ") for d in dscs]), None, own_id=HERE, at=timezone.now())
     named = thumbprint(dscs[0].der)
-    revoked = {**_entry(dscs[0].der, "XQ"), "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
+    revoked = {**peer_entry(dscs[0].der, "XQ"), "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
     with CaptureQueriesContext(connection) as queries:
-        outcome = import_state(peer, _state(2, [], [revoked]), {named}, own_id=HERE, at=timezone.now())
+        outcome = import_state(peer, peer_state(2, [], [revoked]), {named}, own_id=HERE, at=timezone.now())
     assert outcome.revoked == 1
     reads = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
     of_rows = [sql for sql in reads if '"trustlist_signercertificate"' in sql and '"thumbprint"' in sql]
@@ -181,16 +164,16 @@ def _entries_match() -> None:
 def test_a_peers_entries_follow_its_deltas_without_counting_its_rows(pki):
     xq = pki.country("XQ", onboard=False)
     dscs = [xq.dsc() for _ in range(6)]
-    entries = [_entry(dsc.der, "XQ") for dsc in dscs]
+    entries = [peer_entry(dsc.der, "XQ") for dsc in dscs]
     thumbs = [str(entry["thumbprint"]) for entry in entries]
     peer, other = _peer(PEER), _peer(OTHER)
-    _synced(peer, _state(1, entries[:4]), None)
-    _synced(other, _state(1, [entries[0], entries[5]]), None)  # entries[0] is the peer's: kept aside
+    _synced(peer, peer_state(1, entries[:4]), None)
+    _synced(other, peer_state(1, [entries[0], entries[5]]), None)  # entries[0] is the peer's: kept aside
     _entries_match()
     assert Peer.objects.get(pk=other.pk).entries == 1
 
     revoked = {**entries[1], "revokedAt": "2026-06-01T12:00:00Z", "reason": "compromised"}
-    delta = _state(2, [entries[4]], [revoked])  # entries[4] new, [1] revoked, [0] and [2] gone
+    delta = peer_state(2, [entries[4]], [revoked])  # entries[4] new, [1] revoked, [0] and [2] gone
     with CaptureQueriesContext(connection) as queries:
         _synced(peer, delta, {thumbs[0], thumbs[1], thumbs[2], thumbs[4]})
     assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"] and "signercertificate" in q["sql"]]
@@ -200,19 +183,19 @@ def test_a_peers_entries_follow_its_deltas_without_counting_its_rows(pki):
     assert Peer.objects.get(pk=peer.pk).entries == 3  # 1, 3 and 4 (1 revoked)
     assert Peer.objects.get(pk=other.pk).entries == 2
 
-    _synced(peer, _state(3, [], []), set())  # nothing named: nothing changes
+    _synced(peer, peer_state(3, [], []), set())  # nothing named: nothing changes
     _entries_match()
 
 
 def test_a_relays_entries_follow_the_copies_its_origin_takes_over(pki):
     xq = pki.country("XQ", onboard=False)
-    entry = {**_entry(xq.dsc().der, "XQ"), "source": PEER}
+    entry = {**peer_entry(xq.dsc().der, "XQ"), "source": PEER}
     relay = _peer(OTHER)
-    _synced(relay, _state(1, [entry]), None)  # the origin is not followed yet: the relay's copy
+    _synced(relay, peer_state(1, [entry]), None)  # the origin is not followed yet: the relay's copy
     assert Peer.objects.get(pk=relay.pk).entries == 1
     origin = _peer(PEER)
     plain = {name: value for name, value in entry.items() if name != "source"}
-    _synced(origin, _state(1, [plain]), None)  # the origin's own word takes its entry over
+    _synced(origin, peer_state(1, [plain]), None)  # the origin's own word takes its entry over
     assert SignerCertificate.objects.get(thumbprint=entry["thumbprint"]).source_gateway == PEER
     _entries_match()
 
@@ -226,8 +209,8 @@ def test_an_imported_dsc_carries_this_gateways_findings(pki):
     xq = pki.country("XQ", onboard=False)
     plain = xq.dsc()
     flagged = {name: SHAPES[name][0](xq) for name in ("cA-TRUE", "notBefore-in-the-future", "ecdsa-with-SHA1")}
-    entries = [_entry(plain.der, "XQ")] + [_entry(der, "XQ") for der in flagged.values()]
-    import_state(_peer(PEER), _state(1, entries), None, own_id=HERE, at=NOW)
+    entries = [peer_entry(plain.der, "XQ")] + [peer_entry(der, "XQ") for der in flagged.values()]
+    import_state(_peer(PEER), peer_state(1, entries), None, own_id=HERE, at=NOW)
     findings = {
         row.thumbprint: [finding["reason"] for finding in row.policy_findings]
         for row in SignerCertificate.objects.filter(source_gateway=PEER)

@@ -74,7 +74,7 @@ class ReadCertificate:
             fields = _children(self.tbs, limit=7)
             spki = fields[6] if fields[0][0] == 0xA0 else fields[5]  # [0] version is optional (§4.1)
             algorithm = _children(_children(spki, limit=1)[0], limit=2)
-        except _ASN1_ERRORS:
+        except PARSE_ERRORS:
             return False  # a key whose parameters cannot be read is not a named curve's
         return len(algorithm) < 2 or algorithm[1][0] in (0x05, 0x06)  # NULL or OBJECT IDENTIFIER
 
@@ -114,7 +114,7 @@ def read_certificate(der: bytes) -> ReadCertificate:
         problems.extend(_extension_problems(certificate, der))
     except Rejected:
         raise
-    except _ASN1_ERRORS as exc:  # hostile input must never escape as another error (a 500)
+    except PARSE_ERRORS as exc:  # hostile input must never escape as another error (a 500)
         raise Rejected(Reason.CERTIFICATE_PARSE, f"not an X.509 certificate: {type(exc).__name__}") from exc
     return ReadCertificate(der=der, certificate=certificate, tbs=tbs, encoding_problems=tuple(problems))
 
@@ -142,8 +142,8 @@ def _children(encoded: bytes, limit: int = 8) -> list[bytes]:
 
 
 # What asn1crypto (lazily, field by field) and cryptography (an extension's value, on first use)
-# raise on input they cannot read.
-_ASN1_ERRORS = (
+# raise on input they cannot read: the CMS parser (gateway.pki.cms) catches these too.
+PARSE_ERRORS = (
     ValueError,
     TypeError,
     KeyError,
@@ -166,7 +166,7 @@ def _reencoded(der: bytes, strict_refusal: Rejected) -> tuple[x509.Certificate, 
         # over a re-encoding would vouch for bytes the issuer never signed.
         tbs = _children(der, limit=1)[0]
         canonical = asn1_x509.Certificate.load(der, strict=True).dump(force=True)
-    except _ASN1_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise strict_refusal from exc
     if canonical == der:  # already DER: cryptography refused the content, not its encoding
         raise strict_refusal
@@ -199,7 +199,7 @@ def read_extensions(der: bytes) -> list[tuple[str, bool, object]]:
         for _oid, _critical, value in found:
             _ = value.native  # asn1crypto parses lazily: reading every value is the check
         return found
-    except _ASN1_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise Rejected(Reason.CERTIFICATE_PARSE, f"malformed extensions: {exc}") from exc
 
 

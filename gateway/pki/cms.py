@@ -52,7 +52,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
-from gateway.pki.certs import ReadCertificate, read_certificate
+from gateway.pki.certs import PARSE_ERRORS, ReadCertificate, read_certificate
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.findings import Finding, Findings
 from gateway.pki.policy import CmsPolicy
@@ -69,19 +69,7 @@ _DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
 }
 
 # Any exception asn1crypto or cryptography can raise on hostile input while lazily parsing.
-_PARSE_ERRORS = (
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    RecursionError,
-    AttributeError,
-    UnsupportedAlgorithm,
-    x509.DuplicateExtension,
-    x509.InvalidVersion,
-    x509.UnsupportedGeneralNameType,
-)
+_PARSE_ERRORS = (*PARSE_ERRORS, UnsupportedAlgorithm, x509.DuplicateExtension, x509.InvalidVersion)
 
 
 @dataclass(frozen=True)
