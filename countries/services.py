@@ -23,6 +23,7 @@ from gateway.pki import onboarding
 from gateway.pki.certs import read_certificate, subject_countries, thumbprint
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.findings import Findings, findings_detail
+from gateway.pki.policy import check_encoding
 from gateway.signing.anchors import configured_trust_anchors
 
 
@@ -59,8 +60,7 @@ def _onboard(
         raise Rejected(Reason.INVALID_CERTIFICATE_TYPE, f"unknown certificate type {certificate_type!r}")
     read = read_certificate(der)
     findings = Findings()
-    for problem in read.encoding_problems:  # the one encoding switch, as for DSCs (docs/policy.md)
-        findings.fail(Reason.CERTIFICATE_ENCODING, problem, enforced=configured_policy().require_der)
+    check_encoding(read, findings, require_der=configured_policy().require_der)  # as for DSCs (docs/policy.md)
     cert = read.certificate
     if subject_countries(cert) != [country]:
         raise Rejected(Reason.COUNTRY_MISMATCH, f"certificate subject must have exactly one C={country}")

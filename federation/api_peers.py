@@ -35,6 +35,8 @@ from gateway.pki import cms, onboarding
 from gateway.pki.certs import certificate_der, certificate_view, dcc_usages, read_certificate, thumbprint
 from gateway.pki.chain import find_issuing_csca
 from gateway.pki.errors import Reason, Rejected
+from gateway.pki.findings import Findings
+from gateway.pki.policy import check_encoding
 from verifier.fetch import Deadline, http_fetch
 from verifier.reasons import PublicationReason, VerificationError
 
@@ -125,10 +127,9 @@ def _dsc(kind: str, entry: _Entry, verified: dict[tuple[str, str], list[bytes]],
         if message.signer_der not in verified.get(("UPLOAD", entry.country), []):
             raise Rejected(Reason.PEER_ENTRY_INVALID, "not uploaded with a verified UPLOAD certificate of its country")
         read = read_certificate(entry.der)
-        # A DSC that is not DER (docs/policy.md, CERTIFICATE_ENCODING): under strict, refused as
-        # an upload here would be.
-        if read.encoding_problems and dsc_policy.require_der:
-            raise Rejected(Reason.CERTIFICATE_ENCODING, read.encoding_problems[0])
+        # A DSC that is not DER: under strict, refused as an upload here would be; relaxed, the
+        # import records it with this gateway's other findings (trustlist.federated).
+        check_encoding(read, Findings(), require_der=dsc_policy.require_der)
         certificate = read.certificate
         cscas = [certificate_view(der) for der in verified.get(("CSCA", entry.country), [])]
         issuer = find_issuing_csca(read, cscas, country=entry.country, at=at, require_valid_csca=False)

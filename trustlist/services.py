@@ -66,8 +66,11 @@ class UploadOptions:
 class _Checked:
     message: cms.SignedMessage
     read: ReadCertificate
-    der: bytes
     thumbprint: str
+
+    @property
+    def der(self) -> bytes:
+        return self.read.der
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -308,7 +311,7 @@ def _parse(cms_der: bytes) -> _Checked:
         raise Rejected(
             Reason.CMS_PAYLOAD_NOT_CERTIFICATE, "CMS Message payload needs to be a DER encoded X509 certificate"
         ) from exc
-    return _Checked(message, read, message.payload, thumbprint(message.payload))
+    return _Checked(message, read, thumbprint(message.payload))
 
 
 def _check_fresh(checked: _Checked, row: SignerCertificate) -> None:

@@ -55,7 +55,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from gateway.pki.certs import PARSE_ERRORS, ReadCertificate, read_certificate
 from gateway.pki.errors import Reason, Rejected
 from gateway.pki.findings import Finding, Findings
-from gateway.pki.policy import CmsPolicy
+from gateway.pki.policy import CmsPolicy, check_encoding
 
 # The default of every entry point: existing callers keep the strict checks.
 STRICT = CmsPolicy()
@@ -239,8 +239,7 @@ def _parse_checked(cms_der: bytes, *, detached_content: bytes | None, policy: Cm
         detail = "the embedded certificate is not DER-encoded"
         findings.fail(Reason.CERTIFICATE_ENCODING, detail, enforced=policy.require_der)
     read = read_certificate(signer_der)
-    for problem in read.encoding_problems:
-        findings.fail(Reason.CERTIFICATE_ENCODING, f"the signer's certificate: {problem}", enforced=policy.require_der)
+    check_encoding(read, findings, require_der=policy.require_der, whose="the signer's certificate: ")
     signer = read.certificate
     signature, attributes = _verify_signer_info(signer_infos[0], read, content, policy, findings)
     signing_time = attributes.get("signing_time")

@@ -9,7 +9,7 @@ accepted silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gateway.pki.errors import Reason, Rejected
@@ -22,10 +22,6 @@ class Finding:
 
     def as_json(self) -> dict[str, str]:
         return {"reason": str(self.reason), "detail": self.detail}
-
-    @classmethod
-    def from_json(cls, value: Mapping[str, str]) -> Finding:
-        return cls(Reason(value["reason"]), value["detail"])
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.detail}"
@@ -42,9 +38,6 @@ class Findings:
         if enforced:
             raise Rejected(reason, detail)
         self.found.append(Finding(reason, detail))
-
-    def extend(self, findings: Iterable[Finding]) -> None:
-        self.found.extend(findings)
 
     def as_tuple(self) -> tuple[Finding, ...]:
         return tuple(self.found)

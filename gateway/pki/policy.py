@@ -153,8 +153,7 @@ def check_dsc(
     check that fails adds a finding and the next check runs."""
     cert = read.certificate
     findings = Findings()
-    for problem in read.encoding_problems:
-        findings.fail(Reason.CERTIFICATE_ENCODING, problem, enforced=policy.require_der)
+    check_encoding(read, findings, require_der=policy.require_der)
     _judge(findings, policy.check_serial, check_serial, read)
     _judge(findings, policy.reject_unknown_critical_extensions, check_critical_extensions, read)
     try:
@@ -180,6 +179,13 @@ def check_dsc(
         detail = "a DSC must not be a CA (basicConstraints cA=TRUE)"
         findings.fail(Reason.DSC_IS_CA, detail, enforced=policy.reject_ca_dsc)
     return findings.as_tuple()
+
+
+def check_encoding(read: ReadCertificate, findings: Findings, *, require_der: bool, whose: str = "") -> None:
+    """The encoding switch (CERTIFICATE_ENCODING), for every certificate the gateway takes: a DSC,
+    a CMS's signer, an onboarded certificate, a peer's DSC."""
+    for problem in read.encoding_problems:
+        findings.fail(Reason.CERTIFICATE_ENCODING, f"{whose}{problem}", enforced=require_der)
 
 
 def _judge(findings: Findings, enforced: bool, check: Callable[..., None], *args: object, **kwargs: object) -> None:

@@ -21,7 +21,7 @@ from gateway.pki.errors import Reason, Rejected
 from gateway.pki.issuance import Issued
 from gateway.pki.policy import FINDINGS_ONLY, PROFILES, check_dsc
 from tests.factory import NOW, CountryPki, Pki, resign_tbs
-from tests.pki.test_cms import with_duplicate_extension
+from tests.pki.test_cms import tlv, with_duplicate_extension
 from tests.pki.test_policy import make_dsc
 
 pytestmark = [
@@ -73,17 +73,8 @@ def _with_basic_constraints(
 
 
 def _raw_extension(oid: bytes, value: bytes, *, critical: bool) -> asn1_x509.Extension:
-    body = oid + (b"\x01\x01\xff" if critical else b"") + _tlv(0x04, value)
-    return asn1_x509.Extension.load(_tlv(0x30, body))
-
-
-def _tlv(tag: int, contents: bytes) -> bytes:
-    """One DER TLV (X.690 §8.1.3: the length in the short form below 128, else the long form)."""
-    size = len(contents)
-    if size < 128:
-        return bytes([tag, size]) + contents
-    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(octets)]) + octets + contents
+    body = oid + (b"\x01\x01\xff" if critical else b"") + tlv(0x04, value)
+    return asn1_x509.Extension.load(tlv(0x30, body))
 
 
 def _resigned(xa: CountryPki, mutate: Callable[[object], None], hash_name: str = "sha256", **kwargs: object) -> bytes:
@@ -239,9 +230,9 @@ def test_unreadable_extension_values_are_refused_by_name_not_raised(xa: CountryP
     a value nested too deep to read, a subjectAltName of a name form cryptography does not know."""
     deep = b""
     for _ in range(3000):
-        deep = _tlv(0x30, deep)
+        deep = tlv(0x30, deep)
     nested = _with_basic_constraints(xa, b"\x30\x03\x01\x01\x00", extra=(("1.3.6.1.4.1.99999.9", deep),))
-    x400 = _with_basic_constraints(xa, b"\x30\x00", extra=(("2.5.29.17", _tlv(0x30, b"\xa3\x02\x30\x00")),))
+    x400 = _with_basic_constraints(xa, b"\x30\x00", extra=(("2.5.29.17", tlv(0x30, b"\xa3\x02\x30\x00")),))
     for profile in ("strict", "dgcg"):
         with pytest.raises(Rejected) as refused:
             _judge(nested, xa, profile)
